@@ -1,0 +1,97 @@
+"""Input checks shared by the public functions.
+
+Every problem raises :class:`ValueError` with a message that names it; nothing
+is dropped or coerced silently.
+"""
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+
+IMPROVEMENTS = ("increase", "decrease")
+
+
+def check_choice(name: str, value, choices) -> str:
+    """Return ``value`` if it is one of ``choices``; raise a ValueError naming them otherwise."""
+    if not isinstance(value, str) or value not in choices:
+        opts = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"unknown {name} {value!r}; expected one of {opts}")
+    return value
+
+
+def z_for(confidence) -> float:
+    """Two-sided normal quantile for a confidence level in (0, 1)."""
+    try:
+        c = float(confidence)
+    except (TypeError, ValueError):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
+    if not 0.0 < c < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return NormalDist().inv_cdf(0.5 + c / 2.0)
+
+
+def _as_float_array(x, label: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        if arr.dtype.kind == "O":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"phase {label} holds non-numeric data") from None
+        else:
+            raise ValueError(f"phase {label} holds non-numeric data (dtype {arr.dtype})")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def _check_finite(arr: np.ndarray, label: str) -> None:
+    # One summing pass finds NaN/inf; the element-wise check runs only to tell an
+    # overflowing (but finite) sum from a real NaN or inf.
+    if arr.size and not np.isfinite(arr.sum()):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            what = "NaN" if np.isnan(arr[tuple(where)]) else "an infinite value"
+            pos = f"position {where[-1]}" + (f" of row {where[0]}" if arr.ndim == 2 else "")
+            raise ValueError(
+                f"phase {label} contains {what} at {pos}; remove missing values before "
+                "calling (scedsim.effect_sizes offers missing='drop' for tidy data)")
+
+
+def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: str = ""):
+    """Validate and orient two phases.
+
+    Returns ``(a2, b2, is_1d)``: C-contiguous float64 arrays of shape
+    ``(rows, m)`` and ``(rows, n)``, negated for ``improvement="decrease"`` so
+    that higher is better, and whether the inputs were 1-D.
+    """
+    check_choice("improvement", improvement, IMPROVEMENTS)
+    a = _as_float_array(a, "A")
+    b = _as_float_array(b, "B")
+    if a.ndim != b.ndim or a.ndim not in (1, 2):
+        raise ValueError(
+            "a and b must both be 1-D (one series) or both 2-D (one series per row); "
+            f"got {a.ndim}-D and {b.ndim}-D")
+    is_1d = a.ndim == 1
+    if is_1d:
+        a = a.reshape(1, -1)
+        b = b.reshape(1, -1)
+    elif a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"a and b must have the same number of rows (series); got {a.shape[0]} and {b.shape[0]}")
+    m, n = a.shape[1], b.shape[1]
+    if m == 0:
+        raise ValueError("phase A is empty")
+    if n == 0:
+        raise ValueError("phase B is empty")
+    what = f"{metric} " if metric else ""
+    if m < min_a:
+        raise ValueError(f"{what}needs at least {min_a} points in phase A, got {m}")
+    if n < min_b:
+        raise ValueError(f"{what}needs at least {min_b} points in phase B, got {n}")
+    _check_finite(a, "A")
+    _check_finite(b, "B")
+    if improvement == "decrease":
+        a = -a
+        b = -b
+    return a, b, is_1d

@@ -1,0 +1,753 @@
+"""Batched kernels for the effect sizes, and their plain-Python twins.
+
+Conventions shared by every kernel:
+
+* ``a`` is ``(rows, m)`` and ``b`` is ``(rows, n)``: one series per row, phase A
+  (baseline) and phase B (comparison), already oriented so that *higher is
+  better* (the public layer negates for ``improvement="decrease"``).
+* ``out`` is ``(fields, rows)``; each kernel documents its fields.  Writing
+  fields as rows keeps each result field contiguous for the caller.
+* No validation, no random numbers, no Python objects, and no allocation inside
+  the row loop: scratch buffers are allocated once, before it.
+
+Each kernel ``_x_2d`` is built from a plain-Python function ``_x_2d_python``
+by :func:`scedsim._numba.kernel`.  The twin is the readable statement of the
+algorithm; the tests run both and compare them.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._numba import kernel
+
+# Codes for the NAP/Tau standard errors.
+SE_UNBIASED, SE_HANLEY, SE_NULL, SE_NONE = 0, 1, 2, 3
+SE_CODES = {"unbiased": SE_UNBIASED, "hanley": SE_HANLEY, "null": SE_NULL, "none": SE_NONE}
+
+# Relative tolerance for ties against fitted values (PET, Tau-BC residuals):
+# values equal in exact arithmetic must tie whatever rounding does.
+TIE_RTOL = 1e-9
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _insertion_sort_python(x, k):
+    """Sort the first ``k`` entries of ``x`` in place (fast for the 3-10 values of a phase)."""
+    for i in range(1, k):
+        v = x[i]
+        j = i - 1
+        while j >= 0 and x[j] > v:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = v
+
+
+_insertion_sort = kernel(_insertion_sort_python)
+
+
+def _sorted_median_python(x, k):
+    """Median of the first ``k`` entries of ``x``, which must already be sorted."""
+    h = k // 2
+    if k % 2 == 1:
+        return x[h]
+    return 0.5 * (x[h - 1] + x[h])
+
+
+_sorted_median = kernel(_sorted_median_python)
+
+
+# --------------------------------------------------------------------------- NAP / Tau
+
+def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
+    """NAP (Parker & Vannest 2009) with its SE and a tabulated score CI.
+
+    Fields of ``out``: estimate, se, ci_lower, ci_upper.  ``ci_table`` has shape
+    ``(2, 2*m*n + 1)``: the Newcombe bounds for NAP = k / (2mn); an empty table
+    (``shape[1] == 0``) leaves the CI fields untouched.  With ``tau_scale`` the
+    fields are mapped to Tau = 2 NAP - 1.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    mn = m * n
+    trunc = 0.5 / mn
+    use_table = ci_table.shape[1] > 0
+    for r in range(rows):
+        twice = 0  # 2 x (wins + ties/2): an exact integer
+        for i in range(m):
+            ai = a[r, i]
+            for j in range(n):
+                bj = b[r, j]
+                if bj > ai:
+                    twice += 2
+                elif bj == ai:
+                    twice += 1
+        nap = twice / (2.0 * mn)
+        if se_code == SE_NONE:
+            se = np.nan
+        elif se_code == SE_NULL:
+            se = math.sqrt((m + n + 1) / (12.0 * mn))
+        else:
+            # Centred row sums (over B for each A value), column sums and squares.
+            q1 = 0.0
+            xx = 0.0
+            for i in range(m):
+                ai = a[r, i]
+                s = 0.0
+                for j in range(n):
+                    bj = b[r, j]
+                    q = 1.0 if bj > ai else (0.5 if bj == ai else 0.0)
+                    d = q - nap
+                    s += d
+                    xx += d * d
+                q1 += s * s
+            q2 = 0.0
+            for j in range(n):
+                bj = b[r, j]
+                s = 0.0
+                for i in range(m):
+                    ai = a[r, i]
+                    q = 1.0 if bj > ai else (0.5 if bj == ai else 0.0)
+                    s += q - nap
+                q2 += s * s
+            q1 /= m * n * n
+            q2 /= m * m * n
+            xx /= mn
+            ns = min(max(nap, trunc), 1.0 - trunc)
+            if se_code == SE_UNBIASED:
+                v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
+            else:
+                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
+            se = math.sqrt(v) if v >= 0.0 else np.nan
+        if tau_scale:
+            out[0, r] = 2.0 * nap - 1.0
+            out[1, r] = 2.0 * se
+        else:
+            out[0, r] = nap
+            out[1, r] = se
+        if use_table:
+            if tau_scale:
+                out[2, r] = 2.0 * ci_table[0, twice] - 1.0
+                out[3, r] = 2.0 * ci_table[1, twice] - 1.0
+            else:
+                out[2, r] = ci_table[0, twice]
+                out[3, r] = ci_table[1, twice]
+
+
+_nap_2d = kernel(_nap_2d_python)
+
+
+def _newcombe_f_python(x, nap, mn, z2, h):
+    """Newcombe's polynomial f(x); its roots in [0, 1] are the score bounds."""
+    return mn * (nap - x) ** 2 * (2.0 - x) * (1.0 + x) - z2 * x * (1.0 - x) * (
+        2.0 + h + (1.0 + 2.0 * h) * x * (1.0 - x))
+
+
+_newcombe_f = kernel(_newcombe_f_python)
+
+
+def _score_ci_python(values, m, n, z, out):
+    """Newcombe (2006, method 5) score interval for each NAP in ``values``.
+
+    The bounds are the roots in [0, 1] of
+    ``f(x) = mn (N - x)^2 (2 - x)(1 + x) - z^2 x (1 - x)(2 + h + (1 + 2h) x (1 - x))``
+    below and above N, h = (m + n)/2 - 1.  f(0), f(1) >= 0 >= f(N), so bisection on
+    [0, N] and [N, 1] finds them.  At N = 1 the root x = 1 is the upper bound and
+    the lower bound is the root of f(x)/(1 - x); symmetrically at N = 0.
+    ``out`` is ``(2, len(values))``.
+    """
+    mn = float(m * n)
+    z2 = z * z
+    h = (m + n) / 2.0 - 1.0
+    for k in range(values.shape[0]):
+        nap = values[k]
+        if nap <= 0.0:
+            # Roots of f(x)/x: g(0) < 0 < g(1).
+            lo, hi = 0.0, 1.0
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                g = mn * mid * (2.0 - mid) * (1.0 + mid) - z2 * (1.0 - mid) * (
+                    2.0 + h + (1.0 + 2.0 * h) * mid * (1.0 - mid))
+                if g < 0.0:
+                    lo = mid
+                else:
+                    hi = mid
+                if hi - lo <= 1e-16:
+                    break
+            out[0, k] = 0.0
+            out[1, k] = 0.5 * (lo + hi)
+            continue
+        if nap >= 1.0:
+            # Roots of f(x)/(1 - x): g(0) > 0 > g(1).
+            lo, hi = 0.0, 1.0
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                g = mn * (1.0 - mid) * (2.0 - mid) * (1.0 + mid) - z2 * mid * (
+                    2.0 + h + (1.0 + 2.0 * h) * mid * (1.0 - mid))
+                if g > 0.0:
+                    lo = mid
+                else:
+                    hi = mid
+                if hi - lo <= 1e-16:
+                    break
+            out[0, k] = 0.5 * (lo + hi)
+            out[1, k] = 1.0
+            continue
+        # Lower root in [0, nap]: f decreases from f(0) >= 0 to f(nap) <= 0.
+        lo, hi = 0.0, nap
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            f = _newcombe_f(mid, nap, mn, z2, h)
+            if f > 0.0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= 1e-16:
+                break
+        out[0, k] = 0.5 * (lo + hi)
+        lo, hi = nap, 1.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            f = _newcombe_f(mid, nap, mn, z2, h)
+            if f > 0.0:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-16:
+                break
+        out[1, k] = 0.5 * (lo + hi)
+
+
+_score_ci = kernel(_score_ci_python)
+
+
+# --------------------------------------------------------------------------- PND, PEM
+
+def _pnd_2d_python(a, b, out):
+    """PND (Scruggs, Mastropieri & Casto 1987): share of B strictly above max(A).
+
+    Field of ``out``: estimate.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    for r in range(rows):
+        top = a[r, 0]
+        for i in range(1, m):
+            if a[r, i] > top:
+                top = a[r, i]
+        c = 0
+        for j in range(n):
+            if b[r, j] > top:
+                c += 1
+        out[0, r] = c / n
+
+
+_pnd_2d = kernel(_pnd_2d_python)
+
+
+def _pem_2d_python(a, b, use_mean, half_ties, out):
+    """PEM (Ma 2006): share of B above the centre of A (median, or mean).
+
+    With ``half_ties`` a B value equal to the centre counts one half (SingleCaseES);
+    otherwise only strict exceedances count (scan).  Field of ``out``: estimate.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    scratch = np.empty(m)
+    for r in range(rows):
+        if use_mean:
+            s = 0.0
+            for i in range(m):
+                s += a[r, i]
+            centre = s / m
+        else:
+            for i in range(m):
+                scratch[i] = a[r, i]
+            _insertion_sort(scratch, m)
+            centre = _sorted_median(scratch, m)
+        twice = 0
+        for j in range(n):
+            bj = b[r, j]
+            if bj > centre:
+                twice += 2
+            elif bj == centre and half_ties:
+                twice += 1
+        out[0, r] = twice / (2.0 * n)
+
+
+_pem_2d = kernel(_pem_2d_python)
+
+
+# --------------------------------------------------------------------------- PAND, IRD
+
+def _pand_2d_python(a, b, ird, out):
+    """PAND (Parker, Hagan-Burke & Vannest 2007) or robust IRD (Parker, Vannest & Brown 2009).
+
+    The most points that can be kept is ``max(n, max_k #{A <= a_k} + #{B > a_k})``:
+    keeping every A value up to a_k leaves exactly the B values above a_k (ties
+    between phases are overlap).  With r = m + n - kept removals,
+    PAND = kept / (m + n) and robust IRD = 1 - r (m + n) / (2 m n).
+    Field of ``out``: estimate.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    for r in range(rows):
+        kept = n
+        for k in range(m):
+            ak = a[r, k]
+            c = 0
+            for i in range(m):
+                if a[r, i] <= ak:
+                    c += 1
+            for j in range(n):
+                if b[r, j] > ak:
+                    c += 1
+            if c > kept:
+                kept = c
+        if ird:
+            out[0, r] = 1.0 - (m + n - kept) * (m + n) / (2.0 * m * n)
+        else:
+            out[0, r] = kept / (m + n)
+
+
+_pand_2d = kernel(_pand_2d_python)
+
+
+# --------------------------------------------------------------------------- PET
+
+def _pet_2d_python(a, b, out):
+    """PET: share of B strictly above the OLS line of A (times 1..m) projected into B.
+
+    A B value within ``TIE_RTOL`` of the data's scale from the line ties with it
+    and does not count.  Field of ``out``: estimate.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    tbar = (m + 1) / 2.0
+    sxx = m * (m * m - 1) / 12.0
+    for r in range(rows):
+        s = 0.0
+        scale = 0.0
+        for i in range(m):
+            s += a[r, i]
+            if abs(a[r, i]) > scale:
+                scale = abs(a[r, i])
+        mean = s / m
+        sxy = 0.0
+        for i in range(m):
+            sxy += (i + 1 - tbar) * (a[r, i] - mean)
+        slope = sxy / sxx
+        for j in range(n):
+            if abs(b[r, j]) > scale:
+                scale = abs(b[r, j])
+        c = 0
+        for j in range(n):
+            fit = mean + slope * (m + 1 + j - tbar)
+            tol = TIE_RTOL * max(scale, abs(fit))
+            if b[r, j] - fit > tol:
+                c += 1
+        out[0, r] = c / n
+
+
+_pet_2d = kernel(_pet_2d_python)
+
+
+# --------------------------------------------------------------------------- Tau-U
+
+C_AB, C_TREND_A, C_TREND_B, C_AB_MINUS_A, C_AB_PLUS_B, C_AB_PLUS_B_MINUS_A = 0, 1, 2, 3, 4, 5
+CONTRAST_CODES = {
+    "ab": C_AB,
+    "trend_a": C_TREND_A,
+    "trend_b": C_TREND_B,
+    "ab_minus_trend_a": C_AB_MINUS_A,
+    "ab_plus_trend_b": C_AB_PLUS_B,
+    "ab_plus_trend_b_minus_trend_a": C_AB_PLUS_B_MINUS_A,
+}
+M_PARKER, M_COMPLETE, M_TARLOW = 0, 1, 2
+METHOD_CODES = {"parker": M_PARKER, "complete": M_COMPLETE, "tarlow": M_TARLOW}
+
+
+def _tau_u_2d_python(a, b, contrast, method, out):
+    """Tau-U (Parker, Vannest, Davis & Sauber 2011) and its variants.
+
+    Every contrast is Kendall's S between the series and a constructed predictor,
+    which reduces to sums of the three blocks S_AB = sum sign(B_j - A_i),
+    S_AA and S_BB (Kendall's S of each phase against time).  The denominator
+    depends on ``method``: the number of pairs untied in the predictor
+    (``tarlow``); the same but m n for ``ab_minus_trend_a`` (``parker``, as
+    SingleCaseES's Tau_U); or Kendall's tau-b denominator (``complete``, scan's
+    default), with scan's m n - ties_AB / 2 for ``ab``.  A zero denominator
+    gives NaN.  Field of ``out``: estimate.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    pa = m * (m - 1) // 2
+    pb = n * (n - 1) // 2
+    mn = m * n
+    need_ab = contrast != C_TREND_A and contrast != C_TREND_B
+    need_aa = contrast == C_TREND_A or contrast == C_AB_MINUS_A or contrast == C_AB_PLUS_B_MINUS_A
+    need_bb = contrast == C_TREND_B or contrast == C_AB_PLUS_B or contrast == C_AB_PLUS_B_MINUS_A
+    complete = method == M_COMPLETE
+    for r in range(rows):
+        s_ab = 0
+        t_ab = 0
+        s_aa = 0
+        t_aa = 0
+        s_bb = 0
+        t_bb = 0
+        if need_ab:
+            for i in range(m):
+                ai = a[r, i]
+                for j in range(n):
+                    bj = b[r, j]
+                    if bj > ai:
+                        s_ab += 1
+                    elif bj < ai:
+                        s_ab -= 1
+                    else:
+                        t_ab += 1
+        if need_aa or (complete and need_ab):
+            for i in range(m):
+                ai = a[r, i]
+                for k in range(i + 1, m):
+                    ak = a[r, k]
+                    if ak > ai:
+                        s_aa += 1
+                    elif ak < ai:
+                        s_aa -= 1
+                    else:
+                        t_aa += 1
+        if need_bb or (complete and need_ab):
+            for j in range(n):
+                bj = b[r, j]
+                for k in range(j + 1, n):
+                    bk = b[r, k]
+                    if bk > bj:
+                        s_bb += 1
+                    elif bk < bj:
+                        s_bb -= 1
+                    else:
+                        t_bb += 1
+        # S and the pair counts: untied in the predictor (px), all pairs of the
+        # series used (n0) and predictor ties (tx).
+        if contrast == C_AB:
+            s = s_ab
+            px = mn
+            n0 = (m + n) * (m + n - 1) // 2
+            tx = pa + pb
+        elif contrast == C_TREND_A:
+            s = s_aa
+            px = pa
+            n0 = pa
+            tx = 0
+        elif contrast == C_TREND_B:
+            s = s_bb
+            px = pb
+            n0 = pb
+            tx = 0
+        elif contrast == C_AB_MINUS_A:
+            s = s_ab - s_aa
+            px = mn + pa
+            n0 = (m + n) * (m + n - 1) // 2
+            tx = pb
+        elif contrast == C_AB_PLUS_B:
+            s = s_ab + s_bb
+            px = mn + pb
+            n0 = (m + n) * (m + n - 1) // 2
+            tx = pa
+        else:
+            s = s_ab - s_aa + s_bb
+            px = mn + pa + pb
+            n0 = (m + n) * (m + n - 1) // 2
+            tx = 0
+        if method == M_TARLOW:
+            d = float(px)
+        elif method == M_PARKER:
+            d = float(mn) if contrast == C_AB_MINUS_A else float(px)
+        elif contrast == C_AB:
+            d = mn - t_ab / 2.0
+        else:
+            if contrast == C_TREND_A:
+                ty = t_aa
+            elif contrast == C_TREND_B:
+                ty = t_bb
+            else:
+                ty = t_aa + t_bb + t_ab
+            d = math.sqrt(float(n0 - tx) * float(n0 - ty))
+        out[0, r] = s / d if d > 0.0 else np.nan
+
+
+_tau_u_2d = kernel(_tau_u_2d_python)
+
+
+# --------------------------------------------------------------------------- Tau-BC
+
+def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
+    """Baseline-corrected Tau (Tarlow 2017).
+
+    Per row: the Theil-Sen line of A against times 1..m (median pairwise slope,
+    median intercept); optionally the Mann-Kendall pretest of that trend
+    (tie-corrected variance, continuity correction, two-sided normal p), which
+    keeps the raw data when p > ``pretest_alpha`` (``pretest_alpha < 0``: always
+    correct); then Tau (NAP-based, with SE and tabulated score CI) or Kendall's
+    tau-b against the phase dummy (SE sqrt(2 (1 - tau^2) / (m + n)), Wald CI)
+    on the residuals.  Residuals within ``TIE_RTOL`` of the data's scale tie.
+
+    Fields of ``out``: estimate, se, ci_lower, ci_upper, slope, intercept,
+    pretest p-value (NaN without a pretest), corrected (1.0 or 0.0).
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    big = m + n
+    mn = m * n
+    npairs = m * (m - 1) // 2
+    slopes = np.empty(max(npairs, 1))
+    inter = np.empty(m)
+    res = np.empty(big)
+    trunc = 0.5 / mn
+    use_table = ci_table.shape[1] > 0
+    for r in range(rows):
+        # Theil-Sen fit of A on t = 1..m.
+        k = 0
+        for i in range(m):
+            for j in range(i + 1, m):
+                slopes[k] = (a[r, j] - a[r, i]) / (j - i)
+                k += 1
+        _insertion_sort(slopes, npairs)
+        slope = _sorted_median(slopes, npairs)
+        for i in range(m):
+            inter[i] = a[r, i] - slope * (i + 1)
+        _insertion_sort(inter, m)
+        intercept = _sorted_median(inter, m)
+        out[4, r] = slope
+        out[5, r] = intercept
+        # Mann-Kendall pretest of the A trend.
+        correct = True
+        if pretest_alpha >= 0.0:
+            s = 0
+            for i in range(m):
+                for j in range(i + 1, m):
+                    if a[r, j] > a[r, i]:
+                        s += 1
+                    elif a[r, j] < a[r, i]:
+                        s -= 1
+            ties = 0.0
+            for i in range(m):
+                first = True
+                for j in range(i):
+                    if a[r, j] == a[r, i]:
+                        first = False
+                        break
+                if first:
+                    t = 0
+                    for j in range(i, m):
+                        if a[r, j] == a[r, i]:
+                            t += 1
+                    ties += t * (t - 1.0) * (2.0 * t + 5.0)
+            var = (m * (m - 1.0) * (2.0 * m + 5.0) - ties) / 18.0
+            if var > 0.0:
+                zs = (abs(s) - 1.0) / math.sqrt(var)
+                p = min(1.0, math.erfc(zs / math.sqrt(2.0)))
+            else:
+                p = 1.0
+            out[6, r] = p
+            correct = p <= pretest_alpha
+        else:
+            out[6, r] = np.nan
+        out[7, r] = 1.0 if correct else 0.0
+        # Residuals (or the raw data when no correction is made).
+        scale = 0.0
+        for t in range(big):
+            y = a[r, t] if t < m else b[r, t - m]
+            if correct:
+                y = y - intercept - slope * (t + 1)
+            res[t] = y
+            if abs(y) > scale:
+                scale = abs(y)
+            if abs(a[r, t] if t < m else b[r, t - m]) > scale:
+                scale = abs(a[r, t] if t < m else b[r, t - m])
+        tol = TIE_RTOL * scale
+        # S_AB on the residuals with tolerant ties.
+        twice = 0
+        for i in range(m):
+            for j in range(n):
+                d = res[m + j] - res[i]
+                if d > tol:
+                    twice += 2
+                elif d >= -tol:
+                    twice += 1
+        nap = twice / (2.0 * mn)
+        if kendall:
+            s_ab = twice - mn  # wins - losses
+            ties_y = 0
+            for i in range(big):
+                for j in range(i + 1, big):
+                    if abs(res[j] - res[i]) <= tol:
+                        ties_y += 1
+            n0 = big * (big - 1) // 2
+            ties_x = npairs + n * (n - 1) // 2
+            den = math.sqrt(float(n0 - ties_x) * float(n0 - ties_y))
+            # All residuals tied: S = 0 and R's Kendall package reports tau = 0.
+            tau = s_ab / den if den > 0.0 else 0.0
+            se = math.sqrt(2.0 * (1.0 - tau * tau) / big)
+            out[0, r] = tau
+            out[1, r] = se
+            out[2, r] = tau - z * se
+            out[3, r] = tau + z * se
+            continue
+        if se_code == SE_NONE:
+            se = np.nan
+        elif se_code == SE_NULL:
+            se = math.sqrt((m + n + 1) / (12.0 * mn))
+        else:
+            q1 = 0.0
+            xx = 0.0
+            for i in range(m):
+                s1 = 0.0
+                for j in range(n):
+                    d = res[m + j] - res[i]
+                    q = 1.0 if d > tol else (0.5 if d >= -tol else 0.0)
+                    e = q - nap
+                    s1 += e
+                    xx += e * e
+                q1 += s1 * s1
+            q2 = 0.0
+            for j in range(n):
+                s1 = 0.0
+                for i in range(m):
+                    d = res[m + j] - res[i]
+                    q = 1.0 if d > tol else (0.5 if d >= -tol else 0.0)
+                    s1 += q - nap
+                q2 += s1 * s1
+            q1 /= m * n * n
+            q2 /= m * m * n
+            xx /= mn
+            ns = min(max(nap, trunc), 1.0 - trunc)
+            if se_code == SE_UNBIASED:
+                v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
+            else:
+                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
+            se = math.sqrt(v) if v >= 0.0 else np.nan
+        out[0, r] = 2.0 * nap - 1.0
+        out[1, r] = 2.0 * se
+        if use_table:
+            out[2, r] = 2.0 * ci_table[0, twice] - 1.0
+            out[3, r] = 2.0 * ci_table[1, twice] - 1.0
+        else:
+            out[2, r] = np.nan
+            out[3, r] = np.nan
+
+
+_tau_bc_2d = kernel(_tau_bc_2d_python)
+
+
+# --------------------------------------------------------------------------- SMD, LRR
+
+def _smd_2d_python(a, b, pooled, bias_correct, z, out):
+    """Within-case standardized mean difference (Gingerich 1984; Busk & Serlin 1992).
+
+    Fields of ``out``: estimate, se, ci_lower, ci_upper (Wald).  A zero SD, or the
+    baseline SD with the correction at m = 2 (J = 0), gives NaN.
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    nu = (m + n - 2) if pooled else (m - 1)
+    j_corr = (1.0 - 3.0 / (4.0 * nu - 1.0)) if bias_correct else 1.0
+    for r in range(rows):
+        sa = 0.0
+        for i in range(m):
+            sa += a[r, i]
+        sb = 0.0
+        for j in range(n):
+            sb += b[r, j]
+        ma = sa / m
+        mb = sb / n
+        va = 0.0
+        for i in range(m):
+            va += (a[r, i] - ma) ** 2
+        va = va / (m - 1) if m > 1 else np.nan
+        vb = 0.0
+        for j in range(n):
+            vb += (b[r, j] - mb) ** 2
+        vb = vb / (n - 1) if n > 1 else 0.0
+        if pooled:
+            s2 = ((m - 1) * (va if m > 1 else 0.0) + (n - 1) * vb) / nu
+            v1 = 1.0 / m + 1.0 / n
+        else:
+            s2 = va
+            v1 = (1.0 / m + vb / (n * va)) if va > 0.0 else np.nan
+        if not (s2 > 0.0) or j_corr <= 0.0:
+            out[0, r] = np.nan
+            out[1, r] = np.nan
+            out[2, r] = np.nan
+            out[3, r] = np.nan
+            continue
+        g = j_corr * (mb - ma) / math.sqrt(s2)
+        se = j_corr * math.sqrt(v1 + g * g / (2.0 * nu))
+        out[0, r] = g
+        out[1, r] = se
+        out[2, r] = g - z * se
+        out[3, r] = g + z * se
+
+
+_smd_2d = kernel(_smd_2d_python)
+
+
+def _lrr_2d_python(a, b, sign, bias_correct, z, out):
+    """Log response ratio on the count scale (Pustejovsky 2018), with its floors.
+
+    ``sign`` (+1 or -1) orients R = L_B - L_A.  Fields of ``out``: estimate, se,
+    ci_lower, ci_upper (Wald).
+    """
+    rows, m = a.shape
+    n = b.shape[1]
+    for r in range(rows):
+        sa = 0.0
+        for i in range(m):
+            sa += a[r, i]
+        sb = 0.0
+        for j in range(n):
+            sb += b[r, j]
+        ma = max(sa / m, 1.0 / (2.0 * m))
+        mb = max(sb / n, 1.0 / (2.0 * n))
+        va = 0.0
+        for i in range(m):
+            va += (a[r, i] - sa / m) ** 2
+        va = va / (m - 1) if m > 1 else 0.0
+        vb = 0.0
+        for j in range(n):
+            vb += (b[r, j] - sb / n) ** 2
+        vb = vb / (n - 1) if n > 1 else 0.0
+        va = max(va, 1.0 / m ** 3)
+        vb = max(vb, 1.0 / n ** 3)
+        la = math.log(ma)
+        lb = math.log(mb)
+        if bias_correct:
+            la += va / (2.0 * m * ma * ma)
+            lb += vb / (2.0 * n * mb * mb)
+        est = sign * (lb - la)
+        se = math.sqrt(va / (m * ma * ma) + vb / (n * mb * mb))
+        out[0, r] = est
+        out[1, r] = se
+        out[2, r] = est - z * se
+        out[3, r] = est + z * se
+
+
+_lrr_2d = kernel(_lrr_2d_python)
+
+
+KERNELS = {
+    "nap": _nap_2d,
+    "score_ci": _score_ci,
+    "pnd": _pnd_2d,
+    "pem": _pem_2d,
+    "pand": _pand_2d,
+    "pet": _pet_2d,
+    "tau_u": _tau_u_2d,
+    "tau_bc": _tau_bc_2d,
+    "smd": _smd_2d,
+    "lrr": _lrr_2d,
+    "insertion_sort": _insertion_sort,
+    "sorted_median": _sorted_median,
+}
