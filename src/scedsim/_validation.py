@@ -44,18 +44,19 @@ def _as_float_array(x, label: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def _check_finite(arr: np.ndarray, label: str) -> None:
+def _check_finite(arr: np.ndarray, label: str, batch: bool) -> None:
     # One summing pass finds NaN/inf; the element-wise check runs only to tell an
     # overflowing (but finite) sum from a real NaN or inf.
-    if arr.size and not np.isfinite(arr.sum()):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum()
+    if arr.size and not np.isfinite(total):
         bad = ~np.isfinite(arr)
         if bad.any():
             where = np.argwhere(bad)[0]
             what = "NaN" if np.isnan(arr[tuple(where)]) else "an infinite value"
-            pos = f"position {where[-1]}" + (f" of row {where[0]}" if arr.ndim == 2 else "")
-            raise ValueError(
-                f"phase {label} contains {what} at {pos}; remove missing values before "
-                "calling (scedsim.effect_sizes offers missing='drop' for tidy data)")
+            pos = f"position {where[-1]}" + (f" of row {where[0]}" if batch else "")
+            raise ValueError(f"phase {label} contains {what} at {pos}; "
+                             "remove or impute missing values before calling")
 
 
 def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: str = ""):
@@ -89,8 +90,8 @@ def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: st
         raise ValueError(f"{what}needs at least {min_a} points in phase A, got {m}")
     if n < min_b:
         raise ValueError(f"{what}needs at least {min_b} points in phase B, got {n}")
-    _check_finite(a, "A")
-    _check_finite(b, "B")
+    _check_finite(a, "A", not is_1d)
+    _check_finite(b, "B", not is_1d)
     if improvement == "decrease":
         a = -a
         b = -b

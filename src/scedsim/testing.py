@@ -482,8 +482,10 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
         df = reference_cases("parametric" if name in ("smd", "lrr") else "nonoverlap")
         pkg, met = _DEFAULT_REF[name]
         df = df[(df.package == pkg) & (df.metric == met) & (df.status == "ok")]
-        first_opt = sorted(df.option.unique())[0] if name in ("smd", "lrr", "tau_bc") else None
-        if name == "tau_bc":
+        first_opt = None
+        if name in ("nap", "tau"):
+            first_opt = "SE=unbiased;confidence=0.95"
+        elif name == "tau_bc":
             first_opt = "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"
         elif name == "smd":
             first_opt = "std_dev=baseline;bias_correct=TRUE;confidence=0.95"
