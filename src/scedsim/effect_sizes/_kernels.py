@@ -67,58 +67,61 @@ def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
     ``(2, 2*m*n + 1)``: the Newcombe bounds for NAP = k / (2mn); an empty table
     (``shape[1] == 0``) leaves the CI fields untouched.  With ``tau_scale`` the
     fields are mapped to Tau = 2 NAP - 1.
+
+    One pass over the m n pairs scores each as 2q in {0, 1, 2} (branch-free) and
+    accumulates, in integers, the total, the sum of squares and the sums over B
+    for each A value and over A for each B value; the centred sums of the SE
+    formulas follow from these without a second pass.
     """
     rows, m = a.shape
     n = b.shape[1]
     mn = m * n
     trunc = 0.5 / mn
     use_table = ci_table.shape[1] > 0
+    need_pieces = se_code == SE_UNBIASED or se_code == SE_HANLEY
+    col = np.zeros(n, dtype=np.int64)
     for r in range(rows):
         twice = 0  # 2 x (wins + ties/2): an exact integer
-        for i in range(m):
-            ai = a[r, i]
+        sq = 0
+        row_ss = 0
+        if need_pieces:
             for j in range(n):
-                bj = b[r, j]
-                if bj > ai:
-                    twice += 2
-                elif bj == ai:
-                    twice += 1
+                col[j] = 0
+            for i in range(m):
+                ai = a[r, i]
+                s = 0
+                for j in range(n):
+                    bj = b[r, j]
+                    q2 = int(bj > ai) + int(bj >= ai)
+                    s += q2
+                    sq += q2 * q2
+                    col[j] += q2
+                twice += s
+                row_ss += s * s
+        else:
+            for i in range(m):
+                ai = a[r, i]
+                for j in range(n):
+                    bj = b[r, j]
+                    twice += int(bj > ai) + int(bj >= ai)
         nap = twice / (2.0 * mn)
         if se_code == SE_NONE:
             se = np.nan
         elif se_code == SE_NULL:
             se = math.sqrt((m + n + 1) / (12.0 * mn))
         else:
-            # Centred row sums (over B for each A value), column sums and squares.
-            q1 = 0.0
-            xx = 0.0
-            for i in range(m):
-                ai = a[r, i]
-                s = 0.0
-                for j in range(n):
-                    bj = b[r, j]
-                    q = 1.0 if bj > ai else (0.5 if bj == ai else 0.0)
-                    d = q - nap
-                    s += d
-                    xx += d * d
-                q1 += s * s
-            q2 = 0.0
+            col_ss = 0
             for j in range(n):
-                bj = b[r, j]
-                s = 0.0
-                for i in range(m):
-                    ai = a[r, i]
-                    q = 1.0 if bj > ai else (0.5 if bj == ai else 0.0)
-                    s += q - nap
-                q2 += s * s
-            q1 /= m * n * n
-            q2 /= m * m * n
-            xx /= mn
+                col_ss += col[j] * col[j]
+            # sum_i (R_i - n NAP)^2 = sum R_i^2 - 2 n NAP sum R_i + m (n NAP)^2, R_i = s_i / 2.
+            q1 = (row_ss / 4.0 - n * nap * twice + m * (n * nap) ** 2) / (m * n * n)
+            q2s = (col_ss / 4.0 - m * nap * twice + n * (m * nap) ** 2) / (m * m * n)
+            xx = sq / (4.0 * mn) - nap * nap
             ns = min(max(nap, trunc), 1.0 - trunc)
             if se_code == SE_UNBIASED:
-                v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
+                v = (ns * (1.0 - ns) + n * q1 + m * q2s - 2.0 * xx) / ((m - 1) * (n - 1))
             else:
-                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
+                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2s) / mn
             se = math.sqrt(v) if v >= 0.0 else np.nan
         if tau_scale:
             out[0, r] = 2.0 * nap - 1.0
@@ -234,12 +237,10 @@ def _pnd_2d_python(a, b, out):
     for r in range(rows):
         top = a[r, 0]
         for i in range(1, m):
-            if a[r, i] > top:
-                top = a[r, i]
+            top = max(top, a[r, i])
         c = 0
         for j in range(n):
-            if b[r, j] > top:
-                c += 1
+            c += int(b[r, j] > top)
         out[0, r] = c / n
 
 
@@ -255,6 +256,7 @@ def _pem_2d_python(a, b, use_mean, half_ties, out):
     rows, m = a.shape
     n = b.shape[1]
     scratch = np.empty(m)
+    half = 1 if half_ties else 0
     for r in range(rows):
         if use_mean:
             s = 0.0
@@ -269,10 +271,7 @@ def _pem_2d_python(a, b, use_mean, half_ties, out):
         twice = 0
         for j in range(n):
             bj = b[r, j]
-            if bj > centre:
-                twice += 2
-            elif bj == centre and half_ties:
-                twice += 1
+            twice += 2 * int(bj > centre) + half * int(bj == centre)
         out[0, r] = twice / (2.0 * n)
 
 
@@ -298,13 +297,10 @@ def _pand_2d_python(a, b, ird, out):
             ak = a[r, k]
             c = 0
             for i in range(m):
-                if a[r, i] <= ak:
-                    c += 1
+                c += int(a[r, i] <= ak)
             for j in range(n):
-                if b[r, j] > ak:
-                    c += 1
-            if c > kept:
-                kept = c
+                c += int(b[r, j] > ak)
+            kept = max(kept, c)
         if ird:
             out[0, r] = 1.0 - (m + n - kept) * (m + n) / (2.0 * m * n)
         else:
@@ -401,34 +397,22 @@ def _tau_u_2d_python(a, b, contrast, method, out):
                 ai = a[r, i]
                 for j in range(n):
                     bj = b[r, j]
-                    if bj > ai:
-                        s_ab += 1
-                    elif bj < ai:
-                        s_ab -= 1
-                    else:
-                        t_ab += 1
+                    s_ab += int(bj > ai) - int(bj < ai)
+                    t_ab += int(bj == ai)
         if need_aa or (complete and need_ab):
             for i in range(m):
                 ai = a[r, i]
                 for k in range(i + 1, m):
                     ak = a[r, k]
-                    if ak > ai:
-                        s_aa += 1
-                    elif ak < ai:
-                        s_aa -= 1
-                    else:
-                        t_aa += 1
+                    s_aa += int(ak > ai) - int(ak < ai)
+                    t_aa += int(ak == ai)
         if need_bb or (complete and need_ab):
             for j in range(n):
                 bj = b[r, j]
                 for k in range(j + 1, n):
                     bk = b[r, k]
-                    if bk > bj:
-                        s_bb += 1
-                    elif bk < bj:
-                        s_bb -= 1
-                    else:
-                        t_bb += 1
+                    s_bb += int(bk > bj) - int(bk < bj)
+                    t_bb += int(bk == bj)
         # S and the pair counts: untied in the predictor (px), all pairs of the
         # series used (n0) and predictor ties (tx).
         if contrast == C_AB:
