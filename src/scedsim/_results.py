@@ -101,7 +101,8 @@ def make(cls, out: np.ndarray, is_1d: bool, **kw):
         if k < out.shape[0]:
             v = out[k]
         else:
-            v = np.full(out.shape[1], np.nan)
+            # A field the metric does not define: a read-only NaN view, no allocation.
+            v = np.broadcast_to(np.float64(np.nan), (out.shape[1],))
         vals.append(_unwrap(v, is_1d))
     return cls(kw.pop("metric"), *vals, **kw)
 
@@ -109,5 +110,6 @@ def make(cls, out: np.ndarray, is_1d: bool, **kw):
 def _unwrap(v: np.ndarray, is_1d: bool):
     if is_1d:
         return float(v[0])
-    v.flags.writeable = False
+    if v.flags.writeable:
+        v.flags.writeable = False
     return v

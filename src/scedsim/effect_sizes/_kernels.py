@@ -60,6 +60,36 @@ _sorted_median = kernel(_sorted_median_python)
 
 # --------------------------------------------------------------------------- NAP / Tau
 
+def _nap_se_python(twice, sq, row_ss, col_ss, m, n, se_code):
+    """Standard error of NAP from integer pair-score sums (scores 2q in {0, 1, 2}).
+
+    ``twice`` = sum of 2q, ``sq`` = sum of (2q)^2, ``row_ss`` = sum over A values of
+    (sum over B of 2q)^2 and ``col_ss`` the same over B values.  The centred sums
+    of the SE formulas follow: sum_i (R_i - n N)^2 = sum R_i^2 - 2 n N sum R_i +
+    m (n N)^2 with R_i the row sums of q.  Unbiased (Sen 1967; Mee 1990), Hanley &
+    McNeil (1982), null, or none, with NAP truncated to [1/(2mn), 1 - 1/(2mn)].
+    """
+    mn = m * n
+    if se_code == SE_NONE:
+        return np.nan
+    if se_code == SE_NULL:
+        return math.sqrt((m + n + 1) / (12.0 * mn))
+    nap = twice / (2.0 * mn)
+    q1 = (row_ss / 4.0 - n * nap * twice + m * (n * nap) ** 2) / (m * n * n)
+    q2 = (col_ss / 4.0 - m * nap * twice + n * (m * nap) ** 2) / (m * m * n)
+    xx = sq / (4.0 * mn) - nap * nap
+    trunc = 0.5 / mn
+    ns = min(max(nap, trunc), 1.0 - trunc)
+    if se_code == SE_UNBIASED:
+        v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
+    else:
+        v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
+    return math.sqrt(v) if v >= 0.0 else np.nan
+
+
+_nap_se = kernel(_nap_se_python)
+
+
 def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
     """NAP (Parker & Vannest 2009) with its SE and a tabulated score CI.
 
@@ -76,7 +106,6 @@ def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
     rows, m = a.shape
     n = b.shape[1]
     mn = m * n
-    trunc = 0.5 / mn
     use_table = ci_table.shape[1] > 0
     need_pieces = se_code == SE_UNBIASED or se_code == SE_HANLEY
     col = np.zeros(n, dtype=np.int64)
@@ -105,24 +134,10 @@ def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
                     bj = b[r, j]
                     twice += int(bj > ai) + int(bj >= ai)
         nap = twice / (2.0 * mn)
-        if se_code == SE_NONE:
-            se = np.nan
-        elif se_code == SE_NULL:
-            se = math.sqrt((m + n + 1) / (12.0 * mn))
-        else:
-            col_ss = 0
-            for j in range(n):
-                col_ss += col[j] * col[j]
-            # sum_i (R_i - n NAP)^2 = sum R_i^2 - 2 n NAP sum R_i + m (n NAP)^2, R_i = s_i / 2.
-            q1 = (row_ss / 4.0 - n * nap * twice + m * (n * nap) ** 2) / (m * n * n)
-            q2s = (col_ss / 4.0 - m * nap * twice + n * (m * nap) ** 2) / (m * m * n)
-            xx = sq / (4.0 * mn) - nap * nap
-            ns = min(max(nap, trunc), 1.0 - trunc)
-            if se_code == SE_UNBIASED:
-                v = (ns * (1.0 - ns) + n * q1 + m * q2s - 2.0 * xx) / ((m - 1) * (n - 1))
-            else:
-                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2s) / mn
-            se = math.sqrt(v) if v >= 0.0 else np.nan
+        col_ss = 0
+        for j in range(n):
+            col_ss += col[j] * col[j]
+        se = _nap_se(twice, sq, row_ss, col_ss, m, n, se_code)
         if tau_scale:
             out[0, r] = 2.0 * nap - 1.0
             out[1, r] = 2.0 * se
@@ -263,6 +278,10 @@ def _pem_2d_python(a, b, use_mean, half_ties, out):
             for i in range(m):
                 s += a[r, i]
             centre = s / m
+        elif m == 3:
+            # Median of three without a copy or a sort (the common 3-point baseline).
+            x0, x1, x2 = a[r, 0], a[r, 1], a[r, 2]
+            centre = max(min(x0, x1), min(max(x0, x1), x2))
         else:
             for i in range(m):
                 scratch[i] = a[r, i]
@@ -386,6 +405,9 @@ def _tau_u_2d_python(a, b, contrast, method, out):
     need_bb = contrast == C_TREND_B or contrast == C_AB_PLUS_B or contrast == C_AB_PLUS_B_MINUS_A
     complete = method == M_COMPLETE
     for r in range(rows):
+        # Each block scores its pairs 2q in {0, 1, 2} (later value above, tied,
+        # below); with w wins, l losses and t ties, sum 2q = 2w + t and
+        # sum (2q)^2 = 4w + t, so S = sum 2q - pairs and t = 2 sum 2q - sum (2q)^2.
         s_ab = 0
         t_ab = 0
         s_aa = 0
@@ -393,26 +415,38 @@ def _tau_u_2d_python(a, b, contrast, method, out):
         s_bb = 0
         t_bb = 0
         if need_ab:
+            tw = 0
+            sq = 0
             for i in range(m):
                 ai = a[r, i]
                 for j in range(n):
-                    bj = b[r, j]
-                    s_ab += int(bj > ai) - int(bj < ai)
-                    t_ab += int(bj == ai)
+                    q2 = int(b[r, j] > ai) + int(b[r, j] >= ai)
+                    tw += q2
+                    sq += q2 * q2
+            s_ab = tw - mn
+            t_ab = 2 * tw - sq
         if need_aa or (complete and need_ab):
+            tw = 0
+            sq = 0
             for i in range(m):
                 ai = a[r, i]
                 for k in range(i + 1, m):
-                    ak = a[r, k]
-                    s_aa += int(ak > ai) - int(ak < ai)
-                    t_aa += int(ak == ai)
+                    q2 = int(a[r, k] > ai) + int(a[r, k] >= ai)
+                    tw += q2
+                    sq += q2 * q2
+            s_aa = tw - pa
+            t_aa = 2 * tw - sq
         if need_bb or (complete and need_ab):
+            tw = 0
+            sq = 0
             for j in range(n):
                 bj = b[r, j]
                 for k in range(j + 1, n):
-                    bk = b[r, k]
-                    s_bb += int(bk > bj) - int(bk < bj)
-                    t_bb += int(bk == bj)
+                    q2 = int(b[r, k] > bj) + int(b[r, k] >= bj)
+                    tw += q2
+                    sq += q2 * q2
+            s_bb = tw - pb
+            t_bb = 2 * tw - sq
         # S and the pair counts: untied in the predictor (px), all pairs of the
         # series used (n0) and predictor ties (tx).
         if contrast == C_AB:
@@ -489,7 +523,7 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
     slopes = np.empty(max(npairs, 1))
     inter = np.empty(m)
     res = np.empty(big)
-    trunc = 0.5 / mn
+    col = np.zeros(n, dtype=np.int64)
     use_table = ci_table.shape[1] > 0
     for r in range(rows):
         # Theil-Sen fit of A on t = 1..m.
@@ -552,23 +586,30 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
             if abs(a[r, t] if t < m else b[r, t - m]) > scale:
                 scale = abs(a[r, t] if t < m else b[r, t - m])
         tol = TIE_RTOL * scale
-        # S_AB on the residuals with tolerant ties.
+        # Pair scores 2q on the residuals, ties within the tolerance, as in NAP.
         twice = 0
+        sq = 0
+        row_ss = 0
+        for j in range(n):
+            col[j] = 0
         for i in range(m):
+            ri = res[i]
+            s1 = 0
             for j in range(n):
-                d = res[m + j] - res[i]
-                if d > tol:
-                    twice += 2
-                elif d >= -tol:
-                    twice += 1
+                d = res[m + j] - ri
+                q2 = int(d > tol) + int(d >= -tol)
+                s1 += q2
+                sq += q2 * q2
+                col[j] += q2
+            twice += s1
+            row_ss += s1 * s1
         nap = twice / (2.0 * mn)
         if kendall:
             s_ab = twice - mn  # wins - losses
             ties_y = 0
             for i in range(big):
                 for j in range(i + 1, big):
-                    if abs(res[j] - res[i]) <= tol:
-                        ties_y += 1
+                    ties_y += int(abs(res[j] - res[i]) <= tol)
             n0 = big * (big - 1) // 2
             ties_x = npairs + n * (n - 1) // 2
             den = math.sqrt(float(n0 - ties_x) * float(n0 - ties_y))
@@ -580,39 +621,10 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
             out[2, r] = tau - z * se
             out[3, r] = tau + z * se
             continue
-        if se_code == SE_NONE:
-            se = np.nan
-        elif se_code == SE_NULL:
-            se = math.sqrt((m + n + 1) / (12.0 * mn))
-        else:
-            q1 = 0.0
-            xx = 0.0
-            for i in range(m):
-                s1 = 0.0
-                for j in range(n):
-                    d = res[m + j] - res[i]
-                    q = 1.0 if d > tol else (0.5 if d >= -tol else 0.0)
-                    e = q - nap
-                    s1 += e
-                    xx += e * e
-                q1 += s1 * s1
-            q2 = 0.0
-            for j in range(n):
-                s1 = 0.0
-                for i in range(m):
-                    d = res[m + j] - res[i]
-                    q = 1.0 if d > tol else (0.5 if d >= -tol else 0.0)
-                    s1 += q - nap
-                q2 += s1 * s1
-            q1 /= m * n * n
-            q2 /= m * m * n
-            xx /= mn
-            ns = min(max(nap, trunc), 1.0 - trunc)
-            if se_code == SE_UNBIASED:
-                v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
-            else:
-                v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
-            se = math.sqrt(v) if v >= 0.0 else np.nan
+        col_ss = 0
+        for j in range(n):
+            col_ss += col[j] * col[j]
+        se = _nap_se(twice, sq, row_ss, col_ss, m, n, se_code)
         out[0, r] = 2.0 * nap - 1.0
         out[1, r] = 2.0 * se
         if use_table:

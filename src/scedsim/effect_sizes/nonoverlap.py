@@ -5,6 +5,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._numba import run_rows
 from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
@@ -71,10 +72,10 @@ def _nap_like(a, b, improvement, se, confidence, tau_scale):
     n = B.shape[1]
     out = np.empty((4, rows))
     if rows * 4 >= 2 * m * n + 1:
-        K._nap_2d(A, B, K.SE_CODES[se], _ci_table(m, n, z), tau_scale, out)
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _ci_table(m, n, z), tau_scale)
     else:
         # Few rows: solve only the intervals needed.
-        K._nap_2d(A, B, K.SE_CODES[se], _EMPTY_TABLE, False, out)
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _EMPTY_TABLE, False)
         ci = np.empty((2, rows))
         K._score_ci(np.ascontiguousarray(out[0]), m, n, z, ci)
         out[2:] = ci
@@ -150,10 +151,11 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     return _nap_like(a, b, improvement, se, confidence, True)
 
 
-def _single(kernel_call, metric, a, b, improvement, min_a=1, min_b=1, options=None):
+def _single(kern, args, metric, a, b, improvement, min_a=1, min_b=1, options=None):
+    """Validate, run a one-field kernel ``kern(A, B, *args, out)`` and wrap the result."""
     A, B, is_1d = phases(a, b, improvement, min_a=min_a, min_b=min_b, metric=metric)
     out = np.empty((1, A.shape[0]))
-    kernel_call(A, B, out)
+    run_rows(kern, A, B, out, *args)
     return make(EffectSize, out, is_1d, metric=metric, n_a=A.shape[1], n_b=B.shape[1],
                 improvement=improvement, options=options or {})
 
@@ -177,7 +179,7 @@ def pnd(a, b, *, improvement: str = "increase"):
     EffectSize
         ``estimate`` in [0, 1]; no SE or CI is defined (NaN).
     """
-    return _single(K._pnd_2d, "PND", a, b, improvement)
+    return _single(K._pnd_2d, (), "PND", a, b, improvement)
 
 
 def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str = "median"):
@@ -205,8 +207,8 @@ def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str 
     """
     check_choice("ties", ties, ("half", "strict"))
     check_choice("center", center, ("median", "mean"))
-    return _single(lambda A, B, out: K._pem_2d(A, B, center == "mean", ties == "half", out),
-                   "PEM", a, b, improvement, options={"ties": ties, "center": center})
+    return _single(K._pem_2d, (center == "mean", ties == "half"), "PEM", a, b, improvement,
+                   options={"ties": ties, "center": center})
 
 
 def pand(a, b, *, improvement: str = "increase"):
@@ -229,7 +231,7 @@ def pand(a, b, *, improvement: str = "increase"):
     -------
     EffectSize
     """
-    return _single(lambda A, B, out: K._pand_2d(A, B, False, out), "PAND", a, b, improvement)
+    return _single(K._pand_2d, (False,), "PAND", a, b, improvement)
 
 
 def ird(a, b, *, improvement: str = "increase"):
@@ -256,7 +258,7 @@ def ird(a, b, *, improvement: str = "increase"):
     -------
     EffectSize
     """
-    return _single(lambda A, B, out: K._pand_2d(A, B, True, out), "IRD", a, b, improvement)
+    return _single(K._pand_2d, (True,), "IRD", a, b, improvement)
 
 
 def pet(a, b, *, improvement: str = "increase"):
@@ -283,4 +285,4 @@ def pet(a, b, *, improvement: str = "increase"):
     scan compares raw doubles, so a few rows with integer data land on either
     side there (e.g. A = 30 29 31 projects exactly 31).
     """
-    return _single(K._pet_2d, "PET", a, b, improvement, min_a=2)
+    return _single(K._pet_2d, (), "PET", a, b, improvement, min_a=2)

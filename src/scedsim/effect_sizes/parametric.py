@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._numba import run_rows
 from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
@@ -49,7 +50,7 @@ def smd(a, b, *, improvement: str = "increase", std_dev: str = "baseline", bias_
     if pooled and A.shape[1] + B.shape[1] < 3:
         raise ValueError("SMD with std_dev='pool' needs at least 3 points in all")
     out = np.empty((4, A.shape[0]))
-    K._smd_2d(A, B, pooled, bool(bias_correct), z, out)
+    run_rows(K._smd_2d, A, B, out, pooled, bool(bias_correct), z)
     return make(EffectSize, out, is_1d, metric="SMD", n_a=A.shape[1], n_b=B.shape[1],
                 improvement=improvement,
                 options={"std_dev": std_dev, "bias_correct": bool(bias_correct), "confidence": confidence})
@@ -87,7 +88,7 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
     A, B, is_1d = phases(a, b, "increase", metric="LRR")
     sign = 1.0 if (kind == "lrri") == (improvement == "increase") else -1.0
     out = np.empty((4, A.shape[0]))
-    K._lrr_2d(A, B, sign, bool(bias_correct), z, out)
+    run_rows(K._lrr_2d, A, B, out, sign, bool(bias_correct), z)
     return make(EffectSize, out, is_1d, metric=kind.upper(), n_a=A.shape[1], n_b=B.shape[1],
                 improvement=improvement,
                 options={"kind": kind, "bias_correct": bool(bias_correct), "confidence": confidence})

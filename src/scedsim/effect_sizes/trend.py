@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._numba import run_rows
 from .._results import EffectSize, TauBCResult, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
@@ -67,7 +68,7 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
     A, B, is_1d = phases(a, b, improvement, min_a=2 if contrast in _NEEDS_A2 else 1,
                          min_b=2 if contrast in _NEEDS_B2 else 1, metric=f"Tau-U[{contrast}]")
     out = np.empty((1, A.shape[0]))
-    K._tau_u_2d(A, B, K.CONTRAST_CODES[contrast], K.METHOD_CODES[method], out)
+    run_rows(K._tau_u_2d, A, B, out, K.CONTRAST_CODES[contrast], K.METHOD_CODES[method])
     return make(EffectSize, out, is_1d, metric="Tau-U", n_a=A.shape[1], n_b=B.shape[1],
                 improvement=improvement, options={"method": method, "contrast": contrast})
 
@@ -149,7 +150,7 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     out = np.empty((8, rows))
     few = rows * 4 < 2 * m * n + 1
     table = _EMPTY_TABLE if (kendall or few) else _ci_table(m, n, z)
-    K._tau_bc_2d(A, B, bool(kendall), alpha, K.SE_CODES[se], table, z, out)
+    run_rows(K._tau_bc_2d, A, B, out, bool(kendall), alpha, K.SE_CODES[se], table, z)
     if few and not kendall:
         ci = np.empty((2, rows))
         K._score_ci(np.ascontiguousarray((out[0] + 1.0) / 2.0), m, n, z, ci)
