@@ -23,7 +23,6 @@ GROUPS = sorted({(r.package, r.metric, r.option) for r in MAPPED})
 # Documented differences and where they may occur.  Anything else is a failure.
 KNOWN = {
     "known: SingleCaseES gives a degenerate interval at the bound": {"NAP", "Tau", "Tau_BC"},
-    "known: SingleCaseES's root finder stops at uniroot's tolerance": {"NAP", "Tau", "Tau_BC"},
     "known: exact tie with the fitted line": {"PET"},
     "known: exact ties among Tau-BC residuals": {"Tau_BC"},
     "known: single-precision tau at +-1": {"Tau_BC"},
@@ -125,12 +124,13 @@ def test_nap_boundary_interval_is_real():
     assert abs(newcombe_residual(r.ci_lower, 1.0, 3, 4, 0.95)) < 1e-9
 
 
-def test_uniroot_difference_is_within_r_tolerance():
-    """Where SingleCaseES's interior bounds differ from ours, ours are exact roots and R's
-    are within uniroot's default tolerance (eps^0.25) of them."""
+def test_score_interval_roots():
+    """The default bounds reproduce SingleCaseES (R's uniroot tolerance) to 1e-12; with
+    ci_roots="exact" they are exact roots of Newcombe's polynomial, and R's lie within
+    uniroot's tolerance (eps^0.25) of them."""
     from scedsim.testing import UNIROOT_TOL, newcombe_residual
 
-    worst = 0.0
+    worst_default = worst_exact = 0.0
     for row in MAPPED:
         if row.package != "SingleCaseES" or row.metric != "NAP" or row.ci_lower == row.ci_upper:
             continue
@@ -138,11 +138,29 @@ def test_uniroot_difference_is_within_r_tolerance():
         b = np.array(row.B.split(), float)
         _, kw, _ = reference_call(row)
         r = ss.nap(a, b, **kw)
-        for ours, theirs in ((r.ci_lower, row.ci_lower), (r.ci_upper, row.ci_upper)):
-            worst = max(worst, abs(ours - theirs))
-            if 0 < ours < 1:
-                assert abs(newcombe_residual(ours, r.estimate, len(a), len(b), kw["confidence"])) < 1e-9
-    assert 1e-6 < worst <= UNIROOT_TOL
+        x = ss.nap(a, b, ci_roots="exact", **kw)
+        for ours, exact, theirs in ((r.ci_lower, x.ci_lower, row.ci_lower), (r.ci_upper, x.ci_upper, row.ci_upper)):
+            worst_default = max(worst_default, abs(ours - theirs))
+            worst_exact = max(worst_exact, abs(exact - theirs))
+            if 0 < exact < 1:
+                assert abs(newcombe_residual(exact, r.estimate, len(a), len(b), kw["confidence"])) < 1e-9
+    assert worst_default < 1e-12
+    assert 1e-6 < worst_exact <= UNIROOT_TOL
+
+
+def test_exact_roots_in_batches_and_tau_bc():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 6, (200, 3)).astype(float)
+    b = rng.integers(0, 6, (200, 4)).astype(float)
+    batch = ss.nap(a, b, ci_roots="exact")
+    one = ss.nap(a[5], b[5], ci_roots="exact")
+    assert batch.ci_lower[5] == pytest.approx(one.ci_lower, abs=1e-15)
+    lo, hi = ss.score_ci(one.estimate, 3, 4, ci_roots="exact")
+    assert (lo, hi) == (pytest.approx(one.ci_lower, abs=1e-15), pytest.approx(one.ci_upper, abs=1e-15))
+    t = ss.tau_bc(a[5], b[5], ci_roots="exact")
+    assert -1 <= t.ci_lower <= t.estimate <= t.ci_upper <= 1
+    with pytest.raises(ValueError, match="unknown ci_roots"):
+        ss.nap(a, b, ci_roots="brent")
 
 
 def test_smd_undefined_is_nan():

@@ -156,24 +156,101 @@ def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
 _nap_2d = kernel(_nap_2d_python)
 
 
-def _newcombe_f_python(x, nap, mn, z2, h):
-    """Newcombe's polynomial f(x); its roots in [0, 1] are the score bounds."""
-    return mn * (nap - x) ** 2 * (2.0 - x) * (1.0 + x) - z2 * x * (1.0 - x) * (
-        2.0 + h + (1.0 + 2.0 * h) * x * (1.0 - x))
+def _newcombe_g_python(x, nap, mn, z2, h, mode):
+    """Newcombe's polynomial f(x), whose roots in [0, 1] are the score bounds.
+
+    ``mode`` 0 gives f itself; 1 gives f(x)/x (the upper bound at NAP = 0) and
+    2 gives f(x)/(1 - x) (the lower bound at NAP = 1), removing the spurious
+    root at the boundary.
+    """
+    shape = 2.0 + h + (1.0 + 2.0 * h) * x * (1.0 - x)
+    if mode == 1:  # NAP = 0: f(x)/x
+        return mn * x * (2.0 - x) * (1.0 + x) - z2 * (1.0 - x) * shape
+    if mode == 2:  # NAP = 1: f(x)/(1 - x)
+        return mn * (1.0 - x) * (2.0 - x) * (1.0 + x) - z2 * x * shape
+    return mn * (nap - x) ** 2 * (2.0 - x) * (1.0 + x) - z2 * x * (1.0 - x) * shape
 
 
-_newcombe_f = kernel(_newcombe_f_python)
+_newcombe_g = kernel(_newcombe_g_python)
 
 
-def _score_ci_python(values, m, n, z, out):
+def _brent_root_python(ax, bx, nap, mn, z2, h, mode, tol):
+    """Root of Newcombe's polynomial in [ax, bx] by Brent's (1973) method.
+
+    Brent, R. P. (1973). *Algorithms for Minimization without Derivatives*,
+    ch. 4: bisection safeguarded inverse quadratic interpolation.  It stops when
+    the bracket is below ``2 eps |b| + tol/2``: ``tol = eps**0.25`` is R's
+    ``uniroot`` default, which SingleCaseES uses (its bounds are reproduced to
+    1e-16), and ``tol = 0`` gives the root to machine precision.
+    """
+    eps = 2.220446049250313e-16
+    a = ax
+    b = bx
+    fa = _newcombe_g(a, nap, mn, z2, h, mode)
+    fb = _newcombe_g(b, nap, mn, z2, h, mode)
+    c = a
+    fc = fa
+    if fa == 0.0:
+        return a
+    if fb == 0.0:
+        return b
+    for _ in range(1000):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a = b
+            b = c
+            c = a
+            fa = fb
+            fb = fc
+            fc = fa
+        tol_act = 2.0 * eps * abs(b) + tol / 2.0
+        new_step = (c - b) / 2.0
+        if abs(new_step) <= tol_act or fb == 0.0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:  # secant
+                t1 = fb / fa
+                p = cb * t1
+                q = 1.0 - t1
+            else:  # inverse quadratic interpolation
+                q = fa / fc
+                t1 = fb / fc
+                t2 = fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0.0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2.0) and p < abs(prev_step * q / 2.0):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0.0 else -tol_act
+        a = b
+        fa = fb
+        b += new_step
+        fb = _newcombe_g(b, nap, mn, z2, h, mode)
+        if (fb > 0.0 and fc > 0.0) or (fb < 0.0 and fc < 0.0):
+            c = a
+            fc = fa
+    return b
+
+
+_brent_root = kernel(_brent_root_python)
+
+
+def _score_ci_python(values, m, n, z, tol, out):
     """Newcombe (2006, method 5) score interval for each NAP in ``values``.
 
     The bounds are the roots in [0, 1] of
     ``f(x) = mn (N - x)^2 (2 - x)(1 + x) - z^2 x (1 - x)(2 + h + (1 + 2h) x (1 - x))``
-    below and above N, h = (m + n)/2 - 1.  f(0), f(1) >= 0 >= f(N), so bisection on
-    [0, N] and [N, 1] finds them.  At N = 1 the root x = 1 is the upper bound and
-    the lower bound is the root of f(x)/(1 - x); symmetrically at N = 0.
-    ``out`` is ``(2, len(values))``.
+    below and above N, h = (m + n)/2 - 1; f(0), f(1) >= 0 >= f(N) brackets them.
+    At N = 1 the root x = 1 is the upper bound and the lower bound is the root
+    of f(x)/(1 - x) in (0, 1); symmetrically at N = 0.  ``tol`` is the root
+    finder's tolerance for interior bounds (see :func:`_brent_root`); the
+    boundary bounds, which no R package gives, are always solved to machine
+    precision.  ``out`` is ``(2, len(values))``.
     """
     mn = float(m * n)
     z2 = z * z
@@ -181,60 +258,14 @@ def _score_ci_python(values, m, n, z, out):
     for k in range(values.shape[0]):
         nap = values[k]
         if nap <= 0.0:
-            # Roots of f(x)/x: g(0) < 0 < g(1).
-            lo, hi = 0.0, 1.0
-            for _ in range(200):
-                mid = 0.5 * (lo + hi)
-                g = mn * mid * (2.0 - mid) * (1.0 + mid) - z2 * (1.0 - mid) * (
-                    2.0 + h + (1.0 + 2.0 * h) * mid * (1.0 - mid))
-                if g < 0.0:
-                    lo = mid
-                else:
-                    hi = mid
-                if hi - lo <= 1e-16:
-                    break
             out[0, k] = 0.0
-            out[1, k] = 0.5 * (lo + hi)
-            continue
-        if nap >= 1.0:
-            # Roots of f(x)/(1 - x): g(0) > 0 > g(1).
-            lo, hi = 0.0, 1.0
-            for _ in range(200):
-                mid = 0.5 * (lo + hi)
-                g = mn * (1.0 - mid) * (2.0 - mid) * (1.0 + mid) - z2 * mid * (
-                    2.0 + h + (1.0 + 2.0 * h) * mid * (1.0 - mid))
-                if g > 0.0:
-                    lo = mid
-                else:
-                    hi = mid
-                if hi - lo <= 1e-16:
-                    break
-            out[0, k] = 0.5 * (lo + hi)
+            out[1, k] = _brent_root(0.0, 1.0, nap, mn, z2, h, 1, 0.0)
+        elif nap >= 1.0:
+            out[0, k] = _brent_root(0.0, 1.0, nap, mn, z2, h, 2, 0.0)
             out[1, k] = 1.0
-            continue
-        # Lower root in [0, nap]: f decreases from f(0) >= 0 to f(nap) <= 0.
-        lo, hi = 0.0, nap
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            f = _newcombe_f(mid, nap, mn, z2, h)
-            if f > 0.0:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo <= 1e-16:
-                break
-        out[0, k] = 0.5 * (lo + hi)
-        lo, hi = nap, 1.0
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            f = _newcombe_f(mid, nap, mn, z2, h)
-            if f > 0.0:
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo <= 1e-16:
-                break
-        out[1, k] = 0.5 * (lo + hi)
+        else:
+            out[0, k] = _brent_root(0.0, nap, nap, mn, z2, h, 0, tol)
+            out[1, k] = _brent_root(nap, 1.0, nap, mn, z2, h, 0, tol)
 
 
 _score_ci = kernel(_score_ci_python)
@@ -736,6 +767,7 @@ _lrr_2d = kernel(_lrr_2d_python)
 KERNELS = {
     "nap": _nap_2d,
     "score_ci": _score_ci,
+    "brent_root": _brent_root,
     "pnd": _pnd_2d,
     "pem": _pem_2d,
     "pand": _pand_2d,

@@ -15,17 +15,34 @@ __all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci"]
 _EMPTY_TABLE = np.empty((2, 0))
 
 
+# Root-finder tolerances for the score interval: R's uniroot default, as
+# SingleCaseES uses, or machine precision.
+CI_ROOTS = {"uniroot": float(np.finfo(float).eps ** 0.25), "exact": 0.0}
+
+
 @lru_cache(maxsize=256)
-def _ci_table(m: int, n: int, z: float) -> np.ndarray:
+def _ci_table(m: int, n: int, z: float, tol: float) -> np.ndarray:
     """Newcombe bounds for every attainable NAP = k/(2mn), k = 0..2mn."""
     vals = np.arange(2 * m * n + 1) / (2.0 * m * n)
     out = np.empty((2, vals.size))
-    K._score_ci(vals, m, n, z, out)
+    K._score_ci(vals, m, n, z, tol, out)
     out.flags.writeable = False
     return out
 
 
-def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95):
+def _score_bounds(nap_values: np.ndarray, m: int, n: int, z: float, tol: float) -> np.ndarray:
+    """Score bounds for a few NAP values, solved directly (no table)."""
+    ci = np.empty((2, nap_values.size))
+    K._score_ci(np.ascontiguousarray(nap_values, dtype=np.float64), m, n, z, tol, ci)
+    return ci
+
+
+def _use_table(rows: int, m: int, n: int) -> bool:
+    # Tabulating all 2mn + 1 attainable values pays off once the batch is larger.
+    return rows * 4 >= 2 * m * n + 1
+
+
+def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95, ci_roots: str = "uniroot"):
     """Newcombe (2006) score confidence interval for NAP (the AUC).
 
     Parameters
@@ -36,6 +53,13 @@ def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95):
         Number of points in phase A and B.
     confidence : float
         Confidence level.
+    ci_roots : {"uniroot", "exact"}
+        How precisely the bounds are solved.  ``"uniroot"`` (default) stops
+        Brent's method at R's ``uniroot`` tolerance, eps^0.25 ~ 1.2e-4, which
+        reproduces SingleCaseES's bounds to 1e-16; those are within about 3e-5
+        of the true roots.  ``"exact"`` solves to machine precision.  The
+        bounds at NAP = 0 and 1, which SingleCaseES does not give, are always
+        solved to machine precision.
 
     Returns
     -------
@@ -51,19 +75,22 @@ def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95):
     at NAP = 0.
     """
     z = z_for(confidence)
+    tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
     arr = np.atleast_1d(np.asarray(estimate, dtype=np.float64))
     if np.any(~np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
         raise ValueError("NAP values for a score interval must lie in [0, 1]")
-    out = np.empty((2, arr.size))
-    K._score_ci(np.ascontiguousarray(arr), int(m), int(n), z, out)
+    if int(m) < 1 or int(n) < 1:
+        raise ValueError(f"a score interval needs at least 1 point per phase, got m={m}, n={n}")
+    out = _score_bounds(arr, int(m), int(n), z, tol)
     if np.ndim(estimate) == 0:
         return float(out[0, 0]), float(out[1, 0])
     return out[0], out[1]
 
 
-def _nap_like(a, b, improvement, se, confidence, tau_scale):
+def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     metric = "Tau" if tau_scale else "NAP"
     check_choice("se", se, tuple(K.SE_CODES))
+    tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
     z = z_for(confidence)
     min_pts = 2 if se == "unbiased" else 1
     A, B, is_1d = phases(a, b, improvement, min_a=min_pts, min_b=min_pts,
@@ -71,23 +98,25 @@ def _nap_like(a, b, improvement, se, confidence, tau_scale):
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((4, rows))
-    if rows * 4 >= 2 * m * n + 1:
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _ci_table(m, n, z), tau_scale)
+    if _use_table(rows, m, n):
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _ci_table(m, n, z, tol), tau_scale)
     else:
         # Few rows: solve only the intervals needed.
         run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _EMPTY_TABLE, False)
-        ci = np.empty((2, rows))
-        K._score_ci(np.ascontiguousarray(out[0]), m, n, z, ci)
-        out[2:] = ci
+        out[2:] = _score_bounds(out[0], m, n, z, tol)
         if tau_scale:
             out[0] = 2.0 * out[0] - 1.0
             out[1:] = 2.0 * out[1:]
             out[2:] -= 1.0
+    options = {"se": se, "confidence": confidence}
+    if ci_roots != "uniroot":
+        options["ci_roots"] = ci_roots
     return make(EffectSize, out, is_1d, metric=metric, n_a=m, n_b=n, improvement=improvement,
-                options={"se": se, "confidence": confidence})
+                options=options)
 
 
-def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence: float = 0.95):
+def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence: float = 0.95,
+        ci_roots: str = "uniroot"):
     """Nonoverlap of All Pairs (NAP).
 
     The share of all (A, B) pairs in which the B value improves on the A value,
@@ -108,6 +137,10 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
         (exchangeable) variance (m + n + 1)/(12 m n), or none (NaN).
     confidence : float
         Level of the Newcombe (2006) score interval, computed whatever ``se`` is.
+    ci_roots : {"uniroot", "exact"}
+        Precision of the interval's bounds: R's ``uniroot`` tolerance, which
+        reproduces SingleCaseES (default), or machine precision; see
+        :func:`score_ci`.
 
     Returns
     -------
@@ -127,10 +160,11 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     >>> round(r.estimate * 42, 6)   # 38.5 of 42 pairs
     38.5
     """
-    return _nap_like(a, b, improvement, se, confidence, False)
+    return _nap_like(a, b, improvement, se, confidence, ci_roots, False)
 
 
-def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence: float = 0.95):
+def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence: float = 0.95,
+        ci_roots: str = "uniroot"):
     """Tau, the nonoverlap of all pairs rescaled to [-1, 1]: Tau = 2 NAP - 1.
 
     Defined by Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B.
@@ -140,7 +174,7 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
 
     Parameters
     ----------
-    a, b, improvement, se, confidence
+    a, b, improvement, se, confidence, ci_roots
         As for :func:`nap`.
 
     Returns
@@ -148,7 +182,7 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     EffectSize
         ``estimate`` in [-1, 1].
     """
-    return _nap_like(a, b, improvement, se, confidence, True)
+    return _nap_like(a, b, improvement, se, confidence, ci_roots, True)
 
 
 def _single(kern, args, metric, a, b, improvement, min_a=1, min_b=1, options=None):

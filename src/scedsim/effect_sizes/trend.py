@@ -7,7 +7,7 @@ from .._numba import run_rows
 from .._results import EffectSize, TauBCResult, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
-from .nonoverlap import _EMPTY_TABLE, _ci_table
+from .nonoverlap import _EMPTY_TABLE, CI_ROOTS, _ci_table, _score_bounds, _use_table
 
 __all__ = ["tau_u", "tau_bc"]
 
@@ -74,7 +74,7 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
 
 
 def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretest_alpha=None,
-           se: str = "unbiased", confidence: float = 0.95):
+           se: str = "unbiased", confidence: float = 0.95, ci_roots: str = "uniroot"):
     """Baseline-corrected Tau (Tau-BC).
 
     Tarlow, K. R. (2017). An improved rank correlation effect size statistic for
@@ -102,6 +102,8 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     se : {"unbiased", "hanley", "null", "none"}
         As for :func:`scedsim.tau` (ignored with ``kendall=True``).
     confidence : float
+    ci_roots : {"uniroot", "exact"}
+        Precision of the score interval's bounds, as for :func:`scedsim.nap`.
 
     Returns
     -------
@@ -126,6 +128,7 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
       Kendall package, so they agree with scedsim to about 1e-6 only.
     """
     check_choice("se", se, tuple(K.SE_CODES))
+    tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
     if not isinstance(kendall, (bool, np.bool_)):
         raise ValueError(f"kendall must be True or False, got {kendall!r}")
     if pretest_alpha is None:
@@ -148,13 +151,11 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((8, rows))
-    few = rows * 4 < 2 * m * n + 1
-    table = _EMPTY_TABLE if (kendall or few) else _ci_table(m, n, z)
+    few = not _use_table(rows, m, n)
+    table = _EMPTY_TABLE if (kendall or few) else _ci_table(m, n, z, tol)
     run_rows(K._tau_bc_2d, A, B, out, bool(kendall), alpha, K.SE_CODES[se], table, z)
     if few and not kendall:
-        ci = np.empty((2, rows))
-        K._score_ci(np.ascontiguousarray((out[0] + 1.0) / 2.0), m, n, z, ci)
-        out[2:4] = 2.0 * ci - 1.0
+        out[2:4] = 2.0 * _score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
     if improvement == "decrease":
         # The fit was made on negated data; report it in the data's orientation.
         out[4:6] *= -1.0
