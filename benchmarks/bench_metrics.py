@@ -81,7 +81,7 @@ def twin_runner(metric, m, n):
     arguments the public function builds for its default options."""
     from scedsim._validation import z_for
     from scedsim.effect_sizes import _kernels as K
-    from scedsim.effect_sizes.nonoverlap import _ci_table
+    from scedsim.effect_sizes.nonoverlap import CI_ROOTS, _ci_table
 
     z = z_for(0.95)
 
@@ -89,7 +89,7 @@ def twin_runner(metric, m, n):
         rows = A.shape[0]
         if metric in ("nap", "tau"):
             out = np.empty((4, rows))
-            K._nap_2d.py_func(A, B, K.SE_CODES["unbiased"], _ci_table(m, n, z), metric == "tau", out)
+            K._nap_2d.py_func(A, B, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), metric == "tau", out)
         elif metric == "pnd":
             out = np.empty((1, rows))
             K._pnd_2d.py_func(A, B, out)
@@ -107,7 +107,7 @@ def twin_runner(metric, m, n):
             K._tau_u_2d.py_func(A, B, K.CONTRAST_CODES["ab_minus_trend_a"], K.METHOD_CODES["parker"], out)
         elif metric == "tau_bc":
             out = np.empty((8, rows))
-            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], _ci_table(m, n, z), z, out)
+            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
         elif metric == "smd":
             out = np.empty((4, rows))
             K._smd_2d.py_func(A, B, False, True, z, out)  # std_dev="baseline", bias_correct=True
@@ -405,6 +405,23 @@ def main(argv=None):
         results["roofline"][key] = {"best_s": rbest, "times_s": rtimes, "series_per_s": roof_rate}
         print(f"[{key}] NumPy read roofline (a.sum(); b.sum()): {fmt_rate(roof_rate)} series/s "
               f"({rbest * 1e3:.2f} ms)")
+
+        # A second yardstick: NumPy's cheapest per-series statistic (one value per row).
+        def rowsum():
+            a.sum(axis=1)
+            b.sum(axis=1)
+        rowsum()
+        sbest, _ = best_time(rowsum, args.repeats, args.budget)
+        results["roofline"][key]["rowsum_series_per_s"] = args.rows / sbest
+        print(f"[{key}] NumPy per-series sum (a.sum(axis=1); b.sum(axis=1)): "
+              f"{fmt_rate(args.rows / sbest)} series/s ({sbest * 1e3:.2f} ms)")
+        # NAP without its SE: the cost of the standard error, separately.
+        ss.nap(a, b, se="none")
+        vbest, _ = best_time(lambda: ss.nap(a, b, se="none"), args.repeats, args.budget)
+        results.setdefault("variants", {})[f"nap_se_none_{key}"] = {
+            "series_per_s": args.rows / vbest, "share_of_roofline": rbest / vbest}
+        print(f"[{key}] nap(se='none'): {fmt_rate(args.rows / vbest)} series/s, "
+              f"share {rbest / vbest:.3f}")
         ts = min(args.twin_rows, args.rows)
         ps = min(args.peer_rows, args.rows)
         a_t, b_t = np.ascontiguousarray(a[:ts]), np.ascontiguousarray(b[:ts])
@@ -417,12 +434,18 @@ def main(argv=None):
                 except Exception as exc:  # noqa: BLE001
                     results["notes"].append(f"{name}: building inputs failed: {exc!r}")
 
+        # ---- public batched calls, all timed before any peer code runs (peers'
+        # BLAS threads can keep spinning on the second core afterwards)
+        public = {}
+        for metric in METRICS:
+            fn = getattr(ss, metric)
+            fn(a, b)  # warm-up: compile or load numba's cache
+            public[metric] = best_time(lambda: fn(a, b), args.repeats, args.budget)
+
         for metric in METRICS:
             fn = getattr(ss, metric)
             entry = {"m": m, "n": n}
-            # ---- public batched call
-            fn(a, b)  # warm-up: compile or load numba's cache
-            best, times = best_time(lambda: fn(a, b), args.repeats, args.budget)
+            best, times = public[metric]
             rate = args.rows / best
             entry.update(best_s=best, times_s=times, series_per_s=rate, share_of_roofline=rate / roof_rate)
             # ---- plain-Python twin

@@ -74,16 +74,19 @@ def _nap_se_python(twice, sq, row_ss, col_ss, m, n, se_code):
         return np.nan
     if se_code == SE_NULL:
         return math.sqrt((m + n + 1) / (12.0 * mn))
-    nap = twice / (2.0 * mn)
-    q1 = (row_ss / 4.0 - n * nap * twice + m * (n * nap) ** 2) / (m * n * n)
-    q2 = (col_ss / 4.0 - m * nap * twice + n * (m * nap) ** 2) / (m * m * n)
-    xx = sq / (4.0 * mn) - nap * nap
-    trunc = 0.5 / mn
+    # Reciprocals of the row-invariant divisors: once the function is inlined into
+    # a kernel's row loop they are hoisted out of it, leaving multiplications.
+    inv_mn = 1.0 / mn
+    nap = 0.5 * twice * inv_mn
+    q1 = (0.25 * row_ss - n * nap * twice + m * (n * nap) ** 2) * (inv_mn / n)
+    q2 = (0.25 * col_ss - m * nap * twice + n * (m * nap) ** 2) * (inv_mn / m)
+    xx = 0.25 * sq * inv_mn - nap * nap
+    trunc = 0.5 * inv_mn
     ns = min(max(nap, trunc), 1.0 - trunc)
     if se_code == SE_UNBIASED:
-        v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) / ((m - 1) * (n - 1))
+        v = (ns * (1.0 - ns) + n * q1 + m * q2 - 2.0 * xx) * (1.0 / ((m - 1) * (n - 1)))
     else:
-        v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) / mn
+        v = (ns * (1.0 - ns) + (n - 1) * q1 + (m - 1) * q2) * inv_mn
     return math.sqrt(v) if v >= 0.0 else np.nan
 
 
@@ -558,17 +561,24 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
     use_table = ci_table.shape[1] > 0
     for r in range(rows):
         # Theil-Sen fit of A on t = 1..m.
-        k = 0
-        for i in range(m):
-            for j in range(i + 1, m):
-                slopes[k] = (a[r, j] - a[r, i]) / (j - i)
-                k += 1
-        _insertion_sort(slopes, npairs)
-        slope = _sorted_median(slopes, npairs)
-        for i in range(m):
-            inter[i] = a[r, i] - slope * (i + 1)
-        _insertion_sort(inter, m)
-        intercept = _sorted_median(inter, m)
+        if m == 3:
+            # Three slopes and three intercepts: medians of three, no sorting.
+            x0, x1, x2 = a[r, 1] - a[r, 0], (a[r, 2] - a[r, 0]) / 2.0, a[r, 2] - a[r, 1]
+            slope = max(min(x0, x1), min(max(x0, x1), x2))
+            x0, x1, x2 = a[r, 0] - slope, a[r, 1] - slope * 2.0, a[r, 2] - slope * 3.0
+            intercept = max(min(x0, x1), min(max(x0, x1), x2))
+        else:
+            k = 0
+            for i in range(m):
+                for j in range(i + 1, m):
+                    slopes[k] = (a[r, j] - a[r, i]) / (j - i)
+                    k += 1
+            _insertion_sort(slopes, npairs)
+            slope = _sorted_median(slopes, npairs)
+            for i in range(m):
+                inter[i] = a[r, i] - slope * (i + 1)
+            _insertion_sort(inter, m)
+            intercept = _sorted_median(inter, m)
         out[4, r] = slope
         out[5, r] = intercept
         # Mann-Kendall pretest of the A trend.
