@@ -417,6 +417,28 @@ M_PARKER, M_COMPLETE, M_TARLOW = 0, 1, 2
 METHOD_CODES = {"parker": M_PARKER, "complete": M_COMPLETE, "tarlow": M_TARLOW}
 
 
+def _trend_s_python(x, r):
+    """Kendall's S of row ``r`` of ``x`` against time, and its number of tied pairs.
+
+    Each pair (earlier, later) scores 2q in {0, 1, 2}; with w rises, t ties:
+    sum 2q = 2w + t and sum (2q)^2 = 4w + t, so S = sum 2q - pairs and
+    t = 2 sum 2q - sum (2q)^2.
+    """
+    k = x.shape[1]
+    tw = 0
+    sq = 0
+    for i in range(k):
+        xi = x[r, i]
+        for j in range(i + 1, k):
+            q2 = int(x[r, j] > xi) + int(x[r, j] >= xi)
+            tw += q2
+            sq += q2 * q2
+    return tw - k * (k - 1) // 2, 2 * tw - sq
+
+
+_trend_s = kernel(_trend_s_python)
+
+
 def _tau_u_2d_python(a, b, contrast, method, out):
     """Tau-U (Parker, Vannest, Davis & Sauber 2011) and its variants.
 
@@ -460,27 +482,9 @@ def _tau_u_2d_python(a, b, contrast, method, out):
             s_ab = tw - mn
             t_ab = 2 * tw - sq
         if need_aa or (complete and need_ab):
-            tw = 0
-            sq = 0
-            for i in range(m):
-                ai = a[r, i]
-                for k in range(i + 1, m):
-                    q2 = int(a[r, k] > ai) + int(a[r, k] >= ai)
-                    tw += q2
-                    sq += q2 * q2
-            s_aa = tw - pa
-            t_aa = 2 * tw - sq
+            s_aa, t_aa = _trend_s(a, r)
         if need_bb or (complete and need_ab):
-            tw = 0
-            sq = 0
-            for j in range(n):
-                bj = b[r, j]
-                for k in range(j + 1, n):
-                    q2 = int(b[r, k] > bj) + int(b[r, k] >= bj)
-                    tw += q2
-                    sq += q2 * q2
-            s_bb = tw - pb
-            t_bb = 2 * tw - sq
+            s_bb, t_bb = _trend_s(b, r)
         # S and the pair counts: untied in the predictor (px), all pairs of the
         # series used (n0) and predictor ties (tx).
         if contrast == C_AB:
