@@ -169,3 +169,31 @@ def test_smd_undefined_is_nan():
     r = ss.smd([1, 2], [4, 5, 6])  # baseline SD with the correction at m = 2: J = 0
     assert math.isnan(r.estimate)
     assert math.isfinite(ss.smd([1, 2], [4, 5, 6], bias_correct=False).estimate)
+
+
+def test_package_tie_rules():
+    """Where SingleCaseES and scan disagree on ties, both rules are available and the
+    default is SingleCaseES's; each matches its package's rows (checked above)."""
+    a, b = [1, 3, 5], [3, 4, 6, 3]  # median(A) = 3: two B values tie with it
+    assert ss.pem(a, b).estimate == pytest.approx(3 / 4)                  # SingleCaseES: ties count 1/2
+    assert ss.pem(a, b, ties="strict").estimate == pytest.approx(2 / 4)   # scan: strict exceedances
+    # PAND counts ties between phases as overlap (scan's "minimum" = SingleCaseES).
+    assert ss.pand([1, 2, 3], [3, 4, 5]).estimate == pytest.approx(5 / 6)
+    # scan's Tau-U "complete" A vs B uses m n - ties/2 as its denominator.
+    r = ss.tau_u([1, 2, 3], [3, 4, 5, 6], method="complete", contrast="ab")
+    assert r.estimate == pytest.approx((11 - 0) / (12 - 0.5))
+    # PET: a B value exactly on the projected baseline line is not above it.
+    assert ss.pet([30, 29, 31], [31, 35]).estimate == pytest.approx(1 / 2)
+
+
+def test_cli_smoke(capsys):
+    from scedsim import cli
+
+    assert cli.main(["ab", "--a", "30 28 31", "--b", "24 22 20 21", "--decrease"]) == 0
+    out = capsys.readouterr().out
+    assert "IRD (robust)" in out and "1.0000" in out
+    assert cli.main(["ab", "--a", "1 x", "--b", "2"]) == 2
+    assert "phase A must be numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "scedsim demo" in capsys.readouterr().out
