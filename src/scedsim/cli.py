@@ -92,15 +92,14 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="scedsim", description="Effect sizes and simulation for single-case experimental designs.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="command")
+def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="effect sizes for a published worked example",
                        description="Every effect size for the worked example of Parker, Vannest & Davis (2011).",
                        epilog="example:\n  scedsim demo", formatter_class=argparse.RawDescriptionHelpFormatter)
     d.set_defaults(func=_cmd_demo)
+
+
+def _add_ab(sub) -> None:
     ab = sub.add_parser("ab", help="effect sizes for one AB series given on the command line",
                         epilog='example:\n  scedsim ab --a "3 4 3" --b "6 7 5 8"',
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,6 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("--b", required=True, help="treatment values, e.g. \"6 7 5 8\"")
     ab.add_argument("--decrease", action="store_true", help="lower values are better")
     ab.set_defaults(func=_cmd_ab)
+
+
+# Each subcommand registers itself here; keep one line per subcommand.
+SUBCOMMANDS = [
+    _add_demo,
+    _add_ab,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scedsim", description="Effect sizes and simulation for single-case experimental designs.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="command")
+    for add in SUBCOMMANDS:
+        add(sub)
     return p
 
 
