@@ -8,6 +8,8 @@ import numpy as np
 
 EXAMPLES = """\
 examples:
+  scedsim simulate simulations/null_3x4.toml --n-jobs 2
+      a Monte Carlo study (resumable with --resume); then: scedsim report simulations/null_3x4
   scedsim demo
       every effect size for the worked example of Parker, Vannest & Davis (2011)
   scedsim ab --a "20 20 26 25 22 23" --b "28 25 24 27 30 30 29"
@@ -109,10 +111,68 @@ def _add_ab(sub) -> None:
     ab.set_defaults(func=_cmd_ab)
 
 
+def _cmd_simulate(args) -> int:
+    import pathlib
+
+    from .simulate import run
+    from .simulate.studyfile import load_study
+
+    study, opts = load_study(args.study)
+    out = pathlib.Path(args.out) if args.out else pathlib.Path(args.study).with_suffix("")
+    n_jobs = args.n_jobs if args.n_jobs is not None else int(opts.get("n_jobs", 1))
+    res = run(study, n_jobs=n_jobs, out=out, resume=args.resume, backend=args.backend or opts.get("backend"),
+              quiet=args.quiet)
+    if not args.quiet:
+        s = res.summary
+        show = s[(s.scope == "case") & (s.measure.isin(["mean", "bias"])) & (s.estimand.isin(["", "limit"])
+                                                                                 | s.estimand.isna())]
+        cols = [c for c in res.conditions.columns if c not in ("n_blocks", "n_errors", "status")]
+        table = show.pivot_table(index=cols + ["contrast", "metric"], columns="measure", values="value",
+                                 sort=False)
+        print(table.round(4).to_string())
+        failed = int((res.conditions.status == "failed").sum())
+        print(f"\n{len(res.conditions)} condition(s), {int(res.conditions.n_errors.sum())} failed block(s), "
+              f"{failed} failed condition(s); results in {out}/ (summary.csv, errors.csv, seeds.csv, estimands.csv)")
+    return 0
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="run a Monte Carlo study from a TOML file (resumable)",
+                       description="Run a Monte Carlo study described by a TOML study file.",
+                       epilog="example:\n  scedsim simulate simulations/null_3x4.toml --out results/null --n-jobs 2\n"
+                              "  scedsim simulate simulations/null_3x4.toml --out results/null --resume",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("study", help="TOML study file")
+    p.add_argument("--out", help="results directory (default: the study file's path without .toml)")
+    p.add_argument("--n-jobs", type=int, default=None, help="parallel workers (default: the file's n_jobs, or 1)")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted run in --out")
+    p.add_argument("--backend", default=None, help="joblib backend (loky, threading, multiprocessing, dask)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=_cmd_simulate)
+
+
+def _cmd_report(args) -> int:
+    from .simulate.report import write_report
+
+    path = write_report(args.results)
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="Markdown summary and figures from a finished study",
+                       epilog="example:\n  scedsim report results/null",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", help="results directory written by scedsim simulate")
+    p.set_defaults(func=_cmd_report)
+
+
 # Each subcommand registers itself here; keep one line per subcommand.
 SUBCOMMANDS = [
     _add_demo,
     _add_ab,
+    _add_simulate,
+    _add_report,
 ]
 
 

@@ -1,6 +1,6 @@
 """Effect sizes for single-case AB comparisons (validation, direction, results)."""
-from .nonoverlap import ird, nap, pand, pem, pet, pnd, score_ci, tau
+from .nonoverlap import ird, nap, pand, pem, pet, pnd, pooled_ird, score_ci, tau
 from .parametric import lrr, smd
 from .trend import tau_bc, tau_u
 
-__all__ = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr", "score_ci"]
+__all__ = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr", "score_ci", "pooled_ird"]

@@ -319,7 +319,10 @@ def _pem_2d_python(a, b, use_mean, half_ties, out):
         else:
             for i in range(m):
                 scratch[i] = a[r, i]
-            _insertion_sort(scratch, m)
+            if m <= 64:
+                _insertion_sort(scratch, m)
+            else:  # long baselines: O(m log m) in place
+                scratch.sort()
             centre = _sorted_median(scratch, m)
         twice = 0
         for j in range(n):
@@ -577,11 +580,17 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
                 for j in range(i + 1, m):
                     slopes[k] = (a[r, j] - a[r, i]) / (j - i)
                     k += 1
-            _insertion_sort(slopes, npairs)
+            if npairs <= 64:
+                _insertion_sort(slopes, npairs)
+            else:  # long baselines: O(k log k) in place
+                slopes[:npairs].sort()
             slope = _sorted_median(slopes, npairs)
             for i in range(m):
                 inter[i] = a[r, i] - slope * (i + 1)
-            _insertion_sort(inter, m)
+            if m <= 64:
+                _insertion_sort(inter, m)
+            else:
+                inter.sort()
             intercept = _sorted_median(inter, m)
         out[4, r] = slope
         out[5, r] = intercept

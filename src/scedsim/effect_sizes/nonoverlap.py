@@ -10,7 +10,7 @@ from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
 
-__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci"]
+__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci", "pooled_ird"]
 
 _EMPTY_TABLE = np.empty((2, 0))
 
@@ -320,3 +320,41 @@ def pet(a, b, *, improvement: str = "increase"):
     side there (e.g. A = 30 29 31 projects exactly 31).
     """
     return _single(K._pet_2d, (), "PET", a, b, improvement, min_a=2)
+
+
+def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
+    """Robust IRD across cases from pooled counts.
+
+    Each case's robust IRD implies r_k = (1 - IRD_k) 2 m_k n_k / (m_k + n_k)
+    removed points.  Pooling the balanced 2x2 tables across cases gives
+    IR_B = 1 - (sum r_k / 2) / sum n_k and IR_A = (sum r_k / 2) / sum m_k, so
+    IRD = 1 - (sum r_k)(sum m_k + sum n_k) / (2 sum m_k sum n_k): the same as
+    the IRD formula applied to pooled PAND counts, which is how scan's ``ird``
+    treats several cases (Parker, Vannest & Brown 2009).
+
+    Parameters
+    ----------
+    ird_values : array_like
+        Per-case robust IRD; NaN entries (undefined cases) are left out.
+    n_a, n_b : array_like
+        Per-case phase lengths, broadcastable to ``ird_values``.
+    axis : int
+        The case axis.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        NaN where no case is defined.
+    """
+    ird_values = np.asarray(ird_values, dtype=np.float64)
+    m = np.broadcast_to(np.asarray(n_a, dtype=np.float64), ird_values.shape)
+    n = np.broadcast_to(np.asarray(n_b, dtype=np.float64), ird_values.shape)
+    ok = ~np.isnan(ird_values)
+    r = np.where(ok, (1.0 - np.where(ok, ird_values, 0.0)) * 2.0 * m * n / (m + n), 0.0)
+    sm = np.where(ok, m, 0.0).sum(axis=axis)
+    sn = np.where(ok, n, 0.0).sum(axis=axis)
+    sr = r.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = 1.0 - sr * (sm + sn) / (2.0 * sm * sn)
+    out = np.where(sm > 0, out, np.nan)
+    return float(out) if np.ndim(out) == 0 else out

@@ -1,0 +1,186 @@
+"""Applying effect sizes to a simulated block, one batched call per metric and contrast."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import scedsim as _ss
+
+from ..effect_sizes import pooled_ird
+from .design import Contrast, Design
+
+__all__ = ["MetricSpec", "metric_specs", "analyze_block", "FIELDS"]
+
+FIELDS = ("estimate", "se", "ci_lower", "ci_upper")
+METRIC_NAMES = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr")
+# Metrics whose values take few distinct values in short series: their
+# distribution P(value = v) is reported.
+DISCRETE = ("ird", "pnd", "pem", "pand", "pet", "nap", "tau", "tau_u")
+# Neutral values (no effect) used by the default decision rules and reports.
+NULL_VALUE = {"nap": 0.5, "tau": 0.0, "tau_u": 0.0, "tau_bc": 0.0, "smd": 0.0, "lrr": 0.0}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric to compute: a core function name, its options and the label used in output."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self):
+        if self.name not in METRIC_NAMES:
+            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(METRIC_NAMES)}")
+        if "improvement" in self.options:
+            raise ValueError("set the direction of improvement on the study or model, not on a metric")
+        if not self.label:
+            opts = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+            object.__setattr__(self, "label", f"{self.name}[{opts}]" if opts else self.name)
+
+    @property
+    def func(self):
+        return getattr(_ss, self.name)
+
+    @property
+    def discrete(self) -> bool:
+        return self.name in DISCRETE
+
+
+def metric_specs(metrics) -> tuple[MetricSpec, ...]:
+    """Normalise metric names / dicts (``{"name": "tau_u", "method": "complete"}``) to specs."""
+    if isinstance(metrics, (str, dict, MetricSpec)):
+        metrics = [metrics]
+    out = []
+    for m in metrics:
+        if isinstance(m, MetricSpec):
+            out.append(m)
+        elif isinstance(m, str):
+            out.append(MetricSpec(m))
+        elif isinstance(m, dict):
+            d = dict(m)
+            name = d.pop("name", None)
+            label = d.pop("label", "")
+            if name is None:
+                raise ValueError(f"a metric given as a mapping needs a 'name': {m!r}")
+            out.append(MetricSpec(name, d, label))
+        else:
+            raise ValueError(f"a metric is a name or a mapping, got {m!r}")
+    labels = [s.label for s in out]
+    dup = {x for x in labels if labels.count(x) > 1}
+    if dup:
+        raise ValueError(f"metric labels must be unique; repeated: {', '.join(sorted(dup))}")
+    if not out:
+        raise ValueError("a study needs at least one metric")
+    return tuple(out)
+
+
+def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
+    """Fields of a metric on a 2-D batch; a ValueError (e.g. too few points) gives NaN."""
+    try:
+        r = spec.func(a, b, improvement=improvement, **spec.options)
+    except ValueError:
+        nan = np.full(a.shape[0], np.nan)
+        return {f: nan for f in FIELDS}
+    return {f: np.asarray(getattr(r, f)) for f in FIELDS}
+
+
+def _groups(design: Design, contrast: Contrast):
+    """Cases grouped by identical baseline and comparison time indices."""
+    groups: dict = {}
+    for c in range(design.n_cases):
+        ia, ib = design.indices(contrast, c)
+        groups.setdefault((tuple(ia), tuple(ib)), []).append(c)
+    return [(np.array(k[0]), np.array(k[1]), np.array(v)) for k, v in groups.items()]
+
+
+def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: str) -> dict:
+    """Every metric for every case and contrast of a block of series.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_reps, n_cases, n_time)
+        Simulated series; NaN marks a missing occasion.
+    design : Design
+    contrasts : sequence of Contrast
+    specs : sequence of MetricSpec
+    improvement : {"increase", "decrease"}
+
+    Returns
+    -------
+    dict
+        ``{(contrast, label): {"estimate", "se", "ci_lower", "ci_upper": (n_reps, n_cases)
+        arrays, "n_a", "n_b": (n_reps, n_cases) point counts}}``.  Series with
+        missing occasions are grouped by their pattern of observed points, so
+        that every call stays batched; a phase left too short gives NaN.
+    """
+    n_reps, n_cases, _ = y.shape
+    out = {}
+    for contrast in contrasts:
+        c = Contrast.parse(contrast)
+        res = {(str(c), s.label): {f: np.full((n_reps, n_cases), np.nan) for f in FIELDS} for s in specs}
+        counts_a = np.zeros((n_reps, n_cases))
+        counts_b = np.zeros((n_reps, n_cases))
+        for ia, ib, cases in _groups(design, c):
+            a = y[:, cases][:, :, ia].reshape(-1, ia.size)
+            b = y[:, cases][:, :, ib].reshape(-1, ib.size)
+            rows_rep = np.repeat(np.arange(n_reps), cases.size)
+            rows_case = np.tile(cases, n_reps)
+            ok_a = ~np.isnan(a)
+            ok_b = ~np.isnan(b)
+            counts_a[rows_rep, rows_case] = ok_a.sum(axis=1)
+            counts_b[rows_rep, rows_case] = ok_b.sum(axis=1)
+            complete = ok_a.all(axis=1) & ok_b.all(axis=1)
+            batches = [(np.flatnonzero(complete), ia.size, ib.size, None)]
+            if not complete.all():
+                # One batch per pattern of observed occasions.
+                pattern = np.concatenate([ok_a, ok_b], axis=1)
+                idx = np.flatnonzero(~complete)
+                keys, inverse = np.unique(pattern[idx], axis=0, return_inverse=True)
+                for k, key in enumerate(keys):
+                    batches.append((idx[inverse.ravel() == k], None, None, key))
+            for rows, _, _, key in batches:
+                if rows.size == 0:
+                    continue
+                if key is None:
+                    aa, bb = a[rows], b[rows]
+                else:
+                    aa = a[rows][:, key[:ia.size]]
+                    bb = b[rows][:, key[ia.size:]]
+                for s in specs:
+                    target = res[(str(c), s.label)]
+                    if aa.shape[1] == 0 or bb.shape[1] == 0:
+                        continue  # a phase with no observed point: NaN
+                    vals = _call(s, np.ascontiguousarray(aa), np.ascontiguousarray(bb), improvement)
+                    for f in FIELDS:
+                        target[f][rows_rep[rows], rows_case[rows]] = vals[f]
+        for key, target in res.items():
+            target["n_a"] = counts_a
+            target["n_b"] = counts_b
+        out.update(res)
+    return out
+
+
+def case_summaries(results: dict, specs) -> dict:
+    """Across-case summaries per replication: the mean of each metric over cases
+    (defined cases only), and robust IRD from pooled counts (as scan pools cases).
+
+    Returns ``{(contrast, label, level): (n_reps,) array}`` with level ``"mean"``
+    or ``"pooled"``.
+    """
+    out = {}
+    by_label = {s.label: s for s in specs}
+    for (contrast, label), r in results.items():
+        est = r["estimate"]
+        with np.errstate(invalid="ignore"):
+            valid = (~np.isnan(est)).sum(axis=1)
+            mean = np.where(valid > 0, np.nansum(est, axis=1) / np.maximum(valid, 1), np.nan)
+        out[(contrast, label, "mean")] = mean
+        if by_label[label].name == "ird":
+            out[(contrast, label, "pooled")] = pooled_ird(est, r["n_a"], r["n_b"], axis=1)
+    return out
+
+
+def finite_or_nan(x: float) -> float:
+    return x if x is not None and math.isfinite(x) else math.nan

@@ -1,0 +1,327 @@
+"""Data-generating models for single-case series.
+
+Every model fills an array of shape ``(n_reps, n_cases, n_time)`` from a
+:class:`numpy.random.Generator`.  Random numbers are drawn with NumPy in bulk,
+in a fixed order; the AR(1) recursion runs in a numba kernel.  A model may also
+be any callable ``f(design, params, rng, n_reps) -> array``.
+
+Parameters shared by the models (names used in study grids):
+
+``phi``
+    lag-1 autocorrelation of the AR(1) errors (stationary start; negative allowed).
+``level``
+    change in level at the first treatment occasion.
+``slope``
+    change in slope from the first treatment occasion on: ``slope * (t - t0)``.
+``trend``
+    baseline trend per occasion, continuing through every phase.
+``sd``
+    standard deviation of the error process (marginal SD by default).
+``case_sd`` / ``effect_sd``
+    SD across cases of random intercepts / of random level effects.
+``me_sd``
+    SD of independent measurement error added to every observation.
+``missing_rate``
+    probability that an occasion is missing (MCAR); missing values are NaN.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .._numba import kernel
+from .design import Design
+
+__all__ = ["Model", "NormalAR1", "Poisson", "NegBin", "BoundedScale", "get_model", "MODELS"]
+
+
+def _ar1_python(u, phi, out):
+    """AR(1) recursion along the last axis of ``u`` (rows x time) with a stationary start.
+
+    ``u`` holds innovations; the first value of each row is scaled by
+    1/sqrt(1 - phi^2) so that every e_t has the stationary variance.
+    """
+    rows, t_len = u.shape
+    start = 1.0 / math.sqrt(1.0 - phi * phi)
+    for r in range(rows):
+        e = u[r, 0] * start
+        out[r, 0] = e
+        for t in range(1, t_len):
+            e = phi * e + u[r, t]
+            out[r, t] = e
+
+
+_ar1 = kernel(_ar1_python)
+
+
+def ar1_errors(rng: np.random.Generator, shape, phi: float, innovation_sd: float) -> np.ndarray:
+    """Stationary AR(1) errors of the given shape (last axis is time)."""
+    if not -1.0 < phi < 1.0:
+        raise ValueError(f"phi must lie strictly between -1 and 1, got {phi}")
+    u = rng.standard_normal(shape)
+    u *= innovation_sd
+    flat = u.reshape(-1, shape[-1])
+    out = np.empty_like(flat)
+    _ar1(flat, float(phi), out)
+    return out.reshape(shape)
+
+
+def _check_params(name: str, params: dict, defaults: dict) -> dict:
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(f"model {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
+                         f"it takes {', '.join(sorted(defaults))}")
+    p = {**defaults, **params}
+    rate = float(p.get("missing_rate", 0.0))
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"missing_rate must be in [0, 1), got {rate}")
+    for k in ("sd", "case_sd", "effect_sd", "me_sd"):
+        if k in p and float(p[k]) < 0:
+            raise ValueError(f"{k} must be non-negative, got {p[k]}")
+    return p
+
+
+@dataclass(frozen=True)
+class Model:
+    """Base class: a named data-generating process with default parameters."""
+
+    name: str = "model"
+    defaults: dict = field(default_factory=dict)
+
+    def params(self, params: dict | None = None) -> dict:
+        """The full parameter set: defaults updated by ``params`` (unknown names raise)."""
+        return _check_params(self.name, dict(params or {}), self.defaults)
+
+    def improvement(self, params: dict | None = None) -> str:
+        """The direction of improvement of the generated outcome."""
+        return "increase"
+
+    def generate(self, design: Design, params: dict, rng: np.random.Generator, n_reps: int) -> np.ndarray:
+        raise NotImplementedError
+
+    # Structure shared by the models: the linear predictor of each occasion.
+    @staticmethod
+    def _structure(design: Design):
+        t = np.arange(1, design.n_time + 1, dtype=np.float64)
+        # D_t = 1 in every phase whose label is not the baseline's; the slope change
+        # counts occasions since treatment last began (t - t0), running on through
+        # a follow-up phase and restarting after a return to baseline (ABAB).
+        treat = (design.phase_codes() != 0).astype(np.float64)
+        since = np.zeros((design.n_cases, design.n_time))
+        base = design.baseline_label
+        for k, case in enumerate(design.phases):
+            start, t0 = 0, None
+            for lab, n in case:
+                if lab == base:
+                    t0 = None
+                else:
+                    t0 = start if t0 is None else t0
+                    since[k, start:start + n] = np.arange(start - t0, start - t0 + n)
+                start += n
+        return t, treat, since
+
+    @staticmethod
+    def _missing(y: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+        if rate > 0:
+            y[rng.random(y.shape) < rate] = np.nan
+        return y
+
+
+@dataclass(frozen=True)
+class NormalAR1(Model):
+    """Normal series with AR(1) errors (the standard SCED simulation model).
+
+    y_t = intercept + trend t + level D_t + slope (t - t0) D_t + e_t, with
+    e_t = phi e_{t-1} + u_t started from the stationary distribution, D_t = 1
+    in every phase after the baseline and t0 the first treatment occasion
+    (Huitema & McKean 2000; Manolov & Solanas 2008).  With
+    ``scale="marginal"`` (default) the effects ``level``, ``slope`` and
+    ``trend`` are in units of the marginal SD of e (``sd``); with
+    ``scale="innovation"`` ``sd`` is the innovation SD and effects are in its
+    units.
+    """
+
+    name: str = "normal_ar1"
+    defaults: dict = field(default_factory=lambda: dict(
+        phi=0.0, level=0.0, slope=0.0, trend=0.0, intercept=0.0, sd=1.0, scale="marginal",
+        case_sd=0.0, effect_sd=0.0, me_sd=0.0, missing_rate=0.0))
+
+    def units(self, p: dict) -> tuple[float, float]:
+        """(innovation SD, effect unit) for parameters ``p``."""
+        phi, sd = float(p["phi"]), float(p["sd"])
+        if not -1.0 < phi < 1.0:
+            raise ValueError(f"phi must lie strictly between -1 and 1, got {phi}")
+        if p["scale"] == "marginal":
+            return sd * math.sqrt(1.0 - phi * phi), sd
+        if p["scale"] == "innovation":
+            return sd, sd
+        raise ValueError(f"unknown scale {p['scale']!r}; expected 'marginal' or 'innovation'")
+
+    def latent(self, design: Design, p: dict, rng: np.random.Generator, n_reps: int) -> np.ndarray:
+        sigma_u, unit = self.units(p)
+        shape = (n_reps, design.n_cases, design.n_time)
+        e = ar1_errors(rng, shape, float(p["phi"]), sigma_u)
+        t, treat, since = self._structure(design)
+        level = float(p["level"]) * unit
+        if p["effect_sd"] > 0:
+            level = level + rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["effect_sd"]) * unit)
+        mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, None, :] \
+            + level * treat[None] + float(p["slope"]) * unit * since[None]
+        y = e + mean
+        if p["case_sd"] > 0:
+            y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["case_sd"]) * unit)
+        if p["me_sd"] > 0:
+            y += rng.standard_normal(shape) * (float(p["me_sd"]) * unit)
+        return y
+
+    def generate(self, design, params, rng, n_reps):
+        p = self.params(params)
+        y = self.latent(design, p, rng, n_reps)
+        return self._missing(y, float(p["missing_rate"]), rng)
+
+
+@dataclass(frozen=True)
+class Poisson(Model):
+    """Poisson counts with a log link on the same linear predictor.
+
+    log mu_t = log(rate) + trend t + level D_t + slope (t - t0) D_t + z_t, where
+    z_t is a latent AR(1) process with marginal SD ``sd`` (0: none) and lag-1
+    correlation ``phi``; ``level`` is a log rate ratio.  Random intercepts
+    (``case_sd``) and effects (``effect_sd``) are on the log scale.
+    """
+
+    name: str = "poisson"
+    defaults: dict = field(default_factory=lambda: dict(
+        rate=5.0, phi=0.0, level=0.0, slope=0.0, trend=0.0, sd=0.0,
+        case_sd=0.0, effect_sd=0.0, missing_rate=0.0))
+
+    def log_mean(self, design, p, rng, n_reps):
+        if float(p["rate"]) <= 0:
+            raise ValueError(f"rate must be positive, got {p['rate']}")
+        shape = (n_reps, design.n_cases, design.n_time)
+        t, treat, since = self._structure(design)
+        level = float(p["level"])
+        if p["effect_sd"] > 0:
+            level = level + rng.standard_normal((n_reps, design.n_cases, 1)) * float(p["effect_sd"])
+        eta = (math.log(float(p["rate"])) + float(p["trend"]) * t)[None, None, :] \
+            + level * treat[None] + float(p["slope"]) * since[None]
+        eta = eta + np.zeros(shape)
+        if p["sd"] > 0:
+            phi = float(p["phi"])
+            eta += ar1_errors(rng, shape, phi, float(p["sd"]) * math.sqrt(1.0 - phi * phi))
+        if p["case_sd"] > 0:
+            eta += rng.standard_normal((n_reps, design.n_cases, 1)) * float(p["case_sd"])
+        return eta
+
+    def generate(self, design, params, rng, n_reps):
+        p = self.params(params)
+        mu = np.exp(self.log_mean(design, p, rng, n_reps))
+        y = rng.poisson(mu).astype(np.float64)
+        return self._missing(y, float(p["missing_rate"]), rng)
+
+
+@dataclass(frozen=True)
+class NegBin(Poisson):
+    """Negative-binomial counts: a Poisson whose mean is multiplied by a gamma
+    frailty with mean 1 and shape ``dispersion`` (Var = mu + mu^2 / dispersion)."""
+
+    name: str = "negbin"
+    defaults: dict = field(default_factory=lambda: dict(
+        rate=5.0, dispersion=2.0, phi=0.0, level=0.0, slope=0.0, trend=0.0, sd=0.0,
+        case_sd=0.0, effect_sd=0.0, missing_rate=0.0))
+
+    def generate(self, design, params, rng, n_reps):
+        p = self.params(params)
+        k = float(p["dispersion"])
+        if k <= 0:
+            raise ValueError(f"dispersion must be positive, got {k}")
+        mu = np.exp(self.log_mean(design, p, rng, n_reps))
+        mu *= rng.gamma(k, 1.0 / k, size=mu.shape)
+        y = rng.poisson(mu).astype(np.float64)
+        return self._missing(y, float(p["missing_rate"]), rng)
+
+
+@dataclass(frozen=True)
+class BoundedScale(Model):
+    """Integer questionnaire scores on a bounded instrument range.
+
+    A latent normal AR(1) series (marginal SD 1; ``level``, ``slope`` and
+    ``trend`` in latent SDs, as in :class:`NormalAR1`) is mapped to the
+    instrument as ``center + spread * z``, rounded half up to an integer and
+    clipped to ``[lo, hi]``, which produces ties and floor or ceiling effects.
+    ``improvement`` is part of the model: with ``"decrease"`` (e.g. burnout) a
+    positive ``level`` lowers the scores.  Defaults mirror the emotional
+    exhaustion scale (0-54).
+    """
+
+    name: str = "bounded_scale"
+    defaults: dict = field(default_factory=lambda: dict(
+        lo=0.0, hi=54.0, center=None, spread=None, improvement="increase",
+        phi=0.0, level=0.0, slope=0.0, trend=0.0, case_sd=0.0, effect_sd=0.0, me_sd=0.0,
+        missing_rate=0.0))
+
+    def improvement(self, params=None) -> str:
+        imp = self.params(params)["improvement"]
+        if imp not in ("increase", "decrease"):
+            raise ValueError(f"unknown improvement {imp!r}; expected 'increase' or 'decrease'")
+        return imp
+
+    def scale(self, p):
+        lo, hi = float(p["lo"]), float(p["hi"])
+        if not hi > lo:
+            raise ValueError(f"the instrument range needs hi > lo, got lo={lo}, hi={hi}")
+        center = (lo + hi) / 2.0 if p["center"] is None else float(p["center"])
+        spread = (hi - lo) / 6.0 if p["spread"] is None else float(p["spread"])
+        return lo, hi, center, spread
+
+    def generate(self, design, params, rng, n_reps):
+        p = self.params(params)
+        lo, hi, center, spread = self.scale(p)
+        sign = -1.0 if self.improvement(params) == "decrease" else 1.0
+        latent_p = dict(phi=p["phi"], level=sign * float(p["level"]), slope=sign * float(p["slope"]),
+                        trend=sign * float(p["trend"]), intercept=0.0, sd=1.0, scale="marginal",
+                        case_sd=p["case_sd"], effect_sd=p["effect_sd"], me_sd=p["me_sd"], missing_rate=0.0)
+        z = NormalAR1().latent(design, latent_p, rng, n_reps)
+        y = np.clip(np.floor(center + spread * z + 0.5), lo, hi)
+        return self._missing(y, float(p["missing_rate"]), rng)
+
+
+MODELS: dict[str, Model] = {m.name: m for m in (NormalAR1(), Poisson(), NegBin(), BoundedScale())}
+
+
+@dataclass(frozen=True)
+class CallableModel(Model):
+    """Wraps a user callable ``f(design, params, rng, n_reps) -> array``."""
+
+    func: Callable | None = None
+    direction: str = "increase"
+
+    def params(self, params=None):
+        return dict(params or {})
+
+    def improvement(self, params=None):
+        return self.direction
+
+    def generate(self, design, params, rng, n_reps):
+        y = np.asarray(self.func(design, dict(params), rng, n_reps), dtype=np.float64)
+        want = (n_reps, design.n_cases, design.n_time)
+        if y.shape != want:
+            raise ValueError(f"model {self.name!r} returned shape {y.shape}, expected {want}")
+        return y
+
+
+def get_model(model, improvement: str = "increase") -> Model:
+    """A :class:`Model` from a name (``normal_ar1``, ``poisson``, ``negbin``,
+    ``bounded_scale``), a Model, or a callable."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)} or a callable")
+        return MODELS[model]
+    if callable(model):
+        return CallableModel(name=getattr(model, "__name__", "custom"), func=model, direction=improvement)
+    raise ValueError(f"a model is a name, a Model or a callable, got {model!r}")

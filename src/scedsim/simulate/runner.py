@@ -1,0 +1,506 @@
+"""The Monte Carlo runner: conditions, seeds, chunks, parallelism, checkpoints, errors."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import pathlib
+import pickle
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .analysis import FIELDS, analyze_block, case_summaries, metric_specs
+from .design import Contrast, Design
+from .estimands import compute_estimands
+from .measures import add_stats, block_stats, measures_from_stats, parse_rules
+from .models import get_model
+
+__all__ = ["Study", "SimulationResult", "run"]
+
+_DESIGN_KEYS = ("design", "n_cases")
+
+
+@dataclass
+class Study:
+    """A Monte Carlo study: design, model, grid of conditions, metrics and replications.
+
+    Parameters
+    ----------
+    design : str or Design
+        Phase structure, e.g. ``"A3 B4"``; may also vary in ``grid`` (key ``design``).
+    model : str, Model or callable
+        ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
+        ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
+    grid : dict of lists or DataFrame
+        Model parameters (and optionally ``design``, ``n_cases``) per condition; a
+        dict is fully crossed in key order.
+    metrics : sequence
+        Metric names or mappings such as ``{"name": "tau_u", "method": "complete"}``.
+    n_cases, n_reps, seed : int
+        Cases per replication, replications per condition, master seed.
+    contrasts : sequence of str, optional
+        Phase contrasts (``"A:B"``, ``"A:C"``, ``"A:B+C"``); default the design's first.
+    params : dict
+        Model parameters fixed for every condition.
+    filter : str or callable, optional
+        Keep only conditions for which ``filter(row_dict)`` is true, or a
+        :meth:`pandas.DataFrame.query` string.
+    rules : sequence of str
+        Decision rules whose rejection rates are reported, e.g. ``"ird >= 0.7"``.
+    improvement : {"increase", "decrease"}, optional
+        Direction of improvement for the metrics; default the model's.
+    block_size : int
+        Replications drawn from one random stream.  Results depend on the seed
+        and this, never on ``chunk_size``, ``n_jobs`` or the backend.
+    chunk_size : int, optional
+        Replications per task and checkpoint file (rounded up to whole blocks).
+    estimands : bool
+        Compute the large-sample limit and the design-length expectation.
+    n_design : int
+        Case-series in the simulation of the design-length expectation.
+    keep_raw : bool
+        Also return every per-replication, per-case estimate.
+    max_error_rate : float
+        A condition whose share of failed blocks exceeds this is marked failed.
+    """
+
+    design: Any = "A3 B4"
+    model: Any = "normal_ar1"
+    grid: Any = field(default_factory=dict)
+    metrics: Any = ("nap", "ird", "pnd")
+    n_cases: int = 1
+    n_reps: int = 1000
+    seed: int = 2024
+    contrasts: Any = None
+    params: dict = field(default_factory=dict)
+    filter: Any = None
+    rules: Any = ()
+    improvement: str | None = None
+    block_size: int = 500
+    chunk_size: int | None = None
+    estimands: bool = True
+    n_design: int = 50_000
+    keep_raw: bool = False
+    max_error_rate: float = 0.05
+    name: str = "study"
+
+    def __post_init__(self):
+        self.specs = metric_specs(self.metrics)
+        self.rule_list = parse_rules(self.rules, [s.label for s in self.specs])
+        self.model_obj = get_model(self.model, self.improvement or "increase")
+        for k in ("n_reps", "block_size", "seed"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, np.integer)) or v < (0 if k == "seed" else 1):
+                raise ValueError(f"{k} must be a {'non-negative' if k == 'seed' else 'positive'} integer, got {v!r}")
+        if self.chunk_size is not None and (not isinstance(self.chunk_size, (int, np.integer)) or self.chunk_size < 1):
+            raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
+        if self.improvement not in (None, "increase", "decrease"):
+            raise ValueError(f"unknown improvement {self.improvement!r}; expected 'increase' or 'decrease'")
+        self._conditions = self._make_conditions()
+
+    # ------------------------------------------------------------------ conditions
+    def _make_conditions(self) -> pd.DataFrame:
+        if isinstance(self.grid, pd.DataFrame):
+            df = self.grid.reset_index(drop=True).copy()
+        else:
+            grid = dict(self.grid or {})
+            for k, v in grid.items():
+                if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+                    grid[k] = [v]
+            keys = list(grid)
+            rows = [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
+            df = pd.DataFrame(rows if rows else [{}])
+        if self.filter is not None:
+            if isinstance(self.filter, str):
+                df = df.query(self.filter)
+            elif callable(self.filter):
+                df = df[[bool(self.filter(r)) for r in df.to_dict("records")]]
+            else:
+                raise ValueError(f"filter must be a query string or a callable, got {self.filter!r}")
+            df = df.reset_index(drop=True)
+        if len(df) == 0:
+            raise ValueError("the grid and filter leave no condition to run")
+        for row in df.to_dict("records"):
+            design = self.design_for(row)
+            params = self.params_for(row)
+            self.model_obj.params(params)  # unknown parameter names raise here
+            for c in self.contrasts_for(design):
+                for k in range(design.n_cases):
+                    design.indices(c, k)
+        return df
+
+    @property
+    def conditions(self) -> pd.DataFrame:
+        """One row per condition: the grid after crossing and filtering."""
+        return self._conditions.copy()
+
+    def design_for(self, row: dict) -> Design:
+        design = row.get("design", self.design)
+        n_cases = int(row.get("n_cases", self.n_cases))
+        if isinstance(design, Design):
+            return design
+        return Design.parse(design, n_cases=n_cases, contrasts=self.contrasts)
+
+    def contrasts_for(self, design: Design):
+        return tuple(Contrast.parse(c) for c in (self.contrasts or design.contrasts))
+
+    def params_for(self, row: dict) -> dict:
+        p = dict(self.params)
+        p.update({k: _plain(v) for k, v in row.items() if k not in _DESIGN_KEYS})
+        return p
+
+    def improvement_for(self, row: dict) -> str:
+        return self.improvement or self.model_obj.improvement(self.params_for(row))
+
+    @property
+    def blocks_per_chunk(self) -> int:
+        size = self.chunk_size or max(self.block_size, 4 * self.block_size)
+        return max(1, math.ceil(size / self.block_size))
+
+    @property
+    def n_blocks(self) -> int:
+        return math.ceil(self.n_reps / self.block_size)
+
+    def block_reps(self, j: int) -> int:
+        return min(self.block_size, self.n_reps - j * self.block_size)
+
+    # ------------------------------------------------------------------ identity
+    def describe(self) -> dict:
+        """A JSON-able description; its hash identifies the study's results."""
+        model = self.model if isinstance(self.model, str) else getattr(self.model, "__qualname__",
+                                                                         getattr(self.model, "name", repr(self.model)))
+        return dict(
+            name=self.name, design=self.design if isinstance(self.design, str) else self.design.describe(),
+            model=model, grid=self.conditions.to_dict("list"), metrics=[(s.name, s.options, s.label) for s in self.specs],
+            n_cases=self.n_cases, n_reps=self.n_reps, seed=int(self.seed), contrasts=list(map(str, self.contrasts or [])),
+            params=self.params, rules=[r.text for r in self.rule_list], improvement=self.improvement,
+            block_size=self.block_size, chunk_size=self.blocks_per_chunk * self.block_size,
+            estimands=self.estimands, n_design=self.n_design, keep_raw=self.keep_raw,
+            max_error_rate=self.max_error_rate)
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.describe(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class SimulationResult:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        Condition columns, then ``contrast, metric, scope, measure, estimand, at,
+        rule, value, mcse, status``.  ``scope`` is ``case`` (every case-series),
+        ``mean`` (mean across a replication's cases) or ``pooled`` (IRD from
+        pooled counts).  ``estimand`` says which target a bias, RMSE or coverage
+        refers to (``limit`` or ``design``); ``at`` is the value of a discrete
+        metric whose probability is given; ``rule`` names a decision rule.
+    conditions : DataFrame
+        One row per condition with ``n_blocks``, ``n_errors`` and ``status``.
+    errors : DataFrame
+        One row per failed block: condition, block, seed entropy and spawn key,
+        the exception and its message.
+    seeds : DataFrame
+        The seed of every (condition, block): ``SeedSequence(entropy, spawn_key=(condition, block))``.
+    estimands : DataFrame
+        Per condition, contrast, metric and scope: the limit (and how it was
+        obtained) and the design-length expectation, with MCSEs.
+    raw : DataFrame or None
+        Per replication and case estimates, with ``keep_raw=True``.
+    """
+
+    summary: pd.DataFrame
+    conditions: pd.DataFrame
+    errors: pd.DataFrame
+    seeds: pd.DataFrame
+    estimands: pd.DataFrame
+    raw: pd.DataFrame | None = None
+    out: pathlib.Path | None = None
+
+    def measure(self, measure: str, **where) -> pd.DataFrame:
+        """Rows of one measure, optionally filtered by column values."""
+        df = self.summary[self.summary.measure == measure]
+        for k, v in where.items():
+            df = df[df[k] == v]
+        return df
+
+
+# --------------------------------------------------------------------------- tasks
+
+def _block_seed(study: Study, i: int, j: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(int(study.seed), spawn_key=(i, j))
+
+
+def _estimand_task(study: Study, i: int, row: dict) -> tuple[int, dict]:
+    design = study.design_for(row)
+    params = study.params_for(row)
+    key = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
+    est = compute_estimands(study.model_obj, params, design, study.contrasts_for(design), study.specs,
+                            study.improvement_for(row), int(study.seed), key, study.n_design)
+    return i, est
+
+
+def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
+    if single_thread:
+        from .._numba import set_num_threads
+        set_num_threads(1)
+    design = study.design_for(row)
+    params = study.params_for(row)
+    contrasts = study.contrasts_for(design)
+    improvement = study.improvement_for(row)
+    discrete = {s.label for s in study.specs if s.discrete}
+    blocks, errors, raw = [], [], []
+    first = k * study.blocks_per_chunk
+    for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)):
+        seq = _block_seed(study, i, j)
+        try:
+            reps = study.block_reps(j)
+            y = study.model_obj.generate(design, params, np.random.default_rng(seq), reps)
+            res = analyze_block(y, design, contrasts, study.specs, improvement)
+            values = {}
+            for (c, label), r in res.items():
+                values[(c, label, "case")] = {f: r[f].ravel() for f in FIELDS}
+            for key, v in case_summaries(res, study.specs).items():
+                values[key] = {"estimate": v}
+            blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
+            if study.keep_raw:
+                raw.append((j, {key: r["estimate"] for key, r in res.items()}))
+        except Exception as exc:  # noqa: BLE001 - counted and logged, not fatal
+            errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{i},{j}",
+                               error=type(exc).__name__, message=str(exc),
+                               where=traceback.format_exc(limit=3).strip().splitlines()[-1]))
+    return dict(condition=i, chunk=k, blocks=blocks, errors=errors, raw=raw)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def _write_atomic(path: pathlib.Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _chunk_path(out: pathlib.Path, i: int, k: int) -> pathlib.Path:
+    return out / "chunks" / f"c{i:05d}_k{k:05d}.pkl"
+
+
+def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
+    if out is None:
+        return None
+    out = pathlib.Path(out)
+    meta = out / "study.json"
+    fp = study.fingerprint()
+    if meta.exists():
+        old = json.loads(meta.read_text()).get("fingerprint")
+        if old != fp:
+            raise ValueError(f"{out} holds results of a different study (fingerprint {old}, this study {fp}); "
+                             "use a new output directory rather than mixing results")
+        if not resume and any((out / "chunks").glob("*.pkl")):
+            raise ValueError(f"{out} already holds results of this study; pass resume=True (or --resume) "
+                             "to finish it, or choose a new directory")
+    (out / "chunks").mkdir(parents=True, exist_ok=True)
+    if not meta.exists():
+        _write_atomic(meta, json.dumps({"fingerprint": fp, "study": study.describe()}, indent=1,
+                                       default=str).encode())
+    return out
+
+
+# --------------------------------------------------------------------------- run
+
+def _imap(tasks, n_jobs, backend):
+    """Results of joblib ``delayed`` tasks as they finish.
+
+    Backends that cannot stream results (e.g. ``multiprocessing``) run the
+    tasks in groups of a few per worker, so checkpoints still follow closely.
+    """
+    import contextlib
+
+    from joblib import Parallel, parallel_config
+
+    # parallel_config also resolves backends registered lazily, such as "dask".
+    ctx = parallel_config(backend=backend) if backend is not None else contextlib.nullcontext()
+    tasks = list(tasks)
+    with ctx:
+        try:
+            gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+        except ValueError as exc:
+            if "return_as" not in str(exc):
+                raise
+            gen = None
+        if gen is not None:
+            yield from gen
+            return
+        group = max(1, 2 * abs(n_jobs or 1))
+        for start in range(0, len(tasks), group):
+            yield from Parallel(n_jobs=n_jobs)(tasks[start:start + group])
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    disable = quiet or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    return tqdm(total=total, desc=desc, unit="chunk", disable=disable, leave=False)
+
+
+def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: str | None = None,
+        quiet: bool = False) -> SimulationResult:
+    """Run a study: every condition, in chunks of replications, possibly in parallel.
+
+    Parameters
+    ----------
+    study : Study
+    n_jobs : int
+        joblib workers over chunks (one level of parallelism; each worker runs
+        numba on one thread).  Results are identical for any value.
+    out : path, optional
+        Results directory.  Every finished chunk is written there at once, so an
+        interrupted run loses at most the chunks in flight.
+    resume : bool
+        Continue a run in ``out``: only missing chunks are computed.  A study
+        whose definition changed is refused.
+    backend : str, optional
+        A joblib backend (``"loky"``, ``"threading"``, ``"multiprocessing"``,
+        ``"dask"`` with an active ``dask.distributed.Client``).
+    quiet : bool
+        No progress bar (it is also off when stderr is not a terminal).
+
+    Returns
+    -------
+    SimulationResult
+    """
+    from joblib import delayed
+
+    if not isinstance(study, Study):
+        raise ValueError(f"run() takes a Study, got {type(study).__name__}")
+    out = _prepare_out(study, out, resume)
+    conds = study.conditions.to_dict("records")
+    single = (n_jobs not in (1, None)) or backend is not None
+
+    # Estimands first: the chunks use them for coverage and as the centre of their sums.
+    estimands: dict[int, dict] = {}
+    est_file = out / "estimands.pkl" if out else None
+    if est_file is not None and est_file.exists():
+        estimands = pickle.loads(est_file.read_bytes())
+    todo = [i for i in range(len(conds)) if i not in estimands] if study.estimands else []
+    if todo:
+        bar = _progress(len(todo), "estimands", quiet)
+        for i, est in _imap((delayed(_estimand_task)(study, i, conds[i]) for i in todo), n_jobs, backend):
+            estimands[i] = est
+            bar.update(1)
+        bar.close()
+        if est_file is not None:
+            _write_atomic(est_file, pickle.dumps(estimands))
+    if not study.estimands:
+        estimands = {i: {} for i in range(len(conds))}
+
+    n_chunks = math.ceil(study.n_blocks / study.blocks_per_chunk)
+    chunks: dict[tuple[int, int], dict] = {}
+    pending = []
+    for i in range(len(conds)):
+        for k in range(n_chunks):
+            path = _chunk_path(out, i, k) if out else None
+            if path is not None and path.exists():
+                try:
+                    chunks[(i, k)] = pickle.loads(path.read_bytes())
+                    continue
+                except (OSError, pickle.UnpicklingError, EOFError):
+                    pass  # a damaged file: recompute the chunk
+            pending.append((i, k))
+    bar = _progress(len(pending), study.name, quiet)
+    t0 = time.perf_counter()
+    tasks = (delayed(_chunk_task)(study, i, conds[i], k, estimands[i], single) for i, k in pending)
+    for res in _imap(tasks, n_jobs, backend):
+        key = (res["condition"], res["chunk"])
+        chunks[key] = res
+        if out is not None:
+            _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
+        bar.update(1)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    result = _assemble(study, conds, chunks, estimands, n_chunks, out)
+    if out is not None:
+        _save(result, out, elapsed)
+    return result
+
+
+def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResult:
+    cond_df = study.conditions
+    cond_cols = list(cond_df.columns)
+    rows, cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], [], [], [], [], []
+    for i, row in enumerate(conds):
+        total: dict = {}
+        n_err = 0
+        for k in range(n_chunks):
+            res = chunks[(i, k)]
+            for _, st in sorted(res["blocks"], key=lambda t: t[0]):
+                add_stats(total, st)
+            n_err += len(res["errors"])
+            err_rows.extend(res["errors"])
+            for j, vals in res["raw"]:
+                for (c, label), est in vals.items():
+                    reps, ncase = est.shape
+                    raw_rows.append(pd.DataFrame({
+                        **{col: row[col] for col in cond_cols}, "contrast": c, "metric": label,
+                        "rep": np.repeat(np.arange(reps) + j * study.block_size, ncase),
+                        "case": np.tile(np.arange(1, ncase + 1), reps), "estimate": est.ravel()}))
+        failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
+        status = "failed" if failed else "ok"
+        cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
+        for m in measures_from_stats(total, estimands.get(i, {})):
+            rows.append({**row, **m, "status": status})
+        for j in range(study.n_blocks):
+            seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{i},{j}",
+                                  reps=study.block_reps(j)))
+        for (c, label, level), e in estimands.get(i, {}).items():
+            est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
+    summary = pd.DataFrame(rows)
+    if len(summary):
+        order = cond_cols + ["contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value",
+                             "mcse", "status"]
+        summary = summary[order]
+    errors = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
+                                             "where"])
+    raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
+    return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
+                            pd.DataFrame(est_rows), raw, out)
+
+
+def _save(result: SimulationResult, out: pathlib.Path, elapsed: float) -> None:
+    result.summary.to_csv(out / "summary.csv", index=False)
+    result.conditions.to_csv(out / "conditions.csv", index=False)
+    result.errors.to_csv(out / "errors.csv", index=False)
+    result.seeds.to_csv(out / "seeds.csv", index=False)
+    result.estimands.to_csv(out / "estimands.csv", index=False)
+    if result.raw is not None:
+        result.raw.to_csv(out / "raw.csv.gz", index=False)
+    meta = json.loads((out / "study.json").read_text())
+    meta["finished"] = True
+    meta["last_run_seconds"] = round(elapsed, 3)
+    _write_atomic(out / "study.json", json.dumps(meta, indent=1, default=str).encode())
+
+
+def load_result(out) -> SimulationResult:
+    """Read the tables a finished run wrote to ``out``."""
+    out = pathlib.Path(out)
+    if not (out / "summary.csv").exists():
+        raise ValueError(f"{out} holds no finished study (no summary.csv); run or resume it first")
+    read = lambda name: pd.read_csv(out / name) if (out / name).exists() else pd.DataFrame()  # noqa: E731
+    raw = pd.read_csv(out / "raw.csv.gz") if (out / "raw.csv.gz").exists() else None
+    return SimulationResult(read("summary.csv"), read("conditions.csv"), read("errors.csv"), read("seeds.csv"),
+                            read("estimands.csv"), raw, out)
+

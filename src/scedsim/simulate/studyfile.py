@@ -1,0 +1,60 @@
+"""Study files: a TOML description of a Monte Carlo study.
+
+Example::
+
+    name = "null_3x4"
+    design = "A3 B4"          # or per case: "A3 B4 | A4 B3"
+    model = "normal_ar1"      # normal_ar1, poisson, negbin, bounded_scale
+    n_cases = 6
+    n_reps = 20000
+    seed = 2024
+    n_jobs = 2                # default for `scedsim simulate`
+    metrics = ["nap", "ird", "pnd", { name = "tau_u", method = "complete" }]
+    contrasts = ["A:B"]
+    rules = ["ird >= 0.7", "nap.ci_lower > 0.5"]
+    filter = "not (phi > 0 and level == 0)"   # optional pandas query
+
+    [params]                  # fixed model parameters
+    sd = 1.0
+
+    [grid]                    # fully crossed
+    phi = [0.0, 0.3, 0.6]
+    level = [0.0, 0.5, 1.0]
+"""
+from __future__ import annotations
+
+import pathlib
+import sys
+
+from .runner import Study
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["load_study", "RUN_KEYS"]
+
+# Keys that configure how a study is run rather than what it is.
+RUN_KEYS = ("n_jobs", "backend")
+_STUDY_KEYS = {"name", "design", "model", "grid", "metrics", "n_cases", "n_reps", "seed", "contrasts", "params",
+               "filter", "rules", "improvement", "block_size", "chunk_size", "estimands", "n_design", "keep_raw",
+               "max_error_rate"}
+
+
+def load_study(path) -> tuple[Study, dict]:
+    """Read a TOML study file; returns the :class:`Study` and the run options (``n_jobs``)."""
+    path = pathlib.Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"study file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"study file {path} is not valid TOML: {exc}") from None
+    run_opts = {k: data.pop(k) for k in RUN_KEYS if k in data}
+    unknown = set(data) - _STUDY_KEYS
+    if unknown:
+        raise ValueError(f"study file {path} has unknown key(s) {', '.join(sorted(unknown))}; "
+                         f"known keys: {', '.join(sorted(_STUDY_KEYS | set(RUN_KEYS)))}")
+    data.setdefault("name", path.stem)
+    return Study(**data), run_opts

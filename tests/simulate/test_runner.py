@@ -1,0 +1,196 @@
+"""The runner: reproducibility, checkpoints and resume, errors, backends."""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scedsim
+from scedsim.simulate import Design, Study, run
+
+SRC = str(pathlib.Path(scedsim.__file__).resolve().parents[1])
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCEDSIM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def small_study(**kw):
+    base = dict(design="A3 B4", grid={"phi": [0.0, 0.5], "level": [0.0, 1.0]},
+                metrics=["nap", "ird", "pnd", "tau_bc"], n_cases=3, n_reps=900, seed=7, block_size=100,
+                rules=["ird >= 0.7"], n_design=3000)
+    base.update(kw)
+    return Study(**base)
+
+
+def assert_same(r1, r2):
+    pd.testing.assert_frame_equal(r1.summary, r2.summary, check_exact=True)
+    pd.testing.assert_frame_equal(r1.estimands, r2.estimands, check_exact=True)
+
+
+def test_identical_for_n_jobs_chunks_and_backends():
+    ref = run(small_study(chunk_size=100), quiet=True)
+    assert_same(ref, run(small_study(chunk_size=400), n_jobs=2, quiet=True))
+    assert_same(ref, run(small_study(chunk_size=900), n_jobs=2, backend="threading", quiet=True))
+    assert_same(ref, run(small_study(chunk_size=300), n_jobs=2, backend="multiprocessing", quiet=True))
+    # A different seed or block size gives different (but valid) numbers.
+    other = run(small_study(seed=8), quiet=True)
+    assert not other.summary.value.equals(ref.summary.value)
+
+
+def test_seeds_and_conditions_are_reported():
+    res = run(small_study(), quiet=True)
+    assert len(res.seeds) == 4 * 9 and set(res.seeds.spawn_key) >= {"0,0", "3,8"}
+    assert list(res.conditions.status) == ["ok"] * 4
+    assert set(res.summary.columns[:2]) == {"phi", "level"}
+    # Re-create one block's data from its stored seed.
+    seq = np.random.SeedSequence(int(res.seeds.entropy[0]), spawn_key=(0, 0))
+    y = scedsim.simulate.get_model("normal_ar1").generate(Design.parse("A3 B4", n_cases=3), {"phi": 0.0, "level": 0.0},
+                                                          np.random.default_rng(seq), 100)
+    assert y.shape == (100, 3, 7)
+
+
+def test_resume_recomputes_only_missing_chunks(tmp_path):
+    out = tmp_path / "res"
+    study = small_study(chunk_size=200)
+    full = run(study, out=out, quiet=True)
+    chunks = sorted((out / "chunks").glob("*.pkl"))
+    assert len(chunks) == 4 * 5
+    for p in chunks[::3]:
+        p.unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (out / "chunks").glob("*.pkl")}
+    again = run(study, out=out, resume=True, quiet=True)
+    assert_same(full, again)
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items())  # untouched
+    assert len(list((out / "chunks").glob("*.pkl"))) == 20
+
+
+def test_changed_or_existing_study_is_refused(tmp_path):
+    out = tmp_path / "res"
+    run(small_study(), out=out, quiet=True)
+    with pytest.raises(ValueError, match="pass resume=True"):
+        run(small_study(), out=out, quiet=True)
+    with pytest.raises(ValueError, match="different study"):
+        run(small_study(n_reps=1000), out=out, resume=True, quiet=True)
+
+
+def _flaky(design, params, rng, n_reps):
+    if params.get("boom") and rng.random() < 0.5:
+        raise RuntimeError("injected failure")
+    return rng.normal(size=(n_reps, design.n_cases, design.n_time))
+
+
+def test_errors_are_counted_logged_and_not_fatal():
+    study = Study(design="A3 B4", model=_flaky, grid={"boom": [0, 1]}, metrics=["nap"], n_reps=2000,
+                  block_size=100, seed=3, estimands=False, max_error_rate=0.2)
+    res = run(study, n_jobs=2, quiet=True)
+    conds = res.conditions.set_index("boom")
+    assert conds.loc[0, "n_errors"] == 0 and conds.loc[0, "status"] == "ok"
+    assert 3 <= conds.loc[1, "n_errors"] <= 17 and conds.loc[1, "status"] == "failed"
+    assert set(res.errors.error) == {"RuntimeError"} and set(res.errors.condition) == {1}
+    assert res.errors.message.str.contains("injected failure").all()
+    n = res.measure("n", boom=1, metric="nap", scope="case").value.iloc[0]
+    assert n == 100 * (20 - conds.loc[1, "n_errors"])
+    assert set(res.summary[res.summary.boom == 1].status) == {"failed"}
+
+
+def test_killed_run_resumes_to_identical_results(tmp_path):
+    study_file = tmp_path / "s.toml"
+    study_file.write_text(textwrap.dedent("""
+        name = "killme"
+        design = "A3 B4"
+        n_cases = 6
+        n_reps = 6000
+        block_size = 200
+        chunk_size = 200
+        seed = 11
+        n_design = 2000
+        metrics = ["nap", "ird", "tau_u"]
+        [grid]
+        phi = [0.0, 0.3, 0.6]
+        level = [0.0, 1.0]
+        """))
+    env = dict(os.environ, PYTHONPATH=SRC, SCEDSIM_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "scedsim.cli", "simulate", str(study_file), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if len(list((out / "chunks").glob("*.pkl"))) >= 5 or proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list((out / "chunks").glob("*.pkl")))
+    assert 0 < done < 6 * 30, "the run was not interrupted mid-way"
+    subprocess.run(cmd + ["--resume"], env=env, check=True, capture_output=True)
+    fresh = tmp_path / "fresh"
+    subprocess.run(cmd[:5] + ["--out", str(fresh), "--quiet"], env=env, check=True, capture_output=True)
+    a = pd.read_csv(out / "summary.csv")
+    b = pd.read_csv(fresh / "summary.csv")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_dask_localcluster_equals_local():
+    distributed = pytest.importorskip("distributed")
+    ref = run(small_study(), quiet=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        res = run(small_study(), n_jobs=2, backend="dask", quiet=True)
+    assert_same(ref, res)
+
+
+def test_study_validation():
+    with pytest.raises(ValueError, match="unknown metric 'napp'"):
+        Study(metrics=["napp"])
+    with pytest.raises(ValueError, match="has no parameter"):
+        Study(grid={"rho": [0.1]})
+    with pytest.raises(ValueError, match="names metric 'tau'"):
+        Study(metrics=["nap"], rules=["tau > 0.5"])
+    with pytest.raises(ValueError, match="cannot read decision rule"):
+        Study(metrics=["nap"], rules=["nap is big"])
+    with pytest.raises(ValueError, match="leave no condition"):
+        Study(grid={"phi": [0.1]}, filter="phi > 0.5")
+    s = Study(grid={"phi": [0.0, 0.3], "level": [0, 1]}, filter=lambda r: not (r["phi"] > 0 and r["level"] == 0))
+    assert len(s.conditions) == 3
+
+
+def test_cli_simulate_and_report(tmp_path):
+    study_file = tmp_path / "tiny.toml"
+    study_file.write_text(textwrap.dedent("""
+        design = "A3 B4"
+        n_cases = 2
+        n_reps = 400
+        block_size = 100
+        seed = 1
+        n_design = 2000
+        metrics = ["nap", "ird"]
+        rules = ["ird >= 0.7"]
+        [grid]
+        phi = [0.0, 0.5]
+        level = [0.0, 1.0]
+        """))
+    env = dict(os.environ, PYTHONPATH=SRC, SCEDSIM_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "res"
+    r = subprocess.run([sys.executable, "-m", "scedsim.cli", "simulate", str(study_file), "--out", str(out)],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "4 condition(s), 0 failed block(s)" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "scedsim.cli", "report", str(out)], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    report = (out / "report.md").read_text()
+    assert "Rejection rates" in report and "means.png" in report
+    assert (out / "means.png").stat().st_size > 5000 and (out / "ird_distribution.png").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('design = "A3 B4"\nmetricz = ["nap"]\n')
+    r = subprocess.run([sys.executable, "-m", "scedsim.cli", "simulate", str(bad)], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "unknown key(s) metricz" in r.stderr and "Traceback" not in r.stderr
