@@ -194,3 +194,17 @@ def test_cli_simulate_and_report(tmp_path):
     r = subprocess.run([sys.executable, "-m", "scedsim.cli", "simulate", str(bad)], env=env, capture_output=True,
                        text=True)
     assert r.returncode == 2 and "unknown key(s) metricz" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_occasions_and_multiple_baseline():
+    """Missing occasions keep every metric batched (grouped by pattern); a phase left
+    empty gives NaN and lowers valid_share; multiple-baseline cases use their own phases."""
+    study = Study(design="A3 B6 | A4 B5 | A5 B4", grid={"missing_rate": [0.0, 0.3]}, metrics=["nap", "ird", "pet"],
+                  n_reps=600, block_size=200, seed=4, n_design=2000)
+    res = run(study, quiet=True)
+    vs = res.measure("valid_share", metric="pet", scope="case").set_index("missing_rate").value
+    assert vs.loc[0.0] == 1.0 and 0.8 < vs.loc[0.3] < 1.0   # PET needs 2 baseline points
+    n = res.measure("n", metric="nap", scope="case").set_index("missing_rate").value
+    assert n.loc[0.0] == 1800
+    with pytest.raises(ValueError, match="has no standard error"):
+        Study(metrics=["pnd"], rules=["pnd.ci_lower > 0.5"])

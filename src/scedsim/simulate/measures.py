@@ -50,12 +50,16 @@ class Rule:
         return _OPS[self.op](x, self.value)
 
 
-def parse_rules(rules, labels) -> tuple[Rule, ...]:
+def parse_rules(rules, specs) -> tuple[Rule, ...]:
+    """Parse decision rules and check them against the study's metric specs."""
     out = tuple(Rule.parse(r) for r in (rules or ()))
+    by_label = {s.label: s for s in specs}
     for r in out:
-        if r.metric not in labels:
+        if r.metric not in by_label:
             raise ValueError(f"rule {r.text!r} names metric {r.metric!r}, which the study does not compute "
-                             f"(it computes {', '.join(labels)})")
+                             f"(it computes {', '.join(by_label)})")
+        if r.field != "estimate" and not by_label[r.metric].has_ci:
+            raise ValueError(f"rule {r.text!r} uses {r.field}, but {r.metric} has no standard error or interval")
     return out
 
 

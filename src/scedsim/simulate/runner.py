@@ -84,7 +84,7 @@ class Study:
     filter: Any = None
     rules: Any = ()
     improvement: str | None = None
-    block_size: int = 500
+    block_size: int = 1000
     chunk_size: int | None = None
     estimands: bool = True
     n_design: int = 50_000
@@ -94,7 +94,7 @@ class Study:
 
     def __post_init__(self):
         self.specs = metric_specs(self.metrics)
-        self.rule_list = parse_rules(self.rules, [s.label for s in self.specs])
+        self.rule_list = parse_rules(self.rules, self.specs)
         self.model_obj = get_model(self.model, self.improvement or "increase")
         for k in ("n_reps", "block_size", "seed"):
             v = getattr(self, k)
@@ -264,6 +264,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
     contrasts = study.contrasts_for(design)
     improvement = study.improvement_for(row)
     discrete = {s.label for s in study.specs if s.discrete}
+    with_ci = {s.label for s in study.specs if s.has_ci}
     blocks, errors, raw = [], [], []
     first = k * study.blocks_per_chunk
     for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)):
@@ -274,7 +275,8 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
             res = analyze_block(y, design, contrasts, study.specs, improvement)
             values = {}
             for (c, label), r in res.items():
-                values[(c, label, "case")] = {f: r[f].ravel() for f in FIELDS}
+                fields_ = FIELDS if label in with_ci else ("estimate",)
+                values[(c, label, "case")] = {f: r[f].ravel() for f in fields_}
             for key, v in case_summaries(res, study.specs).items():
                 values[key] = {"estimate": v}
             blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
