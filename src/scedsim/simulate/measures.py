@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._numba import kernel
+
 __all__ = ["Rule", "parse_rules", "block_stats", "add_stats", "measures_from_stats"]
 
 _RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*(\[[^\]]*\])?)(\.(?P<field>estimate|se|ci_lower|ci_upper))?"
@@ -63,9 +65,38 @@ def parse_rules(rules, specs) -> tuple[Rule, ...]:
     return out
 
 
-def _rounded(x: np.ndarray) -> np.ndarray:
-    # Discrete metrics take rational values; rounding merges float noise.
-    return np.round(x, 10)
+def _power_sums_python(x, centre, out):
+    """Count and sums of (x - centre)^k, k = 1..4, over the non-NaN entries of ``x`` (one pass)."""
+    n = 0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    for i in range(x.shape[0]):
+        v = x[i]
+        if v == v:
+            d = v - centre
+            d2 = d * d
+            n += 1
+            s1 += d
+            s2 += d2
+            s3 += d2 * d
+            s4 += d2 * d2
+    out[0] = n
+    out[1] = s1
+    out[2] = s2
+    out[3] = s3
+    out[4] = s4
+
+
+_power_sums = kernel(_power_sums_python)
+
+
+def _value_counts(x: np.ndarray) -> dict:
+    """Counts of the distinct values of ``x`` (NaN-free); values are rounded to 10
+    decimals first, since discrete metrics take rational values up to float noise."""
+    vals, counts = np.unique(np.round(x, 10), return_counts=True)
+    return dict(zip(vals.tolist(), counts.tolist()))
 
 
 def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
@@ -76,16 +107,17 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
     """
     out = {}
     for key, fields_ in values.items():
-        x_all = fields_["estimate"]
-        ok = ~np.isnan(x_all)
-        x = x_all[ok]
+        x_all = np.ascontiguousarray(fields_["estimate"], dtype=np.float64)
         est = estimands.get(key, {})
         centre = est.get("limit", 0.0)
         centre = centre if centre is not None and math.isfinite(centre) else 0.0
-        d = x - centre
-        d2 = d * d
-        st = {"n_total": x_all.size, "n": x.size, "centre": centre,
-              "s1": float(d.sum()), "s2": float(d2.sum()), "s3": float((d2 * d).sum()), "s4": float((d2 * d2).sum())}
+        sums = np.empty(5)
+        _power_sums(x_all, float(centre), sums)
+        st = {"n_total": x_all.size, "n": int(sums[0]), "centre": centre,
+              "s1": float(sums[1]), "s2": float(sums[2]), "s3": float(sums[3]), "s4": float(sums[4])}
+        need_x = "ci_lower" in fields_ or (key[1] in discrete and key[2] == "case")
+        ok = ~np.isnan(x_all) if need_x else None
+        x = x_all[ok] if need_x else None
         if "ci_lower" in fields_:
             lo, hi = fields_["ci_lower"][ok], fields_["ci_upper"][ok]
             ci_ok = ~(np.isnan(lo) | np.isnan(hi))
@@ -100,8 +132,7 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
                     if theta is not None and math.isfinite(theta):
                         st[f"cover_{name}"] = int(((lo <= theta) & (theta <= hi)).sum())
         if key[1] in discrete and key[2] == "case" and x.size:
-            vals, counts = np.unique(_rounded(x), return_counts=True)
-            st["dist"] = dict(zip(vals.tolist(), counts.tolist()))
+            st["dist"] = _value_counts(x)
         for r in rules:
             if r.metric != key[1]:
                 continue
