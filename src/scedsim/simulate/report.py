@@ -102,8 +102,12 @@ def write_report(out) -> pathlib.Path:
         metrics = list(dict.fromkeys(df.metric))
         if not metrics or x is None:
             return
-        fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.0), squeeze=False)
-        for ax, met in zip(axes[0], metrics):
+        ncol = min(4, len(metrics))
+        nrow = math.ceil(len(metrics) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.8 * nrow), squeeze=False)
+        for ax in axes.ravel()[len(metrics):]:
+            ax.axis("off")
+        for ax, met in zip(axes.ravel(), metrics):
             d = df[df.metric == met]
             groups = d.groupby(line) if line else [(None, d)]
             for g, dd in groups:
@@ -116,9 +120,10 @@ def write_report(out) -> pathlib.Path:
             ax.set_title(met, fontsize=9)
             ax.set_xlabel(x)
             ax.spines[["top", "right"]].set_visible(False)
-        axes[0][0].set_ylabel(ylabel)
+        for row in axes:
+            row[0].set_ylabel(ylabel)
         if line:
-            axes[0][-1].legend(fontsize=7, frameon=False)
+            axes[0][0].legend(fontsize=7, frameon=False)
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
         fig.savefig(out / fname, dpi=120)
@@ -140,9 +145,9 @@ def write_report(out) -> pathlib.Path:
         panel(sel(mean), "mean", "means.png",
               f"Mean per case-series against {x} (±2 MCSE; dashed: large-sample limit)", ref=sel(lim))
         panel(sel(bias), "bias vs limit", "bias.png", f"Bias against the large-sample limit, by {x}")
-        for rule in dict.fromkeys(rej[rej.scope == "case"].rule):
+        for k, rule in enumerate(dict.fromkeys(rej[rej.scope == "case"].rule), start=1):
             r = rej[(rej.scope == "case") & (rej.rule == rule)]
-            panel(sel(r).assign(metric=rule), "rejection rate", f"rejection_{len(figs)}.png",
+            panel(sel(r).assign(metric=rule), "rejection rate", f"rejection_{k}.png",
                   f"Rejection rate of '{rule}' by {x}")
 
     dist = case[(case.measure == "probability") & (case.metric == "ird")]
