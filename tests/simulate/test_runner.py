@@ -208,3 +208,21 @@ def test_missing_occasions_and_multiple_baseline():
     assert n.loc[0.0] == 1800
     with pytest.raises(ValueError, match="has no standard error"):
         Study(metrics=["pnd"], rules=["pnd.ci_lower > 0.5"])
+
+
+def test_raw_estimates_and_saved_tables(tmp_path):
+    from scedsim.simulate import load_result
+
+    study = Study(design="A3 B4", grid={"level": [0.0, 1.0]}, metrics=["nap", "ird"], n_cases=2, n_reps=300,
+                  block_size=100, seed=2, keep_raw=True, estimands=False)
+    res = run(study, out=tmp_path / "r", quiet=True)
+    raw = res.raw
+    assert len(raw) == 2 * 2 * 300 * 2 and set(raw.columns) >= {"level", "metric", "rep", "case", "estimate"}
+    # The raw values reproduce the summary's means exactly.
+    mean = raw[(raw.level == 1.0) & (raw.metric == "ird")].estimate.mean()
+    s = res.measure("mean", level=1.0, metric="ird", scope="case").value.iloc[0]
+    assert mean == pytest.approx(s, rel=1e-12)
+    back = load_result(tmp_path / "r")
+    pd.testing.assert_frame_equal(back.summary.drop(columns=["estimand", "rule"]),
+                                  res.summary.drop(columns=["estimand", "rule"]), check_dtype=False)
+    assert back.raw is not None and len(back.raw) == len(raw)

@@ -501,7 +501,13 @@ def load_result(out) -> SimulationResult:
     out = pathlib.Path(out)
     if not (out / "summary.csv").exists():
         raise ValueError(f"{out} holds no finished study (no summary.csv); run or resume it first")
-    read = lambda name: pd.read_csv(out / name) if (out / name).exists() else pd.DataFrame()  # noqa: E731
+
+    def read(name):
+        try:
+            return pd.read_csv(out / name)
+        except (FileNotFoundError, pd.errors.EmptyDataError):
+            return pd.DataFrame()
+
     raw = pd.read_csv(out / "raw.csv.gz") if (out / "raw.csv.gz").exists() else None
     return SimulationResult(read("summary.csv"), read("conditions.csv"), read("errors.csv"), read("seeds.csv"),
                             read("estimands.csv"), raw, out)
