@@ -1,0 +1,98 @@
+"""Combining evidence across cases: p-value combinations and counting rules."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["combine_pvalues", "k_of_n"]
+
+METHODS = ("fisher", "stouffer", "edgington")
+
+
+def _edgington_cdf(s: np.ndarray, k: int) -> np.ndarray:
+    """P(U_1 + ... + U_k <= s) for independent uniforms (Irwin-Hall distribution)."""
+    s = np.asarray(s, dtype=np.float64)
+    out = np.zeros_like(s)
+    for j in range(k + 1):
+        term = (-1) ** j * math.comb(k, j) * np.clip(s - j, 0.0, None) ** k
+        out += term
+    return np.clip(out / math.factorial(k), 0.0, 1.0)
+
+
+def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
+    """Combine independent one-sided p-values of several cases into one.
+
+    Parameters
+    ----------
+    pvalues : array_like
+        p-values in (0, 1]; the last axis (or ``axis``) runs over cases, so a
+        2-D array combines each row.
+    method : {"fisher", "stouffer", "edgington"}
+        Fisher (1932): -2 sum ln p ~ chi-square with 2k df.  Stouffer et al.
+        (1949): sum Phi^-1(1 - p) / sqrt(k) ~ N(0, 1).  Edgington (1972): the
+        sum of the p-values against the Irwin-Hall distribution (exact for
+        uniform p-values; recommended for randomization tests by Onghena &
+        Edgington 2005).
+
+    Returns
+    -------
+    float or ndarray
+        The combined p-value.
+
+    Notes
+    -----
+    The combinations assume continuous, uniform p-values under the null.  The
+    p-values of exact tests on 7 points are discrete (e.g. multiples of 1/35),
+    which makes Fisher and Stouffer conservative; Edgington's sum is the usual
+    choice for combining randomization tests.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.size == 0:
+        raise ValueError("no p-values to combine")
+    if np.any(np.isnan(p)) or np.any((p <= 0) | (p > 1)):
+        raise ValueError("p-values to combine must lie in (0, 1] and not be NaN")
+    p = np.moveaxis(p, axis, -1)
+    k = p.shape[-1]
+    if method == "fisher":
+        out = stats.chi2.sf(-2.0 * np.log(p).sum(axis=-1), 2 * k)
+    elif method == "stouffer":
+        z = stats.norm.isf(p).sum(axis=-1) / math.sqrt(k)
+        out = stats.norm.sf(z)
+    else:
+        out = _edgington_cdf(p.sum(axis=-1), k)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def k_of_n(successes, n: int, p0: float):
+    """Exact probability of at least ``successes`` of ``n`` independent cases showing
+    an event of null probability ``p0`` (e.g. "p <= .05" or "IRD >= .70").
+
+    This is the p-value of the counting rule "at least k of N cases": the
+    binomial upper tail P(X >= k), X ~ Binomial(n, p0).
+
+    Parameters
+    ----------
+    successes : int or array_like
+    n : int
+    p0 : float
+        Null probability of the event in one case, e.g. the exact P(p <= alpha)
+        of a discrete test, or P(IRD >= .70) under no effect.
+
+    Returns
+    -------
+    float or ndarray
+    """
+    if not 0.0 <= p0 <= 1.0:
+        raise ValueError(f"p0 must be a probability, got {p0}")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    k = np.asarray(successes)
+    if np.any((k < 0) | (k > n)):
+        raise ValueError(f"successes must lie between 0 and n = {n}")
+    out = stats.binom.sf(k - 1, n, p0)
+    return float(out) if np.ndim(out) == 0 else out

@@ -1,0 +1,274 @@
+"""Randomization tests for randomized single-case designs.
+
+The p-value is the share of the admissible randomizations whose statistic is
+at least the observed one (the observed randomization included), as in
+Edgington & Onghena (2007), *Randomization Tests*, 4th ed.; Bulté & Onghena
+(2008); and scan's ``rand_test``.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_choice, phases
+from ._stats import count_extreme, pvalue_from_counts, statistic_function
+
+__all__ = ["TestResult", "randomization_test", "multiple_baseline_test", "admissible_starts"]
+
+ALTERNATIVES = ("greater", "less", "two-sided")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """Outcome of an exact or Monte Carlo test.
+
+    Attributes
+    ----------
+    statistic : float or ndarray
+        Observed statistic (oriented so that larger means improvement).
+    pvalue : float or ndarray
+    n_arrangements : int
+        Size of the reference set (or Monte Carlo resamples + 1).
+    min_pvalue : float
+        The smallest p-value the test can give for this design.
+    method : str
+        ``"exact"`` or ``"monte_carlo"``.
+    alternative : str
+    null_distribution : ndarray or None
+        The statistic over the reference set, with ``return_distribution=True``.
+    """
+
+    statistic: Any
+    pvalue: Any
+    n_arrangements: int
+    min_pvalue: float
+    method: str
+    alternative: str
+    null_distribution: Any = None
+
+    def __repr__(self) -> str:
+        if np.ndim(self.pvalue):
+            return (f"TestResult(batch of {np.size(self.pvalue)}, method={self.method!r}, "
+                    f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
+        return (f"TestResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, method={self.method!r}, "
+                f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
+
+
+def admissible_starts(n_time: int, min_phase: int) -> np.ndarray:
+    """Admissible baseline lengths of one AB series: both phases keep ``min_phase`` points."""
+    if min_phase < 1:
+        raise ValueError(f"min_phase must be at least 1, got {min_phase}")
+    starts = np.arange(min_phase, n_time - min_phase + 1)
+    if starts.size == 0:
+        raise ValueError(f"a series of {n_time} points cannot keep {min_phase} points in each phase")
+    return starts
+
+
+def _split_stats(y: np.ndarray, starts: np.ndarray, f) -> np.ndarray:
+    """(rows, len(starts)) statistic of every admissible split of every row of ``y``."""
+    out = np.empty((y.shape[0], starts.size))
+    for k, s in enumerate(starts):
+        out[:, k] = f(np.ascontiguousarray(y[:, :s]), np.ascontiguousarray(y[:, s:]))
+    return out
+
+
+def randomization_test(a, b, *, statistic="mean_diff", improvement: str = "increase", min_phase: int = 2,
+                       alternative: str = "greater", exclude_equal: bool = False,
+                       return_distribution: bool = False, options: dict | None = None) -> TestResult:
+    """Randomization test for an AB design with a randomly chosen intervention point.
+
+    The reference set holds every intervention point that leaves at least
+    ``min_phase`` points in each phase (the series is ``a`` then ``b`` in time
+    order; the observed point is the length of ``a``).
+
+    Parameters
+    ----------
+    a, b : array_like
+        Baseline and treatment phases of one series (1-D) or of a batch of
+        series with equal phase lengths (2-D, one per row).
+    statistic : str or callable
+        ``"mean_diff"`` (mean B - mean A), ``"median_diff"``, any metric name
+        (``"nap"``, ``"ird"``, ...) or ``f(a, b) -> float``; computed on data
+        oriented so that larger means improvement.
+    improvement : {"increase", "decrease"}
+    min_phase : int
+        Smallest admissible phase length (scan's ``limit``).
+    alternative : {"greater", "less", "two-sided"}
+        ``"greater"`` is the direction of improvement; two-sided doubles the
+        smaller one-sided p (capped at 1).
+    exclude_equal : bool
+        Count only randomizations strictly beyond the observed statistic
+        (scan's ``exclude.equal = TRUE``; the observed one is then not counted
+        and p can be 0).  Default False: at least as extreme, observed included.
+    return_distribution : bool
+        Attach the statistic of every admissible intervention point.
+    options : dict, optional
+        Keyword options for a metric statistic (e.g. ``{"method": "complete"}``).
+
+    Returns
+    -------
+    TestResult
+        With 7 points and ``min_phase=2`` there are 4 admissible points, so p
+        cannot go below 1/4.
+
+    Notes
+    -----
+    Statistics equal in exact arithmetic are equal here (relative tolerance
+    1e-9); scan compares doubles and can split such ties.
+    """
+    check_choice("alternative", alternative, ALTERNATIVES)
+    name, f = statistic_function(statistic, options)
+    A, B, is_1d = phases(a, b, improvement, metric="randomization test")
+    m = A.shape[1]
+    y = np.concatenate([A, B], axis=1)
+    starts = admissible_starts(y.shape[1], int(min_phase))
+    if m not in starts:
+        raise ValueError(f"the observed baseline of {m} points is not admissible with min_phase={min_phase}")
+    null = _split_stats(y, starts, f)
+    observed = null[:, int(np.flatnonzero(starts == m)[0])]
+    ge, le = count_extreme(null, observed, alternative, exclude_equal)
+    p = pvalue_from_counts(ge, le, starts.size, alternative)
+    return _result(observed, p, starts.size, 1.0 / starts.size, "exact", alternative,
+                   null if return_distribution else None, is_1d)
+
+
+def _result(observed, p, n, min_p, method, alternative, null, is_1d):
+    if is_1d:
+        return TestResult(float(observed[0]), float(p[0]), n, min_p, method, alternative,
+                          None if null is None else null[0])
+    return TestResult(observed, p, n, min_p, method, alternative, null)
+
+
+SCHEMES = ("marascuilo_busk", "wampold_worsham", "koehler_levin")
+
+
+def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "increase", min_phase: int = 2,
+                           scheme: str = "marascuilo_busk", alternative: str = "greater",
+                           exclude_equal: bool = False, combine: str | None = None, tier_starts=None,
+                           n_resamples: int | None = None, max_arrangements: int = 2_000_000, rng=None,
+                           return_distribution: bool = False, options: dict | None = None) -> TestResult:
+    """Randomization test of the across-case statistic in a multiple-baseline design.
+
+    Parameters
+    ----------
+    cases : sequence of (a, b)
+        One pair of observed phases per participant.
+    statistic, improvement, min_phase, alternative, exclude_equal, options
+        As for :func:`randomization_test`; the per-case statistics are combined
+        by their mean (by their median for ``"median_diff"``, as scan does),
+        or as ``combine`` says (``"mean"`` or ``"median"``).
+    scheme : str
+        ``"marascuilo_busk"`` (Marascuilo & Busk 1988): each case's intervention
+        point varies independently over its admissible points.
+        ``"wampold_worsham"`` (Wampold & Worsham 1986): the observed
+        intervention points are fixed and the participants are randomly
+        assigned to them (all series equally long).
+        ``"koehler_levin"`` (Koehler & Levin 1998): participants are assigned to
+        staggered tiers, and tier k draws its point from ``tier_starts[k]``
+        (baseline lengths; the observed assignment gives case k tier k).
+    n_resamples : int, optional
+        Monte Carlo resamples when the reference set exceeds
+        ``max_arrangements`` (default 9999); p = (1 + count) / (1 + R).
+    rng : numpy.random.Generator or int, optional
+        For the Monte Carlo form.
+
+    Returns
+    -------
+    TestResult
+    """
+    check_choice("alternative", alternative, ALTERNATIVES)
+    check_choice("scheme", scheme, SCHEMES)
+    name, f = statistic_function(statistic, options)
+    combine = combine or ("median" if name == "median_diff" else "mean")
+    check_choice("combine", combine, ("mean", "median"))
+    agg = np.median if combine == "median" else np.mean
+    series, observed_m = [], []
+    for k, pair in enumerate(cases):
+        try:
+            a, b = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"case {k + 1}: give each case as a pair (a, b) of phases") from None
+        A, B, is_1d = phases(a, b, improvement, metric=f"case {k + 1}")
+        if not is_1d:
+            raise ValueError(f"case {k + 1}: each phase must be 1-D")
+        series.append(np.concatenate([A, B], axis=1))
+        observed_m.append(A.shape[1])
+    if len(series) < 2:
+        raise ValueError("a multiple-baseline test needs at least two cases")
+    n_cases = len(series)
+
+    if scheme == "marascuilo_busk":
+        starts = [admissible_starts(y.shape[1], int(min_phase)) for y in series]
+        for k, (s, m) in enumerate(zip(starts, observed_m)):
+            if m not in s:
+                raise ValueError(f"case {k + 1}: the observed baseline of {m} points is not admissible "
+                                 f"with min_phase={min_phase}")
+        per_case = [_split_stats(y, s, f)[0] for y, s in zip(series, starts)]
+        obs_idx = [int(np.flatnonzero(s == m)[0]) for s, m in zip(starts, observed_m)]
+        sizes = [s.size for s in starts]
+
+        def stats_of(choice):  # choice: (R, n_cases) indices into each case's starts
+            return agg(np.stack([per_case[k][choice[:, k]] for k in range(n_cases)], axis=1), axis=1)
+
+        total = math.prod(sizes)
+        enumerate_all = lambda: np.array(list(itertools.product(*[range(s) for s in sizes])))  # noqa: E731
+        sample = lambda g, r: np.stack([g.integers(0, s, r) for s in sizes], axis=1)  # noqa: E731
+        observed = stats_of(np.array([obs_idx]))[0]
+    else:
+        lengths = {y.shape[1] for y in series}
+        if len(lengths) != 1:
+            raise ValueError(f"scheme {scheme!r} needs series of equal length, got lengths {sorted(lengths)}")
+        if scheme == "wampold_worsham":
+            tiers = [np.array([m]) for m in observed_m]
+        else:
+            if tier_starts is None or len(tier_starts) != n_cases:
+                raise ValueError("scheme 'koehler_levin' needs tier_starts: one set of baseline lengths per tier")
+            tiers = [np.asarray(sorted(set(int(v) for v in t))) for t in tier_starts]
+            for k, (t, m) in enumerate(zip(tiers, observed_m)):
+                if m not in t:
+                    raise ValueError(f"case {k + 1}: its baseline of {m} points is not among tier {k + 1}'s "
+                                     f"starts {t.tolist()}")
+        all_starts = np.unique(np.concatenate(tiers))
+        table = [_split_stats(y, all_starts, f)[0] for y in series]  # case x start
+        pos = {int(s): i for i, s in enumerate(all_starts)}
+        perms = list(itertools.permutations(range(n_cases)))
+        tier_sizes = [t.size for t in tiers]
+        total = len(perms) * math.prod(tier_sizes)
+
+        def stats_of(choice):  # choice: (R, 1 + n_tiers): permutation index, then start index per tier
+            vals = np.empty((choice.shape[0], n_cases))
+            for r, row in enumerate(choice):
+                perm = perms[row[0]]
+                for tier in range(n_cases):
+                    case = perm[tier]
+                    vals[r, tier] = table[case][pos[int(tiers[tier][row[1 + tier]])]]
+            return agg(vals, axis=1)
+
+        def enumerate_all():
+            return np.array([(p,) + c for p in range(len(perms))
+                             for c in itertools.product(*[range(s) for s in tier_sizes])])
+
+        def sample(g, r):
+            return np.stack([g.integers(0, len(perms), r)] + [g.integers(0, s, r) for s in tier_sizes], axis=1)
+
+        identity = perms.index(tuple(range(n_cases)))
+        obs_choice = [identity] + [int(np.flatnonzero(t == m)[0]) for t, m in zip(tiers, observed_m)]
+        observed = stats_of(np.array([obs_choice]))[0]
+
+    if total <= max_arrangements:
+        null = stats_of(enumerate_all())
+        ge, le = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal)
+        p = pvalue_from_counts(ge, le, total, alternative)[0]
+        return TestResult(float(observed), float(p), int(total), 1.0 / total, "exact", alternative,
+                          null if return_distribution else None)
+    r = int(n_resamples or 9999)
+    g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    null = stats_of(sample(g, r))
+    ge, le = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal)
+    p = pvalue_from_counts(ge, le, r, alternative, plus_one=True)[0]
+    return TestResult(float(observed), float(p), r + 1, 1.0 / (r + 1), "monte_carlo", alternative,
+                      null if return_distribution else None)
