@@ -14,6 +14,8 @@ __all__ = ["MetricSpec", "metric_specs", "analyze_block", "FIELDS"]
 
 FIELDS = ("estimate", "se", "ci_lower", "ci_upper")
 METRIC_NAMES = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr")
+# Tests whose p-value is analysed like a metric: {"name": "perm_test", "statistic": "nap"}.
+TEST_NAMES = ("perm_test", "rand_test")
 # Metrics whose values take few distinct values in short series: their
 # distribution P(value = v) is reported.
 DISCRETE = ("ird", "pnd", "pem", "pand", "pet")
@@ -32,25 +34,64 @@ class MetricSpec:
     label: str = ""
 
     def __post_init__(self):
-        if self.name not in METRIC_NAMES:
-            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(METRIC_NAMES)}")
+        if self.name not in METRIC_NAMES + TEST_NAMES:
+            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(METRIC_NAMES + TEST_NAMES)}")
         if "improvement" in self.options:
             raise ValueError("set the direction of improvement on the study or model, not on a metric")
+        if self.is_test and "statistic" not in self.options:
+            raise ValueError(f"{self.name} needs a statistic, e.g. {{name = \"{self.name}\", statistic = \"nap\"}}")
         if not self.label:
-            opts = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
-            object.__setattr__(self, "label", f"{self.name}[{opts}]" if opts else self.name)
+            opts = dict(self.options)
+            if self.is_test:
+                stat = opts.pop("statistic")
+                base = f"p_{self.name[:-5]}_{stat}"
+            else:
+                base = self.name
+            extra = ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
+            object.__setattr__(self, "label", f"{base}[{extra}]" if extra else base)
+
+    @property
+    def is_test(self) -> bool:
+        return self.name in TEST_NAMES
 
     @property
     def func(self):
+        if self.is_test:
+            return _TEST_FUNCS[self.name]
         return getattr(_ss, self.name)
 
     @property
     def discrete(self) -> bool:
-        return self.name in DISCRETE
+        # Exact p-values take few values in short series.
+        return self.name in DISCRETE or self.is_test
 
     @property
     def has_ci(self) -> bool:
         return self.name in WITH_CI
+
+
+class _PValue:
+    """A test result seen as a metric: the estimate is the p-value."""
+
+    def __init__(self, res):
+        self.estimate = res.pvalue
+        nan = np.full(np.shape(res.pvalue), np.nan)
+        self.se = self.ci_lower = self.ci_upper = nan
+
+
+def _perm_test(a, b, improvement="increase", **options):
+    from ..inference import permutation_test
+
+    return _PValue(permutation_test(a, b, improvement=improvement, **options))
+
+
+def _rand_test(a, b, improvement="increase", **options):
+    from ..inference import randomization_test
+
+    return _PValue(randomization_test(a, b, improvement=improvement, **options))
+
+
+_TEST_FUNCS = {"perm_test": _perm_test, "rand_test": _rand_test}
 
 
 def metric_specs(metrics) -> tuple[MetricSpec, ...]:
@@ -194,15 +235,27 @@ def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: 
 
 def case_summaries(results: dict, specs) -> dict:
     """Across-case summaries per replication: the mean of each metric over cases
-    (defined cases only), and robust IRD from pooled counts (as scan pools cases).
+    (defined cases only), robust IRD from pooled counts (as scan pools cases),
+    and for tests the Edgington combination of the cases' p-values.
 
-    Returns ``{(contrast, label, level): (n_reps,) array}`` with level ``"mean"``
-    or ``"pooled"``.
+    Returns ``{(contrast, label, scope): (n_reps,) array}`` with scope ``"mean"``,
+    ``"pooled"`` or ``"edgington"``.
     """
     out = {}
     by_label = {s.label: s for s in specs}
     for (contrast, label), r in results.items():
         est = r["estimate"]
+        if by_label[label].is_test:
+            # A mean of p-values is no test: combine them (Edgington's additive
+            # method, the usual one for randomization tests); NaN if a case has none.
+            from ..inference import combine_pvalues
+
+            comb = np.full(est.shape[0], np.nan)
+            ok = ~np.isnan(est).any(axis=1)
+            if ok.any():
+                comb[ok] = combine_pvalues(est[ok], "edgington")
+            out[(contrast, label, "edgington")] = comb
+            continue
         mean = est.mean(axis=1)
         if np.isnan(mean).any():
             # Some cases undefined: average the defined ones.

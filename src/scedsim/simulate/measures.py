@@ -15,10 +15,11 @@ import numpy as np
 
 from .._numba import kernel
 
-__all__ = ["Rule", "parse_rules", "block_stats", "add_stats", "measures_from_stats"]
+__all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats"]
 
 _RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*(\[[^\]]*\])?)(\.(?P<field>estimate|se|ci_lower|ci_upper))?"
                    r"\s*(?P<op>>=|<=|>|<|==|!=)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
+_COUNT = re.compile(r"^count\((?P<inner>.+)\)\s*(?P<op>>=|<=|>|<|==|!=)\s*(?P<value>\d+)$")
 _OPS = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
         "==": np.equal, "!=": np.not_equal}
 
@@ -37,16 +38,25 @@ class Rule:
     field: str
     op: str
     value: float
+    inner: "Rule | None" = None
 
     @classmethod
     def parse(cls, text) -> "Rule":
         if isinstance(text, Rule):
             return text
-        m = _RULE.match(str(text))
+        text = " ".join(str(text).split())
+        m = _COUNT.match(text)
+        if m:
+            # "count(<rule>) >= k": how many of a replication's cases satisfy <rule>.
+            inner = cls.parse(m.group("inner"))
+            if inner.inner is not None:
+                raise ValueError(f"counting rules cannot be nested: {text!r}")
+            return cls(text, f"count({inner.text})", "estimate", m.group("op"), float(m.group("value")), inner)
+        m = _RULE.match(text)
         if not m:
-            raise ValueError(f"cannot read decision rule {text!r}; write e.g. 'ird >= 0.7' or 'nap.ci_lower > 0.5'")
-        return cls(" ".join(str(text).split()), m.group("metric"), m.group("field") or "estimate",
-                   m.group("op"), float(m.group("value")))
+            raise ValueError(f"cannot read decision rule {text!r}; write e.g. 'ird >= 0.7', "
+                             "'nap.ci_lower > 0.5', 'p_perm_nap <= 0.05' or 'count(p_perm_nap <= 0.05) >= 3'")
+        return cls(text, m.group("metric"), m.group("field") or "estimate", m.group("op"), float(m.group("value")))
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         return _OPS[self.op](x, self.value)
@@ -56,12 +66,31 @@ def parse_rules(rules, specs) -> tuple[Rule, ...]:
     """Parse decision rules and check them against the study's metric specs."""
     out = tuple(Rule.parse(r) for r in (rules or ()))
     by_label = {s.label: s for s in specs}
-    for r in out:
+    for rule in out:
+        r = rule.inner or rule
         if r.metric not in by_label:
-            raise ValueError(f"rule {r.text!r} names metric {r.metric!r}, which the study does not compute "
+            raise ValueError(f"rule {rule.text!r} names metric {r.metric!r}, which the study does not compute "
                              f"(it computes {', '.join(by_label)})")
         if r.field != "estimate" and not by_label[r.metric].has_ci:
-            raise ValueError(f"rule {r.text!r} uses {r.field}, but {r.metric} has no standard error or interval")
+            raise ValueError(f"rule {rule.text!r} uses {r.field}, but {r.metric} has no standard error or interval")
+    return out
+
+
+def count_values(results: dict, rules) -> dict:
+    """Per replication, how many cases satisfy each counting rule's inner rule.
+
+    Returns ``{(contrast, "count(<inner>)", "count"): {"estimate": (n_reps,) array}}``.
+    """
+    out = {}
+    for rule in rules:
+        if rule.inner is None:
+            continue
+        for (contrast, label), r in results.items():
+            if label != rule.inner.metric:
+                continue
+            x = r[rule.inner.field]
+            hit = np.where(np.isnan(x), False, rule.inner.apply(np.nan_to_num(x)))
+            out[(contrast, rule.metric, "count")] = {"estimate": hit.sum(axis=1).astype(np.float64)}
     return out
 
 
@@ -115,7 +144,7 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
         _power_sums(x_all, float(centre), sums)
         st = {"n_total": x_all.size, "n": int(sums[0]), "centre": centre,
               "s1": float(sums[1]), "s2": float(sums[2]), "s3": float(sums[3]), "s4": float(sums[4])}
-        need_x = "ci_lower" in fields_ or (key[1] in discrete and key[2] == "case")
+        need_x = "ci_lower" in fields_ or (key[1] in discrete and key[2] == "case") or key[2] == "count"
         ok = ~np.isnan(x_all) if need_x else None
         x = x_all[ok] if need_x else None
         if "ci_lower" in fields_:
@@ -131,7 +160,7 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
                     theta = est.get(name)
                     if theta is not None and math.isfinite(theta):
                         st[f"cover_{name}"] = int(((lo <= theta) & (theta <= hi)).sum())
-        if key[1] in discrete and key[2] == "case" and x.size:
+        if (key[1] in discrete and key[2] == "case" or key[2] == "count") and x.size:
             st["dist"] = _value_counts(x)
         for r in rules:
             if r.metric != key[1]:
@@ -182,7 +211,7 @@ def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
         rows.append(dict(contrast=key[0], metric=key[1], scope=key[2], measure=measure, estimand=estimand,
                          at=at, rule=rule, value=value, mcse=mcse))
 
-    for key in sorted(stats, key=lambda k: (k[0], k[1], {"case": 0, "mean": 1, "pooled": 2}.get(k[2], 3))):
+    for key in sorted(stats, key=lambda k: (k[0], k[1], {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4}.get(k[2], 5))):
         st = stats[key]
         n, c = st["n"], st["centre"]
         add(key, "n", float(n), 0.0)

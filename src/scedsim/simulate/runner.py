@@ -20,7 +20,7 @@ import pandas as pd
 from .analysis import FIELDS, analyze_block, case_summaries, metric_specs
 from .design import Contrast, Design
 from .estimands import compute_estimands
-from .measures import add_stats, block_stats, measures_from_stats, parse_rules
+from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
 from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
@@ -263,7 +263,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
     params = study.params_for(row)
     contrasts = study.contrasts_for(design)
     improvement = study.improvement_for(row)
-    discrete = {s.label for s in study.specs if s.discrete}
+    discrete = {s.label for s in study.specs if s.discrete} | {r.metric for r in study.rule_list if r.inner}
     with_ci = {s.label for s in study.specs if s.has_ci}
     blocks, errors, raw = [], [], []
     first = k * study.blocks_per_chunk
@@ -279,6 +279,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
                 values[(c, label, "case")] = {f: r[f].ravel() for f in fields_}
             for key, v in case_summaries(res, study.specs).items():
                 values[key] = {"estimate": v}
+            values.update(count_values(res, study.rule_list))
             blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
             if study.keep_raw:
                 raw.append((j, {key: r["estimate"] for key, r in res.items()}))
@@ -465,6 +466,8 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResul
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
         for m in measures_from_stats(total, estimands.get(i, {})):
             rows.append({**row, **m, "status": status})
+        for m in _min_pvalues(study, row):
+            rows.append({**row, **m, "status": status})
         for j in range(study.n_blocks):
             seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{i},{j}",
                                   reps=study.block_reps(j)))
@@ -480,6 +483,28 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResul
     raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
     return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
                             pd.DataFrame(est_rows), raw, out)
+
+
+def _min_pvalues(study: Study, row: dict) -> list[dict]:
+    """The smallest p-value each test can reach in this design (over its cases)."""
+    from ..inference import admissible_starts
+
+    design = study.design_for(row)
+    out = []
+    for spec in study.specs:
+        if not spec.is_test:
+            continue
+        for c in study.contrasts_for(design):
+            mins = []
+            for k in range(design.n_cases):
+                ia, ib = design.indices(c, k)
+                if spec.name == "perm_test":
+                    mins.append(1.0 / math.comb(ia.size + ib.size, ia.size))
+                else:
+                    mins.append(1.0 / admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size)
+            out.append(dict(contrast=str(c), metric=spec.label, scope="case", measure="min_pvalue", estimand="",
+                            at=np.nan, rule="", value=min(mins), mcse=0.0))
+    return out
 
 
 def _save(result: SimulationResult, out: pathlib.Path, elapsed: float) -> None:
