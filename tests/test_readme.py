@@ -1,6 +1,7 @@
 """README shows real output: its Python examples run as doctests, and the demo block
 is what `scedsim demo` prints."""
 import doctest
+import importlib
 import io
 import pathlib
 import re
@@ -29,6 +30,7 @@ def test_readme_demo_block_matches_the_demo():
 
 
 def test_docstring_examples():
-    for mod in (scedsim.effect_sizes.nonoverlap, testing):
+    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing,
+                scedsim.datasets, scedsim.tidy):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__
