@@ -163,7 +163,7 @@ def test_pooling_against_hand_computed_values():
     assert row["se"] == pytest.approx(se, abs=1e-12)
     z = 1.959963984540054
     assert row["ci_lower"] == pytest.approx(float(mean) - z * se, abs=1e-9)
-    assert row["ci_upper"] == pytest.approx(float(mean) + z * se, abs=1e-9)
+    assert float(mean) + z * se > 1 and row["ci_upper"] == 1.0      # cut to NAP's range
     assert row["n_cases"] == 3
     # Tau = 2 NAP - 1 with SE doubled: the same weights.
     tau_row = s.loc[("tau", "inverse-variance (fixed effect)")]

@@ -183,6 +183,10 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
             missing_cols = [o for o in outcomes if o not in df.columns]
             have = ", ".join(map(str, df.columns))
             raise ValueError(f"outcome column {missing_cols[0]!r} not found; the table has: {have}")
+        if outcomes is None and not (outcome in df.columns and value in df.columns):
+            have = ", ".join(map(str, df.columns))
+            raise ValueError(f"no columns {outcome!r} and {value!r} of a long table; the table has: {have}. "
+                             "For a wide table (one column per outcome) pass outcomes=[...]")
         _need_columns(df, {"outcome": outcome, "value": value})
 
     for role, col in (("case", case), ("session", session), ("phase", phase)):
@@ -243,8 +247,11 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
                              f"session {show(r['session'])}{more}; pass missing='drop' to leave it out")
         for (c, o), g in long[na].groupby(["case", "outcome"], sort=False):
             dropped[(c, o)] = list(zip(g["session"], g["phase"]))
-        warnings.warn(f"dropped {int(na.sum())} missing value(s); see the notes column", UserWarning,
-                      stacklevel=3)
+        where = "; ".join(f"outcome {r.outcome!r}, case {show(r.case)}, session {show(r.session)}"
+                          for r in long[na].head(3).itertuples())
+        more = f"; and {int(na.sum()) - 3} more" if na.sum() > 3 else ""
+        warnings.warn(f"dropped {int(na.sum())} missing value(s) ({where}{more}); the rows whose "
+                      "phases held them say so in notes", UserWarning, stacklevel=3)
         long = long[~na]
 
     cases = list(pd.unique(df[case]))

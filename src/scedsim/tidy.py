@@ -32,6 +32,8 @@ _TREND = {"pet", "tau_u", "tau_bc"}
 
 COLUMNS = ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower", "ci_upper",
            "n_a", "n_b", "improvement", "notes"]
+# Ranges of the metrics with a weighted mean; their Wald intervals are cut to these.
+_RANGE = {"nap": (0.0, 1.0), "tau": (-1.0, 1.0)}
 SUMMARY_COLUMNS = ["contrast", "outcome", "metric", "method", "estimate", "se", "ci_lower",
                    "ci_upper", "n_cases", "improvement", "notes"]
 
@@ -404,10 +406,14 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     ``"inverse-variance (fixed effect)"``
         NAP and Tau only: the mean weighted by 1/SE^2 with each case's SE (the
         ``se`` type chosen for the table; the unbiased SE by default), SE =
-        1/sqrt(sum of weights) and the Wald interval estimate +- z SE (not
-        truncated to the metric's range).  A fixed-effect (common-effect)
-        summary: it assumes one true value for all cases and does not widen for
-        heterogeneity between them.
+        1/sqrt(sum of weights) and the Wald interval estimate +- z SE, cut to
+        the metric's range ([0, 1] for NAP, [-1, 1] for Tau).  A fixed-effect
+        (common-effect) summary: it assumes one true value for all cases and
+        does not widen for heterogeneity between them.  NAP's SEs depend on the
+        estimate, so in very short series the weights favour some cases over
+        others for their values, not their precision; compare the median, or
+        weight by the null SE (``options={"nap": {"se": "null"}}``), which
+        depends only on the phase lengths.
     ``"pooled counts"``
         Robust IRD only: the PAND removals r_i of the cases (recovered from
         each case's IRD = 1 - (m_i + n_i) r_i / (2 m_i n_i)) and the phase
@@ -469,8 +475,9 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
                 w = 1.0 / se[w_ok] ** 2
                 mean = float(np.sum(w * est[w_ok]) / np.sum(w))
                 s = float(np.sqrt(1.0 / np.sum(w)))
-                add(key, "inverse-variance (fixed effect)", mean, s, mean - z * s, mean + z * s,
-                    int(w_ok.sum()), wnote)
+                lo_, hi_ = _RANGE[m]
+                add(key, "inverse-variance (fixed effect)", mean, s, max(lo_, mean - z * s),
+                    min(hi_, mean + z * s), int(w_ok.sum()), wnote)
             else:
                 add(key, "inverse-variance (fixed effect)", notes=wnote or "no case has an SE")
         if m == "ird":
