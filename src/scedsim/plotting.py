@@ -116,7 +116,13 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
     nrow, ncol = len(cases), len(outs)
     if figsize is None:
         figsize = (0.6 + 3.4 * ncol, 0.7 + 1.35 * nrow)
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = Figure(figsize=figsize)
+    # Fixed margins in inches: quicker and steadier than a layout engine on many panels.
+    w, h = fig.get_size_inches()
+    top = 0.3 + (0.25 if ncol > 1 else 0.0) + (0.3 if title else 0.0)
+    fig.subplots_adjust(left=min(0.45, 0.75 / w), right=1 - min(0.3, 0.45 / w),
+                        bottom=min(0.3, 0.5 / h), top=1 - min(0.3, top / h),
+                        hspace=0.35, wspace=0.22)
     axes = fig.subplots(nrow, ncol, sharex=True, sharey="col", squeeze=False)
 
     # Do all cases change phase at the same sessions?  Then label the phases once.
@@ -161,7 +167,7 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
             # Several outcomes: name each column above its phase labels.
             axes[0, col].set_title(o, fontsize=10, pad=16)
     if ylabel is not None or ncol == 1:
-        fig.supylabel(ylabel if ylabel is not None else outs[0], fontsize=9)
+        fig.supylabel(ylabel if ylabel is not None else outs[0], fontsize=9, x=0.15 / w)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / h, va="top")
     return fig
