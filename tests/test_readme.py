@@ -19,9 +19,10 @@ def test_readme_examples():
     assert res.attempted >= 8 and res.failed == 0
 
 
-def test_readme_demo_block_matches_the_demo():
+def test_readme_demo_block_matches_the_demo(tmp_path, monkeypatch):
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"```\n(Worked example of Parker.*?)```", text, re.S).group(1)
+    block = re.search(r"```\n(scedsim demo: SYNTHETIC.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)   # the demo writes its figure here
     buf = io.StringIO()
     with redirect_stdout(buf):
         assert cli.main(["demo"]) == 0
