@@ -114,6 +114,7 @@ def test_bad_input_gives_one_line_and_no_traceback(study, args, message):
       "--out", "r.txt"], "--out must name a .csv file"),
     (["es", "data.xyz", "--outcome", "EE"], "unknown file type '.xyz'"),
     (["es", "empty.csv", "--outcome", "EE"], "'empty.csv' is empty"),
+    (["es", "header.csv", "--outcome", "EE"], "the table has no rows"),
     (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
       "--out", "f.jpg"], "--out must end in .png, .svg, .pdf"),
     (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
@@ -124,6 +125,7 @@ def test_more_bad_input_in_process(study, monkeypatch, capsys, args, message):
     monkeypatch.chdir(d)
     (d / "data.xyz").write_text("x")
     (d / "empty.csv").write_text("")
+    (d / "header.csv").write_text("case,session,phase,EE\n")
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
@@ -157,10 +159,13 @@ def test_tsv_excel_and_json_to_stdout(study, monkeypatch, capsys):
     d, _, wide = study
     monkeypatch.chdir(d)
     wide.to_csv("data.tsv", sep="\t", index=False)
+    wide.to_csv("semicolon.csv", sep=";", index=False)
     args = ["--case", "participant", "--session", "occasion", "--outcome", "PA", "--metrics", "nap", "--json"]
     assert cli.main(["es", "data.tsv", *args]) == 0
     from_tsv = json.loads(capsys.readouterr().out)
     assert len(from_tsv["effect_sizes"]) == 6
+    assert cli.main(["es", "semicolon.csv", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == from_tsv
     # Without an Excel reader: a one-line message saying what to install.
     monkeypatch.setitem(sys.modules, "openpyxl", None)
     (d / "data.xlsx").write_bytes(b"not really")

@@ -29,7 +29,8 @@ _EXCEL = (".xlsx", ".xlsm", ".xls")
 def read_table(path) -> pd.DataFrame:
     """Read a CSV, TSV or Excel file into a DataFrame.
 
-    The format follows the extension: ``.csv`` (comma-separated), ``.tsv`` or
+    The format follows the extension: ``.csv`` (comma-separated, or
+    semicolon-separated as Excel writes it in some locales), ``.tsv`` or
     ``.tab`` (tab-separated), ``.xlsx``/``.xlsm`` (needs the optional package
     ``openpyxl``) or ``.xls`` (needs ``xlrd``).  Only the first sheet of a
     workbook is read.
@@ -54,7 +55,11 @@ def read_table(path) -> pd.DataFrame:
     ext = p.suffix.lower()
     try:
         if ext in _CSV:
-            return pd.read_csv(p)
+            df = pd.read_csv(p)
+            if df.shape[1] == 1 and ";" in str(df.columns[0]):
+                # Excel writes ';'-separated "CSV" in locales with a decimal comma.
+                df = pd.read_csv(p, sep=";")
+            return df
         if ext in _TSV:
             return pd.read_csv(p, sep="\t")
         if ext in _EXCEL:
@@ -177,6 +182,8 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
         if len(set(outcomes)) != len(outcomes):
             raise ValueError(f"outcomes lists a name twice: {outcomes}")
     _need_columns(df, {"case": case, "session": session, "phase": phase})
+    if len(df) == 0:
+        raise ValueError("the table has no rows")
     wide = outcomes is not None and all(o in df.columns for o in outcomes)
     if not wide:
         if outcomes is not None and value not in df.columns:
