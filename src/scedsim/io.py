@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_table", "to_long", "Series"]
+__all__ = ["read_table", "to_long", "CaseSeries"]
 
 _CSV = (".csv",)
 _TSV = (".tsv", ".tab")
@@ -80,7 +80,7 @@ def read_table(path) -> pd.DataFrame:
 
 
 @dataclass
-class Series:
+class CaseSeries:
     """One case's series of one outcome, in session order (internal container)."""
 
     case: object
@@ -141,8 +141,8 @@ def _scores(s: pd.Series, what: str, df, case, session) -> pd.Series:
 
 def to_long(df, *, case: str = "case", session: str = "session", phase: str = "phase",
             outcome: str = "outcome", value: str = "value", outcomes=None,
-            missing: str = "error") -> list[Series]:
-    """Check a study table and split it into one :class:`Series` per case and outcome.
+            missing: str = "error") -> list[CaseSeries]:
+    """Check a study table and split it into one :class:`CaseSeries` per case and outcome.
 
     Parameters
     ----------
@@ -165,7 +165,7 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
 
     Returns
     -------
-    list of Series
+    list of CaseSeries
         Ordered by outcome, then case (each in order of first appearance), each
         series sorted by session.
     """
@@ -270,9 +270,9 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
             drop = dropped.get((c, o), [])
             if g is None:
                 if drop:   # every value of this series was missing
-                    out.append(Series(c, o, np.array([]), np.array([], dtype=str), np.array([]), drop))
+                    out.append(CaseSeries(c, o, np.array([]), np.array([], dtype=str), np.array([]), drop))
                 continue
             g = g.sort_values("session", kind="stable")
-            out.append(Series(c, o, g["session"].to_numpy(), g["phase"].to_numpy(dtype=str),
+            out.append(CaseSeries(c, o, g["session"].to_numpy(), g["phase"].to_numpy(dtype=str),
                               g["value"].to_numpy(dtype=np.float64), drop))
     return out
