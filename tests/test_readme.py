@@ -1,6 +1,7 @@
 """README shows real output: its Python examples run as doctests, and the demo block
 is what `scedsim demo` prints."""
 import doctest
+import importlib
 import io
 import pathlib
 import re
@@ -18,9 +19,10 @@ def test_readme_examples():
     assert res.attempted >= 8 and res.failed == 0
 
 
-def test_readme_demo_block_matches_the_demo():
+def test_readme_demo_block_matches_the_demo(tmp_path, monkeypatch):
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"```\n(Worked example of Parker.*?)```", text, re.S).group(1)
+    block = re.search(r"```\n(scedsim demo: SYNTHETIC.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)   # the demo writes its figure here
     buf = io.StringIO()
     with redirect_stdout(buf):
         assert cli.main(["demo"]) == 0
@@ -29,6 +31,7 @@ def test_readme_demo_block_matches_the_demo():
 
 
 def test_docstring_examples():
-    for mod in (scedsim.effect_sizes.nonoverlap, testing):
+    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing,
+                scedsim.datasets, scedsim.tidy):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__

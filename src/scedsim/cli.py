@@ -8,14 +8,20 @@ import numpy as np
 
 EXAMPLES = """\
 examples:
-  scedsim simulate simulations/null_3x4.toml --n-jobs 2
-      a Monte Carlo study (resumable with --resume); then: scedsim report simulations/null_3x4
   scedsim demo
-      every effect size for the worked example of Parker, Vannest & Davis (2011)
+      a synthetic burnout study: effect sizes per participant, across-case summary, figure
   scedsim ab --a "20 20 26 25 22 23" --b "28 25 24 27 30 30 29"
       every effect size for one AB series
   scedsim ab --a "30 28 31" --b "24 22 20 21" --decrease
       the same for an outcome that improves by decreasing (e.g. burnout)
+  scedsim es data.csv --case participant --session occasion --phase phase --outcome EE,DP,PA --decrease EE,DP
+      every effect size for every participant and outcome of a table (CSV, TSV or Excel)
+  scedsim plot data.csv --case participant --session occasion --outcome EE --trend --out figure.png
+      the standard single-case graph, one panel per participant
+  scedsim simulate simulations/null_3x4.toml --n-jobs 2
+      a Monte Carlo study with a progress bar (finish an interrupted run with --resume)
+  scedsim report simulations/null_3x4
+      Markdown tables and figures from a finished study
 """
 
 # (label, function name, keyword arguments)
@@ -71,33 +77,305 @@ def _cmd_ab(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- study tables
+
+# Column headers for metric names.
+LABELS = {"nap": "NAP", "tau": "Tau", "pnd": "PND", "pem": "PEM", "pand": "PAND", "ird": "IRD",
+          "pet": "PET", "tau_u": "Tau-U", "tau_bc": "Tau-BC", "smd": "SMD", "lrr": "LRR"}
+
+
+def _num(x: float, width: int = 7) -> str:
+    return f"{'NA':>{width}s}" if x != x else f"{x:{width}.3f}"
+
+
+def _names(text):
+    """Comma-separated names from the command line, or None."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ValueError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def format_cases(table) -> str:
+    """Per-case estimates as text: one block per contrast, one row per outcome x case."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    cw = max(4, *(len(str(c)) for c in table["case"]))
+    ow = max(7, *(len(str(o)) for o in table["outcome"]))
+    lines = []
+    for contrast, t in table.groupby("contrast", sort=False):
+        base, comp = contrast.split(":", 1)
+        if lines:
+            lines.append("")
+        lines.append(f"Effect sizes, phase {base} vs {' and '.join(comp.split('+'))}"
+                     f"{' (pooled)' if '+' in comp else ''}; better = the direction of improvement")
+        lines.append(f"{'case':{cw}s}  {'outcome':{ow}s}  {'better':6s}"
+                     + "".join(f"{LABELS[m]:>7s}" for m in metrics))
+        est = t.pivot_table(index=["outcome", "case"], columns="metric", values="estimate",
+                            sort=False, dropna=False)
+        imp = t.drop_duplicates(["outcome", "case"]).set_index(["outcome", "case"])["improvement"]
+        for (o, c) in imp.index:
+            better = "lower" if imp[(o, c)] == "decrease" else "higher"
+            lines.append(f"{str(c):{cw}s}  {str(o):{ow}s}  {better:6s}"
+                         + "".join(_num(est.loc[(o, c), m]) for m in metrics))
+    notes = table[table["notes"] != ""]
+    if len(notes):
+        lines.append("")
+        lines.append("notes:")
+        for text, g in notes.groupby("notes", sort=False):
+            where = ", ".join(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
+                                            zip(g["case"], g["outcome"], g["contrast"])))
+            lines.append(f"  {text} [{where}; {', '.join(dict.fromkeys(LABELS[m] for m in g['metric']))}]")
+    return "\n".join(lines)
+
+
+def format_summary(summary, n_cases=None) -> str:
+    """Across-case summary as text: one row per contrast x outcome x metric."""
+    lines = []
+    ow = max(7, *(len(str(o)) for o in summary["outcome"]))
+    for contrast, s in summary.groupby("contrast", sort=False):
+        base, comp = contrast.split(":", 1)
+        if lines:
+            lines.append("")
+        lines.append(f"Across cases, phase {base} vs {' and '.join(comp.split('+'))}")
+        lines.append(f"{'outcome':{ow}s}  {'metric':7s}{'mean':>7s}{'median':>8s}"
+                     f"  {'weighted [95% CI]':23s}{'pooled':>7s}{'cases':>7s}")
+        for (o, m), g in s.groupby(["outcome", "metric"], sort=False):
+            by = g.set_index("method")
+            w = ""
+            if "inverse-variance (fixed effect)" in by.index:
+                r = by.loc["inverse-variance (fixed effect)"]
+                w = "NA" if r["estimate"] != r["estimate"] else \
+                    f"{r['estimate']:.3f} [{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]"
+            pooled = _num(by.loc["pooled counts", "estimate"]) if "pooled counts" in by.index else ""
+            lines.append(f"{str(o):{ow}s}  {LABELS[m]:7s}{_num(by.loc['mean', 'estimate'])}"
+                         f"{_num(by.loc['median', 'estimate'], 8)}  {w:23s}{pooled:>7s}"
+                         f"{int(by.loc['mean', 'n_cases']):7d}")
+    lines.append("")
+    lines.append("weighted: inverse-variance weighted mean of NAP or Tau with each case's SE, Wald CI")
+    lines.append("(fixed effect); pooled: robust IRD of the PAND counts summed over cases.")
+    return "\n".join(lines)
+
+
+def _add_table_arguments(p) -> None:
+    """Arguments shared by the commands that read a study table."""
+    p.add_argument("data", help="study table: .csv, .tsv/.tab, or .xlsx/.xls (needs openpyxl/xlrd)")
+    p.add_argument("--case", default="case", help="column naming the case (default: case)")
+    p.add_argument("--session", default="session",
+                   help="column with the session number giving the time order (default: session)")
+    p.add_argument("--phase", default="phase", help="column with each session's phase label (default: phase)")
+    p.add_argument("--outcome", metavar="NAMES",
+                   help="comma-separated outcomes: score columns of a wide table (one column per outcome), "
+                        "or names in --outcome-column of a long table (default: all outcomes of a long table)")
+    p.add_argument("--outcome-column", default="outcome",
+                   help="long table: column naming the outcome (default: outcome)")
+    p.add_argument("--value", default="value", help="long table: column with the score (default: value)")
+    p.add_argument("--missing", choices=("error", "drop"), default="error",
+                   help="a missing score is an error (default) or is dropped and reported")
+
+
+def _table_kwargs(args) -> dict:
+    return dict(case=args.case, session=args.session, phase=args.phase, outcome=args.outcome_column,
+                value=args.value, outcomes=_names(args.outcome), missing=args.missing)
+
+
+def _warned(fn, *a, **kw):
+    """Run fn, printing its warnings as one-line messages on stderr."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*a, **kw)
+    for w in caught:
+        print(f"scedsim: warning: {w.message}", file=sys.stderr)
+    return out
+
+
+def _cmd_es(args) -> int:
+    import json
+    import pathlib
+
+    import pandas as pd
+
+    import scedsim as ss
+    from .io import read_table
+
+    df = read_table(args.data)
+    kw = _table_kwargs(args)
+    outcomes = kw["outcomes"]
+    if outcomes is None:
+        if kw["outcome"] not in df.columns:
+            raise ValueError(f"no column {kw['outcome']!r} naming the outcome; for a wide table list its "
+                             "score columns with --outcome (e.g. --outcome EE,DP), for a long table name "
+                             "the outcome column with --outcome-column")
+        outcomes = [str(o) for o in pd.unique(df[kw["outcome"]].dropna())]
+    decrease = _names(args.decrease) or []
+    if outcomes is None:
+        improvement = "decrease" if decrease else "increase"
+    else:
+        unknown = [d for d in decrease if d not in outcomes]
+        if unknown:
+            raise ValueError(f"--decrease names {unknown[0]!r}, which is not an outcome; "
+                             f"outcomes: {', '.join(outcomes)}")
+        improvement = {o: "decrease" if o in decrease else "increase" for o in outcomes}
+    metrics = "all" if args.metrics == "all" else _names(args.metrics) or list(ss.tidy.DEFAULT_METRICS)
+    res = _warned(ss.effect_sizes, df, **kw, contrast=_names(args.contrast), metrics=metrics,
+                  improvement=improvement, confidence=args.confidence, summary=True)
+    if args.json and not args.out:
+        print(json.dumps(_as_json(res), indent=1))
+        return 0
+    written = []
+    if args.out:
+        out = pathlib.Path(args.out)
+        if out.suffix.lower() != ".csv":
+            raise ValueError(f"--out must name a .csv file, got {args.out!r}")
+        summary_path = out.with_name(out.stem + "_summary.csv")
+        res.cases.to_csv(out, index=False)
+        res.summary.to_csv(summary_path, index=False)
+        written = [f"{out} ({len(res.cases)} rows)", f"{summary_path} ({len(res.summary)} rows)"]
+        if args.json:
+            out.with_suffix(".json").write_text(json.dumps(_as_json(res), indent=1))
+            written.append(str(out.with_suffix(".json")))
+    print(format_cases(res.cases))
+    print()
+    print(format_summary(res.summary))
+    if written:
+        print(f"\nwrote {', '.join(written)}")
+    return 0
+
+
+def _as_json(res) -> dict:
+    def records(df):
+        # Full precision; NaN is not JSON, so it becomes null.
+        obj = df.astype(object)
+        return obj.where(df.notna(), None).to_dict(orient="records")
+
+    return {"effect_sizes": records(res.cases), "summary": records(res.summary)}
+
+
+def _add_es(sub) -> None:
+    p = sub.add_parser(
+        "es", help="effect sizes for every case and outcome of a study table",
+        description="Every effect size for every case, outcome and phase contrast of a study table, "
+                    "and a summary across cases. The table has one row per case x session (wide: one "
+                    "column per outcome) or per case x session x outcome (long: an outcome column and "
+                    "a value column), and the phase label of each session.",
+        epilog="examples:\n"
+               "  scedsim es data.csv --case participant --session occasion --phase phase \\\n"
+               "      --outcome EE,DP,PA --decrease EE,DP --metrics nap,tau,ird --out results.csv\n"
+               "  scedsim es long.csv --outcome-column scale --value score --contrast A:B,A:C,A:B+C --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_table_arguments(p)
+    p.add_argument("--decrease", metavar="NAMES",
+                   help="comma-separated outcomes where lower is better (the others: higher is better)")
+    p.add_argument("--metrics", metavar="NAMES",
+                   help="comma-separated: nap,tau,pnd,pem,pand,ird,pet,tau_u,tau_bc,smd,lrr, or all "
+                        "(default: all but lrr)")
+    p.add_argument("--contrast", metavar="LIST", default=None,
+                   help="comma-separated contrasts baseline:comparison, e.g. A:B,A:C,A:B+C "
+                        "(B+C pools B and C; default A:B)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--out", metavar="FILE.csv",
+                   help="write the per-case table here and the summary to FILE_summary.csv")
+    p.add_argument("--json", action="store_true",
+                   help="also write FILE.json (with --out), or print JSON instead of the tables")
+    p.set_defaults(func=_cmd_es)
+
+
+FIGURE_TYPES = (".png", ".svg", ".pdf")
+
+
+def _save(fig, out: str, dpi: int) -> None:
+    import pathlib
+
+    path = pathlib.Path(out)
+    if path.suffix.lower() not in FIGURE_TYPES:
+        raise ValueError(f"--out must end in {', '.join(FIGURE_TYPES)}; got {out!r}")
+    fig.savefig(path, dpi=dpi)
+
+
+def _cmd_plot(args) -> int:
+    from .io import read_table
+    from .plotting import sced_plot
+
+    df = read_table(args.data)
+    figsize = (args.width, args.height) if args.width and args.height else None
+    if (args.width is None) != (args.height is None):
+        raise ValueError("give both --width and --height, or neither")
+    fig = _warned(sced_plot, df, **_table_kwargs(args), trend=args.trend, baseline=args.baseline,
+                  title=args.title, figsize=figsize)
+    _save(fig, args.out, args.dpi)
+    print(f"wrote {args.out} ({len(fig.axes)} panels)")
+    return 0
+
+
+def _add_plot(sub) -> None:
+    p = sub.add_parser(
+        "plot", help="the standard single-case graph of a study table",
+        description="One panel per case, stacked on a shared time axis (one column per outcome), with "
+                    "dashed phase-change lines and phase labels; points are connected within a phase only.",
+        epilog="example:\n"
+               "  scedsim plot data.csv --case participant --session occasion --phase phase \\\n"
+               "      --outcome EE --trend --out figure.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_table_arguments(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="figure file: .png, .svg or .pdf")
+    p.add_argument("--trend", action="store_true",
+                   help="draw the baseline Theil-Sen trend, projected into the later phases")
+    p.add_argument("--baseline", default="A", help="baseline phase label, for --trend (default: A)")
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--width", type=float, default=None, help="figure width in inches")
+    p.add_argument("--height", type=float, default=None, help="figure height in inches")
+    p.add_argument("--dpi", type=int, default=200, help="resolution of a PNG (default 200)")
+    p.set_defaults(func=_cmd_plot)
+
+
+# ------------------------------------------------------------------------- demo
+
+DEMO_OUTCOMES = {"EE": "decrease", "DP": "decrease", "PA": "increase", "Climate": "increase",
+                 "QoL": "increase"}
+
+
 def _cmd_demo(args) -> int:
     import scedsim as ss
+    from .datasets import BURNOUT_SEED
+    from .plotting import sced_plot
 
-    a = [20, 20, 26, 25, 22, 23]
-    b = [28, 25, 24, 27, 30, 30, 29]
-    print("Worked example of Parker, Vannest & Davis (2011), Behavior Modification 35(4)")
-    print(f"A = {a}\nB = {b}\n")
-    print(effect_size_table(np.array(a, float), np.array(b, float)))
-    # The motivating design: 3 baseline and 4 treatment points, no effect.
-    from itertools import combinations
-
-    idx = list(combinations(range(7), 3))
-    A = np.array([[float(i) for i in c] for c in idx])
-    B = np.array([[float(i) for i in range(7) if i not in c] for c in idx])
-    ird = ss.ird(A, B).estimate
-    vals, counts = np.unique(np.round(ird, 12), return_counts=True)
-    print("\nRobust IRD with 3 + 4 points under no effect (all 35 rank arrangements):")
-    for v, c in zip(vals, counts):
-        print(f"  IRD = {v:.4f} in {c:2d} of 35")
-    print(f"  mean = {ird.mean():.4f} (= 11/30), not 0")
+    df = ss.datasets.load_burnout_example()
+    print("scedsim demo: SYNTHETIC data shaped like a burnout intervention study. The real")
+    print("study's data are not public; these values come from a seeded generator,")
+    print(f"scedsim.datasets.make_burnout_example(seed={BURNOUT_SEED}).")
+    print("Six participants; occasions 1-3 baseline (A), 4-5 intervention (B), 6-7 follow-up (C).")
+    print("EE (emotional exhaustion) and DP (depersonalization): lower is better; PA (personal")
+    print("accomplishment), Climate (organizational climate), QoL (quality of life): higher is better.")
+    print()
+    cases = ss.effect_sizes(df, metrics=["nap", "tau", "pnd", "pem", "pand", "ird", "tau_u"],
+                            improvement=DEMO_OUTCOMES)
+    print(format_cases(cases))
+    print("Tau-U: Parker's A vs B minus baseline trend, which can exceed 1 in short series.")
+    print()
+    summary = ss.effect_sizes(df, metrics=["nap", "tau", "ird"], improvement=DEMO_OUTCOMES,
+                              contrast=["A:B", "A:C"], summary=True).summary
+    print(format_summary(summary))
+    fig = sced_plot(df, outcomes=["EE", "DP", "PA"], trend=True, xlabel="occasion",
+                    title="SYNTHETIC example data shaped like a burnout study (not real data)")
+    _save(fig, args.out, 110)
+    print()
+    print(f"figure: {args.out} (EE, DP and PA; dotted: baseline Theil-Sen trend)")
+    print("your own data: scedsim es --help, scedsim plot --help")
     return 0
 
 
 def _add_demo(sub) -> None:
-    d = sub.add_parser("demo", help="effect sizes for a published worked example",
-                       description="Every effect size for the worked example of Parker, Vannest & Davis (2011).",
-                       epilog="example:\n  scedsim demo", formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = sub.add_parser("demo", help="effect sizes, summary and figure for a synthetic example study",
+                       description="Runs scedsim on the bundled SYNTHETIC burnout example "
+                                   "(scedsim.datasets.load_burnout_example): every participant's effect "
+                                   "sizes, the summary across participants, and the single-case graph.",
+                       epilog="example:\n  scedsim demo\n  scedsim demo --out demo.svg",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", default="scedsim_demo.png",
+                   help="figure file, .png, .svg or .pdf (default: scedsim_demo.png here)")
     d.set_defaults(func=_cmd_demo)
 
 
@@ -171,6 +449,8 @@ def _add_report(sub) -> None:
 SUBCOMMANDS = [
     _add_demo,
     _add_ab,
+    _add_es,
+    _add_plot,
     _add_simulate,
     _add_report,
 ]
@@ -194,8 +474,10 @@ def main(argv=None) -> int:
         return 0
     try:
         return args.func(args)
-    except ValueError as exc:
-        print(f"scedsim: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        # One line, no traceback: bad input is the user's to fix, not a crash.
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"scedsim: error: {msg}", file=sys.stderr)
         return 2
 
 

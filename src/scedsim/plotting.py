@@ -1,0 +1,173 @@
+"""The standard single-case graph: one panel per case, stacked on a shared time axis.
+
+matplotlib is imported only when a figure is drawn, and only its object API is
+used (no pyplot), so drawing works without a display and leaves no global state.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .io import to_long
+
+__all__ = ["sced_plot", "theil_sen"]
+
+# gid values of the drawn lines, so callers (and tests) can find them.
+GID_DATA, GID_PHASE, GID_TREND = "data", "phase-change", "trend"
+
+
+def theil_sen(x, y):
+    """Theil-Sen line: the median of the pairwise slopes and the median intercept.
+
+    Parameters
+    ----------
+    x, y : array_like
+        At least two points with distinct ``x``.
+
+    Returns
+    -------
+    (slope, intercept) : tuple of float
+        ``intercept`` is the median of ``y - slope * x``.  With ``x`` = 1..m this
+        is the baseline fit of :func:`scedsim.tau_bc`.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    i, j = np.triu_indices(len(x), k=1)
+    dx = x[j] - x[i]
+    keep = dx != 0
+    if not keep.any():
+        raise ValueError("a Theil-Sen line needs at least two points at different times")
+    slope = float(np.median((y[j] - y[i])[keep] / dx[keep]))
+    return slope, float(np.median(y - slope * x))
+
+
+def _runs(labels):
+    runs = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab:
+            runs[-1][2] = i
+        else:
+            runs.append([lab, i, i])
+    return runs
+
+
+def _style(ax):
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(direction="out", length=3, width=0.8, labelsize=8)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_linewidth(0.8)
+    ax.grid(False)
+
+
+def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = "phase",
+              outcome: str = "outcome", value: str = "value", outcomes=None, trend: bool = False,
+              baseline: str = "A", missing: str = "error", title=None, xlabel=None, ylabel=None,
+              figsize=None):
+    """Draw the standard single-case graph.
+
+    One panel per case, stacked, sharing the time axis (and, within an outcome,
+    the score axis); one column of panels per outcome.  Points are connected
+    within a phase but not across a phase change; a dashed vertical line marks
+    each change, midway between the last session of one phase and the first of
+    the next, and the phase labels stand above the top panel (above every
+    panel when the cases change phase at different sessions, as in a multiple
+    baseline design).  Journal style: black markers and lines, no top or right
+    spine, no grid.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A long or wide study table, as for :func:`scedsim.effect_sizes`.
+    case, session, phase, outcome, value, outcomes, missing
+        As for :func:`scedsim.effect_sizes`; sessions must be numbers here.
+    trend : bool
+        Draw the Theil-Sen line of the baseline phase (:func:`theil_sen` of
+        score on session), extended through the later phases (dotted, grey).
+        Cases with fewer than two baseline points get none.
+    baseline : str
+        Label of the baseline phase, for ``trend``.
+    title, xlabel, ylabel : str, optional
+        Figure title; axis labels (defaults: the session column's name, and the
+        outcome's name, which heads its column when there are several).
+    figsize : (float, float), optional
+        Inches; default 3.4 wide per outcome and 1.35 high per case.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``fig.axes`` holds the panels row by row (case), column by column
+        (outcome).  Lines carry a ``gid``: ``"data"``, ``"phase-change"`` or
+        ``"trend"``.  Save it with ``fig.savefig("figure.png", dpi=200)``.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import blended_transform_factory
+
+    series = to_long(df, case=case, session=session, phase=phase, outcome=outcome, value=value,
+                     outcomes=outcomes, missing=missing)
+    if not series:
+        raise ValueError("nothing to plot: the table has no rows")
+    for s in series:
+        if len(s.sessions) and not np.issubdtype(np.asarray(s.sessions).dtype, np.number):
+            raise ValueError(f"column {session!r} must hold numbers to be plotted")
+    outs = list(dict.fromkeys(s.outcome for s in series))
+    cases = list(dict.fromkeys(s.case for s in series))
+    by = {(s.case, s.outcome): s for s in series}
+    nrow, ncol = len(cases), len(outs)
+    if figsize is None:
+        figsize = (0.6 + 3.4 * ncol, 0.7 + 1.35 * nrow)
+    fig = Figure(figsize=figsize)
+    # Fixed margins in inches: quicker and steadier than a layout engine on many panels.
+    w, h = fig.get_size_inches()
+    top = 0.3 + (0.25 if ncol > 1 else 0.0) + (0.3 if title else 0.0)
+    fig.subplots_adjust(left=min(0.45, 0.75 / w), right=1 - min(0.3, 0.45 / w),
+                        bottom=min(0.3, 0.5 / h), top=1 - min(0.3, top / h),
+                        hspace=0.35, wspace=0.22)
+    axes = fig.subplots(nrow, ncol, sharex=True, sharey="col", squeeze=False)
+
+    # Do all cases change phase at the same sessions?  Then label the phases once.
+    def changes(s):
+        return tuple((r[0], s.sessions[r[1]]) for r in _runs(list(s.phases)))
+    same = len({changes(s) for s in series if len(s.sessions)}) <= 1
+
+    for col, o in enumerate(outs):
+        for row, c in enumerate(cases):
+            ax = axes[row, col]
+            _style(ax)
+            s = by.get((c, o))
+            if s is None or not len(s.sessions):
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
+                        fontsize=8, color="0.4")
+                continue
+            x = np.asarray(s.sessions, dtype=float)
+            y = s.values
+            runs = _runs(list(s.phases))
+            for lab, i, j in runs:
+                ax.plot(x[i:j + 1], y[i:j + 1], color="black", lw=1.0, marker="o", ms=3.8,
+                        mfc="black", mec="black", gid=GID_DATA, clip_on=False)
+            for (_, _, j), (_, i, _) in zip(runs[:-1], runs[1:]):
+                ax.axvline((x[j] + x[i]) / 2.0, color="black", lw=0.8, ls=(0, (4, 3)), gid=GID_PHASE)
+            if trend:
+                base = s.phases == baseline
+                if base.sum() >= 2 and len(np.unique(x[base])) >= 2:
+                    slope, icpt = theil_sen(x[base], y[base])
+                    xs = np.array([x[base][0], x[-1]])
+                    ax.plot(xs, icpt + slope * xs, color="0.45", lw=1.0, ls=(0, (1, 1.5)), gid=GID_TREND)
+            if row == 0 or not same:
+                tr = blended_transform_factory(ax.transData, ax.transAxes)
+                for lab, i, j in runs:
+                    ax.text((x[i] + x[j]) / 2.0, 1.0, lab, transform=tr, ha="center", va="bottom",
+                            fontsize=9)
+            if col == ncol - 1:
+                ax.text(1.02, 0.5, str(c), transform=ax.transAxes, ha="left", va="center", fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        axes[-1, col].set_xlabel(xlabel if xlabel is not None else session, fontsize=9)
+        if ncol > 1:
+            # Several outcomes: name each column above its phase labels.
+            axes[0, col].set_title(o, fontsize=10, pad=16)
+    if ylabel is not None or ncol == 1:
+        fig.supylabel(ylabel if ylabel is not None else outs[0], fontsize=9, x=0.15 / w)
+    if title:
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / h, va="top")
+    return fig

@@ -1,0 +1,496 @@
+"""Effect sizes for every case, outcome and phase contrast of a study table.
+
+:func:`effect_sizes` reads a long (or wide) table, splits it into series, and
+calls the public metric functions once per group of series that share their
+phase lengths (the batched kernels); :func:`summarize` combines the cases.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import effect_sizes as _es
+from ._validation import IMPROVEMENTS, check_choice, z_for
+from .io import to_long
+
+__all__ = ["effect_sizes", "summarize", "EffectSizeTables", "METRICS", "DEFAULT_METRICS"]
+
+#: Metric names accepted in ``metrics``, mapped to the public functions.
+METRICS = {
+    "nap": _es.nap, "tau": _es.tau, "pnd": _es.pnd, "pem": _es.pem, "pand": _es.pand,
+    "ird": _es.ird, "pet": _es.pet, "tau_u": _es.tau_u, "tau_bc": _es.tau_bc,
+    "smd": _es.smd, "lrr": _es.lrr,
+}
+#: Computed unless ``metrics`` says otherwise (LRR is for counts, so it is left out).
+DEFAULT_METRICS = ("nap", "tau", "pnd", "pem", "pand", "ird", "pet", "tau_u", "tau_bc", "smd")
+_TAKES_CONFIDENCE = {"nap", "tau", "tau_bc", "smd", "lrr"}
+# Metrics that place the phases on a time line (A at 1..m, the comparison at m+1..m+n).
+_TREND = {"pet", "tau_u", "tau_bc"}
+
+COLUMNS = ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower", "ci_upper",
+           "n_a", "n_b", "improvement", "notes"]
+# Ranges of the metrics with a weighted mean; their Wald intervals are cut to these.
+_RANGE = {"nap": (0.0, 1.0), "tau": (-1.0, 1.0)}
+SUMMARY_COLUMNS = ["contrast", "outcome", "metric", "method", "estimate", "se", "ci_lower",
+                   "ci_upper", "n_cases", "improvement", "notes"]
+
+
+class EffectSizeTables(NamedTuple):
+    """What ``effect_sizes(..., summary=True)`` returns: ``(cases, summary)``."""
+
+    cases: pd.DataFrame
+    summary: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- options
+
+def _parse_contrasts(contrast, baseline, treatment):
+    """Return a list of (name, baseline labels, comparison labels)."""
+    if contrast is None:
+        comp = tuple(treatment) if isinstance(treatment, (tuple, list)) else (treatment,)
+        specs = [((str(baseline),), tuple(str(c) for c in comp))]
+    else:
+        items = [contrast] if isinstance(contrast, str) else list(contrast)
+        if not items:
+            raise ValueError("contrast is empty; give e.g. 'A:B'")
+        specs = []
+        for item in items:
+            if not isinstance(item, str) or item.count(":") != 1:
+                raise ValueError(f"contrast {item!r} must look like 'A:B' (baseline:comparison), "
+                                 "'A:C' or 'A:B+C' (B and C pooled)")
+            base, comp = item.split(":")
+            specs.append(((base.strip(),), tuple(c.strip() for c in comp.split("+"))))
+    out = []
+    for base, comp in specs:
+        if any(not lab for lab in base + comp):
+            raise ValueError(f"contrast {':'.join(base)}:{'+'.join(comp)} has an empty phase label")
+        overlap = set(base) & set(comp)
+        if overlap:
+            raise ValueError(f"phase {sorted(overlap)[0]!r} is both baseline and comparison")
+        if len(set(comp)) != len(comp):
+            raise ValueError(f"contrast {':'.join(base)}:{'+'.join(comp)} names a phase twice")
+        name = f"{'+'.join(base)}:{'+'.join(comp)}"
+        if name not in [n for n, _, _ in out]:
+            out.append((name, base, comp))
+    return out
+
+
+def _parse_metrics(metrics):
+    if isinstance(metrics, str):
+        metrics = list(METRICS) if metrics == "all" else [metrics]
+    metrics = [str(m).strip().lower() for m in metrics]
+    if not metrics:
+        raise ValueError("metrics is empty; name at least one, e.g. metrics=['nap']")
+    for m in metrics:
+        check_choice("metric", m, tuple(METRICS))
+    return list(dict.fromkeys(metrics))
+
+
+def _directions(improvement, outcomes):
+    if isinstance(improvement, str):
+        check_choice("improvement", improvement, IMPROVEMENTS)
+        return {o: improvement for o in outcomes}
+    if not isinstance(improvement, Mapping):
+        raise ValueError("improvement must be 'increase', 'decrease' or a mapping from outcome "
+                         f"to one of them; got {type(improvement).__name__}")
+    extra = [k for k in improvement if k not in outcomes]
+    if extra:
+        raise ValueError(f"improvement names outcome {extra[0]!r}, which is not in the data; "
+                         f"outcomes: {', '.join(map(str, outcomes))}")
+    missing = [o for o in outcomes if o not in improvement]
+    if missing:
+        raise ValueError(f"improvement gives no direction for outcome {missing[0]!r}")
+    for o in outcomes:
+        check_choice(f"improvement for {o!r}", improvement[o], IMPROVEMENTS)
+    return dict(improvement)
+
+
+def _check_options(metrics, options, confidence):
+    """Per-metric keyword arguments, tried once on a small series so that a bad
+    option is an error now rather than a NaN in every row."""
+    options = dict(options or {})
+    for name in options:
+        if name not in METRICS:
+            raise ValueError(f"options names unknown metric {name!r}; metrics: {', '.join(METRICS)}")
+    kwargs = {}
+    for m in metrics:
+        kw = dict(options.get(m, {}))
+        if "improvement" in kw:
+            raise ValueError("give improvement as an argument of effect_sizes, not in options")
+        if m in _TAKES_CONFIDENCE:
+            kw.setdefault("confidence", confidence)
+        try:
+            METRICS[m]([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], **kw)
+        except TypeError as exc:
+            raise ValueError(f"bad option for {m}: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"bad option for {m}: {exc}") from None
+        kwargs[m] = kw
+    return kwargs
+
+
+# --------------------------------------------------------------------------- series
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _runs(labels):
+    """Runs of equal consecutive labels: list of (label, first index, last index)."""
+    runs = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab:
+            runs[-1][2] = i
+        else:
+            runs.append([lab, i, i])
+    return runs
+
+
+def _split(series, base, comp):
+    """Phase values for one contrast, or a reason why there are none.
+
+    Returns ``(a, b, reason, adjacent)``: ``adjacent`` says whether the
+    comparison follows the baseline directly, with no other phase between.
+    """
+    runs = _runs(list(series.phases))
+    for lab in base + comp:
+        mine = [r for r in runs if r[0] == lab]
+        if not mine:
+            if not len(series.values) and series.dropped:
+                return None, None, "every value is missing", False
+            return None, None, f"no phase {lab!r} for this case", False
+        if len(mine) > 1:
+            spans = " and ".join(f"{_plain(series.sessions[r[1]])}-{_plain(series.sessions[r[2]])}"
+                                 for r in mine)
+            return None, None, (f"phase {lab!r} occurs in {len(mine)} separate runs (sessions {spans}); "
+                                "label the runs apart (e.g. A1, A2) to compare them"), False
+    in_a = np.isin(series.phases, base)
+    in_b = np.isin(series.phases, comp)
+    ia, ib = np.flatnonzero(in_a), np.flatnonzero(in_b)
+    adjacent = bool(np.all(np.diff(ib) == 1) and ib[0] == ia[-1] + 1)
+    return series.values[in_a], series.values[in_b], "", adjacent
+
+
+def _undefined_reason(metric):
+    return {
+        "smd": "SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
+        "tau_u": "Tau-U not defined: its denominator is 0",
+    }.get(metric, f"{metric} not defined for these values")
+
+
+def _run_group(fn, A, B, kw):
+    """Fields for a group of series of equal phase lengths, with per-row notes.
+
+    One batched call; if it raises (a phase too short for the metric), each
+    series is tried alone so that every row gets its own reason.
+    """
+    k = A.shape[0]
+    try:
+        r = fn(A, B, **kw)
+        return (np.asarray(r.estimate, float), np.asarray(r.se, float), np.asarray(r.ci_lower, float),
+                np.asarray(r.ci_upper, float), [""] * k)
+    except ValueError:
+        pass
+    fields = np.full((4, k), np.nan)
+    notes = []
+    for i in range(k):
+        try:
+            r = fn(A[i], B[i], **kw)
+            fields[:, i] = (r.estimate, r.se, r.ci_lower, r.ci_upper)
+            notes.append("")
+        except ValueError as exc:
+            notes.append(str(exc))
+    return fields[0], fields[1], fields[2], fields[3], notes
+
+
+# --------------------------------------------------------------------------- main
+
+def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str = "session",
+                 outcome: str = "outcome", value: str = "value", outcomes=None,
+                 baseline: str = "A", treatment="B", contrast=None,
+                 metrics=DEFAULT_METRICS, improvement="increase", options=None,
+                 confidence: float = 0.95, missing: str = "error", summary: bool = False):
+    """Every effect size for every case, outcome and phase contrast of a study table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per measurement.  **Long** layout: one row per case x session x
+        outcome, with a column naming the outcome (``outcome``) and one holding
+        the score (``value``).  **Wide** layout: one row per case x session and
+        one score column per outcome, listed in ``outcomes``.  Every row carries
+        the phase label of its session.  Sessions are sorted within each case
+        before the phases are split, so row order does not matter.
+    case, phase, session : str
+        Column names.  ``session`` must hold numbers (or dates) giving the time
+        order; phase labels are compared as text.
+    outcome, value : str
+        Long layout: the column naming the outcome and the score column.
+    outcomes : list of str, optional
+        Wide layout: the score columns.  Long layout: which outcomes to keep,
+        in this order (default: all, in order of appearance).  The table is
+        read as wide when every name in ``outcomes`` is one of its columns.
+    baseline, treatment : str
+        Labels of the baseline phase and the comparison phase; ``treatment``
+        may be a tuple of labels, pooled in time order.  Ignored when
+        ``contrast`` is given.
+    contrast : str or list of str, optional
+        One or more contrasts ``"baseline:comparison"``: ``"A:B"`` (the default,
+        from ``baseline`` and ``treatment``), ``"A:C"`` (A against a follow-up
+        C), or ``"A:B+C"`` (B and C pooled as one comparison phase, in time
+        order).  Any labels are allowed; a label must not contain ``:`` or
+        ``+`` (use ``baseline``/``treatment`` for such labels).
+    metrics : sequence of str or "all"
+        Names of :data:`METRICS`: ``nap, tau, pnd, pem, pand, ird, pet, tau_u,
+        tau_bc, smd, lrr``.  Default: all but ``lrr``.
+    improvement : str or mapping
+        ``"increase"`` or ``"decrease"`` for every outcome, or a mapping from
+        every outcome to its direction, e.g. ``{"EE": "decrease", "PA":
+        "increase"}``.  A mapping must name each outcome, and only those.
+    options : mapping, optional
+        Keyword arguments per metric, e.g. ``{"tau_u": {"method": "complete"},
+        "nap": {"se": "hanley"}}``.  They are checked before anything runs.
+    confidence : float
+        Confidence level of every interval (and of the summary).
+    missing : {"error", "drop"}
+        A missing score is a ValueError naming the case, session and outcome;
+        with ``"drop"`` it is left out, a warning is issued, and the rows of
+        that case and outcome say so in ``notes``.
+    summary : bool
+        Also return the across-case summary (:func:`summarize`).
+
+    Returns
+    -------
+    pandas.DataFrame or EffectSizeTables
+        One row per contrast x outcome x case x metric (in that nesting order)
+        with the columns ``case, outcome, contrast, metric, estimate, se,
+        ci_lower, ci_upper, n_a, n_b, improvement, notes``.  ``metric`` is the
+        name asked for (``"nap"``, ...); ``n_a``, ``n_b`` count the points of the
+        baseline and comparison phases; fields a metric does not define are
+        NaN.  With ``summary=True``, a named tuple ``(cases, summary)``.
+
+    Raises
+    ------
+    ValueError
+        For a problem with the table or the arguments: a missing column, text
+        in a score column, a duplicated session, a missing value (unless
+        ``missing="drop"``), a phase label no case has, an unknown metric or
+        option, an improvement mapping that does not match the outcomes.
+
+    Notes
+    -----
+    **Per-row reasons, not errors.**  A case without the baseline or a
+    comparison phase, a phase label that occurs in separate runs within a case
+    (as in an ABAB design; label the runs apart), or a phase too short for a
+    metric (e.g. NAP's unbiased SE needs 2 points per phase) gives NaN with the
+    reason in ``notes``; the rest of the table is computed.
+
+    **Batching.**  Series of one outcome and contrast that share their phase
+    lengths go to each metric function in one 2-D call, so the whole table
+    costs a handful of kernel calls.  The values equal the single-series calls
+    ``ss.<metric>(a, b, improvement=...)``.
+
+    **Trend-based metrics** (``pet``, ``tau_u``, ``tau_bc``) place the baseline
+    at times 1..m and the comparison at m+1..m+n, as the single-series
+    functions do.  When other sessions lie between them (A vs a follow-up C,
+    with B between), the rows say so in ``notes``.
+
+    Examples
+    --------
+    >>> import scedsim as ss
+    >>> df = ss.datasets.load_burnout_example()
+    >>> t = ss.effect_sizes(df, metrics=["nap", "ird"], contrast=["A:B", "A:C"],
+    ...                     improvement={"EE": "decrease", "DP": "decrease", "PA": "increase",
+    ...                                  "Climate": "increase", "QoL": "increase"})
+    >>> t.shape
+    (120, 12)
+    >>> print(t.head(3).round(4).to_string())
+      case outcome contrast metric  estimate      se  ci_lower  ci_upper  n_a  n_b improvement notes
+    0   P1      EE      A:B    nap       1.0  0.1954    0.4389       1.0    3    2    decrease
+    1   P1      EE      A:B    ird       1.0     NaN       NaN       NaN    3    2    decrease
+    2   P2      EE      A:B    nap       1.0  0.1954    0.4389       1.0    3    2    decrease
+    """
+    z_for(confidence)
+    specs = _parse_contrasts(contrast, baseline, treatment)
+    names = _parse_metrics(metrics)
+    kwargs = _check_options(names, options, confidence)
+    series = to_long(df, case=case, session=session, phase=phase, outcome=outcome, value=value,
+                     outcomes=outcomes, missing=missing)
+    outcome_order = list(dict.fromkeys(s.outcome for s in series))
+    directions = _directions(improvement, outcome_order)
+
+    labels = set()
+    for s in series:
+        labels.update(s.phases)
+    for cname, base, comp in specs:
+        for lab in base + comp:
+            if lab not in labels:
+                have = ", ".join(sorted(labels)) or "(none)"
+                raise ValueError(f"unknown phase label {lab!r} in contrast {cname!r}; "
+                                 f"column {phase!r} holds: {have}")
+
+    records = []          # one dict per output row
+    groups = {}           # (outcome, contrast, n_a, n_b) -> [(slot, a, b)]
+    for cname, base, comp in specs:
+        for o in outcome_order:
+            for s in (s for s in series if s.outcome == o):
+                a, b, reason, adjacent = _split(s, base, comp)
+                n_a = 0 if a is None else len(a)
+                n_b = 0 if b is None else len(b)
+                if a is None:
+                    n_a = int(np.isin(s.phases, base).sum())
+                    n_b = int(np.isin(s.phases, comp).sum())
+                common = []
+                drops = [str(_plain(ses)) for ses, ph in s.dropped if ph in base + comp]
+                if drops:
+                    common.append(f"missing value dropped at session {', '.join(drops)}")
+                slot = len(records)
+                for m in names:
+                    notes = list(common)
+                    if reason:
+                        notes.append(reason)
+                    elif m in _TREND and not adjacent:
+                        notes.append(f"other sessions lie between {'+'.join(base)} and {'+'.join(comp)}; "
+                                     "the trend treats the comparison as following the baseline directly")
+                    records.append(dict(case=s.case, outcome=o, contrast=cname, metric=m,
+                                        estimate=np.nan, se=np.nan, ci_lower=np.nan, ci_upper=np.nan,
+                                        n_a=n_a, n_b=n_b, improvement=directions[o], notes=notes))
+                if a is not None:
+                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b))
+
+    for (o, cname, n_a, n_b), members in groups.items():
+        A = np.vstack([a for _, a, _ in members])
+        B = np.vstack([b for _, _, b in members])
+        for j, m in enumerate(names):
+            est, se, lo, hi, notes = _run_group(METRICS[m], A, B,
+                                                dict(kwargs[m], improvement=directions[o]))
+            for i, (slot, _, _) in enumerate(members):
+                rec = records[slot + j]
+                rec.update(estimate=float(est[i]), se=float(se[i]), ci_lower=float(lo[i]),
+                           ci_upper=float(hi[i]))
+                if notes[i]:
+                    rec["notes"].append(notes[i])
+                elif est[i] != est[i]:
+                    rec["notes"].append(_undefined_reason(m))
+
+    for rec in records:
+        rec["notes"] = "; ".join(rec["notes"])
+    table = pd.DataFrame.from_records(records, columns=COLUMNS)
+    table = table.astype({"n_a": "int64", "n_b": "int64"})
+    if summary:
+        return EffectSizeTables(table, summarize(table, confidence=confidence))
+    return table
+
+
+# --------------------------------------------------------------------------- summary
+
+def _ird_removals(est, n_a, n_b):
+    """PAND removals r behind a robust IRD = 1 - (m + n) r / (2 m n)."""
+    r = (1.0 - est) * 2.0 * n_a * n_b / (n_a + n_b)
+    ri = np.rint(r)
+    if np.any(np.abs(r - ri) > 1e-6):
+        raise ValueError("IRD rows do not come from robust IRD values (removals are not whole numbers)")
+    return ri
+
+
+def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Combine the cases of an :func:`effect_sizes` table, per contrast, outcome and metric.
+
+    Methods (named in the ``method`` column):
+
+    ``"mean"``, ``"median"``
+        Of the cases' estimates, for every metric.  No SE or interval.
+    ``"inverse-variance (fixed effect)"``
+        NAP and Tau only: the mean weighted by 1/SE^2 with each case's SE (the
+        ``se`` type chosen for the table; the unbiased SE by default), SE =
+        1/sqrt(sum of weights) and the Wald interval estimate +- z SE, cut to
+        the metric's range ([0, 1] for NAP, [-1, 1] for Tau).  A fixed-effect
+        (common-effect) summary: it assumes one true value for all cases and
+        does not widen for heterogeneity between them.  NAP's SEs depend on the
+        estimate, so in very short series the weights favour some cases over
+        others for their values, not their precision; compare the median, or
+        weight by the null SE (``options={"nap": {"se": "null"}}``), which
+        depends only on the phase lengths.
+    ``"pooled counts"``
+        Robust IRD only: the PAND removals r_i of the cases (recovered from
+        each case's IRD = 1 - (m_i + n_i) r_i / (2 m_i n_i)) and the phase
+        lengths are summed, R = sum r_i, M = sum m_i, N = sum n_i, and the
+        robust IRD formula is applied to the pooled table: IR_B = 1 - R/(2N),
+        IR_A = R/(2M), IRD = IR_B - IR_A = 1 - (M + N) R / (2 M N).  This is
+        the pooled improvement-rate table of Parker, Vannest & Brown (2009),
+        as described for scan's multiple-case ``ird()``; the mean of the
+        cases' IRDs is the ``"mean"`` row.
+
+    Cases whose estimate is NaN are left out and named in ``notes``; so are
+    cases whose SE is NaN or 0 for the weighted mean.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`effect_sizes`.
+    confidence : float
+        Level of the weighted means' intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``contrast, outcome, metric, method, estimate, se, ci_lower,
+        ci_upper, n_cases, improvement, notes``.
+    """
+    z = z_for(confidence)
+    need = ["case", "outcome", "contrast", "metric", "estimate", "se", "n_a", "n_b", "improvement"]
+    miss = [c for c in need if c not in table.columns]
+    if miss:
+        raise ValueError(f"summarize needs the table from effect_sizes; column {miss[0]!r} is missing")
+    rows = []
+
+    def add(key, method, est=np.nan, se=np.nan, lo=np.nan, hi=np.nan, n=0, notes=""):
+        cname, o, m, imp = key
+        rows.append(dict(contrast=cname, outcome=o, metric=m, method=method, estimate=est, se=se,
+                         ci_lower=lo, ci_upper=hi, n_cases=n, improvement=imp, notes=notes))
+
+    for (cname, o, m), g in table.groupby(["contrast", "outcome", "metric"], sort=False):
+        key = (cname, o, m, g["improvement"].iloc[0])
+        est = g["estimate"].to_numpy(float)
+        ok = np.isfinite(est)
+        left = list(g["case"][~ok])
+        note = f"left out (no estimate): {', '.join(map(str, left))}" if left else ""
+        k = int(ok.sum())
+        if k:
+            add(key, "mean", float(np.mean(est[ok])), n=k, notes=note)
+            add(key, "median", float(np.median(est[ok])), n=k, notes=note)
+        else:
+            add(key, "mean", notes=note)
+            add(key, "median", notes=note)
+        if m in ("nap", "tau"):
+            se = g["se"].to_numpy(float)
+            w_ok = ok & np.isfinite(se) & (se > 0)
+            out = list(g["case"][ok & ~w_ok])
+            wnote = "; ".join(filter(None, [note, f"left out (SE missing or 0): {', '.join(map(str, out))}"
+                                            if out else ""]))
+            if w_ok.any():
+                w = 1.0 / se[w_ok] ** 2
+                mean = float(np.sum(w * est[w_ok]) / np.sum(w))
+                s = float(np.sqrt(1.0 / np.sum(w)))
+                lo_, hi_ = _RANGE[m]
+                add(key, "inverse-variance (fixed effect)", mean, s, max(lo_, mean - z * s),
+                    min(hi_, mean + z * s), int(w_ok.sum()), wnote)
+            else:
+                add(key, "inverse-variance (fixed effect)", notes=wnote or "no case has an SE")
+        if m == "ird":
+            if k:
+                n_a = g["n_a"].to_numpy(float)[ok]
+                n_b = g["n_b"].to_numpy(float)[ok]
+                R = float(_ird_removals(est[ok], n_a, n_b).sum())
+                M, N = float(n_a.sum()), float(n_b.sum())
+                pooled = 1.0 - (M + N) * R / (2.0 * M * N)
+                detail = f"R = {R:g} removals, M = {M:g}, N = {N:g}"
+                add(key, "pooled counts", pooled, n=k, notes="; ".join(filter(None, [detail, note])))
+            else:
+                add(key, "pooled counts", notes=note)
+    out = pd.DataFrame.from_records(rows, columns=SUMMARY_COLUMNS)
+    return out.astype({"n_cases": "int64"})
+

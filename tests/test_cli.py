@@ -1,0 +1,216 @@
+"""The scedsim command: es, plot and demo, end to end."""
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scedsim as ss
+from scedsim import cli
+from scedsim.datasets import BURNOUT_SCALES, make_burnout_example
+
+SRC = str(pathlib.Path(ss.__file__).resolve().parents[1])
+DIRECTIONS = {k: v[2] for k, v in BURNOUT_SCALES.items()}
+
+
+def run(*args, cwd):
+    """Run the command as a user would, against this checkout's code."""
+    env = dict(os.environ, PYTHONPATH=SRC)
+    return subprocess.run([sys.executable, "-m", "scedsim.cli", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A long CSV that is not in the repository: another seed, other column names, rows shuffled."""
+    d = tmp_path_factory.mktemp("study")
+    df = make_burnout_example(seed=7).rename(columns={"case": "participant", "session": "occasion",
+                                                      "outcome": "scale", "value": "score"})
+    df = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    df.to_csv(d / "long.csv", index=False)
+    wide = df.pivot_table(index=["participant", "occasion", "phase"], columns="scale",
+                          values="score").reset_index()
+    wide.to_csv(d / "data.csv", index=False)
+    return d, df, wide
+
+
+def test_es_end_to_end_reproduces_the_single_series_functions(study):
+    d, df, _ = study
+    r = run("es", "long.csv", "--case", "participant", "--session", "occasion", "--outcome-column", "scale",
+            "--value", "score", "--outcome", "EE,DP,PA,QoL", "--decrease", "EE,DP", "--metrics", "all",
+            "--contrast", "A:B,A:C,A:B+C", "--out", "results.csv", "--json", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert "Effect sizes, phase A vs B" in r.stdout and "Across cases" in r.stdout
+    assert "wrote results.csv (792 rows)" in r.stdout
+    out = pd.read_csv(d / "results.csv", keep_default_na=False, na_values=[""])
+    assert len(out) == 3 * 4 * 6 * 11
+    assert list(out.columns) == ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower",
+                                 "ci_upper", "n_a", "n_b", "improvement", "notes"]
+    comp = {"A:B": ["B"], "A:C": ["C"], "A:B+C": ["B", "C"]}
+    for row in out.itertuples():
+        s = df[(df["participant"] == row.case) & (df["scale"] == row.outcome)].sort_values("occasion")
+        a = s.loc[s["phase"] == "A", "score"].to_numpy(float)
+        b = s.loc[s["phase"].isin(comp[row.contrast]), "score"].to_numpy(float)
+        want = getattr(ss, row.metric)(a, b, improvement=DIRECTIONS[row.outcome])
+        # CSV keeps 17 significant digits: the values round-trip.
+        np.testing.assert_allclose([row.estimate, row.se, row.ci_lower, row.ci_upper],
+                                   [want.estimate, want.se, want.ci_lower, want.ci_upper],
+                                   rtol=1e-15, atol=0, equal_nan=True)
+    summary = pd.read_csv(d / "results_summary.csv")
+    assert set(summary["method"]) == {"mean", "median", "inverse-variance (fixed effect)", "pooled counts"}
+    js = json.loads((d / "results.json").read_text())
+    assert len(js["effect_sizes"]) == len(out) and len(js["summary"]) == len(summary)
+    assert js["effect_sizes"][1]["metric"] == "tau" and js["effect_sizes"][2]["se"] is None
+
+
+def test_es_on_a_wide_table_as_in_the_issue(study):
+    d, _, wide = study
+    r = run("es", "data.csv", "--case", "participant", "--session", "occasion", "--phase", "phase",
+            "--outcome", "EE,DP,PA", "--decrease", "EE,DP", "--out", "wide_results.csv", cwd=d)
+    assert r.returncode == 0, r.stderr
+    got = pd.read_csv(d / "wide_results.csv", keep_default_na=False, na_values=[""])
+    want = ss.effect_sizes(wide, case="participant", session="occasion", outcomes=["EE", "DP", "PA"],
+                           improvement={"EE": "decrease", "DP": "decrease", "PA": "increase"})
+    np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-15, equal_nan=True)
+    assert list(got["metric"].unique()) == list(ss.tidy.DEFAULT_METRICS)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["es", "data.csv", "--case", "who", "--outcome", "EE"], "column 'who' (case) not found"),
+    (["es", "text.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE"],
+     "outcome column 'EE' holds text 'seven' at case 'P1', session 2"),
+    (["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--contrast", "A:X"], "unknown phase label 'X' in contrast 'A:X'; column 'phase' holds: A, B, C"),
+    (["plot", "nofile.csv", "--out", "x.png"], "no such file: 'nofile.csv'"),
+])
+def test_bad_input_gives_one_line_and_no_traceback(study, args, message):
+    d, _, wide = study
+    t = wide.astype({"EE": object})
+    t.loc[(t["participant"] == "P1") & (t["occasion"] == 2), "EE"] = "seven"
+    t.to_csv(d / "text.csv", index=False)
+    r = run(*args, cwd=d)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scedsim: error: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["es", "data.csv", "--case", "participant", "--session", "occasion"],
+     "no column 'outcome' naming the outcome; for a wide table list its score columns with --outcome"),
+    (["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--decrease", "DP"], "--decrease names 'DP', which is not an outcome"),
+    (["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE,XX"],
+     "outcome column 'XX' not found"),
+    (["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--metrics", "nap,foo"], "unknown metric 'foo'"),
+    (["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--out", "r.txt"], "--out must name a .csv file"),
+    (["es", "data.xyz", "--outcome", "EE"], "unknown file type '.xyz'"),
+    (["es", "empty.csv", "--outcome", "EE"], "'empty.csv' is empty"),
+    (["es", "header.csv", "--outcome", "EE"], "the table has no rows"),
+    (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--out", "f.jpg"], "--out must end in .png, .svg, .pdf"),
+    (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--width", "3", "--out", "f.png"], "give both --width and --height"),
+])
+def test_more_bad_input_in_process(study, monkeypatch, capsys, args, message):
+    d, _, _ = study
+    monkeypatch.chdir(d)
+    (d / "data.xyz").write_text("x")
+    (d / "empty.csv").write_text("")
+    (d / "header.csv").write_text("case,session,phase,EE\n")
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_missing_values_and_missing_phases(study, monkeypatch, capsys):
+    d, _, wide = study
+    monkeypatch.chdir(d)
+    t = wide.copy()
+    t.loc[(t["participant"] == "P2") & (t["occasion"] == 4), "EE"] = np.nan
+    t = t[~((t["participant"] == "P3") & (t["phase"] == "A"))]
+    t.to_csv("holes.csv", index=False)
+    base = ["es", "holes.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+            "--metrics", "nap,pnd"]
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("scedsim: error: missing value for outcome 'EE' at case 'P2', session 4; "
+                   "pass missing='drop' to leave it out")
+    assert cli.main(base + ["--missing", "drop", "--out", "holes_out.csv"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err.startswith("scedsim: warning: dropped 1 missing value(s) (outcome 'EE', case 'P2', session 4)")
+    assert "no phase 'A' for this case [P3 EE A:B; NAP, PND]" in cap.out
+    out = pd.read_csv("holes_out.csv", keep_default_na=False, na_values=[""]).set_index(["case", "metric"])
+    assert math.isnan(out.loc[("P3", "nap"), "estimate"])
+    assert out.loc[("P3", "nap"), "notes"] == "no phase 'A' for this case"
+    assert out.loc[("P2", "pnd"), "notes"] == "missing value dropped at session 4"
+    assert out.loc[("P2", "pnd"), "n_b"] == 1
+
+
+def test_tsv_excel_and_json_to_stdout(study, monkeypatch, capsys):
+    d, _, wide = study
+    monkeypatch.chdir(d)
+    wide.to_csv("data.tsv", sep="\t", index=False)
+    wide.to_csv("semicolon.csv", sep=";", index=False)
+    args = ["--case", "participant", "--session", "occasion", "--outcome", "PA", "--metrics", "nap", "--json"]
+    assert cli.main(["es", "data.tsv", *args]) == 0
+    from_tsv = json.loads(capsys.readouterr().out)
+    assert len(from_tsv["effect_sizes"]) == 6
+    assert cli.main(["es", "semicolon.csv", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == from_tsv
+    # Without an Excel reader: a one-line message saying what to install.
+    monkeypatch.setitem(sys.modules, "openpyxl", None)
+    (d / "data.xlsx").write_bytes(b"not really")
+    assert cli.main(["es", "data.xlsx", *args]) == 2
+    err = capsys.readouterr().err
+    assert "needs the package openpyxl: pip install openpyxl" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.delitem(sys.modules, "openpyxl")
+    pytest.importorskip("openpyxl")
+    wide.to_excel(d / "data.xlsx", index=False)
+    assert cli.main(["es", "data.xlsx", *args]) == 0
+    assert json.loads(capsys.readouterr().out) == from_tsv
+
+
+def test_plot_writes_a_figure(study):
+    d, _, _ = study
+    r = run("plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE,PA",
+            "--trend", "--width", "6", "--height", "7", "--dpi", "50", "--out", "figure.png", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "wrote figure.png (12 panels)"
+    png = (d / "figure.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert int.from_bytes(png[16:20], "big") == 300 and int.from_bytes(png[20:24], "big") == 350
+
+
+def test_demo_runs_and_writes_its_figure(tmp_path):
+    r = run("demo", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("scedsim demo: SYNTHETIC data")
+    assert "Across cases, phase A vs C" in r.stdout
+    assert (tmp_path / "scedsim_demo.png").stat().st_size > 10_000
+    r = run("demo", "--out", "d.svg", cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "d.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_help_lists_every_subcommand_with_an_example(capsys):
+    parser = cli.build_parser()
+    names = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    for name in names:
+        assert f"\n  scedsim {name}" in text, name
+        assert name in text.split("examples:")[0]
+    for name, example in (("es", "data.csv"), ("plot", "data.csv"), ("simulate", "simulations/null_3x4.toml"),
+                          ("report", "results/null")):
+        with pytest.raises(SystemExit):
+            cli.main([name, "--help"])
+        assert f"scedsim {name} {example}" in capsys.readouterr().out
