@@ -77,7 +77,7 @@ def test_estimands_reported_with_limits_and_design_expectations():
     assert e.loc[(0.0, "ird", "case"), "limit"] == pytest.approx(1 / 8)
     assert e.loc[(0.0, "ird", "case"), "limit_kind"] == "analytic"
     assert abs(e.loc[(0.0, "ird", "case"), "design"] - 11 / 30) <= Z * e.loc[(0.0, "ird", "case"), "design_mcse"]
-    assert e.loc[(0.0, "lrr", "case"), "limit_kind"] == "long_run"   # no closed form for LRR
+    assert e.loc[(0.0, "lrr", "case"), "limit_kind"].startswith("long_run")   # no closed form for LRR
     bias = res.measure("bias", metric="ird", scope="case", estimand="limit", level=0.0)
     assert float(bias.value.iloc[0]) > 0.2  # robust IRD sits far above its limit with 3 + 4 points
     cov = res.measure("coverage", metric="nap", scope="case", estimand="limit", level=1.0)

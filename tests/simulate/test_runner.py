@@ -46,15 +46,23 @@ def test_identical_for_n_jobs_chunks_and_backends():
 
 
 def test_seeds_and_conditions_are_reported():
-    res = run(small_study(), quiet=True)
-    assert len(res.seeds) == 4 * 9 and set(res.seeds.spawn_key) >= {"0,0", "3,8"}
+    res = run(small_study(keep_raw=True), quiet=True)
+    assert len(res.seeds) == 4 * 9 and res.seeds.spawn_key.str.endswith(",8").sum() == 4
     assert list(res.conditions.status) == ["ok"] * 4
     assert set(res.summary.columns[:2]) == {"phi", "level"}
-    # Re-create one block's data from its stored seed.
-    seq = np.random.SeedSequence(int(res.seeds.entropy[0]), spawn_key=(0, 0))
+    # Re-create one block's data from its stored seed and recompute its first NAP.
+    key = tuple(int(v) for v in res.seeds.spawn_key[0].split(","))
+    seq = np.random.SeedSequence(int(res.seeds.entropy[0]), spawn_key=key)
     y = scedsim.simulate.get_model("normal_ar1").generate(Design.parse("A3 B4", n_cases=3), {"phi": 0.0, "level": 0.0},
                                                           np.random.default_rng(seq), 100)
-    assert y.shape == (100, 3, 7)
+    first = res.raw[(res.raw.phi == 0.0) & (res.raw.level == 0.0) & (res.raw.metric == "nap")].iloc[0]
+    assert scedsim.nap(y[0, 0, :3], y[0, 0, 3:]).estimate == first.estimate
+    # Seeds follow a condition's parameters, not its position: filtering keeps them.
+    sub = run(small_study(filter="level == 1.0"), quiet=True)
+    a = res.summary[res.summary.level == 1.0].reset_index(drop=True)
+    b = sub.summary.reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns="value"), b.drop(columns="value"))
+    np.testing.assert_array_equal(a.value.to_numpy(), b.value.to_numpy())
 
 
 def test_resume_recomputes_only_missing_chunks(tmp_path):
@@ -226,3 +234,39 @@ def test_raw_estimates_and_saved_tables(tmp_path):
     pd.testing.assert_frame_equal(back.summary.drop(columns=["estimand", "rule"]),
                                   res.summary.drop(columns=["estimand", "rule"]), check_dtype=False)
     assert back.raw is not None and len(back.raw) == len(raw)
+
+
+def test_review_fixes(tmp_path):
+    """Direction in the estimands, per-case targets in multiple baselines, refused grid
+    names, wrong metric options caught early, fingerprints that see the design."""
+    inc = run(Study(design="A3 B4", grid={"level": [1.0]}, metrics=["nap"], n_reps=500, seed=1, n_design=4000),
+              quiet=True)
+    dec = run(Study(design="A3 B4", grid={"level": [-1.0]}, metrics=["nap"], n_reps=500, seed=1, n_design=4000,
+                    improvement="decrease"), quiet=True)
+    lim = lambda r: float(r.measure("estimand", metric="nap", scope="case", estimand="limit").value.iloc[0])  # noqa
+    assert lim(inc) == pytest.approx(lim(dec))  # a drop of 1 SD is an improvement of 1 SD for "decrease"
+    mb = run(Study(design="A3 B9 | A9 B3", metrics=[{"name": "tau_bc", "kendall": True}], n_reps=400, seed=2,
+                   block_size=200, n_design=4000), quiet=True)
+    est = mb.estimands[mb.estimands.scope == "case"].iloc[0]
+    assert len(est.limit_by_case) == 2 and est.limit_by_case[0] == est.limit_by_case[1] == 0.0
+    with pytest.raises(ValueError, match="clash with output column"):
+        Study(model=_flaky, grid={"value": [1, 2]}, metrics=["nap"])
+    with pytest.raises(ValueError, match="unknown ties 'hlaf'"):
+        Study(metrics=[{"name": "pem", "ties": "hlaf"}])
+    s6 = Study(design=Design.parse("A3 B4", n_cases=6), metrics=["nap"])
+    s2 = Study(design=Design.parse("A3 B4", n_cases=2), metrics=["nap"])
+    assert s6.fingerprint() != s2.fingerprint()
+    assert Study(name="x").fingerprint() == Study(name="y").fingerprint()
+    with pytest.raises(ValueError, match="cannot read phase"):
+        Design.parse("A3 B4", contrasts=["A:B-1"])
+
+
+def _always_fails(design, params, rng, n_reps):
+    raise RuntimeError("nothing works")
+
+
+def test_all_blocks_failing_still_reports():
+    res = run(Study(model=_always_fails, metrics=["nap"], n_reps=200, block_size=100, estimands=False), quiet=True)
+    assert list(res.conditions.status) == ["failed"]
+    assert res.summary.measure.tolist() == ["n"] and res.summary.value.tolist() == [0.0]
+    assert res.errors["location"].str.contains("test_runner.py:").all()

@@ -123,13 +123,34 @@ def metric_specs(metrics) -> tuple[MetricSpec, ...]:
 
 
 def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
-    """Fields of a metric on a 2-D batch; a ValueError (e.g. too few points) gives NaN."""
+    """Fields of a metric on a 2-D batch.  A phase too short for the metric (after
+    missing occasions) gives NaN; for NAP, Tau and Tau-BC, whose default SE needs two
+    points per phase, the estimate is kept and only the SE fields are NaN."""
     try:
         r = spec.func(a, b, improvement=improvement, **spec.options)
     except ValueError:
+        if spec.name in ("nap", "tau", "tau_bc") and "se" not in spec.options and min(a.shape[1], b.shape[1]) < 2:
+            try:
+                r = spec.func(a, b, improvement=improvement, se="none", **spec.options)
+            except ValueError:
+                r = None
+            if r is not None:
+                nan = np.full(a.shape[0], np.nan)
+                return {"estimate": np.asarray(r.estimate), "se": nan, "ci_lower": nan, "ci_upper": nan}
         nan = np.full(a.shape[0], np.nan)
         return {f: nan for f in FIELDS}
     return {f: np.asarray(getattr(r, f)) for f in FIELDS}
+
+
+def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
+    """Call a metric once on a small series, so that a wrong option fails when the
+    study is defined rather than turning every value into NaN."""
+    a = np.array([[1.0, 3.0, 2.0, 4.0]])
+    b = np.array([[5.0, 4.0, 6.0, 7.0, 6.0]])
+    try:
+        spec.func(a, b, improvement=improvement, **spec.options)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"metric {spec.label!r}: {exc}") from None
 
 
 def _groups(design: Design, contrast: Contrast):

@@ -171,7 +171,9 @@ class Design:
 
     def _select(self, name: str, case: int) -> np.ndarray:
         m = re.match(r"^([A-Za-z][A-Za-z_]*?)(\d*)$", name)
-        label, occ = m.group(1), (int(m.group(2)) if m and m.group(2) else None)
+        if m is None:
+            raise ValueError(f"cannot read phase {name!r} in a contrast: write a label such as 'B' or 'B2'")
+        label, occ = m.group(1), (int(m.group(2)) if m.group(2) else None)
         if label not in self.labels:
             raise ValueError(f"unknown phase label {label!r} in contrast; the design has {', '.join(self.labels)}")
         idx, t, seen = [], 0, 0

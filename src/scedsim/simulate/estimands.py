@@ -24,13 +24,13 @@ import numpy as np
 
 from .analysis import MetricSpec, analyze_block, case_summaries
 from .design import Contrast, Design
-from .models import Model, NormalAR1
+from .models import Model, NormalAR1, model_identity
 
 __all__ = ["analytic_limit", "compute_estimands", "cache_dir"]
 
-CACHE_VERSION = 1
-LONG_TOTAL = 140        # occasions per case in the long-run simulation (about)
-LONG_REPS = 2_000       # case-series in the long-run simulation
+CACHE_VERSION = 2
+LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
+LONG_REPS = 1_000       # case-series in the long-run simulation
 _PHI = NormalDist().cdf
 
 
@@ -55,7 +55,7 @@ def _pand_limit(delta: float, s: float, pi: float) -> float:
 
 
 def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design, contrast: Contrast,
-                   case: int) -> float | None:
+                   case: int, improvement: str = "increase") -> float | None:
     """Large-sample limit of a metric for one case, where it is known in closed form.
 
     Known for :class:`NormalAR1` with no trend and no slope change (random
@@ -69,6 +69,7 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     * SMD = delta / s; Tau-U (``ab``, or ``ab_minus_trend_a`` with the Parker
       denominator) and Tau-BC = Tau; Kendall's Tau-BC = Tau sqrt(2 pi (1 - pi)).
 
+    ``improvement="decrease"`` negates delta, as the metrics negate the data.
     Returns None where no closed form is implemented.
     """
     if not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
@@ -81,6 +82,8 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     sigma_m = float(p["sd"]) if p["scale"] == "marginal" else float(p["sd"]) / math.sqrt(1 - phi * phi)
     s = math.sqrt(sigma_m ** 2 + (float(p["me_sd"]) * unit) ** 2)
     delta = float(p["level"]) * unit
+    if improvement == "decrease":
+        delta = -delta  # the metrics see negated data
     tau_sd = float(p["effect_sd"]) * unit
     ia, ib = design.indices(contrast, case)
     pi = ia.size / (ia.size + ib.size)
@@ -133,7 +136,11 @@ def _long_design(design: Design) -> tuple[Design, int]:
 
 
 def _simulate_means(model, params, design, contrasts, specs, improvement, seed_seq, n_series, block=None):
-    """Mean and MCSE of every metric and summary level over ``n_series`` case-series."""
+    """Mean and MCSE of every metric and summary scope over ``n_series`` case-series.
+
+    Returns ``{key: (mean, mcse, per_case_means)}``; ``per_case_means`` is a list at
+    case scope (one mean per case position) and None otherwise.
+    """
     n_reps = max(1, math.ceil(n_series / design.n_cases))
     block = block or max(1, 20_000 // design.n_cases)
     sums: dict = {}
@@ -145,24 +152,28 @@ def _simulate_means(model, params, design, contrasts, specs, improvement, seed_s
         y = model.generate(design, params, np.random.default_rng(child), k)
         res = analyze_block(y, design, contrasts, specs, improvement)
         for (c, label), r in res.items():
-            _acc(sums, (c, label, "case"), r["estimate"].ravel())
+            _acc(sums, (c, label, "case"), r["estimate"])
         for key, v in case_summaries(res, specs).items():
-            _acc(sums, key, v)
+            _acc(sums, key, v[:, None])
     out = {}
     for key, (n, s1, s2) in sums.items():
-        if n == 0:
-            out[key] = (math.nan, math.nan)
+        tot = float(n.sum())
+        if tot == 0:
+            out[key] = (math.nan, math.nan, None)
             continue
-        mean = s1 / n
-        var = max(s2 / n - mean * mean, 0.0) * n / max(n - 1, 1)
-        out[key] = (mean, math.sqrt(var / n))
+        mean = float(s1.sum()) / tot
+        var = max(float(s2.sum()) / tot - mean * mean, 0.0) * tot / max(tot - 1, 1)
+        per_case = (s1 / np.where(n > 0, n, np.nan)).tolist() if key[2] == "case" else None
+        out[key] = (mean, math.sqrt(var / tot), per_case)
     return out
 
 
 def _acc(sums, key, x):
-    x = x[~np.isnan(x)]
+    """Add the per-column counts, sums and sums of squares of ``x`` (rows x cases)."""
+    ok = ~np.isnan(x)
+    xz = np.where(ok, x, 0.0)
     n, s1, s2 = sums.get(key, (0, 0.0, 0.0))
-    sums[key] = (n + x.size, s1 + float(x.sum()), s2 + float((x * x).sum()))
+    sums[key] = (n + ok.sum(axis=0), s1 + xz.sum(axis=0), s2 + (xz * xz).sum(axis=0))
 
 
 def compute_estimands(model: Model, params: dict, design: Design, contrasts, specs, improvement: str,
@@ -173,7 +184,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     "limit_kind": "analytic" | "long_run", "design": value, "design_mcse": ...}}``.
     """
     cache_file = None
-    key = _key(CACHE_VERSION, model.name, params, design.describe(), design.n_cases,
+    from .. import __version__
+
+    key = _key(CACHE_VERSION, __version__, model_identity(model), model.params(params), design.describe(),
+               design.n_cases,
                [str(c) for c in contrasts], [(s.name, s.options, s.label) for s in specs], improvement,
                seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
     if use_cache:
@@ -189,23 +203,35 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     at_design = _simulate_means(model, params, design, contrasts, specs, improvement, design_seq, n_design)
     need_long = {}
     analytic = {}
+    no_limit = set()
+    p_full = model.params(params)
+    drifting = any(float(p_full.get(k, 0.0) or 0.0) != 0.0 for k in ("trend", "slope"))
     for c in contrasts:
         for s in specs:
-            vals = [analytic_limit(model, params, s, design, c, k) for k in range(design.n_cases)]
+            if s.is_test:
+                no_limit.add((str(c), s.label))  # p-values have no large-sample target
+                continue
+            vals = [analytic_limit(model, params, s, design, c, k, improvement) for k in range(design.n_cases)]
             if all(v is not None for v in vals):
                 analytic[(str(c), s.label)] = vals
+            elif drifting:
+                # The phase difference grows with the series: no finite limit.
+                no_limit.add((str(c), s.label))
             else:
                 need_long[(str(c), s.label)] = True
     long_means = {}
+    long_total = _long_design(design)[0].n_time
     if need_long:
         long_design, _ = _long_design(design)
         long_specs = [s for s in specs if any(k[1] == s.label for k in need_long)]
         long_means = _simulate_means(model, params, long_design, contrasts, long_specs, improvement,
                                      long_seq, LONG_REPS)
     out = {}
-    for key_, (mean, mcse) in at_design.items():
+    for key_, (mean, mcse, per_case) in at_design.items():
         c, label, level = key_
         entry = {"design": mean, "design_mcse": mcse}
+        if per_case is not None:
+            entry["design_by_case"] = per_case
         if (c, label) in analytic:
             vals = analytic[(c, label)]
             if level == "pooled":
@@ -216,9 +242,15 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             else:
                 lim = float(np.mean(vals))
             entry.update(limit=lim, limit_mcse=0.0, limit_kind="analytic")
+            if level == "case":
+                entry["limit_by_case"] = [float(v) for v in vals]
+        elif (c, label) in no_limit:
+            entry.update(limit=math.nan, limit_mcse=math.nan, limit_kind="none (trend or slope change)")
         else:
-            lm, lmc = long_means.get(key_, (math.nan, math.nan))
-            entry.update(limit=lm, limit_mcse=lmc, limit_kind="long_run")
+            lm, lmc, lpc = long_means.get(key_, (math.nan, math.nan, None))
+            entry.update(limit=lm, limit_mcse=lmc, limit_kind=f"long_run ({long_total} occasions)")
+            if lpc is not None:
+                entry["limit_by_case"] = lpc
         out[key_] = entry
     if cache_file is not None:
         try:

@@ -95,27 +95,23 @@ def count_values(results: dict, rules) -> dict:
 
 
 def _power_sums_python(x, centre, out):
-    """Count and sums of (x - centre)^k, k = 1..4, over the non-NaN entries of ``x`` (one pass)."""
-    n = 0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v == v:
-            d = v - centre
-            d2 = d * d
-            n += 1
-            s1 += d
-            s2 += d2
-            s3 += d2 * d
-            s4 += d2 * d2
-    out[0] = n
-    out[1] = s1
-    out[2] = s2
-    out[3] = s3
-    out[4] = s4
+    """Per column of ``x`` (rows x cases): count and sums of (x - centre_c)^k, k = 1..4,
+    over the non-NaN entries, in one pass.  ``out`` is ``(5, cases)``."""
+    rows, cols = x.shape
+    for c in range(cols):
+        for k in range(5):
+            out[k, c] = 0.0
+    for r in range(rows):
+        for c in range(cols):
+            v = x[r, c]
+            if v == v:
+                d = v - centre[c]
+                d2 = d * d
+                out[0, c] += 1.0
+                out[1, c] += d
+                out[2, c] += d2
+                out[3, c] += d2 * d
+                out[4, c] += d2 * d2
 
 
 _power_sums = kernel(_power_sums_python)
@@ -128,46 +124,65 @@ def _value_counts(x: np.ndarray) -> dict:
     return dict(zip(vals.tolist(), counts.tolist()))
 
 
+def _targets(est: dict, name: str, n_cols: int):
+    """Per-case targets of estimand ``name`` (a list per case, or one value), or None."""
+    by_case = est.get(f"{name}_by_case")
+    if by_case is not None and len(by_case) == n_cols:
+        arr = np.asarray(by_case, dtype=np.float64)
+    else:
+        v = est.get(name)
+        if v is None:
+            return None
+        arr = np.full(n_cols, float(v))
+    return arr if np.all(np.isfinite(arr)) else None
+
+
 def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
     """Additive statistics of one block.
 
-    ``values`` maps ``(contrast, label, level)`` to a dict with ``estimate`` (1-D)
-    and, at case level, ``ci_lower``, ``ci_upper`` and the other fields.
+    ``values`` maps ``(contrast, label, scope)`` to a dict with ``estimate`` (2-D
+    reps x cases at case scope, 1-D otherwise) and, at case scope for metrics with
+    an interval, ``ci_lower`` and ``ci_upper``.  Power sums are kept per case,
+    about the case's own large-sample limit, so that cases with different phase
+    lengths (multiple baseline) are judged against their own targets.
     """
     out = {}
     for key, fields_ in values.items():
-        x_all = np.ascontiguousarray(fields_["estimate"], dtype=np.float64)
+        x2 = np.asarray(fields_["estimate"], dtype=np.float64)
+        if x2.ndim == 1:
+            x2 = x2[:, None]
+        x2 = np.ascontiguousarray(x2)
+        n_cols = x2.shape[1]
         est = estimands.get(key, {})
-        centre = est.get("limit", 0.0)
-        centre = centre if centre is not None and math.isfinite(centre) else 0.0
-        sums = np.empty(5)
-        _power_sums(x_all, float(centre), sums)
-        st = {"n_total": x_all.size, "n": int(sums[0]), "centre": centre,
-              "s1": float(sums[1]), "s2": float(sums[2]), "s3": float(sums[3]), "s4": float(sums[4])}
-        need_x = "ci_lower" in fields_ or (key[1] in discrete and key[2] == "case") or key[2] == "count"
-        ok = ~np.isnan(x_all) if need_x else None
-        x = x_all[ok] if need_x else None
+        centre = _targets(est, "limit", n_cols)
+        centre = centre if centre is not None else np.zeros(n_cols)
+        sums = np.empty((5, n_cols))
+        _power_sums(x2, centre, sums)
+        st = {"n_total": x2.size, "n": sums[0].copy(), "centre": centre,
+              "s1": sums[1].copy(), "s2": sums[2].copy(), "s3": sums[3].copy(), "s4": sums[4].copy()}
+        ok = ~np.isnan(x2)
         if "ci_lower" in fields_:
-            lo, hi = fields_["ci_lower"][ok], fields_["ci_upper"][ok]
-            ci_ok = ~(np.isnan(lo) | np.isnan(hi))
+            lo = np.asarray(fields_["ci_lower"], dtype=np.float64).reshape(x2.shape)
+            hi = np.asarray(fields_["ci_upper"], dtype=np.float64).reshape(x2.shape)
+            ci_ok = ok & ~(np.isnan(lo) | np.isnan(hi))
             if ci_ok.any():
-                lo, hi = lo[ci_ok], hi[ci_ok]
-                w = hi - lo
+                w = np.where(ci_ok, hi - lo, 0.0)
                 st["n_ci"] = int(ci_ok.sum())
                 st["w1"] = float(w.sum())
                 st["w2"] = float((w * w).sum())
                 for name in ("limit", "design"):
-                    theta = est.get(name)
-                    if theta is not None and math.isfinite(theta):
-                        st[f"cover_{name}"] = int(((lo <= theta) & (theta <= hi)).sum())
-        if (key[1] in discrete and key[2] == "case" or key[2] == "count") and x.size:
-            st["dist"] = _value_counts(x)
+                    theta = _targets(est, name, n_cols)
+                    if theta is not None:
+                        st[f"cover_{name}"] = int((ci_ok & (lo <= theta) & (theta <= hi)).sum())
+        if (key[1] in discrete and key[2] == "case" or key[2] == "count") and ok.any():
+            st["dist"] = _value_counts(x2[ok])
         for r in rules:
             if r.metric != key[1]:
                 continue
             col = fields_.get(r.field)
             if col is None:
                 continue
+            col = np.asarray(col, dtype=np.float64).ravel()
             col_ok = ~np.isnan(col)
             st[f"rule:{r.text}"] = (int(r.apply(col[col_ok]).sum()), int(col_ok.sum()))
         out[key] = st
@@ -203,6 +218,17 @@ def _prop(count: int, n: int):
     return p, math.sqrt(p * (1 - p) / n)
 
 
+def _sum_about(st: dict, k: int, target) -> float:
+    """Sum over all values of (x - target_c)^k from the per-case power sums about the
+    centres: x - target = (x - centre) + h, h = centre - target."""
+    h = st["centre"] - target
+    pw = [st["n"], st["s1"], st["s2"], st["s3"], st["s4"]]
+    total = np.zeros_like(h)
+    for j in range(k + 1):
+        total = total + math.comb(k, j) * h ** (k - j) * pw[j]
+    return float(total.sum())
+
+
 def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
     """Tidy rows ``{contrast, metric, scope, measure, estimand, at, rule, value, mcse}``."""
     rows = []
@@ -211,41 +237,46 @@ def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
         rows.append(dict(contrast=key[0], metric=key[1], scope=key[2], measure=measure, estimand=estimand,
                          at=at, rule=rule, value=value, mcse=mcse))
 
-    for key in sorted(stats, key=lambda k: (k[0], k[1], {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4}.get(k[2], 5))):
+    order = {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4}
+    for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 5))):
         st = stats[key]
-        n, c = st["n"], st["centre"]
-        add(key, "n", float(n), 0.0)
+        n = float(np.sum(st["n"]))
+        add(key, "n", n, 0.0)
         add(key, "valid_share", n / st["n_total"] if st["n_total"] else math.nan, 0.0)
         if n == 0:
             continue
-        m1 = st["s1"] / n
-        mean = c + m1
-        var = (st["s2"] - st["s1"] ** 2 / n) / (n - 1) if n > 1 else math.nan
-        var = max(var, 0.0) if var == var else var
-        sd = math.sqrt(var) if var == var else math.nan
+        mean = _sum_about(st, 1, 0.0) / n
+        s2 = _sum_about(st, 2, mean)
+        var = s2 / (n - 1) if n > 1 else math.nan
+        sd = math.sqrt(max(var, 0.0)) if n > 1 else math.nan
         se_mean = sd / math.sqrt(n) if n > 1 else math.nan
         add(key, "mean", mean, se_mean)
-        add(key, "empirical_se", sd, sd / math.sqrt(2 * (n - 1)) if n > 1 else math.nan)
+        # MCSE of the SD by the delta method with the sample kurtosis (not normal theory).
+        m2, m4 = s2 / n, _sum_about(st, 4, mean) / n
+        sd_mcse = math.sqrt(max(m4 - m2 * m2, 0.0) / (4 * n * m2)) if n > 1 and m2 > 0 else math.nan
+        add(key, "empirical_se", sd, sd_mcse)
         est = estimands.get(key, {})
+        n_cols = np.size(st["n"])
+        weights = np.asarray(st["n"], dtype=np.float64)
         for name in ("limit", "design"):
-            theta = est.get(name)
-            if theta is None or not math.isfinite(theta):
+            theta = _targets(est, name, n_cols)
+            if theta is None:
                 continue
             t_mcse = est.get(f"{name}_mcse", 0.0) or 0.0
-            add(key, "estimand", theta, t_mcse, estimand=name)
-            bias = mean - theta
-            b_mcse = math.sqrt(se_mean ** 2 + t_mcse ** 2) if se_mean == se_mean else math.nan
-            add(key, "bias", bias, b_mcse, estimand=name)
-            if theta != 0:
-                add(key, "relative_bias", bias / theta, b_mcse / abs(theta), estimand=name)
-            # Moments of d = x - theta from the power sums about the centre: x - theta = (x - c) + h.
-            h = c - theta
-            s1, s2, s3, s4 = st["s1"], st["s2"], st["s3"], st["s4"]
-            e2 = (s2 + 2 * h * s1 + n * h * h) / n
-            e4 = (s4 + 4 * h * s3 + 6 * h * h * s2 + 4 * h ** 3 * s1 + n * h ** 4) / n
+            t_mcse = t_mcse if t_mcse == t_mcse else 0.0
+            theta_bar = float((weights * theta).sum() / n)
+            add(key, "estimand", theta_bar, t_mcse, estimand=name)
+            e1 = _sum_about(st, 1, theta) / n
+            e2 = _sum_about(st, 2, theta) / n
+            e4 = _sum_about(st, 4, theta) / n
+            var_d = max(e2 - e1 * e1, 0.0) * n / (n - 1) if n > 1 else math.nan
+            b_mcse = math.sqrt(var_d / n + t_mcse ** 2) if n > 1 else math.nan
+            add(key, "bias", e1, b_mcse, estimand=name)
+            if theta_bar != 0:
+                add(key, "relative_bias", e1 / theta_bar, b_mcse / abs(theta_bar), estimand=name)
             rmse = math.sqrt(max(e2, 0.0))
-            var_d2 = max(e4 - e2 * e2, 0.0)
-            add(key, "rmse", rmse, math.sqrt(var_d2 / n) / (2 * rmse) if rmse > 0 else math.nan, estimand=name)
+            add(key, "rmse", rmse, math.sqrt(max(e4 - e2 * e2, 0.0) / n) / (2 * rmse) if rmse > 0 else math.nan,
+                estimand=name)
             if f"cover_{name}" in st:
                 p, pse = _prop(st[f"cover_{name}"], st["n_ci"])
                 add(key, "coverage", p, pse, estimand=name)
@@ -255,7 +286,7 @@ def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
             wv = (st["w2"] - st["w1"] ** 2 / k) / (k - 1) if k > 1 else math.nan
             add(key, "ci_width", w, math.sqrt(max(wv, 0.0) / k) if wv == wv else math.nan)
         for val, cnt in sorted(st.get("dist", {}).items()):
-            p, pse = _prop(cnt, n)
+            p, pse = _prop(cnt, int(n))
             add(key, "probability", p, pse, at=val)
         for k, v in st.items():
             if k.startswith("rule:"):

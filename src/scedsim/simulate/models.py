@@ -35,7 +35,7 @@ import numpy as np
 from .._numba import kernel
 from .design import Design
 
-__all__ = ["Model", "NormalAR1", "Poisson", "NegBin", "BoundedScale", "get_model", "MODELS"]
+__all__ = ["Model", "NormalAR1", "Poisson", "NegBin", "BoundedScale", "get_model", "model_identity", "MODELS"]
 
 
 def _ar1_python(u, phi, out):
@@ -325,3 +325,17 @@ def get_model(model, improvement: str = "increase") -> Model:
     if callable(model):
         return CallableModel(name=getattr(model, "__name__", "custom"), func=model, direction=improvement)
     raise ValueError(f"a model is a name, a Model or a callable, got {model!r}")
+
+
+def model_identity(model: Model) -> str:
+    """A string that changes whenever the model's data would: its class, name and
+    defaults, or, for a callable, its qualified name and a hash of its code."""
+    if isinstance(model, CallableModel):
+        import hashlib
+
+        func = model.func
+        code = getattr(func, "__code__", None)
+        blob = repr((getattr(func, "__module__", ""), getattr(func, "__qualname__", repr(func)),
+                     code.co_code if code is not None else b"", code.co_consts if code is not None else ()))
+        return f"callable:{hashlib.sha256(blob.encode()).hexdigest()[:16]}:{model.direction}"
+    return repr(model)

@@ -64,7 +64,7 @@ def write_report(out) -> pathlib.Path:
     x, line, others = _axes_params(conds)
     cond_cols = [c for c in conds.columns if c not in ("n_blocks", "n_errors", "status")]
     figs = []
-    lines = [f"# Study report: {study.get('name', out.name)}", "",
+    lines = [f"# Study report: {meta.get('name', out.name)}", "",
              f"- design: `{study['design']}` × {study['n_cases']} case(s); model `{study['model']}`",
              f"- {len(conds)} condition(s) × {study['n_reps']} replications; seed {study['seed']}; "
              f"block size {study['block_size']}",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import FIELDS, analyze_block, case_summaries, metric_specs
+from .analysis import FIELDS, analyze_block, case_summaries, check_spec, metric_specs
 from .design import Contrast, Design
 from .estimands import compute_estimands
 from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
@@ -26,6 +26,9 @@ from .models import get_model
 __all__ = ["Study", "SimulationResult", "run"]
 
 _DESIGN_KEYS = ("design", "n_cases")
+# Column names of the output tables; a grid parameter may not take one of them.
+_RESERVED = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value", "mcse", "status",
+             "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate")
 
 
 @dataclass
@@ -94,6 +97,12 @@ class Study:
 
     def __post_init__(self):
         self.specs = metric_specs(self.metrics)
+        for spec in self.specs:
+            check_spec(spec)
+        if not 0.0 <= float(self.max_error_rate) <= 1.0:
+            raise ValueError(f"max_error_rate must lie in [0, 1], got {self.max_error_rate!r}")
+        if not isinstance(self.n_design, (int, np.integer)) or self.n_design < 100:
+            raise ValueError(f"n_design must be an integer of at least 100, got {self.n_design!r}")
         self.rule_list = parse_rules(self.rules, self.specs)
         self.model_obj = get_model(self.model, self.improvement or "increase")
         for k in ("n_reps", "block_size", "seed"):
@@ -128,6 +137,9 @@ class Study:
             df = df.reset_index(drop=True)
         if len(df) == 0:
             raise ValueError("the grid and filter leave no condition to run")
+        clash = [c for c in df.columns if c in _RESERVED]
+        if clash:
+            raise ValueError(f"grid parameter(s) {', '.join(clash)} clash with output column names; rename them")
         for row in df.to_dict("records"):
             design = self.design_for(row)
             params = self.params_for(row)
@@ -175,11 +187,13 @@ class Study:
     # ------------------------------------------------------------------ identity
     def describe(self) -> dict:
         """A JSON-able description; its hash identifies the study's results."""
-        model = self.model if isinstance(self.model, str) else getattr(self.model, "__qualname__",
-                                                                         getattr(self.model, "name", repr(self.model)))
+        from .. import __version__
+        from .models import model_identity
+
+        design = self.design if isinstance(self.design, str) else str(self.design)
         return dict(
-            name=self.name, design=self.design if isinstance(self.design, str) else self.design.describe(),
-            model=model, grid=self.conditions.to_dict("list"), metrics=[(s.name, s.options, s.label) for s in self.specs],
+            scedsim=__version__, design=design, model=model_identity(self.model_obj),
+            grid=self.conditions.to_dict("list"), metrics=[(s.name, s.options, s.label) for s in self.specs],
             n_cases=self.n_cases, n_reps=self.n_reps, seed=int(self.seed), contrasts=list(map(str, self.contrasts or [])),
             params=self.params, rules=[r.text for r in self.rule_list], improvement=self.improvement,
             block_size=self.block_size, chunk_size=self.blocks_per_chunk * self.block_size,
@@ -187,6 +201,7 @@ class Study:
             max_error_rate=self.max_error_rate)
 
     def fingerprint(self) -> str:
+        """Hash of everything that determines the results (not the study's name)."""
         text = json.dumps(self.describe(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -242,23 +257,46 @@ class SimulationResult:
 
 # --------------------------------------------------------------------------- tasks
 
-def _block_seed(study: Study, i: int, j: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(study.seed), spawn_key=(i, j))
+def condition_key(row: dict) -> int:
+    """A 32-bit key of a condition's parameters: seeds depend on what a condition is,
+    not on its position, so adding or filtering conditions leaves the others alone."""
+    text = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
-def _estimand_task(study: Study, i: int, row: dict) -> tuple[int, dict]:
+def _block_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j))
+
+
+def _estimand_task(study: Study, i: int, row: dict) -> tuple[int, dict, dict | None]:
+    """Estimands of one condition; a failure is returned as an error record, not raised."""
     design = study.design_for(row)
     params = study.params_for(row)
     key = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
-    est = compute_estimands(study.model_obj, params, design, study.contrasts_for(design), study.specs,
-                            study.improvement_for(row), int(study.seed), key, study.n_design)
-    return i, est
+    try:
+        est = compute_estimands(study.model_obj, params, design, study.contrasts_for(design), study.specs,
+                                study.improvement_for(row), int(study.seed), key, study.n_design)
+        return i, est, None
+    except Exception as exc:  # noqa: BLE001 - logged; the condition runs without estimands
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return i, {}, dict(condition=i, block=-1, entropy=int(study.seed), spawn_key="estimands",
+                           error=type(exc).__name__, message=str(exc),
+                           location=f"{frame.filename}:{frame.lineno} in {frame.name}")
 
 
 def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
     if single_thread:
-        from .._numba import set_num_threads
-        set_num_threads(1)
+        from .._numba import get_num_threads, set_num_threads
+        before = get_num_threads()
+        set_num_threads(1)  # one level of parallelism: the workers
+        try:
+            return _chunk_work(study, i, row, k, estimands)
+        finally:
+            set_num_threads(before)
+    return _chunk_work(study, i, row, k, estimands)
+
+
+def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dict:
     design = study.design_for(row)
     params = study.params_for(row)
     contrasts = study.contrasts_for(design)
@@ -268,7 +306,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
     blocks, errors, raw = [], [], []
     first = k * study.blocks_per_chunk
     for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)):
-        seq = _block_seed(study, i, j)
+        seq = _block_seed(study, row, j)
         try:
             reps = study.block_reps(j)
             y = study.model_obj.generate(design, params, np.random.default_rng(seq), reps)
@@ -276,7 +314,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
             values = {}
             for (c, label), r in res.items():
                 fields_ = FIELDS if label in with_ci else ("estimate",)
-                values[(c, label, "case")] = {f: r[f].ravel() for f in fields_}
+                values[(c, label, "case")] = {f: r[f] for f in fields_}
             for key, v in case_summaries(res, study.specs).items():
                 values[key] = {"estimate": v}
             values.update(count_values(res, study.rule_list))
@@ -284,9 +322,10 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
             if study.keep_raw:
                 raw.append((j, {key: r["estimate"] for key, r in res.items()}))
         except Exception as exc:  # noqa: BLE001 - counted and logged, not fatal
-            errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{i},{j}",
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{condition_key(row)},{j}",
                                error=type(exc).__name__, message=str(exc),
-                               where=traceback.format_exc(limit=3).strip().splitlines()[-1]))
+                               location=f"{frame.filename}:{frame.lineno} in {frame.name}"))
     return dict(condition=i, chunk=k, blocks=blocks, errors=errors, raw=raw)
 
 
@@ -318,8 +357,8 @@ def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
                              "to finish it, or choose a new directory")
     (out / "chunks").mkdir(parents=True, exist_ok=True)
     if not meta.exists():
-        _write_atomic(meta, json.dumps({"fingerprint": fp, "study": study.describe()}, indent=1,
-                                       default=str).encode())
+        _write_atomic(meta, json.dumps({"fingerprint": fp, "name": study.name, "study": study.describe()},
+                                       indent=1, default=str).encode())
     return out
 
 
@@ -400,14 +439,18 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     if est_file is not None and est_file.exists():
         estimands = pickle.loads(est_file.read_bytes())
     todo = [i for i in range(len(conds)) if i not in estimands] if study.estimands else []
+    estimand_errors = []
     if todo:
         bar = _progress(len(todo), "estimands", quiet)
-        for i, est in _imap((delayed(_estimand_task)(study, i, conds[i]) for i in todo), n_jobs, backend):
+        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i]) for i in todo), n_jobs, backend):
             estimands[i] = est
+            if err is not None:
+                estimand_errors.append(err)
+            elif est_file is not None:
+                # Saved one condition at a time, so an interruption keeps what is done.
+                _write_atomic(est_file, pickle.dumps({k: v for k, v in estimands.items() if v}))
             bar.update(1)
         bar.close()
-        if est_file is not None:
-            _write_atomic(est_file, pickle.dumps(estimands))
     if not study.estimands:
         estimands = {i: {} for i in range(len(conds))}
 
@@ -435,16 +478,16 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         bar.update(1)
     bar.close()
     elapsed = time.perf_counter() - t0
-    result = _assemble(study, conds, chunks, estimands, n_chunks, out)
+    result = _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors)
     if out is not None:
         _save(result, out, elapsed)
     return result
 
 
-def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResult:
+def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
     cond_df = study.conditions
     cond_cols = list(cond_df.columns)
-    rows, cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], [], [], [], [], []
+    rows, cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], [], list(estimand_errors), [], [], []
     for i, row in enumerate(conds):
         total: dict = {}
         n_err = 0
@@ -464,13 +507,19 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResul
         failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
         status = "failed" if failed else "ok"
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
-        for m in measures_from_stats(total, estimands.get(i, {})):
+        measures = measures_from_stats(total, estimands.get(i, {}))
+        if not measures:
+            # Every block failed: still one row per metric, saying n = 0.
+            design = study.design_for(row)
+            measures = [dict(contrast=str(c), metric=s.label, scope="case", measure="n", estimand="", at=np.nan,
+                             rule="", value=0.0, mcse=0.0) for c in study.contrasts_for(design) for s in study.specs]
+        for m in measures:
             rows.append({**row, **m, "status": status})
         for m in _min_pvalues(study, row):
             rows.append({**row, **m, "status": status})
         for j in range(study.n_blocks):
-            seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{i},{j}",
-                                  reps=study.block_reps(j)))
+            seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed),
+                                  spawn_key=f"{condition_key(row)},{j}", reps=study.block_reps(j)))
         for (c, label, level), e in estimands.get(i, {}).items():
             est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
     summary = pd.DataFrame(rows)
@@ -479,7 +528,7 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out) -> SimulationResul
                              "mcse", "status"]
         summary = summary[order]
     errors = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
-                                             "where"])
+                                             "location"])
     raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
     return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
                             pd.DataFrame(est_rows), raw, out)
