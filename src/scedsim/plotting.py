@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .io import to_long
+from .tidy import _runs
 
 __all__ = ["sced_plot", "theil_sen"]
 
@@ -38,16 +39,6 @@ def theil_sen(x, y):
         raise ValueError("a Theil-Sen line needs at least two points at different times")
     slope = float(np.median((y[j] - y[i])[keep] / dx[keep]))
     return slope, float(np.median(y - slope * x))
-
-
-def _runs(labels):
-    runs = []
-    for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab:
-            runs[-1][2] = i
-        else:
-            runs.append([lab, i, i])
-    return runs
 
 
 def _style(ax):

@@ -486,7 +486,7 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
                 n_b = g["n_b"].to_numpy(float)[ok]
                 R = float(_ird_removals(est[ok], n_a, n_b).sum())
                 M, N = float(n_a.sum()), float(n_b.sum())
-                pooled = 1.0 - (M + N) * R / (2.0 * M * N)
+                pooled = _es.pooled_ird(est[ok], n_a, n_b)
                 detail = f"R = {R:g} removals, M = {M:g}, N = {N:g}"
                 add(key, "pooled counts", pooled, n=k, notes="; ".join(filter(None, [detail, note])))
             else:

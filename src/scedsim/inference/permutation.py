@@ -10,6 +10,7 @@ import numpy as np
 
 from .._numba import kernel, run_rows
 from .._validation import check_choice, phases
+from ..effect_sizes._kernels import _insertion_sort
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 from .randomization import ALTERNATIVES, TestResult
 
@@ -60,13 +61,7 @@ def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, out):
         # Ties anywhere in the pooled values?
         for t in range(big):
             srt[t] = pooled[t]
-        for t in range(1, big):
-            v = srt[t]
-            s = t - 1
-            while s >= 0 and srt[s] > v:
-                srt[s + 1] = srt[s]
-                s -= 1
-            srt[s + 1] = v
+        _insertion_sort(srt, big)
         tied = False
         for t in range(1, big):
             if srt[t] == srt[t - 1]:
