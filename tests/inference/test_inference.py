@@ -65,10 +65,11 @@ def test_batch_equals_single_and_kernel_equals_twin():
         assert batch.pvalue[i] == permutation_test(a[i], b[i], alternative="two-sided").pvalue
     idx_a, idx_b = arrangements(7, 3)
     ge, le = _u_tables(3, 4)
-    o1, o2 = np.empty((3, 300)), np.empty((3, 300))
-    _perm_u_2d(a, b, idx_a, idx_b, ge, le, o1)
-    _perm_u_2d.py_func(a, b, idx_a, idx_b, ge, le, o2)
-    np.testing.assert_array_equal(o1, o2)
+    for alt in (0, 1, 2):
+        o1, o2 = np.empty((2, 300)), np.empty((2, 300))
+        _perm_u_2d(a, b, idx_a, idx_b, ge, le, alt, alt == 1, o1)
+        _perm_u_2d.py_func(a, b, idx_a, idx_b, ge, le, alt, alt == 1, o2)
+        np.testing.assert_array_equal(o1, o2)
 
 
 def test_exact_facts_3_plus_4():

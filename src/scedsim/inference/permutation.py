@@ -10,7 +10,6 @@ import numpy as np
 
 from .._numba import kernel, run_rows
 from .._validation import check_choice, phases
-from ..effect_sizes._kernels import _insertion_sort
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 from .randomization import ALTERNATIVES, TestResult
 
@@ -35,44 +34,54 @@ def arrangements(n_total: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return combos, rest
 
 
-def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, out):
-    """Exact permutation counts for the Mann-Whitney U (NAP, Tau) of each row.
+ALT_CODES = {"greater": 0, "less": 1, "two-sided": 2}
 
-    ``out`` is ``(3, rows)``: count of arrangements with 2U >= observed, with
-    2U <= observed, and the observed 2U.  Rows without ties use the tables
-    (counts over the C(N, m) rank arrangements, indexed by 2U); rows with ties
-    enumerate every arrangement of their own values.
+
+def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, alt, tau, out):
+    """Exact permutation p-values for the Mann-Whitney U (NAP, Tau) of each row.
+
+    ``out`` is ``(2, rows)``: the p-value (``alt`` 0 greater, 1 less, 2 two-sided
+    as twice the smaller tail, capped at 1) and the observed NAP (Tau with
+    ``tau``).  Rows without ties use the tables (counts over the C(N, m) rank
+    arrangements of 2U >= t and 2U <= t); rows with ties enumerate every
+    arrangement of their own values.
     """
     rows, m = a.shape
     n = b.shape[1]
     big = m + n
     k_total = idx_a.shape[0]
     pooled = np.empty(big)
-    srt = np.empty(big)
     for r in range(rows):
-        for i in range(m):
-            pooled[i] = a[r, i]
-        for j in range(n):
-            pooled[m + j] = b[r, j]
         obs = 0
-        for i in range(m):
-            for j in range(n):
-                obs += int(b[r, j] > a[r, i]) + int(b[r, j] >= a[r, i])
-        # Ties anywhere in the pooled values?
-        for t in range(big):
-            srt[t] = pooled[t]
-        _insertion_sort(srt, big)
         tied = False
-        for t in range(1, big):
-            if srt[t] == srt[t - 1]:
-                tied = True
-                break
+        for i in range(m):
+            ai = a[r, i]
+            for j in range(n):
+                gt = int(b[r, j] > ai)
+                ge = int(b[r, j] >= ai)
+                obs += gt + ge
+                if ge != gt:
+                    tied = True
+        # Ties within a phase also change the null distribution.
         if not tied:
-            out[0, r] = ge_table[obs]
-            out[1, r] = le_table[obs]
+            for i in range(m):
+                for k in range(i + 1, m):
+                    if a[r, i] == a[r, k]:
+                        tied = True
+            for j in range(n):
+                for k in range(j + 1, n):
+                    if b[r, j] == b[r, k]:
+                        tied = True
+        if not tied:
+            n_ge = ge_table[obs]
+            n_le = le_table[obs]
         else:
-            ge = 0
-            le = 0
+            for i in range(m):
+                pooled[i] = a[r, i]
+            for j in range(n):
+                pooled[m + j] = b[r, j]
+            n_ge = 0.0
+            n_le = 0.0
             for k in range(k_total):
                 u = 0
                 for i in range(m):
@@ -80,11 +89,17 @@ def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, out):
                     for j in range(n):
                         y = pooled[idx_b[k, j]]
                         u += int(y > x) + int(y >= x)
-                ge += int(u >= obs)
-                le += int(u <= obs)
-            out[0, r] = ge
-            out[1, r] = le
-        out[2, r] = obs
+                n_ge += int(u >= obs)
+                n_le += int(u <= obs)
+        if alt == 0:
+            p = n_ge / k_total
+        elif alt == 1:
+            p = n_le / k_total
+        else:
+            p = min(1.0, 2.0 * min(n_ge, n_le) / k_total)
+        out[0, r] = p
+        nap = obs / (2.0 * m * n)
+        out[1, r] = 2.0 * nap - 1.0 if tau else nap
 
 
 _perm_u_2d = kernel(_perm_u_2d_python)
@@ -170,12 +185,9 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
         if name in ("nap", "tau") and not options and not return_distribution:
             idx_a, idx_b = arrangements(m + n, m)
             ge_t, le_t = _u_tables(m, n)
-            out = np.empty((3, rows))
-            run_rows(_perm_u_2d, A, B, out, idx_a, idx_b, ge_t, le_t)
-            p = pvalue_from_counts(out[0], out[1], k_total, alternative)
-            twice = out[2]
-            observed = twice / (2.0 * m * n) if name == "nap" else twice / (m * n) - 1.0
-            return _pack(observed, p, k_total, 1.0 / k_total, "exact", alternative, None, is_1d)
+            out = np.empty((2, rows))
+            run_rows(_perm_u_2d, A, B, out, idx_a, idx_b, ge_t, le_t, ALT_CODES[alternative], name == "tau")
+            return _pack(out[1], out[0], k_total, 1.0 / k_total, "exact", alternative, None, is_1d)
         idx_a, idx_b = arrangements(m + n, m)
         pooled = np.concatenate([A, B], axis=1)
         observed = f(A, B)
