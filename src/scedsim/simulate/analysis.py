@@ -7,6 +7,8 @@ import numpy as np
 
 import scedsim as _ss
 
+from .._numba import kernel
+from .._validation import assume_finite
 from ..effect_sizes import pooled_ird
 from .design import Contrast, Design
 
@@ -193,7 +195,18 @@ def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: 
     """
     n_reps, n_cases, _ = y.shape
     out = {}
-    any_missing = bool(np.isnan(y).any())
+    finite = np.isfinite(y)
+    any_missing = not bool(finite.all())
+    if any_missing and np.isinf(y).any():
+        raise ValueError("the model generated infinite values")
+    # The block was scanned once here: the metric calls need not scan it again.
+    with assume_finite():
+        _analyze(y, design, contrasts, specs, improvement, any_missing, out)
+    return out
+
+
+def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
+    n_reps, n_cases, _ = y.shape
     for contrast in contrasts:
         c = Contrast.parse(contrast)
         groups = _groups(design, c)
@@ -251,7 +264,23 @@ def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: 
             target["n_a"] = counts_a
             target["n_b"] = counts_b
         out.update(res)
-    return out
+
+
+def _row_nanmean_python(x, out):
+    """Mean of each row over its non-NaN entries (NaN when there are none)."""
+    rows, cols = x.shape
+    for r in range(rows):
+        s = 0.0
+        k = 0
+        for c in range(cols):
+            v = x[r, c]
+            if v == v:
+                s += v
+                k += 1
+        out[r] = s / k if k > 0 else np.nan
+
+
+_row_nanmean = kernel(_row_nanmean_python)
 
 
 def case_summaries(results: dict, specs) -> dict:
@@ -277,12 +306,8 @@ def case_summaries(results: dict, specs) -> dict:
                 comb[ok] = combine_pvalues(est[ok], "edgington")
             out[(contrast, label, "edgington")] = comb
             continue
-        mean = est.mean(axis=1)
-        if np.isnan(mean).any():
-            # Some cases undefined: average the defined ones.
-            with np.errstate(invalid="ignore"):
-                valid = (~np.isnan(est)).sum(axis=1)
-                mean = np.where(valid > 0, np.nansum(est, axis=1) / np.maximum(valid, 1), np.nan)
+        mean = np.empty(est.shape[0])
+        _row_nanmean(np.ascontiguousarray(est), mean)
         out[(contrast, label, "mean")] = mean
         if by_label[label].name == "ird":
             out[(contrast, label, "pooled")] = pooled_ird(est, r["n_a"], r["n_b"], axis=1)

@@ -117,11 +117,41 @@ def _power_sums_python(x, centre, out):
 _power_sums = kernel(_power_sums_python)
 
 
+def _few_values_python(x, values, counts):
+    """Distinct values of ``x`` (rounded to 10 decimals) and their counts, found by a
+    linear scan of the values seen so far: fast when they are few, as for discrete
+    metrics.  Returns how many there are, or -1 once more than ``len(values)``."""
+    k = 0
+    for i in range(x.shape[0]):
+        v = round(x[i], 10)
+        found = False
+        for j in range(k):
+            if values[j] == v:
+                counts[j] += 1
+                found = True
+                break
+        if not found:
+            if k == values.shape[0]:
+                return -1
+            values[k] = v
+            counts[k] = 1
+            k += 1
+    return k
+
+
+_few_values = kernel(_few_values_python)
+
+
 def _value_counts(x: np.ndarray) -> dict:
     """Counts of the distinct values of ``x`` (NaN-free); values are rounded to 10
     decimals first, since discrete metrics take rational values up to float noise."""
-    vals, counts = np.unique(np.round(x, 10), return_counts=True)
-    return dict(zip(vals.tolist(), counts.tolist()))
+    values = np.empty(64)
+    counts = np.zeros(64, dtype=np.int64)
+    k = _few_values(np.ascontiguousarray(x, dtype=np.float64), values, counts)
+    if k < 0:
+        vals, cnts = np.unique(np.round(x, 10), return_counts=True)
+        return dict(zip(vals.tolist(), cnts.tolist()))
+    return dict(zip(values[:k].tolist(), counts[:k].tolist()))
 
 
 def _targets(est: dict, name: str, n_cols: int):
