@@ -177,7 +177,8 @@ def _acc(sums, key, x):
 
 
 def compute_estimands(model: Model, params: dict, design: Design, contrasts, specs, improvement: str,
-                      seed: int, condition_key: str, n_design: int = 100_000, use_cache: bool = True) -> dict:
+                      seed: int, condition_key: str, n_design: int = 100_000, use_cache: bool = True,
+                      cache_root=None) -> dict:
     """Estimands for one condition.
 
     Returns ``{(contrast, label, level): {"limit": value, "limit_mcse": ...,
@@ -191,7 +192,9 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
                [str(c) for c in contrasts], [(s.name, s.options, s.label) for s in specs], improvement,
                seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
     if use_cache:
-        cache_file = cache_dir() / "estimands" / f"{key}.json"
+        # The caller resolves the cache directory, so that worker processes use the
+        # parent's setting rather than their own environment.
+        cache_file = pathlib.Path(cache_root or cache_dir()) / "estimands" / f"{key}.json"
         if cache_file.exists():
             try:
                 raw = json.loads(cache_file.read_text())

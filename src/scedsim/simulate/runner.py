@@ -268,14 +268,15 @@ def _block_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j))
 
 
-def _estimand_task(study: Study, i: int, row: dict) -> tuple[int, dict, dict | None]:
+def _estimand_task(study: Study, i: int, row: dict, cache_root=None) -> tuple[int, dict, dict | None]:
     """Estimands of one condition; a failure is returned as an error record, not raised."""
     design = study.design_for(row)
     params = study.params_for(row)
     key = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
     try:
         est = compute_estimands(study.model_obj, params, design, study.contrasts_for(design), study.specs,
-                                study.improvement_for(row), int(study.seed), key, study.n_design)
+                                study.improvement_for(row), int(study.seed), key, study.n_design,
+                                cache_root=cache_root)
         return i, est, None
     except Exception as exc:  # noqa: BLE001 - logged; the condition runs without estimands
         frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -442,7 +443,10 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     estimand_errors = []
     if todo:
         bar = _progress(len(todo), "estimands", quiet)
-        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i]) for i in todo), n_jobs, backend):
+        from .estimands import cache_dir
+
+        root = str(cache_dir())
+        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root) for i in todo), n_jobs, backend):
             estimands[i] = est
             if err is not None:
                 estimand_errors.append(err)
