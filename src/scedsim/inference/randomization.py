@@ -17,7 +17,7 @@ import numpy as np
 from .._validation import check_choice, phases
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 
-__all__ = ["TestResult", "randomization_test", "multiple_baseline_test", "admissible_starts"]
+__all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "admissible_starts"]
 
 ALTERNATIVES = ("greater", "less", "two-sided")
 
@@ -272,3 +272,54 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
     p = pvalue_from_counts(ge, le, r, alternative, plus_one=True)[0]
     return TestResult(float(observed), float(p), r + 1, 1.0 / (r + 1), "monte_carlo", alternative,
                       null if return_distribution else None)
+
+
+def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", min_phase: int = 2,
+              alternative: str = "greater", exclude_equal: bool = False, return_distribution: bool = False,
+              options: dict | None = None) -> TestResult:
+    """Randomization test for an ABAB (withdrawal) design with random phase-change points.
+
+    The reference set holds every way to cut the series into four phases
+    A1 B1 A2 B2 of at least ``min_phase`` points each (Onghena 1992, *Behavioral
+    Assessment* 14, 153-171).  The statistic compares the pooled A points with
+    the pooled B points (each in time order).
+
+    Parameters
+    ----------
+    phases_ : sequence of four 1-D arrays
+        The observed A1, B1, A2, B2 phases, in time order.
+    statistic, improvement, min_phase, alternative, exclude_equal, return_distribution, options
+        As for :func:`randomization_test`.
+
+    Returns
+    -------
+    TestResult
+    """
+    check_choice("alternative", alternative, ALTERNATIVES)
+    _, f = statistic_function(statistic, options)
+    parts = list(phases_)
+    if len(parts) != 4:
+        raise ValueError(f"an ABAB design has four phases (A1, B1, A2, B2), got {len(parts)}")
+    oriented = []
+    for k, part in enumerate(parts):
+        A, _, is_1d = phases(part, [0.0], improvement, metric=f"phase {k + 1}")
+        if not is_1d:
+            raise ValueError(f"phase {k + 1} must be 1-D")
+        oriented.append(A[0])
+    lengths = tuple(len(p) for p in oriented)
+    y = np.concatenate(oriented)
+    n_time = y.size
+    if min(lengths) < min_phase:
+        raise ValueError(f"the observed phases {lengths} are not all at least min_phase={min_phase} long")
+    cuts = [c for c in itertools.product(range(min_phase, n_time), repeat=3)
+            if min(c[0], c[1], c[2], n_time - sum(c)) >= min_phase]
+    stats_ = np.empty(len(cuts))
+    for k, (l1, l2, l3) in enumerate(cuts):
+        a = np.concatenate([y[:l1], y[l1 + l2:l1 + l2 + l3]])[None, :]
+        b = np.concatenate([y[l1:l1 + l2], y[l1 + l2 + l3:]])[None, :]
+        stats_[k] = f(a, b)[0]
+    observed = stats_[cuts.index(lengths[:3])]
+    ge, le = count_extreme(stats_[None, :], np.array([observed]), alternative, exclude_equal)
+    p = pvalue_from_counts(ge, le, len(cuts), alternative)[0]
+    return TestResult(float(observed), float(p), len(cuts), 1.0 / len(cuts), "exact", alternative,
+                      stats_ if return_distribution else None)

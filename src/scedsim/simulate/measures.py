@@ -24,13 +24,27 @@ _OPS = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.le
         "==": np.equal, "!=": np.not_equal}
 
 
+# Published interpretive bands, usable by name as decision rules.
+BANDS = {
+    # Parker & Vannest (2009): NAP weak < .66, medium .66-.92, strong >= .93.
+    "nap_strong": "nap >= 0.93",
+    "nap_medium_or_strong": "nap >= 0.66",
+    # Parker, Vannest & Brown (2009): robust IRD >= .70 large, .50-.70 moderate.
+    "ird_large": "ird >= 0.70",
+    "ird_moderate_or_large": "ird >= 0.50",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A decision rule such as ``"ird >= 0.7"`` or ``"nap.ci_lower > 0.5"``.
+    """A decision rule such as ``"ird >= 0.7"``, ``"nap.ci_lower > 0.5"``,
+    ``"p_perm_nap <= 0.05"`` or ``"count(p_perm_nap <= 0.05) >= 3"``.
 
     The left side names a metric label (optionally a field of it), the right
-    side a number.  The rejection rate is the share of defined values for which
-    the rule holds.
+    side a number; ``count(<rule>) >= k`` counts a replication's cases that
+    satisfy ``<rule>`` ("at least k of N").  The names in :data:`BANDS` stand
+    for the published interpretive bands (``"nap_strong"``, ``"ird_large"``, ...).
+    The rejection rate is the share of defined values for which the rule holds.
     """
 
     text: str
@@ -45,6 +59,9 @@ class Rule:
         if isinstance(text, Rule):
             return text
         text = " ".join(str(text).split())
+        if text in BANDS:
+            rule = cls.parse(BANDS[text])
+            return cls(f"{text} ({rule.text})", rule.metric, rule.field, rule.op, rule.value, rule.inner)
         m = _COUNT.match(text)
         if m:
             # "count(<rule>) >= k": how many of a replication's cases satisfy <rule>.

@@ -1,0 +1,68 @@
+"""Calibration of the exact tests under the null, through the simulator (4 MCSE)."""
+import pytest
+
+from scedsim.inference import abab_test
+from scedsim.simulate import Study, run
+
+Z = 4.0
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCEDSIM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def null_runs():
+    study = Study(design="A3 B4", grid={"phi": [0.0, 0.6], "level": [0.0]}, n_reps=20_000, seed=77,
+                  metrics=[{"name": "perm_test", "statistic": "nap"}, {"name": "perm_test", "statistic": "mean_diff"},
+                           {"name": "rand_test", "statistic": "mean_diff"}],
+                  rules=["p_perm_nap <= 0.05", "p_perm_mean_diff <= 0.10", "p_rand_mean_diff <= 0.25"],
+                  estimands=False)
+    return run(study, quiet=True)
+
+
+def _rate(res, rule, phi):
+    r = res.measure("rejection_rate", scope="case", rule=rule, phi=phi)
+    return float(r.value.iloc[0]), float(r.mcse.iloc[0])
+
+
+def test_exact_nap_test_type_one_error_is_one_in_35(null_runs):
+    rate, mcse = _rate(null_runs, "p_perm_nap <= 0.05", 0.0)
+    assert abs(rate - 1 / 35) <= Z * mcse
+
+
+@pytest.mark.parametrize("rule,alpha", [("p_perm_nap <= 0.05", 0.05), ("p_perm_mean_diff <= 0.10", 0.10),
+                                        ("p_rand_mean_diff <= 0.25", 0.25)])
+def test_exact_tests_never_above_alpha_without_autocorrelation(null_runs, rule, alpha):
+    rate, mcse = _rate(null_runs, rule, 0.0)
+    assert rate <= alpha + Z * mcse
+
+
+def test_positive_autocorrelation_inflates_type_one_error(null_runs):
+    """As Ferron & Onghena (1996) and Manolov et al. (2010) report for tests that assume
+    exchangeability: with phi = .6 the nominal .05 test rejects far more often."""
+    rate0, mcse0 = _rate(null_runs, "p_perm_nap <= 0.05", 0.0)
+    rate6, mcse6 = _rate(null_runs, "p_perm_nap <= 0.05", 0.6)
+    assert rate6 - rate0 > Z * (mcse0 ** 2 + mcse6 ** 2) ** 0.5
+    assert rate6 > 0.05
+
+
+def test_min_pvalues_reported(null_runs):
+    m = null_runs.measure("min_pvalue", phi=0.0).set_index("metric").value
+    assert m["p_perm_nap"] == pytest.approx(1 / 35) and m["p_rand_mean_diff"] == pytest.approx(1 / 4)
+
+
+def test_abab_reference_set():
+    r = abab_test([[1, 2, 1], [6, 7, 6], [2, 1, 2], [7, 6, 7]], return_distribution=True)
+    assert r.n_arrangements == 35 and r.pvalue == pytest.approx(1 / 35)  # compositions of 12 into 4 parts >= 2
+    assert r.null_distribution.max() == r.statistic
+    with pytest.raises(ValueError, match="four phases"):
+        abab_test([[1, 2], [3, 4]])
+
+
+def test_interpretive_bands_as_rules():
+    res = run(Study(design="A3 B4", grid={"level": [0.0]}, metrics=["nap", "ird"], n_reps=2000, seed=1,
+                    rules=["nap_strong", "ird_large", "count(ird_large) >= 1"], estimands=False), quiet=True)
+    rules = set(res.measure("rejection_rate").rule)
+    assert {"nap_strong (nap >= 0.93)", "ird_large (ird >= 0.70)", "count(ird_large) >= 1"} <= rules
