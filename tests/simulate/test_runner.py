@@ -270,3 +270,28 @@ def test_all_blocks_failing_still_reports():
     assert list(res.conditions.status) == ["failed"]
     assert res.summary.measure.tolist() == ["n"] and res.summary.value.tolist() == [0.0]
     assert res.errors["location"].str.contains("test_runner.py:").all()
+
+
+def test_stacked_grids_models_and_per_design_contrasts():
+    study = Study(
+        grid=[{"model": ["normal_ar1"], "design": ["A3 B4"], "phi": [0.0, 0.5], "level": [1.0]},
+              {"model": ["bounded_scale"], "design": ["A3 B2 C2"], "level": [1.0], "improvement": ["decrease"],
+               "center": [40.0]},
+              {"model": ["poisson"], "design": ["A3 B4"], "rate": [3.0], "level": [0.5]}],
+        contrasts={"A3 B2 C2": ["A:B", "A:C", "A:B+C"]}, metrics=["nap", "ird"], n_cases=2, n_reps=300,
+        block_size=100, seed=5, n_design=2000)
+    assert len(study.conditions) == 4
+    res = run(study, quiet=True)
+    assert set(res.conditions.status) == {"ok"}
+    bounded = res.summary[res.summary.model == "bounded_scale"]
+    assert set(bounded.contrast) == {"A:B", "A:C", "A:B+C"}
+    assert set(res.summary[res.summary.model == "poisson"].contrast) == {"A:B"}
+    # The bounded scale improves by decreasing: its NAP is oriented so that the effect shows as > .5.
+    nap = bounded[(bounded.metric == "nap") & (bounded.measure == "mean") & (bounded.scope == "case")]
+    assert (nap.value > 0.6).all()
+    # Stacking does not change a condition's seeds: the normal rows equal a run of that grid alone.
+    alone = run(Study(grid={"model": ["normal_ar1"], "design": ["A3 B4"], "phi": [0.0, 0.5], "level": [1.0]},
+                      metrics=["nap", "ird"], n_cases=2, n_reps=300, block_size=100, seed=5, n_design=2000),
+                quiet=True)
+    a = res.summary[res.summary.model == "normal_ar1"]
+    assert np.array_equal(a.value.to_numpy(), alone.summary.value.to_numpy(), equal_nan=True)

@@ -25,7 +25,7 @@ from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
 
-_DESIGN_KEYS = ("design", "n_cases")
+_DESIGN_KEYS = ("design", "n_cases", "model")
 # Column names of the output tables; a grid parameter may not take one of them.
 _RESERVED = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value", "mcse", "status",
              "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate")
@@ -42,15 +42,18 @@ class Study:
     model : str, Model or callable
         ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
         ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
-    grid : dict of lists or DataFrame
-        Model parameters (and optionally ``design``, ``n_cases``) per condition; a
-        dict is fully crossed in key order.
+    grid : dict of lists, DataFrame, or a list of these
+        Model parameters (and optionally ``design``, ``n_cases``, ``model``) per
+        condition; a dict is fully crossed in key order.  A list stacks several
+        grids (e.g. one per model); a parameter a grid does not set keeps its
+        default.
     metrics : sequence
         Metric names or mappings such as ``{"name": "tau_u", "method": "complete"}``.
     n_cases, n_reps, seed : int
         Cases per replication, replications per condition, master seed.
-    contrasts : sequence of str, optional
-        Phase contrasts (``"A:B"``, ``"A:C"``, ``"A:B+C"``); default the design's first.
+    contrasts : sequence of str, or mapping of design to sequence, optional
+        Phase contrasts (``"A:B"``, ``"A:C"``, ``"A:B+C"``); default the design's
+        first.  A mapping gives each design (by its compact form) its own list.
     params : dict
         Model parameters fixed for every condition.
     filter : str or callable, optional
@@ -117,16 +120,25 @@ class Study:
 
     # ------------------------------------------------------------------ conditions
     def _make_conditions(self) -> pd.DataFrame:
-        if isinstance(self.grid, pd.DataFrame):
-            df = self.grid.reset_index(drop=True).copy()
-        else:
-            grid = dict(self.grid or {})
+        grids = self.grid if isinstance(self.grid, (list, tuple)) else [self.grid]
+        if not grids:
+            raise ValueError("an empty list of grids leaves no condition to run")
+        parts = []
+        for g in grids:
+            if isinstance(g, pd.DataFrame):
+                parts.append(g.reset_index(drop=True).copy())
+                continue
+            if not isinstance(g, dict) and g is not None:
+                raise ValueError(f"a grid is a mapping of parameter lists or a DataFrame, got {g!r}")
+            grid = dict(g or {})
             for k, v in grid.items():
                 if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
                     grid[k] = [v]
             keys = list(grid)
             rows = [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
-            df = pd.DataFrame(rows if rows else [{}])
+            parts.append(pd.DataFrame(rows if rows else [{}]))
+        # Several grids are stacked: a parameter a grid does not set is left at its default.
+        df = pd.concat(parts, ignore_index=True, sort=False) if len(parts) > 1 else parts[0]
         if self.filter is not None:
             if isinstance(self.filter, str):
                 df = df.query(self.filter)
@@ -143,7 +155,7 @@ class Study:
         for row in df.to_dict("records"):
             design = self.design_for(row)
             params = self.params_for(row)
-            self.model_obj.params(params)  # unknown parameter names raise here
+            self.model_for(row).params(params)  # unknown parameter names raise here
             for c in self.contrasts_for(design):
                 for k in range(design.n_cases):
                     design.indices(c, k)
@@ -155,22 +167,34 @@ class Study:
         return self._conditions.copy()
 
     def design_for(self, row: dict) -> Design:
-        design = row.get("design", self.design)
-        n_cases = int(row.get("n_cases", self.n_cases))
+        design = _given(row, "design", self.design)
+        n_cases = int(_given(row, "n_cases", self.n_cases))
         if isinstance(design, Design):
             return design
-        return Design.parse(design, n_cases=n_cases, contrasts=self.contrasts)
+        return Design.parse(design, n_cases=n_cases, contrasts=self._contrast_list(design))
+
+    def _contrast_list(self, design_text):
+        if isinstance(self.contrasts, dict):
+            # One list of contrasts per design, keyed by its compact form.
+            key = " ".join(str(design_text).split())
+            return self.contrasts.get(key)
+        return self.contrasts
 
     def contrasts_for(self, design: Design):
-        return tuple(Contrast.parse(c) for c in (self.contrasts or design.contrasts))
+        own = self._contrast_list(design.describe())
+        return tuple(Contrast.parse(c) for c in (own or design.contrasts))
+
+    def model_for(self, row: dict):
+        name = _given(row, "model", None)
+        return get_model(name, self.improvement or "increase") if name is not None else self.model_obj
 
     def params_for(self, row: dict) -> dict:
-        p = dict(self.params)
-        p.update({k: _plain(v) for k, v in row.items() if k not in _DESIGN_KEYS})
+        p = dict(self.params) if _given(row, "model", None) is None else {}
+        p.update({k: _plain(v) for k, v in row.items() if k not in _DESIGN_KEYS and not _missing(v)})
         return p
 
     def improvement_for(self, row: dict) -> str:
-        return self.improvement or self.model_obj.improvement(self.params_for(row))
+        return self.improvement or self.model_for(row).improvement(self.params_for(row))
 
     @property
     def blocks_per_chunk(self) -> int:
@@ -208,6 +232,16 @@ class Study:
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def _missing(v) -> bool:
+    """A cell a stacked grid left empty."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _given(row: dict, key: str, default):
+    v = row.get(key, default)
+    return default if _missing(v) else v
 
 
 # --------------------------------------------------------------------------- results
@@ -260,7 +294,7 @@ class SimulationResult:
 def condition_key(row: dict) -> int:
     """A 32-bit key of a condition's parameters: seeds depend on what a condition is,
     not on its position, so adding or filtering conditions leaves the others alone."""
-    text = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
+    text = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
@@ -272,9 +306,9 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None) -> tuple[in
     """Estimands of one condition; a failure is returned as an error record, not raised."""
     design = study.design_for(row)
     params = study.params_for(row)
-    key = json.dumps({k: _plain(v) for k, v in row.items()}, sort_keys=True, default=str)
+    key = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
     try:
-        est = compute_estimands(study.model_obj, params, design, study.contrasts_for(design), study.specs,
+        est = compute_estimands(study.model_for(row), params, design, study.contrasts_for(design), study.specs,
                                 study.improvement_for(row), int(study.seed), key, study.n_design,
                                 cache_root=cache_root)
         return i, est, None
@@ -299,6 +333,7 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
 
 def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dict:
     design = study.design_for(row)
+    model = study.model_for(row)
     params = study.params_for(row)
     contrasts = study.contrasts_for(design)
     improvement = study.improvement_for(row)
@@ -310,7 +345,7 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
         seq = _block_seed(study, row, j)
         try:
             reps = study.block_reps(j)
-            y = study.model_obj.generate(design, params, np.random.default_rng(seq), reps)
+            y = model.generate(design, params, np.random.default_rng(seq), reps)
             res = analyze_block(y, design, contrasts, study.specs, improvement)
             values = {}
             for (c, label), r in res.items():

@@ -20,6 +20,22 @@ Example::
     [grid]                    # fully crossed
     phi = [0.0, 0.3, 0.6]
     level = [0.0, 0.5, 1.0]
+
+Several grids can be stacked, e.g. one per model or design, with ``[[grid]]``
+tables, and each design can have its own contrasts::
+
+    [[grid]]
+    model = ["normal_ar1"]
+    design = ["A3 B4", "A3 B2 C2"]
+    level = [0.0, 1.0]
+
+    [[grid]]
+    model = ["bounded_scale"]
+    improvement = ["decrease"]
+    level = [0.0, 1.0]
+
+    [contrasts]
+    "A3 B2 C2" = ["A:B", "A:C", "A:B+C"]
 """
 from __future__ import annotations
 
