@@ -28,7 +28,7 @@ from .models import Model, NormalAR1, model_identity
 
 __all__ = ["analytic_limit", "compute_estimands", "cache_dir"]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
 LONG_REPS = 1_000       # case-series in the long-run simulation
 _PHI = NormalDist().cdf
@@ -214,6 +214,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             if s.is_test:
                 no_limit.add((str(c), s.label))  # p-values have no large-sample target
                 continue
+            if s.name == "lrr" and isinstance(model, NormalAR1):
+                # A ratio of means of data centred at 0 has no meaningful target.
+                no_limit.add((str(c), s.label))
+                continue
             vals = [analytic_limit(model, params, s, design, c, k, improvement) for k in range(design.n_cases)]
             if all(v is not None for v in vals):
                 analytic[(str(c), s.label)] = vals
@@ -248,7 +252,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             if level == "case":
                 entry["limit_by_case"] = [float(v) for v in vals]
         elif (c, label) in no_limit:
-            entry.update(limit=math.nan, limit_mcse=math.nan, limit_kind="none (trend or slope change)")
+            entry.update(limit=math.nan, limit_mcse=math.nan, limit_kind="none")
         else:
             lm, lmc, lpc = long_means.get(key_, (math.nan, math.nan, None))
             entry.update(limit=lm, limit_mcse=lmc, limit_kind=f"long_run ({long_total} occasions)")

@@ -1,4 +1,4 @@
-"""A Markdown report with figures from a finished study directory."""
+"""A Markdown report with tables and figures from a finished study directory."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,9 @@ import pandas as pd
 
 from .runner import load_result
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "exact_fact_checks"]
+
+_META = ("n_blocks", "n_errors", "status")
 
 
 def _fmt(v, se=None, digits=3) -> str:
@@ -22,33 +24,96 @@ def _fmt(v, se=None, digits=3) -> str:
     return s
 
 
-def _axes_params(conds: pd.DataFrame):
-    """The grid parameters to plot: x = 'level' if varied, else the first varied numeric one;
-    lines = 'phi' if varied, else the next varied one."""
-    varied = [c for c in conds.columns if c not in ("n_blocks", "n_errors", "status")
-              and conds[c].nunique() > 1 and pd.api.types.is_numeric_dtype(conds[c])]
-    x = "level" if "level" in varied else (varied[0] if varied else None)
-    rest = [c for c in varied if c != x]
-    line = "phi" if "phi" in rest else (rest[0] if rest else None)
-    return x, line, [c for c in rest if c != line]
-
-
 def _md_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join("" if (isinstance(v, float) and math.isnan(v)) else str(v) for v in row) + " |")
+        cells = []
+        for v in row:
+            if isinstance(v, float) and math.isnan(v):
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(f"{v:g}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _varied(conds: pd.DataFrame) -> list[str]:
+    return [c for c in conds.columns if c not in _META and conds[c].nunique(dropna=False) > 1]
+
+
+def _pivot(df: pd.DataFrame, rows: list[str], col: str, digits: int = 3) -> pd.DataFrame:
+    """Cells 'value (mcse)' with ``col`` across; NaN keys shown as blanks."""
+    d = df.copy()
+    d["cell"] = [_fmt(v, e, digits) for v, e in zip(d.value, d.mcse)]
+    for r in rows:
+        d[r] = d[r].astype(object).where(d[r].notna(), "")
+    wide = d.pivot_table(index=rows, columns=col, values="cell", aggfunc="first", sort=True)
+    wide.columns = [f"{col} = {c:g}" if isinstance(c, float) else f"{col} = {c}" for c in wide.columns]
+    return wide.reset_index().fillna("")
+
+
+def exact_fact_checks(summary: pd.DataFrame, z: float = 4.0) -> list[dict]:
+    """Compare the null 3 + 4 rows (normal, phi = 0, level = 0, no trend or slope) with
+    the exact small-sample facts, within ``z`` MCSE.  Returns one dict per check."""
+    s = summary
+    mask = pd.Series(True, index=s.index)
+    for col, val in (("phi", 0.0), ("level", 0.0)):
+        if col in s:
+            mask &= s[col] == val
+    for col in ("slope", "trend"):
+        if col in s:
+            mask &= s[col].isna() | (s[col] == 0.0)
+    if "model" in s:
+        mask &= s["model"].isna() | (s["model"] == "normal_ar1")
+    if "design" in s:
+        mask &= s["design"].isna() | (s["design"] == "A3 B4")
+    null = s[mask & (s.scope == "case") & (s.contrast == "A:B")]
+    checks = []
+
+    def check(name, rows, target):
+        # Every matching condition (e.g. one case and six) is checked on its own.
+        for row in rows.dropna(subset=["value"]).itertuples(index=False):
+            v, se = float(row.value), float(row.mcse)
+            where = f" (n_cases = {row.n_cases:g})" if hasattr(row, "n_cases") and row.n_cases == row.n_cases else ""
+            checks.append(dict(check=name + where, expected=target, observed=v, mcse=se,
+                               agrees=bool(abs(v - target) <= z * se + 1e-12)))
+
+    for metric, target, label in (("ird", 11 / 30, "E[IRD] = 11/30"), ("pnd", 1 / 4, "E[PND] = 1/4"),
+                                  ("nap", 1 / 2, "E[NAP] = 1/2")):
+        check(label, null[(null.metric == metric) & (null.measure == "mean")], target)
+    probs = null[(null.metric == "ird") & (null.measure == "probability")]
+    for k, at in zip((14, 14, 6, 1), (1 / 8, 5 / 12, 17 / 24, 1.0)):
+        check(f"P(IRD = {at:.4g}) = {k}/35", probs[np.isclose(probs["at"], at)], k / 35)
+    rej = null[(null.measure == "rejection_rate") & (null.rule == "p_perm_nap <= 0.05")]
+    check("Type I error of the exact NAP test at .05 = 1/35", rej, 1 / 35)
+    minp = s[(s.measure == "min_pvalue") & (s.metric.str.startswith("p_rand"))]
+    if "design" in s:
+        minp = minp[minp.design.isna() | (minp.design == "A3 B4")]
+    if len(minp):
+        v = float(minp.value.min())
+        checks.append(dict(check="a single 7-point randomization test cannot go below p = 1/4", expected=0.25,
+                           observed=v, mcse=0.0, agrees=bool(v >= 0.25 - 1e-12)))
+    minp = s[(s.measure == "min_pvalue") & (s.metric == "p_perm_nap")]
+    if "design" in s:
+        minp = minp[minp.design.isna() | (minp.design == "A3 B4")]
+    if len(minp):
+        v = float(minp.value.min())
+        checks.append(dict(check="smallest exact permutation p with 3 + 4 points = 1/35", expected=1 / 35,
+                           observed=v, mcse=0.0, agrees=bool(abs(v - 1 / 35) < 1e-12)))
+    return checks
 
 
 def write_report(out) -> pathlib.Path:
     """Write ``report.md`` and figures (PNG) into a finished study directory.
 
-    Figures: the mean of each metric against the effect size (the first varied
-    grid parameter, ``level`` when present), one line per ``phi`` (or the next
-    varied parameter), with +-2 MCSE bars and the large-sample limit dashed;
-    rejection rates likewise; and the distribution of robust IRD per condition.
-    Returns the report's path.
+    Sections: checks of the null rows against exact small-sample facts; Type I
+    error of every decision rule (conditions with no effect); power by effect
+    size; means, estimands and bias of every metric; figures of means, bias and
+    rejection rates against the effect size (one line per ``phi``), and of the
+    distribution of robust IRD.  Every value carries its MCSE.
     """
     import matplotlib
 
@@ -61,42 +126,88 @@ def write_report(out) -> pathlib.Path:
     study = meta["study"]
     s = res.summary
     conds = res.conditions
-    x, line, others = _axes_params(conds)
-    cond_cols = [c for c in conds.columns if c not in ("n_blocks", "n_errors", "status")]
-    figs = []
+    varied = _varied(conds)
+    x = "level" if "level" in varied else None
+    line = "phi" if "phi" in varied else None
+    others = [c for c in varied if c not in (x, line)]
+    if others:
+        # One compact 'setting' column instead of a column per parameter that only
+        # some stacked grids set.
+        def setting(frame):
+            parts = []
+            for c in others:
+                col = frame[c].astype(object)
+                parts.append(np.where(col.notna(), c + "=" + col.astype(str), ""))
+            return [", ".join(p for p in row if p) for row in zip(*parts)]
+
+        s = s.assign(setting=setting(s))
+        group = ["setting"]
+    else:
+        group = []
+    base_rows = group + ([line] if line else [])
+    figs: list[str] = []
+    model_text = "varied" if "model" in varied else f"`{study['model'].split('(')[0]}`"
+    design_text = "varied" if "design" in varied else f"`{study['design']}`"
     lines = [f"# Study report: {meta.get('name', out.name)}", "",
-             f"- design: `{study['design']}` × {study['n_cases']} case(s); model `{study['model']}`",
+             f"- design: {design_text}; model: {model_text}; varied: {', '.join(varied) or 'nothing'}",
              f"- {len(conds)} condition(s) × {study['n_reps']} replications; seed {study['seed']}; "
              f"block size {study['block_size']}",
              f"- metrics: {', '.join(m[2] for m in study['metrics'])}",
              f"- fingerprint `{meta['fingerprint']}`; last run {meta.get('last_run_seconds', '?')} s",
              f"- failed conditions: {int((conds.status == 'failed').sum())}; failed blocks: {int(conds.n_errors.sum())}",
-             "", "Values are Monte Carlo estimates with their MCSE in parentheses.", ""]
+             "", "Every value is a Monte Carlo estimate with its MCSE in parentheses.", ""]
 
-    case = s[s.scope == "case"]
-    mean = case[case.measure == "mean"]
-    lim = case[(case.measure == "estimand") & (case.estimand == "limit")]
-    des = case[(case.measure == "estimand") & (case.estimand == "design")]
-    bias = case[(case.measure == "bias") & (case.estimand == "limit")]
-    table = mean[cond_cols + ["contrast", "metric", "value", "mcse"]].rename(columns={"value": "mean", "mcse": "mcse_mean"})
-    keys = cond_cols + ["contrast", "metric"]
-    for df, name in ((lim, "limit"), (des, "design"), (bias, "bias_limit")):
-        table = table.merge(df[keys + ["value", "mcse"]].rename(columns={"value": name, "mcse": f"mcse_{name}"}),
-                            on=keys, how="left")
-    if len(table):
-        show = table[keys].copy()
-        show["mean"] = [_fmt(v, e) for v, e in zip(table["mean"], table["mcse_mean"])]
-        if "limit" in table:
-            show["limit"] = [_fmt(v) for v in table["limit"]]
-            show["E at design"] = [_fmt(v, e) for v, e in zip(table["design"], table["mcse_design"])]
-            show["bias vs limit"] = [_fmt(v, e) for v, e in zip(table["bias_limit"], table["mcse_bias_limit"])]
-        lines += ["## Means, estimands and bias (per case-series)", "", _md_table(show), ""]
+    checks = exact_fact_checks(s)
+    if checks:
+        c = pd.DataFrame(checks)
+        c["observed"] = [_fmt(v, e, 4) for v, e in zip(c.observed, c.mcse)]
+        c["expected"] = [f"{v:.4f}" for v in c.expected]
+        c["agrees (4 MCSE)"] = np.where(c.agrees, "yes", "NO")
+        lines += ["## Checks against exact small-sample facts", "",
+                  "Null rows: normal errors, φ = 0, no effect, 3 + 4 points, case-series level.", "",
+                  _md_table(c[["check", "expected", "observed", "agrees (4 MCSE)"]]), ""]
 
     rej = s[s.measure == "rejection_rate"]
     if len(rej):
-        show = rej[cond_cols + ["contrast", "scope", "rule"]].copy()
-        show["rate"] = [_fmt(v, e) for v, e in zip(rej.value, rej.mcse)]
-        lines += ["## Rejection rates", "", _md_table(show), ""]
+        no_effect = pd.Series(True, index=rej.index)
+        for col in ("level", "slope", "trend"):
+            if col in rej:
+                no_effect &= rej[col].isna() | (rej[col] == 0.0)
+        null = rej[no_effect]
+        if len(null) and line:
+            lines += ["## Type I error (no effect)", "",
+                      "Share of null case-series (scope `case`) or replications (scope `count`, `edgington`, "
+                      "`mean`) for which each rule fires.", "",
+                      _md_table(_pivot(null, group + ["contrast", "scope", "rule"], line)), ""]
+        if x is not None:
+            eff = rej[rej[x].notna()]
+            for col in ("slope", "trend"):
+                if col in eff:
+                    eff = eff[eff[col].isna() | (eff[col] == 0.0)]
+            if len(eff):
+                lines += [f"## Rejection rates by {x}", "",
+                          _md_table(_pivot(eff, base_rows + ["contrast", "scope", "rule"], x)), ""]
+
+    case = s[s.scope == "case"]
+    mean = case[case.measure == "mean"]
+    if len(mean) and x is not None:
+        lines += [f"## Means per case-series by {x}", "",
+                  _md_table(_pivot(mean, base_rows + ["contrast", "metric"], x)), ""]
+        for name, title in (("limit", "Large-sample limit"), ("design", "Expectation at the design's lengths")):
+            e = case[(case.measure == "estimand") & (case.estimand == name)]
+            if len(e):
+                lines += [f"## {title} by {x}", "", _md_table(_pivot(e, base_rows + ["contrast", "metric"], x)), ""]
+        b = case[(case.measure == "bias") & (case.estimand == "limit")]
+        if len(b):
+            lines += [f"## Bias against the large-sample limit by {x}", "",
+                      _md_table(_pivot(b, base_rows + ["contrast", "metric"], x)), ""]
+        r = case[(case.measure == "rmse") & (case.estimand == "limit")]
+        if len(r):
+            lines += [f"## RMSE against the large-sample limit by {x}", "",
+                      _md_table(_pivot(r, base_rows + ["contrast", "metric"], x)), ""]
+    elif len(mean):
+        show = mean[[c for c in varied] + ["contrast", "metric", "value", "mcse"]]
+        lines += ["## Means per case-series", "", _md_table(show), ""]
 
     def panel(df, ylabel, fname, title, ref=None):
         metrics = list(dict.fromkeys(df.metric))
@@ -126,33 +237,44 @@ def write_report(out) -> pathlib.Path:
             axes[0][0].legend(fontsize=7, frameon=False)
         fig.suptitle(title, fontsize=10)
         fig.tight_layout()
-        fig.savefig(out / fname, dpi=120)
+        fig.savefig(out / fname, dpi=110)
         plt.close(fig)
         figs.append(fname)
         lines.extend([f"![{title}]({fname})", ""])
 
-    first = sorted(set(mean.contrast))[:1]
-
-    def sel(df):
-        # One contrast, and the first value of any further varied parameter.
-        df = df[df.contrast.isin(first)]
-        for o in others:
-            df = df[df[o] == conds[o].iloc[0]]
-        return df
-
     if x is not None and len(mean):
         lines += ["## Figures", ""]
-        panel(sel(mean), "mean", "means.png",
-              f"Mean per case-series against {x} (±2 MCSE; dashed: large-sample limit)", ref=sel(lim))
-        panel(sel(bias), "bias vs limit", "bias.png", f"Bias against the large-sample limit, by {x}")
-        for k, rule in enumerate(dict.fromkeys(rej[rej.scope == "case"].rule), start=1):
-            r = rej[(rej.scope == "case") & (rej.rule == rule)]
-            panel(sel(r).assign(metric=rule), "rejection rate", f"rejection_{k}.png",
-                  f"Rejection rate of '{rule}' by {x}")
+        # One figure per combination of the other varied parameters (e.g. model, design, n_cases).
+        combos = [((), mean)] if not group else list(mean.groupby(group, dropna=False, sort=True))
+        lines += ["Figures per setting (first contrast of each design):", ""]
+        for k, (key, _) in enumerate(combos):
+            key = key if isinstance(key, tuple) else (key,)
+            where = dict(zip(group, key))
+
+            def sel(df, where=where):
+                for col, v in where.items():
+                    df = df[df[col].isna()] if (isinstance(v, float) and math.isnan(v)) else df[df[col] == v]
+                first = sorted(set(df.contrast))[:1]
+                return df[df.contrast.isin(first)]
+
+            label = ", ".join(f"{c} = {v}" for c, v in where.items() if not (isinstance(v, float) and math.isnan(v)))
+            sub = sel(mean)
+            if sub[x].nunique() < 2:
+                continue
+            suffix = f"_{k + 1}" if group else ""
+            lines += [f"### {label}" if label else "", ""]
+            lim = case[(case.measure == "estimand") & (case.estimand == "limit")]
+            panel(sub, "mean", f"means{suffix}.png", f"Means against {x} (±2 MCSE; dashed: limit) {label}",
+                  ref=sel(lim))
+            rr = sel(rej[rej.scope == "case"]) if len(rej) else rej
+            if len(rr):
+                panel(rr.assign(metric=rr.rule), "rejection rate", f"rejections{suffix}.png",
+                      f"Rejection rates per case-series against {x} {label}")
 
     dist = case[(case.measure == "probability") & (case.metric == "ird")]
     if len(dist):
-        groups = list(dist.groupby(cond_cols + ["contrast"], sort=True))[:12]
+        keys = group + [c for c in (line, x) if c] + ["contrast"]
+        groups = list(dist.groupby(keys, sort=True, dropna=False))[:12]
         cols = min(4, len(groups))
         rows_ = math.ceil(len(groups) / cols)
         fig, axes = plt.subplots(rows_, cols, figsize=(2.8 * cols, 2.2 * rows_), squeeze=False)
@@ -160,13 +282,13 @@ def write_report(out) -> pathlib.Path:
             ax.bar(np.arange(len(d)), d.value, yerr=2 * d.mcse, color="0.4", capsize=2)
             ax.set_xticks(np.arange(len(d)), [f"{v:.3g}" for v in d["at"]], fontsize=6, rotation=90)
             g = g if isinstance(g, tuple) else (g,)
-            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(cond_cols + ["contrast"], g)), fontsize=7)
+            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(keys, g) if v == v), fontsize=6)
             ax.spines[["top", "right"]].set_visible(False)
         for ax in axes.ravel()[len(groups):]:
             ax.axis("off")
         fig.suptitle("Distribution of robust IRD per case-series (±2 MCSE)", fontsize=10)
         fig.tight_layout()
-        fig.savefig(out / "ird_distribution.png", dpi=120)
+        fig.savefig(out / "ird_distribution.png", dpi=110)
         plt.close(fig)
         figs.append("ird_distribution.png")
         lines.extend(["![IRD distribution](ird_distribution.png)", ""])

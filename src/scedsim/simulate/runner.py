@@ -465,6 +465,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
 
     if not isinstance(study, Study):
         raise ValueError(f"run() takes a Study, got {type(study).__name__}")
+    t_start = time.perf_counter()
     out = _prepare_out(study, out, resume)
     conds = study.conditions.to_dict("records")
     single = (n_jobs not in (1, None)) or backend is not None
@@ -507,7 +508,6 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
                     pass  # a damaged file: recompute the chunk
             pending.append((i, k))
     bar = _progress(len(pending), study.name, quiet)
-    t0 = time.perf_counter()
     tasks = (delayed(_chunk_task)(study, i, conds[i], k, estimands[i], single) for i, k in pending)
     for res in _imap(tasks, n_jobs, backend):
         key = (res["condition"], res["chunk"])
@@ -516,7 +516,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
             _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
         bar.update(1)
     bar.close()
-    elapsed = time.perf_counter() - t0
+    elapsed = time.perf_counter() - t_start
     result = _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors)
     if out is not None:
         _save(result, out, elapsed)
@@ -617,7 +617,7 @@ def load_result(out) -> SimulationResult:
 
     def read(name):
         try:
-            return pd.read_csv(out / name)
+            return pd.read_csv(out / name, low_memory=False)
         except (FileNotFoundError, pd.errors.EmptyDataError):
             return pd.DataFrame()
 
