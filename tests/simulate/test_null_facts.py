@@ -70,14 +70,16 @@ def test_analytic_limits():
 
 
 def test_estimands_reported_with_limits_and_design_expectations():
-    study = Study(design="A3 B4", grid={"level": [0.0, 1.0]}, metrics=["ird", "nap", "lrr"], n_cases=2,
+    study = Study(design="A3 B4", grid={"level": [0.0, 1.0]},
+                  metrics=["ird", "nap", "lrr", {"name": "tau_u", "method": "complete"}], n_cases=2,
                   n_reps=2000, seed=9, n_design=40_000)
     res = run(study, quiet=True)
     e = res.estimands.set_index(["level", "metric", "scope"])
     assert e.loc[(0.0, "ird", "case"), "limit"] == pytest.approx(1 / 8)
     assert e.loc[(0.0, "ird", "case"), "limit_kind"] == "analytic"
     assert abs(e.loc[(0.0, "ird", "case"), "design"] - 11 / 30) <= Z * e.loc[(0.0, "ird", "case"), "design_mcse"]
-    assert e.loc[(0.0, "lrr", "case"), "limit_kind"].startswith("long_run")   # no closed form for LRR
+    assert e.loc[(0.0, "lrr", "case"), "limit_kind"] == "none"   # a ratio of means near 0: no target
+    assert e.loc[(0.0, "tau_u[method=complete]", "case"), "limit_kind"].startswith("long_run")  # no closed form
     bias = res.measure("bias", metric="ird", scope="case", estimand="limit", level=0.0)
     assert float(bias.value.iloc[0]) > 0.2  # robust IRD sits far above its limit with 3 + 4 points
     cov = res.measure("coverage", metric="nap", scope="case", estimand="limit", level=1.0)
