@@ -66,3 +66,36 @@ def test_interpretive_bands_as_rules():
                     rules=["nap_strong", "ird_large", "count(ird_large) >= 1"], estimands=False), quiet=True)
     rules = set(res.measure("rejection_rate").rule)
     assert {"nap_strong (nap >= 0.93)", "ird_large (ird >= 0.70)", "count(ird_large) >= 1"} <= rules
+
+
+def _two_strong(results):
+    return (results[("A:B", "nap")]["estimate"] >= 0.93).sum(axis=1) >= 2
+
+
+def test_across_case_test_and_callable_rules():
+    """The Marascuilo-Busk test of six... here three cases as a simulator rule, exact
+    (never above alpha without autocorrelation); a callable rule equals its string form."""
+    study = Study(design="A3 B4", grid={"level": [0.0, 1.0]}, n_cases=3, n_reps=4000, seed=12, estimands=False,
+                  metrics=["nap", {"name": "mbd_test", "statistic": "mean_diff"}],
+                  rules=["p_mbd_mean_diff <= 0.05", _two_strong, "count(nap_strong) >= 2"])
+    res = run(study, quiet=True)
+    null = res.measure("rejection_rate", level=0.0).set_index("rule")
+    assert null.loc["p_mbd_mean_diff <= 0.05", "value"] <= 0.05 + Z * null.loc["p_mbd_mean_diff <= 0.05", "mcse"]
+    assert null.loc["_two_strong", "value"] == null.loc["count(nap_strong) >= 2", "value"]
+    power = res.measure("rejection_rate", level=1.0, rule="p_mbd_mean_diff <= 0.05").value.iloc[0]
+    assert power > 0.1
+    minp = res.measure("min_pvalue", metric="p_mbd_mean_diff").value.iloc[0]
+    assert minp == pytest.approx(1 / 4 ** 3)
+
+
+def test_batched_multiple_baseline_equals_single():
+    import numpy as np
+
+    from scedsim.inference import multiple_baseline_pvalues, multiple_baseline_test
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 6, (20, 3, 8)).astype(float)
+    p = multiple_baseline_pvalues(y, [3, 4, 5], statistic="nap")
+    for r in range(0, 20, 4):
+        cases = [(y[r, k, :m], y[r, k, m:]) for k, m in enumerate((3, 4, 5))]
+        assert p[r] == pytest.approx(multiple_baseline_test(cases, statistic="nap").pvalue, abs=1e-12)

@@ -2,7 +2,8 @@
 combining cases, and counting rules."""
 from .combine import combine_pvalues, k_of_n
 from .permutation import MAX_EXACT, arrangements, permutation_test
-from .randomization import TestResult, abab_test, admissible_starts, multiple_baseline_test, randomization_test
+from .randomization import (TestResult, abab_test, admissible_starts, multiple_baseline_pvalues,
+                            multiple_baseline_test, randomization_test)
 
-__all__ = ["TestResult", "permutation_test", "randomization_test", "abab_test", "multiple_baseline_test", "admissible_starts",
+__all__ = ["TestResult", "permutation_test", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues", "admissible_starts",
            "arrangements", "combine_pvalues", "k_of_n", "MAX_EXACT"]

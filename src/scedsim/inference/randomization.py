@@ -17,7 +17,8 @@ import numpy as np
 from .._validation import check_choice, phases
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 
-__all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "admissible_starts"]
+__all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
+           "admissible_starts"]
 
 ALTERNATIVES = ("greater", "less", "two-sided")
 
@@ -323,3 +324,48 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
     p = pvalue_from_counts(ge, le, len(cuts), alternative)[0]
     return TestResult(float(observed), float(p), len(cuts), 1.0 / len(cuts), "exact", alternative,
                       stats_ if return_distribution else None)
+
+
+def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", improvement: str = "increase",
+                              min_phase: int = 2, alternative: str = "greater", combine: str | None = None,
+                              max_arrangements: int = 200_000, options: dict | None = None) -> np.ndarray:
+    """Marascuilo-Busk p-values for a batch of multiple-baseline data sets.
+
+    The batched form of :func:`multiple_baseline_test` for simulations: ``y`` is
+    ``(n_reps, n_cases, n_time)``, case ``k`` has ``baseline_lengths[k]`` baseline
+    points, and every case's intervention point varies independently over the
+    points that leave ``min_phase`` points in each phase.
+
+    Returns
+    -------
+    ndarray of shape (n_reps,)
+    """
+    check_choice("alternative", alternative, ALTERNATIVES)
+    name, f = statistic_function(statistic, options)
+    combine = combine or ("median" if name == "median_diff" else "mean")
+    check_choice("combine", combine, ("mean", "median"))
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 3:
+        raise ValueError(f"y must be (n_reps, n_cases, n_time), got shape {y.shape}")
+    if improvement == "decrease":
+        y = -y
+    elif improvement != "increase":
+        check_choice("improvement", improvement, ("increase", "decrease"))
+    n_reps, n_cases, n_time = y.shape
+    starts = admissible_starts(n_time, int(min_phase))
+    total = starts.size ** n_cases
+    if total > max_arrangements:
+        raise ValueError(f"{total} combinations of intervention points exceed max_arrangements={max_arrangements}")
+    obs_idx = []
+    for k, m in enumerate(baseline_lengths):
+        if m not in starts:
+            raise ValueError(f"case {k + 1}: a baseline of {m} points is not admissible with min_phase={min_phase}")
+        obs_idx.append(int(np.flatnonzero(starts == m)[0]))
+    per = np.stack([_split_stats(np.ascontiguousarray(y[:, k, :]), starts, f) for k in range(n_cases)], axis=1)
+    grids = np.array(list(itertools.product(range(starts.size), repeat=n_cases)))  # (K, n_cases)
+    vals = per[:, np.arange(n_cases)[None, :], grids]  # (n_reps, K, n_cases)
+    null = np.median(vals, axis=2) if combine == "median" else vals.mean(axis=2)
+    observed = per[:, np.arange(n_cases), obs_idx]
+    observed = np.median(observed, axis=1) if combine == "median" else observed.mean(axis=1)
+    ge, le = count_extreme(null, observed, alternative)
+    return pvalue_from_counts(ge, le, total, alternative)

@@ -18,6 +18,8 @@ FIELDS = ("estimate", "se", "ci_lower", "ci_upper")
 METRIC_NAMES = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr")
 # Tests whose p-value is analysed like a metric: {"name": "perm_test", "statistic": "nap"}.
 TEST_NAMES = ("perm_test", "rand_test")
+# Tests of all cases of a replication together (one p-value per replication).
+ACROSS_NAMES = ("mbd_test",)
 # Metrics whose values take few distinct values in short series: their
 # distribution P(value = v) is reported.
 DISCRETE = ("ird", "pnd", "pem", "pand", "pet")
@@ -36,8 +38,9 @@ class MetricSpec:
     label: str = ""
 
     def __post_init__(self):
-        if self.name not in METRIC_NAMES + TEST_NAMES:
-            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(METRIC_NAMES + TEST_NAMES)}")
+        known = METRIC_NAMES + TEST_NAMES + ACROSS_NAMES
+        if self.name not in known:
+            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(known)}")
         if "improvement" in self.options:
             raise ValueError("set the direction of improvement on the study or model, not on a metric")
         if self.is_test and "statistic" not in self.options:
@@ -54,7 +57,12 @@ class MetricSpec:
 
     @property
     def is_test(self) -> bool:
-        return self.name in TEST_NAMES
+        return self.name in TEST_NAMES or self.name in ACROSS_NAMES
+
+    @property
+    def across(self) -> bool:
+        """A test of all cases together (one p-value per replication)."""
+        return self.name in ACROSS_NAMES
 
     @property
     def func(self):
@@ -144,12 +152,49 @@ def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
     return {f: np.asarray(getattr(r, f)) for f in FIELDS}
 
 
+def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: str) -> dict:
+    """Replication-level p-values of the across-case tests (``mbd_test``): the
+    Marascuilo-Busk randomization test of the mean (or median) statistic over the
+    cases, on each case's baseline and comparison points.
+
+    Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
+    replications with a missing occasion get NaN.
+    """
+    from ..inference import multiple_baseline_pvalues
+
+    out = {}
+    for spec in specs:
+        if not spec.across:
+            continue
+        for contrast in contrasts:
+            c = Contrast.parse(contrast)
+            idx = [design.indices(c, k) for k in range(design.n_cases)]
+            sizes = {ia.size + ib.size for ia, ib in idx}
+            if len(sizes) != 1:
+                raise ValueError(f"{spec.label}: contrast {c} leaves cases of different lengths")
+            sub = np.stack([y[:, k, np.concatenate([ia, ib])] for k, (ia, ib) in enumerate(idx)], axis=1)
+            p = np.full(y.shape[0], np.nan)
+            ok = ~np.isnan(sub).any(axis=(1, 2))
+            if ok.any():
+                opts = dict(spec.options)
+                p[ok] = multiple_baseline_pvalues(sub[ok], [ia.size for ia, _ in idx], improvement=improvement,
+                                                  **opts)
+            out[(str(c), spec.label, "replication")] = {"estimate": p}
+    return out
+
+
 def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     """Call a metric once on a small series, so that a wrong option fails when the
     study is defined rather than turning every value into NaN."""
     a = np.array([[1.0, 3.0, 2.0, 4.0]])
     b = np.array([[5.0, 4.0, 6.0, 7.0, 6.0]])
     try:
+        if spec.across:
+            from ..inference import multiple_baseline_pvalues
+
+            multiple_baseline_pvalues(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4],
+                                      improvement=improvement, **spec.options)
+            return
         spec.func(a, b, improvement=improvement, **spec.options)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"metric {spec.label!r}: {exc}") from None
@@ -210,6 +255,7 @@ def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
     for contrast in contrasts:
         c = Contrast.parse(contrast)
         groups = _groups(design, c)
+        specs = [sp for sp in specs if not sp.across]
         if not any_missing and len(groups) == 1:
             # Fast path: every case shares its phase indices and nothing is missing.
             ia, ib, _ = groups[0]
@@ -295,6 +341,8 @@ def case_summaries(results: dict, specs) -> dict:
     by_label = {s.label: s for s in specs}
     for (contrast, label), r in results.items():
         est = r["estimate"]
+        if by_label[label].across:
+            continue
         if by_label[label].is_test:
             # A mean of p-values is no test: combine them (Edgington's additive
             # method, the usual one for randomization tests); NaN if a case has none.

@@ -203,6 +203,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
                 pass
     root = np.random.SeedSequence([seed, 0x5EED, int(key[:8], 16)])
     design_seq, long_seq = root.spawn(2)
+    specs = [s for s in specs if not s.across]  # replication-level tests have no estimand
     at_design = _simulate_means(model, params, design, contrasts, specs, improvement, design_seq, n_design)
     need_long = {}
     analytic = {}
@@ -230,7 +231,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     long_total = _long_design(design)[0].n_time
     if need_long:
         long_design, _ = _long_design(design)
-        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long)]
+        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and not s.across]
         long_means = _simulate_means(model, params, long_design, contrasts, long_specs, improvement,
                                      long_seq, LONG_REPS)
     out = {}

@@ -53,6 +53,12 @@ class Rule:
     op: str
     value: float
     inner: "Rule | None" = None
+    func: "object | None" = None  # a callable rule: f(results) -> bool array
+
+    @classmethod
+    def from_callable(cls, func) -> "Rule":
+        name = getattr(func, "__name__", "custom_rule")
+        return cls(name, f"rule:{name}", "estimate", "==", 1.0, None, func)
 
     @classmethod
     def parse(cls, text) -> "Rule":
@@ -80,10 +86,20 @@ class Rule:
 
 
 def parse_rules(rules, specs) -> tuple[Rule, ...]:
-    """Parse decision rules and check them against the study's metric specs."""
-    out = tuple(Rule.parse(r) for r in (rules or ()))
+    """Parse decision rules and check them against the study's metric specs.
+
+    A rule may also be a callable ``f(results) -> bool array``: ``results`` maps
+    ``(contrast, metric label)`` to ``{"estimate", "se", "ci_lower", "ci_upper":
+    (n_reps, n_cases) arrays}`` (plus replication-level tests under their label),
+    and the array has shape ``(n_reps, n_cases)`` (a decision per case) or
+    ``(n_reps,)`` (per replication).
+    """
+    out = tuple(Rule.from_callable(r) if callable(r) and not isinstance(r, Rule) else Rule.parse(r)
+                for r in (rules or ()))
     by_label = {s.label: s for s in specs}
     for rule in out:
+        if rule.func is not None:
+            continue
         r = rule.inner or rule
         if r.metric not in by_label:
             raise ValueError(f"rule {rule.text!r} names metric {r.metric!r}, which the study does not compute "
@@ -100,6 +116,15 @@ def count_values(results: dict, rules) -> dict:
     """
     out = {}
     for rule in rules:
+        if rule.func is not None:
+            dec = np.asarray(rule.func(results))
+            n_reps = next(iter(results.values()))["estimate"].shape[0]
+            if dec.shape[:1] != (n_reps,) or dec.ndim > 2:
+                raise ValueError(f"rule {rule.text!r} returned shape {dec.shape}; expected ({n_reps},) or "
+                                 f"({n_reps}, n_cases)")
+            scope = "case" if dec.ndim == 2 else "replication"
+            out[("", rule.metric, scope)] = {"estimate": dec.astype(np.float64)}
+            continue
         if rule.inner is None:
             continue
         for (contrast, label), r in results.items():
@@ -284,7 +309,7 @@ def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
         rows.append(dict(contrast=key[0], metric=key[1], scope=key[2], measure=measure, estimand=estimand,
                          at=at, rule=rule, value=value, mcse=mcse))
 
-    order = {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4}
+    order = {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4, "replication": 5}
     for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 5))):
         st = stats[key]
         n = float(np.sum(st["n"]))

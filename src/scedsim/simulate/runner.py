@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import FIELDS, analyze_block, case_summaries, check_spec, metric_specs
+from .analysis import FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs
 from .design import Contrast, Design
 from .estimands import compute_estimands
 from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
@@ -347,8 +347,14 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             reps = study.block_reps(j)
             y = model.generate(design, params, np.random.default_rng(seq), reps)
             res = analyze_block(y, design, contrasts, study.specs, improvement)
-            values = {}
+            across = across_tests(y, design, contrasts, study.specs, improvement)
+            for (c, label, _), v in across.items():
+                res_view = {"estimate": v["estimate"]}
+                res.setdefault((c, label), res_view)
+            values = dict(across)
             for (c, label), r in res.items():
+                if r["estimate"].ndim != 2:
+                    continue  # replication-level tests are already in values
                 fields_ = FIELDS if label in with_ci else ("estimate",)
                 values[(c, label, "case")] = {f: r[f] for f in fields_}
             for key, v in case_summaries(res, study.specs).items():
@@ -356,7 +362,7 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             values.update(count_values(res, study.rule_list))
             blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
             if study.keep_raw:
-                raw.append((j, {key: r["estimate"] for key, r in res.items()}))
+                raw.append((j, {key: r["estimate"] for key, r in res.items() if r["estimate"].ndim == 2}))
         except Exception as exc:  # noqa: BLE001 - counted and logged, not fatal
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{condition_key(row)},{j}",
@@ -588,9 +594,13 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
                 ia, ib = design.indices(c, k)
                 if spec.name == "perm_test":
                     mins.append(1.0 / math.comb(ia.size + ib.size, ia.size))
+                elif spec.name == "mbd_test":
+                    n_starts = admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size
+                    mins.append(1.0 / n_starts ** design.n_cases)
                 else:
                     mins.append(1.0 / admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size)
-            out.append(dict(contrast=str(c), metric=spec.label, scope="case", measure="min_pvalue", estimand="",
+            out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
+                            measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
     return out
 
