@@ -18,9 +18,13 @@ import argparse
 import json
 import os
 import pathlib
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _timing import best  # noqa: E402
 
 import scedsim as ss
 from scedsim.inference import permutation_test
@@ -28,14 +32,6 @@ from scedsim.inference import permutation_test
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def best(fn, repeats=5):
-    fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return min(out)
 
 
 def main(argv=None):

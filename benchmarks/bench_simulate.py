@@ -25,11 +25,15 @@ import argparse
 import json
 import os
 import pathlib
+import sys
 import platform
 import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _timing import best  # noqa: E402
 
 import scedsim as ss
 from scedsim.simulate import Design, Study, get_model, run
@@ -38,14 +42,6 @@ HERE = pathlib.Path(__file__).resolve().parent
 METRICS = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc"]
 
 
-def best(fn, repeats=3):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None):

@@ -189,15 +189,10 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
             run_rows(_perm_u_2d, A, B, out, idx_a, idx_b, ge_t, le_t, ALT_CODES[alternative], name == "tau")
             return _pack(out[1], out[0], k_total, 1.0 / k_total, "exact", alternative, None, is_1d)
         idx_a, idx_b = arrangements(m + n, m)
-        pooled = np.concatenate([A, B], axis=1)
         observed = f(A, B)
-        null = np.empty((rows, k_total))
-        step = max(1, _ROW_CHUNK_VALUES // (k_total * (m + n)))
-        for lo in range(0, rows, step):
-            hi = min(rows, lo + step)
-            pa = pooled[lo:hi][:, idx_a].reshape(-1, m)
-            pb = pooled[lo:hi][:, idx_b].reshape(-1, n)
-            null[lo:hi] = f(np.ascontiguousarray(pa), np.ascontiguousarray(pb)).reshape(hi - lo, k_total)
+        null = _null_statistics(A, B, f, k_total,
+                                lambda rows_: (np.broadcast_to(idx_a, (rows_, k_total, m)),
+                                               np.broadcast_to(idx_b, (rows_, k_total, n))))
         ge, le = count_extreme(null, observed, alternative)
         p = pvalue_from_counts(ge, le, k_total, alternative)
         return _pack(observed, p, k_total, 1.0 / k_total, "exact", alternative,
@@ -207,22 +202,38 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
     if r_count < 1:
         raise ValueError(f"n_resamples must be positive, got {n_resamples}")
     g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    pooled = np.concatenate([A, B], axis=1)
     observed = f(A, B)
-    null = np.empty((rows, r_count))
-    step = max(1, _ROW_CHUNK_VALUES // (r_count * (m + n)))
-    for lo in range(0, rows, step):
-        hi = min(rows, lo + step)
-        perm = g.permuted(np.broadcast_to(np.arange(m + n), (hi - lo, r_count, m + n)), axis=2)
-        pa = np.sort(perm[:, :, :m], axis=2)  # keep time order within each phase
-        pb = np.sort(perm[:, :, m:], axis=2)
-        va = np.take_along_axis(pooled[lo:hi, None, :], pa, axis=2).reshape(-1, m)
-        vb = np.take_along_axis(pooled[lo:hi, None, :], pb, axis=2).reshape(-1, n)
-        null[lo:hi] = f(np.ascontiguousarray(va), np.ascontiguousarray(vb)).reshape(hi - lo, r_count)
+
+    def random_positions(rows_):
+        perm = g.permuted(np.broadcast_to(np.arange(m + n), (rows_, r_count, m + n)), axis=2)
+        return np.sort(perm[:, :, :m], axis=2), np.sort(perm[:, :, m:], axis=2)
+
+    null = _null_statistics(A, B, f, r_count, random_positions)
     ge, le = count_extreme(null, observed, alternative)
     p = pvalue_from_counts(ge, le, r_count, alternative, plus_one=True)
     return _pack(observed, p, r_count + 1, 1.0 / (r_count + 1), "monte_carlo", alternative,
                  null if return_distribution else None, is_1d)
+
+
+def _null_statistics(A, B, f, count, positions):
+    """The statistic over ``count`` reassignments per row, computed in row chunks.
+
+    ``positions(rows)`` gives the baseline and treatment positions of each
+    reassignment, shapes ``(rows, count, m)`` and ``(rows, count, n)``, ascending
+    so that values keep their time order within each phase.
+    """
+    rows, m = A.shape
+    n = B.shape[1]
+    pooled = np.concatenate([A, B], axis=1)
+    null = np.empty((rows, count))
+    step = max(1, _ROW_CHUNK_VALUES // (count * (m + n)))
+    for lo in range(0, rows, step):
+        hi = min(rows, lo + step)
+        pa, pb = positions(hi - lo)
+        va = np.take_along_axis(pooled[lo:hi, None, :], pa, axis=2).reshape(-1, m)
+        vb = np.take_along_axis(pooled[lo:hi, None, :], pb, axis=2).reshape(-1, n)
+        null[lo:hi] = f(np.ascontiguousarray(va), np.ascontiguousarray(vb)).reshape(hi - lo, count)
+    return null
 
 
 def _pack(observed, p, n, min_p, method, alternative, null, is_1d):
