@@ -99,3 +99,43 @@ def test_batched_multiple_baseline_equals_single():
     for r in range(0, 20, 4):
         cases = [(y[r, k, :m], y[r, k, m:]) for k, m in enumerate((3, 4, 5))]
         assert p[r] == pytest.approx(multiple_baseline_test(cases, statistic="nap").pvalue, abs=1e-12)
+
+
+def test_review_fixes_inference():
+    import math
+
+    import numpy as np
+
+    from scedsim.inference import permutation_test, randomization_test, rank_null_pvalues
+
+    # An undefined statistic gives an undefined p-value, not 0.
+    r = permutation_test([1, 1, 1], [2, 3, 4, 5], statistic="smd")
+    assert math.isnan(r.statistic) and math.isnan(r.pvalue)
+    # The log response ratio keeps its direction (it is not a statistic of negated data).
+    assert permutation_test([5, 6, 7], [2, 3, 1, 2], statistic="lrr", improvement="decrease").pvalue == \
+        pytest.approx(1 / 35)
+    # Ties judged against the data's magnitude: a shift of the data changes nothing.
+    a, b = np.array([0.1, 0.3, 0.3]), np.array([0.2, 0.2, 0.3, 0.1])
+    for shift in (0.0, 1e6):
+        assert permutation_test(a + shift, b + shift, statistic="mean_diff").pvalue == \
+            pytest.approx(permutation_test(a, b, statistic="mean_diff").pvalue)
+    y = 0.1 * np.array([0, 3, 3, 2, 2, 3, 2, 1.0])
+    assert randomization_test(y[:3], y[3:], statistic="mean_diff", min_phase=3).pvalue == \
+        randomization_test(10 * y[:3], 10 * y[3:], statistic="mean_diff", min_phase=3).pvalue
+    # The exact size of a coarse statistic's test: PEM with 3 + 4 points cannot go below 5/35.
+    assert rank_null_pvalues(3, 4, "pem").min() == pytest.approx(5 / 35)
+    assert rank_null_pvalues(3, 4, "nap", "two-sided").min() == pytest.approx(2 / 35)
+
+
+def test_count_rule_null_probability_and_p_of_zero():
+    res = run(Study(design="A3 B4", grid={"level": [0.0]}, n_cases=6, n_reps=3000, seed=3, estimands=False,
+                    metrics=[{"name": "perm_test", "statistic": "nap"},
+                             {"name": "rand_test", "statistic": "mean_diff", "exclude_equal": True}],
+                    rules=["count(p_perm_nap <= 0.05) >= 2"]), quiet=True)
+    assert set(res.conditions.status) == {"ok"}  # p = 0 from exclude_equal no longer fails a block
+    null = res.measure("null_probability").value.iloc[0]
+    assert null == pytest.approx(1 - (34 / 35) ** 6 - 6 * (1 / 35) * (34 / 35) ** 5)
+    rate = res.measure("rejection_rate", scope="count")
+    assert abs(rate.value.iloc[0] - null) <= Z * rate.mcse.iloc[0]
+    with pytest.raises(ValueError, match="distinct"):
+        Study(metrics=["nap"], rules=[lambda r: r, lambda r: r])

@@ -201,7 +201,12 @@ def test_combinations_and_counting():
     assert batch.shape == (2,) and batch[1] == pytest.approx(0.5)
     assert k_of_n(1, 6, 1 / 35) == pytest.approx(1 - (34 / 35) ** 6)
     assert k_of_n(0, 6, 0.3) == 1.0
-    for bad in ([0.0, 0.5], [np.nan], [1.5]):
+    assert combine_pvalues([0.0, 0.5], "edgington") == pytest.approx(0.125)  # P(U1 + U2 <= .5)
+    assert combine_pvalues([0.0, 0.5]) == 0.0  # Fisher: one p of 0 decides
+    # Irwin-Hall tails stay accurate for many cases (symmetry and exact arithmetic).
+    assert combine_pvalues([0.5] * 40, "edgington") == pytest.approx(0.5, abs=1e-12)
+    assert combine_pvalues([0.85] * 40, "edgington") == pytest.approx(1.0, abs=1e-6)
+    for bad in ([-0.1, 0.5], [np.nan], [1.5]):
         with pytest.raises(ValueError, match="p-values"):
             combine_pvalues(bad)
     with pytest.raises(ValueError, match="unknown method"):

@@ -14,15 +14,21 @@ METRICS = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", 
 BUILTIN = ("mean_diff", "median_diff") + METRICS
 
 
-def statistic_function(statistic, options: dict | None = None) -> tuple[str, Callable]:
+def statistic_function(statistic, options: dict | None = None, improvement: str = "increase") -> tuple[str, Callable]:
     """``(name, f)`` where ``f(a2d, b2d) -> 1-D array`` computes the statistic per row.
 
-    ``a2d`` and ``b2d`` are already oriented so that higher is better.  A user
-    callable ``g(a, b)`` is called per row when it does not accept 2-D input.
+    ``a2d`` and ``b2d`` are already oriented so that higher is better (negated for
+    ``improvement="decrease"``).  The log response ratio, a ratio of raw means, is
+    computed on the original data with the direction passed on.  A user callable
+    ``g(a, b)`` is called per row when it does not accept 2-D input.
     """
     options = dict(options or {})
     if callable(statistic):
         g = statistic
+
+        def one(a, b):
+            v = g(a, b)
+            return float(getattr(v, "estimate", v))
 
         def f(a, b):
             try:
@@ -31,7 +37,7 @@ def statistic_function(statistic, options: dict | None = None) -> tuple[str, Cal
                     return out
             except Exception:  # noqa: BLE001 - fall back to one row at a time
                 pass
-            return np.array([float(getattr(g(a[i], b[i]), "estimate", g(a[i], b[i]))) for i in range(a.shape[0])])
+            return np.array([one(a[i], b[i]) for i in range(a.shape[0])])
 
         return getattr(statistic, "__name__", "custom"), f
     if statistic == "mean_diff":
@@ -42,24 +48,34 @@ def statistic_function(statistic, options: dict | None = None) -> tuple[str, Cal
         func = getattr(_ss, statistic)
         if statistic in ("nap", "tau", "tau_bc"):
             options.setdefault("se", "none")
-
-        def f(a, b):
-            return np.asarray(func(a, b, **options).estimate, dtype=np.float64)
+        if statistic == "lrr" and improvement == "decrease":
+            def f(a, b):
+                return np.asarray(func(-a, -b, improvement="decrease", **options).estimate, dtype=np.float64)
+        else:
+            def f(a, b):
+                return np.asarray(func(a, b, **options).estimate, dtype=np.float64)
 
         return statistic, f
     raise ValueError(f"unknown statistic {statistic!r}; expected one of {', '.join(BUILTIN)} or a callable")
 
 
-def count_extreme(null: np.ndarray, observed: np.ndarray, alternative: str, exclude_equal: bool = False):
+def count_extreme(null: np.ndarray, observed: np.ndarray, alternative: str, exclude_equal: bool = False,
+                  data_scale=None):
     """Per row, how many null values are at least as extreme as the observed one.
 
-    ``null`` is ``(rows, K)``; ``observed`` ``(rows,)``.  Ties are judged with a
-    relative tolerance of ``TIE_RTOL`` of the row's largest magnitude.
-    Returns ``(count_greater, count_less)`` as integer arrays (each including ties
-    unless ``exclude_equal``).
+    ``null`` is ``(rows, K)``; ``observed`` ``(rows,)``.  Values within
+    ``TIE_RTOL`` of the larger of the statistics' and the data's magnitude
+    (``data_scale``, per row) count as equal.  Arrangements whose statistic is
+    undefined (NaN) are left out of the reference set.
+
+    Returns ``(count_greater, count_less, n_defined)``: the first two include
+    ties unless ``exclude_equal``.
     """
-    scale = np.maximum(np.nanmax(np.abs(null), axis=1), np.abs(observed))
-    tol = TIE_RTOL * np.maximum(scale, 1e-300)[:, None]
+    with np.errstate(invalid="ignore"):
+        scale = np.fmax(np.nanmax(np.abs(np.where(np.isnan(null), 0.0, null)), axis=1), np.abs(observed))
+    if data_scale is not None:
+        scale = np.fmax(scale, np.asarray(data_scale, dtype=np.float64))
+    tol = TIE_RTOL * np.maximum(np.nan_to_num(scale), 1e-300)[:, None]
     diff = null - observed[:, None]
     if exclude_equal:
         ge = (diff > tol).sum(axis=1)
@@ -67,16 +83,23 @@ def count_extreme(null: np.ndarray, observed: np.ndarray, alternative: str, excl
     else:
         ge = (diff >= -tol).sum(axis=1)
         le = (diff <= tol).sum(axis=1)
-    return ge, le
+    return ge, le, (~np.isnan(null)).sum(axis=1)
 
 
-def pvalue_from_counts(ge, le, total, alternative: str, plus_one: bool = False):
-    """p-values from counts; ``plus_one`` gives the Monte Carlo form (1 + count)/(1 + R)."""
+def pvalue_from_counts(ge, le, total, alternative: str, plus_one: bool = False, observed=None):
+    """p-values from counts; ``plus_one`` gives the Monte Carlo form (1 + count)/(1 + R).
+    ``total`` may vary by row; an undefined observed statistic gives NaN."""
     add = 1 if plus_one else 0
-    pg = (ge + add) / (total + add)
-    pl = (le + add) / (total + add)
+    total = np.asarray(total, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pg = (ge + add) / (total + add)
+        pl = (le + add) / (total + add)
     if alternative == "greater":
-        return pg
-    if alternative == "less":
-        return pl
-    return np.minimum(1.0, 2.0 * np.minimum(pg, pl))
+        p = pg
+    elif alternative == "less":
+        p = pl
+    else:
+        p = np.minimum(1.0, 2.0 * np.minimum(pg, pl))
+    if observed is not None:
+        p = np.where(np.isnan(observed), np.nan, p)
+    return p

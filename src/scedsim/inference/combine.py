@@ -12,13 +12,32 @@ METHODS = ("fisher", "stouffer", "edgington")
 
 
 def _edgington_cdf(s: np.ndarray, k: int) -> np.ndarray:
-    """P(U_1 + ... + U_k <= s) for independent uniforms (Irwin-Hall distribution)."""
+    """P(U_1 + ... + U_k <= s) for independent uniforms (Irwin-Hall distribution).
+
+    The alternating sum loses precision as k grows, so it is evaluated on the
+    nearer tail (F(s) = 1 - F(k - s)); beyond k = 20 it is evaluated in exact
+    rational arithmetic.
+    """
     s = np.asarray(s, dtype=np.float64)
-    out = np.zeros_like(s)
-    for j in range(k + 1):
-        term = (-1) ** j * math.comb(k, j) * np.clip(s - j, 0.0, None) ** k
-        out += term
-    return np.clip(out / math.factorial(k), 0.0, 1.0)
+    flat = s.ravel()
+    out = np.empty_like(flat)
+    for i, v in enumerate(flat):
+        upper = v > k / 2.0
+        x = k - v if upper else v
+        if k <= 20:
+            acc = 0.0
+            for j in range(int(math.floor(x)) + 1):
+                acc += (-1) ** j * math.comb(k, j) * (x - j) ** k
+            f = acc / math.factorial(k)
+        else:
+            from fractions import Fraction
+
+            fx = Fraction(x)
+            f = float(sum((-1) ** j * math.comb(k, j) * (fx - j) ** k for j in range(int(math.floor(x)) + 1))
+                      / math.factorial(k))
+        f = min(max(f, 0.0), 1.0)
+        out[i] = 1.0 - f if upper else f
+    return out.reshape(s.shape)
 
 
 def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
@@ -27,7 +46,8 @@ def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
     Parameters
     ----------
     pvalues : array_like
-        p-values in (0, 1]; the last axis (or ``axis``) runs over cases, so a
+        p-values in [0, 1] (0 arises from tests that exclude ties with the
+        observed statistic); the last axis (or ``axis``) runs over cases, so a
         2-D array combines each row.
     method : {"fisher", "stouffer", "edgington"}
         Fisher (1932): -2 sum ln p ~ chi-square with 2k df.  Stouffer et al.
@@ -53,12 +73,13 @@ def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
     p = np.asarray(pvalues, dtype=np.float64)
     if p.size == 0:
         raise ValueError("no p-values to combine")
-    if np.any(np.isnan(p)) or np.any((p <= 0) | (p > 1)):
-        raise ValueError("p-values to combine must lie in (0, 1] and not be NaN")
+    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("p-values to combine must lie in [0, 1] and not be NaN")
     p = np.moveaxis(p, axis, -1)
     k = p.shape[-1]
     if method == "fisher":
-        out = stats.chi2.sf(-2.0 * np.log(p).sum(axis=-1), 2 * k)
+        with np.errstate(divide="ignore"):  # p = 0 gives a combined p of 0
+            out = stats.chi2.sf(-2.0 * np.log(p).sum(axis=-1), 2 * k)
     elif method == "stouffer":
         z = stats.norm.isf(p).sum(axis=-1) / math.sqrt(k)
         out = stats.norm.sf(z)

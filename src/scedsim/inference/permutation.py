@@ -13,7 +13,7 @@ from .._validation import check_choice, phases
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 from .randomization import ALTERNATIVES, TestResult
 
-__all__ = ["permutation_test", "arrangements", "MAX_EXACT"]
+__all__ = ["permutation_test", "arrangements", "rank_null_pvalues", "MAX_EXACT"]
 
 # Exact enumeration up to this many arrangements C(m + n, m); Monte Carlo beyond.
 MAX_EXACT = 200_000
@@ -173,8 +173,9 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("method", method, ("auto", "exact", "monte_carlo"))
-    name, f = statistic_function(statistic, options)
+    name, f = statistic_function(statistic, options, improvement)
     A, B, is_1d = phases(a, b, improvement, metric="permutation test")
+    scale = np.fmax(np.abs(A).max(axis=1), np.abs(B).max(axis=1))
     rows, m = A.shape
     n = B.shape[1]
     k_total = math.comb(m + n, m)
@@ -193,8 +194,8 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
         null = _null_statistics(A, B, f, k_total,
                                 lambda rows_: (np.broadcast_to(idx_a, (rows_, k_total, m)),
                                                np.broadcast_to(idx_b, (rows_, k_total, n))))
-        ge, le = count_extreme(null, observed, alternative)
-        p = pvalue_from_counts(ge, le, k_total, alternative)
+        ge, le, k_def = count_extreme(null, observed, alternative, data_scale=scale)
+        p = pvalue_from_counts(ge, le, k_def, alternative, observed=observed)
         return _pack(observed, p, k_total, 1.0 / k_total, "exact", alternative,
                      null if return_distribution else None, is_1d)
     # Monte Carlo: R random reassignments per row.
@@ -209,8 +210,8 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
         return np.sort(perm[:, :, :m], axis=2), np.sort(perm[:, :, m:], axis=2)
 
     null = _null_statistics(A, B, f, r_count, random_positions)
-    ge, le = count_extreme(null, observed, alternative)
-    p = pvalue_from_counts(ge, le, r_count, alternative, plus_one=True)
+    ge, le, r_def = count_extreme(null, observed, alternative, data_scale=scale)
+    p = pvalue_from_counts(ge, le, r_def, alternative, plus_one=True, observed=observed)
     return _pack(observed, p, r_count + 1, 1.0 / (r_count + 1), "monte_carlo", alternative,
                  null if return_distribution else None, is_1d)
 
@@ -241,3 +242,30 @@ def _pack(observed, p, n, min_p, method, alternative, null, is_1d):
         return TestResult(float(observed[0]), float(p[0]), int(n), min_p, method, alternative,
                           None if null is None else null[0])
     return TestResult(np.asarray(observed), np.asarray(p), int(n), min_p, method, alternative, null)
+
+
+@lru_cache(maxsize=128)
+def _rank_null_cached(m: int, n: int, statistic: str, alternative: str, options_items: tuple) -> np.ndarray:
+    idx_a, idx_b = arrangements(m + n, m)
+    ranks = np.arange(m + n, dtype=np.float64)
+    out = permutation_test(ranks[idx_a], ranks[idx_b], statistic=statistic, alternative=alternative,
+                           method="exact", options=dict(options_items) or None).pvalue
+    out = np.asarray(out)
+    out.flags.writeable = False
+    return out
+
+
+def rank_null_pvalues(m: int, n: int, statistic: str = "nap", alternative: str = "greater",
+                      options: dict | None = None, max_arrangements: int = 5000) -> np.ndarray | None:
+    """The exact permutation p-value of every arrangement of m + n distinct values.
+
+    Under the null (exchangeable, continuous data) each of the C(m + n, m)
+    arrangements is equally likely, so this array is the null distribution of
+    the p-value itself: its minimum is the smallest p the test can give for the
+    design, and ``mean(p <= alpha)`` its exact size at level alpha.  Returns None
+    when there are more than ``max_arrangements`` arrangements (or for a callable
+    statistic).
+    """
+    if callable(statistic) or math.comb(m + n, m) > max_arrangements:
+        return None
+    return _rank_null_cached(int(m), int(n), statistic, alternative, tuple(sorted((options or {}).items())))

@@ -122,7 +122,7 @@ def randomization_test(a, b, *, statistic="mean_diff", improvement: str = "incre
     1e-9); scan compares doubles and can split such ties.
     """
     check_choice("alternative", alternative, ALTERNATIVES)
-    name, f = statistic_function(statistic, options)
+    name, f = statistic_function(statistic, options, improvement)
     A, B, is_1d = phases(a, b, improvement, metric="randomization test")
     m = A.shape[1]
     y = np.concatenate([A, B], axis=1)
@@ -131,8 +131,8 @@ def randomization_test(a, b, *, statistic="mean_diff", improvement: str = "incre
         raise ValueError(f"the observed baseline of {m} points is not admissible with min_phase={min_phase}")
     null = _split_stats(y, starts, f)
     observed = null[:, int(np.flatnonzero(starts == m)[0])]
-    ge, le = count_extreme(null, observed, alternative, exclude_equal)
-    p = pvalue_from_counts(ge, le, starts.size, alternative)
+    ge, le, k_def = count_extreme(null, observed, alternative, exclude_equal, data_scale=np.abs(y).max(axis=1))
+    p = pvalue_from_counts(ge, le, k_def, alternative, observed=observed)
     return _result(observed, p, starts.size, 1.0 / starts.size, "exact", alternative,
                    null if return_distribution else None, is_1d)
 
@@ -183,7 +183,7 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scheme", scheme, SCHEMES)
-    name, f = statistic_function(statistic, options)
+    name, f = statistic_function(statistic, options, improvement)
     combine = combine or ("median" if name == "median_diff" else "mean")
     check_choice("combine", combine, ("mean", "median"))
     agg = np.median if combine == "median" else np.mean
@@ -201,6 +201,7 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
     if len(series) < 2:
         raise ValueError("a multiple-baseline test needs at least two cases")
     n_cases = len(series)
+    scale = max(float(np.abs(y).max()) for y in series)
 
     if scheme == "marascuilo_busk":
         starts = [admissible_starts(y.shape[1], int(min_phase)) for y in series]
@@ -229,6 +230,12 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
             if tier_starts is None or len(tier_starts) != n_cases:
                 raise ValueError("scheme 'koehler_levin' needs tier_starts: one set of baseline lengths per tier")
             tiers = [np.asarray(sorted(set(int(v) for v in t))) for t in tier_starts]
+            allowed = set(admissible_starts(series[0].shape[1], int(min_phase)).tolist())
+            for k, t in enumerate(tiers):
+                bad = sorted(set(t.tolist()) - allowed)
+                if bad:
+                    raise ValueError(f"tier {k + 1}: baseline lengths {bad} leave fewer than min_phase={min_phase} "
+                                     f"points in a phase of a {series[0].shape[1]}-point series")
             for k, (t, m) in enumerate(zip(tiers, observed_m)):
                 if m not in t:
                     raise ValueError(f"case {k + 1}: its baseline of {m} points is not among tier {k + 1}'s "
@@ -262,15 +269,18 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
 
     if total <= max_arrangements:
         null = stats_of(enumerate_all())
-        ge, le = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal)
-        p = pvalue_from_counts(ge, le, total, alternative)[0]
+        ge, le, k_def = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal,
+                                      data_scale=[scale])
+        p = pvalue_from_counts(ge, le, k_def, alternative, observed=np.array([observed]))[0]
         return TestResult(float(observed), float(p), int(total), 1.0 / total, "exact", alternative,
                           null if return_distribution else None)
     r = int(n_resamples or 9999)
     g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     null = stats_of(sample(g, r))
-    ge, le = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal)
-    p = pvalue_from_counts(ge, le, r, alternative, plus_one=True)[0]
+    ge, le, r_def = count_extreme(null[None, :], np.array([observed]), alternative, exclude_equal,
+                                  data_scale=[scale])
+    p = pvalue_from_counts(ge, le, r_def, alternative, plus_one=not exclude_equal,
+                           observed=np.array([observed]))[0]
     return TestResult(float(observed), float(p), r + 1, 1.0 / (r + 1), "monte_carlo", alternative,
                       null if return_distribution else None)
 
@@ -297,7 +307,7 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
     TestResult
     """
     check_choice("alternative", alternative, ALTERNATIVES)
-    _, f = statistic_function(statistic, options)
+    _, f = statistic_function(statistic, options, improvement)
     parts = list(phases_)
     if len(parts) != 4:
         raise ValueError(f"an ABAB design has four phases (A1, B1, A2, B2), got {len(parts)}")
@@ -320,8 +330,9 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
         b = np.concatenate([y[l1:l1 + l2], y[l1 + l2 + l3:]])[None, :]
         stats_[k] = f(a, b)[0]
     observed = stats_[cuts.index(lengths[:3])]
-    ge, le = count_extreme(stats_[None, :], np.array([observed]), alternative, exclude_equal)
-    p = pvalue_from_counts(ge, le, len(cuts), alternative)[0]
+    ge, le, k_def = count_extreme(stats_[None, :], np.array([observed]), alternative, exclude_equal,
+                                  data_scale=[float(np.abs(y).max())])
+    p = pvalue_from_counts(ge, le, k_def, alternative, observed=np.array([observed]))[0]
     return TestResult(float(observed), float(p), len(cuts), 1.0 / len(cuts), "exact", alternative,
                       stats_ if return_distribution else None)
 
@@ -341,7 +352,7 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     ndarray of shape (n_reps,)
     """
     check_choice("alternative", alternative, ALTERNATIVES)
-    name, f = statistic_function(statistic, options)
+    name, f = statistic_function(statistic, options, improvement)
     combine = combine or ("median" if name == "median_diff" else "mean")
     check_choice("combine", combine, ("mean", "median"))
     y = np.asarray(y, dtype=np.float64)
@@ -363,9 +374,16 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
         obs_idx.append(int(np.flatnonzero(starts == m)[0]))
     per = np.stack([_split_stats(np.ascontiguousarray(y[:, k, :]), starts, f) for k in range(n_cases)], axis=1)
     grids = np.array(list(itertools.product(range(starts.size), repeat=n_cases)))  # (K, n_cases)
-    vals = per[:, np.arange(n_cases)[None, :], grids]  # (n_reps, K, n_cases)
-    null = np.median(vals, axis=2) if combine == "median" else vals.mean(axis=2)
     observed = per[:, np.arange(n_cases), obs_idx]
     observed = np.median(observed, axis=1) if combine == "median" else observed.mean(axis=1)
-    ge, le = count_extreme(null, observed, alternative)
-    return pvalue_from_counts(ge, le, total, alternative)
+    scale = np.abs(y).reshape(n_reps, -1).max(axis=1)
+    p = np.empty(n_reps)
+    # Rows in chunks, so that (rows x combinations x cases) stays near 4 million values.
+    step = max(1, 4_000_000 // (total * n_cases))
+    for lo in range(0, n_reps, step):
+        hi = min(n_reps, lo + step)
+        vals = per[lo:hi][:, np.arange(n_cases)[None, :], grids]  # (rows, K, n_cases)
+        null = np.median(vals, axis=2) if combine == "median" else vals.mean(axis=2)
+        ge, le, k_def = count_extreme(null, observed[lo:hi], alternative, data_scale=scale[lo:hi])
+        p[lo:hi] = pvalue_from_counts(ge, le, k_def, alternative, observed=observed[lo:hi])
+    return p

@@ -89,9 +89,20 @@ class _PValue:
         self.se = self.ci_lower = self.ci_upper = nan
 
 
+def _data_rng(a: np.ndarray, b: np.ndarray) -> np.random.Generator:
+    """A generator seeded by the data: Monte Carlo p-values in a study then depend
+    only on the study's seed (through the data), never on chunks or workers."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes() + np.ascontiguousarray(b).tobytes()).digest()
+    return np.random.default_rng(np.random.SeedSequence(int.from_bytes(digest[:16], "little")))
+
+
 def _perm_test(a, b, improvement="increase", **options):
     from ..inference import permutation_test
 
+    if "rng" not in options:
+        options["rng"] = _data_rng(a, b)
     return _PValue(permutation_test(a, b, improvement=improvement, **options))
 
 

@@ -96,6 +96,10 @@ def parse_rules(rules, specs) -> tuple[Rule, ...]:
     """
     out = tuple(Rule.from_callable(r) if callable(r) and not isinstance(r, Rule) else Rule.parse(r)
                 for r in (rules or ()))
+    texts = [r.text for r in out]
+    dup = sorted({t for t in texts if texts.count(t) > 1})
+    if dup:
+        raise ValueError(f"decision rules must be distinct; repeated: {', '.join(dup)} (give callables distinct names)")
     by_label = {s.label: s for s in specs}
     for rule in out:
         if rule.func is not None:

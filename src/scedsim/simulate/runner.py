@@ -560,7 +560,7 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
                              rule="", value=0.0, mcse=0.0) for c in study.contrasts_for(design) for s in study.specs]
         for m in measures:
             rows.append({**row, **m, "status": status})
-        for m in _min_pvalues(study, row):
+        for m in _min_pvalues(study, row) + _null_probabilities(study, row):
             rows.append({**row, **m, "status": status})
         for j in range(study.n_blocks):
             seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed),
@@ -579,6 +579,48 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
                             pd.DataFrame(est_rows), raw, out)
 
 
+def _perm_null(spec, m: int, n: int):
+    """Null distribution of a permutation test's p-value over rank arrangements (or None)."""
+    from ..inference import rank_null_pvalues
+
+    opts = {k: v for k, v in spec.options.items() if k not in ("statistic", "alternative", "method",
+                                                                "n_resamples", "max_exact", "rng")}
+    return rank_null_pvalues(m, n, spec.options["statistic"], spec.options.get("alternative", "greater"),
+                             opts or None)
+
+
+def _null_probabilities(study: Study, row: dict) -> list[dict]:
+    """Exact null probabilities of counting rules over permutation-test p-values:
+    P(at least k of N cases with p <= alpha) = binomial tail with p0 = P(p <= alpha),
+    p0 from the test's exact null over rank arrangements (continuous data)."""
+    from ..inference import k_of_n
+
+    design = study.design_for(row)
+    by_label = {s.label: s for s in study.specs}
+    out = []
+    for rule in study.rule_list:
+        inner = rule.inner
+        if inner is None or inner.op not in ("<=", "<") or rule.op != ">=":
+            continue
+        spec = by_label.get(inner.metric)
+        if spec is None or spec.name != "perm_test":
+            continue
+        for c in study.contrasts_for(design):
+            sizes = {tuple(x.size for x in design.indices(c, k)) for k in range(design.n_cases)}
+            if len(sizes) != 1:
+                continue
+            null = _perm_null(spec, *sizes.pop())
+            if null is None:
+                continue
+            hit = null <= inner.value + 1e-12 if inner.op == "<=" else null < inner.value - 1e-12
+            p0 = float(np.mean(hit))
+            out.append(dict(contrast=str(c), metric=rule.metric, scope="count", measure="null_probability",
+                            estimand="", at=np.nan, rule=rule.text,
+                            value=float(k_of_n(int(rule.value), design.n_cases, p0))
+                            if int(rule.value) <= design.n_cases else 0.0, mcse=0.0))
+    return out
+
+
 def _min_pvalues(study: Study, row: dict) -> list[dict]:
     """The smallest p-value each test can reach in this design (over its cases)."""
     from ..inference import admissible_starts
@@ -592,13 +634,17 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
             mins = []
             for k in range(design.n_cases):
                 ia, ib = design.indices(c, k)
+                two = 2.0 if spec.options.get("alternative") == "two-sided" else 1.0
                 if spec.name == "perm_test":
-                    mins.append(1.0 / math.comb(ia.size + ib.size, ia.size))
+                    null = _perm_null(spec, ia.size, ib.size)
+                    mins.append(float(null.min()) if null is not None
+                                else two / math.comb(ia.size + ib.size, ia.size))
                 elif spec.name == "mbd_test":
                     n_starts = admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size
-                    mins.append(1.0 / n_starts ** design.n_cases)
+                    mins.append(min(1.0, two / n_starts ** design.n_cases))
                 else:
-                    mins.append(1.0 / admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size)
+                    n_starts = admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size
+                    mins.append(min(1.0, two / n_starts))
             out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
                             measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
