@@ -119,6 +119,13 @@ def test_bad_input_gives_one_line_and_no_traceback(study, args, message):
       "--out", "f.jpg"], "--out must end in .png, .svg, .pdf"),
     (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
       "--width", "3", "--out", "f.png"], "give both --width and --height"),
+    (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--width", "0", "--height", "0", "--out", "f.png"], "--width must be a positive number of inches, got 0"),
+    (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--width", "4", "--height", "-1", "--out", "f.png"], "--height must be a positive number of inches"),
+    (["plot", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+      "--trend", "--baseline", "Z", "--out", "f.png"],
+     "baseline phase 'Z' (for the trend) not found in column 'phase'; it holds: A, B, C"),
 ])
 def test_more_bad_input_in_process(study, monkeypatch, capsys, args, message):
     d, _, _ = study
@@ -143,7 +150,7 @@ def test_missing_values_and_missing_phases(study, monkeypatch, capsys):
     assert cli.main(base) == 2
     err = capsys.readouterr().err.strip()
     assert err == ("scedsim: error: missing value for outcome 'EE' at case 'P2', session 4; "
-                   "pass missing='drop' to leave it out")
+                   "pass missing='drop' (command line: --missing drop) to leave it out")
     assert cli.main(base + ["--missing", "drop", "--out", "holes_out.csv"]) == 0
     cap = capsys.readouterr()
     assert cap.err.startswith("scedsim: warning: dropped 1 missing value(s) (outcome 'EE', case 'P2', session 4)")
@@ -177,6 +184,72 @@ def test_tsv_excel_and_json_to_stdout(study, monkeypatch, capsys):
     wide.to_excel(d / "data.xlsx", index=False)
     assert cli.main(["es", "data.xlsx", *args]) == 0
     assert json.loads(capsys.readouterr().out) == from_tsv
+
+
+@pytest.mark.parametrize("content", [b"x\n", "zip"])
+def test_a_corrupt_excel_file_is_one_line(study, monkeypatch, capsys, content):
+    pytest.importorskip("openpyxl")
+    import zipfile
+
+    d, _, _ = study
+    monkeypatch.chdir(d)
+    if content == "zip":   # a zip archive, but not a workbook
+        with zipfile.ZipFile("bad.xlsx", "w") as z:
+            z.writestr("hello.txt", "hi")
+    else:
+        (d / "bad.xlsx").write_bytes(content)
+    with pytest.raises(ValueError, match=r"^cannot read 'bad.xlsx' as an Excel workbook: "):
+        ss.io.read_table("bad.xlsx")
+    assert cli.main(["es", "bad.xlsx", "--outcome", "EE"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("scedsim: error: cannot read 'bad.xlsx' as an Excel workbook: ")
+
+
+def test_es_refuses_to_write_over_its_input(study, monkeypatch, capsys):
+    d, _, wide = study
+    monkeypatch.chdir(d)
+    wide.to_csv("in.csv", index=False)
+    wide.to_csv("res_summary.csv", index=False)
+    before = {f: (d / f).read_bytes() for f in ("in.csv", "res_summary.csv")}
+    args = ["--case", "participant", "--session", "occasion", "--outcome", "EE", "--metrics", "nap"]
+    for data, out, message in (("in.csv", "in.csv", "--out would overwrite the input file 'in.csv'"),
+                               ("in.csv", "./sub/../in.csv", "--out would overwrite the input file"),
+                               ("res_summary.csv", "res.csv",
+                                "the summary of --out would overwrite the input file 'res_summary.csv'")):
+        (d / "sub").mkdir(exist_ok=True)
+        assert cli.main(["es", data, *args, "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert {f: (d / f).read_bytes() for f in before} == before
+    assert not (d / "in_summary.csv").exists() and not (d / "res.csv").exists()
+
+
+def test_blanks_around_labels_do_not_drop_sessions(study, monkeypatch, capsys):
+    d, df, _ = study
+    monkeypatch.chdir(d)
+    messy = df.copy()
+    messy.loc[messy["phase"] == "B", "phase"] = "B "
+    messy["scale"] = messy["scale"] + " "
+    messy.to_csv("messy.csv", index=False)
+    args = ["--case", "participant", "--session", "occasion", "--outcome-column", "scale", "--value", "score",
+            "--decrease", "EE,DP", "--metrics", "nap,pnd", "--json"]
+    assert cli.main(["es", "messy.csv", *args]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert cli.main(["es", "long.csv", *args]) == 0
+    assert got == json.loads(capsys.readouterr().out)
+    assert {r["n_b"] for r in got["effect_sizes"]} == {2}
+
+
+def test_summary_header_gives_the_confidence_level(study, monkeypatch, capsys):
+    d, _, _ = study
+    monkeypatch.chdir(d)
+    args = ["es", "data.csv", "--case", "participant", "--session", "occasion", "--outcome", "EE",
+            "--metrics", "nap"]
+    assert cli.main(args + ["--confidence", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "weighted [80% CI]" in out and "95%" not in out
+    assert cli.main(args) == 0
+    assert "weighted [95% CI]" in capsys.readouterr().out
 
 
 def test_plot_writes_a_figure(study):

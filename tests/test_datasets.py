@@ -46,3 +46,8 @@ def test_pvd2011_known_values():
     assert list(t["n_a"].unique()) == [6] and list(t["n_b"].unique()) == [7]
     a = df.loc[df["phase"] == "A", "value"].to_numpy()
     assert np.array_equal(a, [20, 20, 26, 25, 22, 23])
+
+
+def test_module_docstring_says_the_burnout_data_are_synthetic():
+    doc = ss.datasets.__doc__
+    assert "SYNTHETIC" in doc and "load_burnout_example" in doc and "not public" in doc

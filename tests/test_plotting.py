@@ -92,3 +92,33 @@ def test_bad_input(burnout):
         sced_plot(burnout, outcomes=["XX"])
     with pytest.raises(ValueError, match=r"column 'when' \(session\) not found"):
         sced_plot(burnout, session="when")
+
+
+def test_trend_with_an_unknown_baseline_label_is_an_error(burnout):
+    with pytest.raises(ValueError, match=r"baseline phase 'Z' \(for the trend\) not found in column "
+                                         r"'phase'; it holds: A, B, C"):
+        sced_plot(burnout, outcomes=["EE"], trend=True, baseline="Z")
+    # Without trend the label is not used.
+    assert len(sced_plot(burnout, outcomes=["EE"], baseline="Z").axes) == 6
+
+
+def test_abab_trend_is_fit_on_the_first_baseline_run_only():
+    y = [1.0, 2.0, 4.0, 8.0, 9.0, 8.5, 20.0, 18.0, 25.0, 7.0, 9.0, 8.0]
+    df = pd.DataFrame({"case": "W", "session": range(1, 13), "phase": list("AAABBBAAABBB"), "value": y})
+    fig = sced_plot(df, outcomes=["value"], trend=True)
+    (ln,) = _lines(fig.axes[0], "trend")
+    slope, icpt = theil_sen([1, 2, 3], y[:3])
+    xs = np.asarray(ln.get_xdata(), float)
+    assert list(xs) == [1, 12]   # from the first A run, projected to the last session
+    np.testing.assert_allclose(ln.get_ydata(), icpt + slope * xs)
+
+
+def test_a_case_missing_an_outcome_keeps_its_row(burnout):
+    df = burnout[~((burnout["case"] == "P1") & (burnout["outcome"] == "EE"))]
+    fig = sced_plot(df, outcomes=["EE", "PA"])
+    assert len(fig.axes) == 12
+    # Row 0 is still P1: "no data" under EE, its series under PA.
+    assert "no data" in [t.get_text() for t in fig.axes[0].texts]
+    assert "P1" in [t.get_text() for t in fig.axes[1].texts]
+    assert _lines(fig.axes[1], "data")
+    assert "P6" in [t.get_text() for t in fig.axes[11].texts]

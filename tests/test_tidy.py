@@ -202,9 +202,10 @@ def test_missing_drop_drops_reports_and_warns(burnout):
     a = s.loc[s["phase"] == "A", "value"].to_numpy()
     b = s.loc[s["phase"] == "B", "value"].to_numpy()
     assert t.loc[hit & (t["metric"] == "ird"), "estimate"].iloc[0] == ss.ird(a, b).estimate
-    # NAP's unbiased SE needs 2 points per phase: the estimate is still NaN with a reason.
+    # NAP's unbiased SE needs 2 points per phase: the estimate stays, the SE is NaN, with a reason.
     nap = t.loc[hit & (t["metric"] == "nap")].iloc[0]
-    assert math.isnan(nap["estimate"]) and "at least 2 points in phase B" in nap["notes"]
+    assert nap["estimate"] == ss.nap(a, b, se="none").estimate and math.isnan(nap["se"])
+    assert "SE needs 2 points per phase" in nap["notes"]
 
 
 def test_missing_phase_and_short_phase_give_reasons_not_errors():
@@ -214,8 +215,9 @@ def test_missing_phase_and_short_phase_give_reasons_not_errors():
     t = ss.effect_sizes(df, metrics=["nap", "pnd", "pet"]).set_index(["case", "metric"])
     assert t.loc[("ok", "nap"), "estimate"] == 1.0 and t.loc[("ok", "nap"), "notes"] == ""
     assert t.loc[("short", "pnd"), "estimate"] == 1.0
-    assert math.isnan(t.loc[("short", "nap"), "estimate"])
-    assert "needs at least 2 points in phase A" in t.loc[("short", "nap"), "notes"]
+    assert t.loc[("short", "nap"), "estimate"] == 1.0 and math.isnan(t.loc[("short", "nap"), "se"])
+    assert "SE needs 2 points per phase" in t.loc[("short", "nap"), "notes"]
+    assert math.isnan(t.loc[("short", "pet"), "estimate"])
     assert "needs at least 2 points in phase A" in t.loc[("short", "pet"), "notes"]
     for m in ("nap", "pnd", "pet"):
         assert math.isnan(t.loc[("noA", m), "estimate"])
@@ -299,9 +301,14 @@ def test_summarize_checks_its_input():
 
 def test_summary_names_cases_left_out():
     df = _table({"X": ([1, 2, 3], [4, 5]), "Y": ([2], [6, 7])})
-    summ = ss.effect_sizes(df, metrics=["nap", "ird"], summary=True).summary.set_index(["metric", "method"])
-    assert summ.loc[("nap", "mean"), "n_cases"] == 1
-    assert "left out (no estimate): Y" in summ.loc[("nap", "mean"), "notes"]
+    summ = ss.effect_sizes(df, metrics=["nap", "smd", "ird"],
+                           summary=True).summary.set_index(["metric", "method"])
+    assert summ.loc[("smd", "mean"), "n_cases"] == 1
+    assert "left out (no estimate): Y" in summ.loc[("smd", "mean"), "notes"]
+    # Y's NAP has an estimate but no SE (one baseline point): in the mean, not in the weighted mean.
+    assert summ.loc[("nap", "mean"), "n_cases"] == 2
+    row = summ.loc[("nap", "inverse-variance (fixed effect)")]
+    assert row["n_cases"] == 1 and "left out (SE missing or 0): Y" in row["notes"]
     assert summ.loc[("ird", "pooled counts"), "n_cases"] == 2
 
 
@@ -315,3 +322,99 @@ def test_effect_sizes_is_quick_on_a_study(burnout):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ss.effect_sizes(burnout, improvement=DIRECTIONS)
+
+
+# ------------------------------------------------------------------ review fixes
+
+def test_long_table_whose_outcome_names_are_also_columns_is_read_as_long(burnout):
+    # Outcomes named like other columns of the table ("age", "session"): still long.
+    df = burnout.replace({"outcome": {"EE": "age", "DP": "session"}})
+    df["age"] = 40
+    t = ss.effect_sizes(df, outcomes=["age", "session"], metrics=["nap"],
+                        improvement={"age": "decrease", "session": "decrease"})
+    want = ss.effect_sizes(burnout, outcomes=["EE", "DP"], metrics=["nap"],
+                           improvement={"EE": "decrease", "DP": "decrease"})
+    np.testing.assert_array_equal(t["estimate"], want["estimate"])
+    assert list(t["outcome"].unique()) == ["age", "session"]
+
+
+def test_a_table_that_reads_both_long_and_wide_is_an_error(burnout):
+    # One outcome, so one row per case x session: column "age" could be the scores as well.
+    df = burnout[burnout["outcome"] == "EE"].replace({"outcome": {"EE": "age"}})
+    df = df.assign(age=40)
+    with pytest.raises(ValueError, match=r"cannot tell whether the table is long or wide: 'age' is both "
+                                         r"a column and a label in column 'outcome'; to read it as long, "
+                                         r"rename or drop column 'age'"):
+        ss.effect_sizes(df, outcomes=["age"])
+    t = ss.effect_sizes(df.drop(columns="age"), outcomes=["age"], metrics=["nap"])
+    assert len(t) == 6
+    # A wide table (no outcome/value columns) is read as wide, as before.
+    wide = burnout.pivot_table(index=["case", "session", "phase"], columns="outcome",
+                               values="value").reset_index()
+    assert len(ss.effect_sizes(wide, outcomes=["EE"], metrics=["nap"])) == 6
+
+
+def test_labels_are_stripped_of_blanks(burnout):
+    df = burnout.copy()
+    p1 = df["case"] == "P1"
+    df.loc[p1 & (df["phase"] == "B"), "phase"] = "B "
+    df.loc[p1, "case"] = " P1"
+    df.loc[df["outcome"] == "EE", "outcome"] = "EE  "
+    t = ss.effect_sizes(df, metrics=["nap", "pnd"], improvement=DIRECTIONS)
+    want = ss.effect_sizes(burnout, metrics=["nap", "pnd"], improvement=DIRECTIONS)
+    pd.testing.assert_frame_equal(t, want)
+    blank = burnout.astype({"phase": object})
+    blank.loc[3, "phase"] = "  "
+    with pytest.raises(ValueError, match=r"column 'phase' \(phase\) is empty at case 'P1', session 4"):
+        ss.effect_sizes(blank)
+
+
+def test_a_case_missing_an_outcome_gets_visible_nan_rows(burnout):
+    df = burnout[~((burnout["case"] == "P3") & (burnout["outcome"] == "PA"))]
+    cases, summ = ss.effect_sizes(df, metrics=["nap", "ird", "pet"], contrast=["A:B", "A:C"],
+                                  improvement=DIRECTIONS, summary=True)
+    assert len(cases) == 2 * 5 * 6 * 3
+    gap = cases[(cases["case"] == "P3") & (cases["outcome"] == "PA")]
+    assert len(gap) == 2 * 3   # every contrast and metric
+    assert gap["estimate"].isna().all() and (gap["n_a"] == 0).all() and (gap["n_b"] == 0).all()
+    assert (gap["notes"] == "no data for this outcome").all()
+    # Case order is the table's, also in the outcome that lacks P3.
+    assert list(cases.loc[cases["outcome"] == "PA", "case"].unique()) == [f"P{i}" for i in range(1, 7)]
+    s = summ[(summ["outcome"] == "PA") & (summ["method"] == "mean")]
+    assert (s["n_cases"] == 5).all() and s["notes"].str.contains("left out (no estimate): P3", regex=False).all()
+
+
+def test_comparison_before_the_baseline_gives_no_trend_metrics():
+    df = pd.DataFrame({"case": "R", "session": range(1, 8), "phase": list("BBBAAAA"), "outcome": "y",
+                       "value": [5, 6, 7, 1, 2, 2, 3]})
+    t = ss.effect_sizes(df, metrics=["nap", "pnd", "pet", "tau_u", "tau_bc"]).set_index("metric")
+    a, b = np.array([1, 2, 2, 3.0]), np.array([5, 6, 7.0])
+    assert t.loc["nap", "estimate"] == ss.nap(a, b).estimate and t.loc["nap", "notes"] == ""
+    assert t.loc["pnd", "estimate"] == ss.pnd(a, b).estimate
+    for m in ("pet", "tau_u", "tau_bc"):
+        assert math.isnan(t.loc[m, "estimate"]) and math.isnan(t.loc[m, "se"])
+        assert t.loc[m, "notes"].startswith("comparison phase precedes the baseline"), t.loc[m, "notes"]
+        assert "between" not in t.loc[m, "notes"]
+    # The same rows among series that follow the usual order: only the reversed one is NaN.
+    ok = pd.DataFrame({"case": "S", "session": range(1, 8), "phase": list("AAAABBB"), "outcome": "y",
+                       "value": [1, 2, 2, 3, 5, 6, 7]})
+    both = ss.effect_sizes(pd.concat([df, ok]), metrics=["pet"]).set_index("case")
+    assert math.isnan(both.loc["R", "estimate"]) and both.loc["S", "estimate"] == ss.pet(a, b).estimate
+
+
+def test_one_point_phase_keeps_nap_tau_and_tau_bc_without_se():
+    df = _table({"oneB": ([4, 5, 3], [6]), "oneA": ([4], [6, 7, 8])})
+    t = ss.effect_sizes(df, metrics=["nap", "tau", "tau_bc"]).set_index(["case", "metric"])
+    for case, (a, b) in {"oneB": ([4, 5, 3], [6]), "oneA": ([4], [6, 7, 8])}.items():
+        for m in ("nap", "tau", "tau_bc"):
+            row = t.loc[(case, m)]
+            if case == "oneA" and m == "tau_bc":
+                # Its baseline trend needs 2 points: no estimate at all, the first reason stands.
+                assert math.isnan(row["estimate"]) and "needs at least 2 points in phase A" in row["notes"]
+                continue
+            r = getattr(ss, m)(a, b, se="none")
+            assert (row["estimate"], row["ci_lower"], row["ci_upper"]) == (r.estimate, r.ci_lower, r.ci_upper)
+            assert math.isnan(row["se"]) and "SE needs 2 points per phase" in row["notes"]
+    # An SE type that does not need 2 points is used as asked.
+    h = ss.effect_sizes(df, metrics=["nap"], options={"nap": {"se": "hanley"}}).set_index("case")
+    assert h.loc["oneA", "se"] == ss.nap([4], [6, 7, 8], se="hanley").se and h.loc["oneA", "notes"] == ""

@@ -130,8 +130,13 @@ def format_cases(table) -> str:
     return "\n".join(lines)
 
 
-def format_summary(summary, n_cases=None) -> str:
-    """Across-case summary as text: one row per contrast x outcome x metric."""
+def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
+    """Across-case summary as text: one row per contrast x outcome x metric.
+
+    ``confidence`` is the level the summary was computed at; it heads the
+    weighted mean's interval column.
+    """
+    ci_head = f"weighted [{100 * confidence:.10g}% CI]"
     lines = []
     ow = max(7, *(len(str(o)) for o in summary["outcome"]))
     for contrast, s in summary.groupby("contrast", sort=False):
@@ -140,7 +145,7 @@ def format_summary(summary, n_cases=None) -> str:
             lines.append("")
         lines.append(f"Across cases, phase {base} vs {' and '.join(comp.split('+'))}")
         lines.append(f"{'outcome':{ow}s}  {'metric':7s}{'mean':>7s}{'median':>8s}"
-                     f"  {'weighted [95% CI]':23s}{'pooled':>7s}{'cases':>7s}")
+                     f"  {ci_head:23s}{'pooled':>7s}{'cases':>7s}")
         for (o, m), g in s.groupby(["outcome", "metric"], sort=False):
             by = g.set_index("method")
             w = ""
@@ -202,6 +207,7 @@ def _cmd_es(args) -> int:
     from .io import read_table
 
     df = read_table(args.data)
+    out_paths = _es_out_paths(args)
     kw = _table_kwargs(args)
     outcomes = kw["outcomes"]
     if outcomes is None:
@@ -209,7 +215,8 @@ def _cmd_es(args) -> int:
             raise ValueError(f"no column {kw['outcome']!r} naming the outcome; for a wide table list its "
                              "score columns with --outcome (e.g. --outcome EE,DP), for a long table name "
                              "the outcome column with --outcome-column")
-        outcomes = [str(o) for o in pd.unique(df[kw["outcome"]].dropna())]
+        # Stripped as effect_sizes strips them, so that --decrease EE matches "EE ".
+        outcomes = list(dict.fromkeys(str(o).strip() for o in pd.unique(df[kw["outcome"]].dropna())))
     decrease = _names(args.decrease) or []
     if outcomes is None:
         improvement = "decrease" if decrease else "increase"
@@ -226,23 +233,48 @@ def _cmd_es(args) -> int:
         print(json.dumps(_as_json(res), indent=1))
         return 0
     written = []
-    if args.out:
-        out = pathlib.Path(args.out)
-        if out.suffix.lower() != ".csv":
-            raise ValueError(f"--out must name a .csv file, got {args.out!r}")
-        summary_path = out.with_name(out.stem + "_summary.csv")
+    if out_paths:
+        out, summary_path, json_path = out_paths
         res.cases.to_csv(out, index=False)
         res.summary.to_csv(summary_path, index=False)
         written = [f"{out} ({len(res.cases)} rows)", f"{summary_path} ({len(res.summary)} rows)"]
-        if args.json:
-            out.with_suffix(".json").write_text(json.dumps(_as_json(res), indent=1))
-            written.append(str(out.with_suffix(".json")))
+        if json_path is not None:
+            json_path.write_text(json.dumps(_as_json(res), indent=1))
+            written.append(str(json_path))
     print(format_cases(res.cases))
     print()
-    print(format_summary(res.summary))
+    print(format_summary(res.summary, confidence=args.confidence))
     if written:
         print(f"\nwrote {', '.join(written)}")
     return 0
+
+
+def _same_file(p, q) -> bool:
+    import os
+
+    if p.exists() and q.exists():
+        return os.path.samefile(p, q)
+    return p.resolve() == q.resolve()
+
+
+def _es_out_paths(args):
+    """The files ``es --out`` writes, checked before any work: (cases, summary, json or None)."""
+    import pathlib
+
+    if not args.out:
+        return None
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() != ".csv":
+        raise ValueError(f"--out must name a .csv file, got {args.out!r}")
+    paths = (out, out.with_name(out.stem + "_summary.csv"), out.with_suffix(".json") if args.json else None)
+    data = pathlib.Path(args.data)
+    for role, path in zip(("--out", "the summary of --out", "the JSON of --out"), paths):
+        # Writing the results over the study table would destroy the data.
+        if path is not None and _same_file(path, data):
+            via = "" if str(path) == str(data) else f" (as {str(path)!r})"
+            raise ValueError(f"{role} would overwrite the input file {args.data!r}{via}; "
+                             "choose another --out")
+    return paths
 
 
 def _as_json(res) -> dict:
@@ -299,10 +331,18 @@ def _cmd_plot(args) -> int:
     from .io import read_table
     from .plotting import sced_plot
 
-    df = read_table(args.data)
-    figsize = (args.width, args.height) if args.width and args.height else None
+    import math
+
+    # None means "not given"; 0 is a size, and a bad one.
     if (args.width is None) != (args.height is None):
         raise ValueError("give both --width and --height, or neither")
+    figsize = None
+    if args.width is not None:
+        for name, v in (("--width", args.width), ("--height", args.height)):
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number of inches, got {v:g}")
+        figsize = (args.width, args.height)
+    df = read_table(args.data)
     fig = _warned(sced_plot, df, **_table_kwargs(args), trend=args.trend, baseline=args.baseline,
                   title=args.title, figsize=figsize)
     _save(fig, args.out, args.dpi)

@@ -1,5 +1,13 @@
 """Small example datasets in the long layout :func:`scedsim.effect_sizes` reads.
 
+* :func:`load_burnout_example`: **SYNTHETIC** data.  They only mirror the
+  structure of a burnout intervention study (six therapists, seven occasions,
+  phases A, B and a follow-up C, five questionnaire subscales); the values come
+  from a documented, seeded generator (:func:`make_burnout_example`), not from
+  any participant.  The real study's data are not public.
+* :func:`load_pvd2011`: the published example series of Parker, Vannest &
+  Davis (2011), with known effect sizes.
+
 Both come as CSV files inside the package (``scedsim/data/``) and load as a
 pandas DataFrame with one row per case x session x outcome and the columns
 ``case, session, phase, outcome, value``, which are the default column names of

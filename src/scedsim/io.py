@@ -69,14 +69,27 @@ def read_table(path) -> pd.DataFrame:
             except ImportError:
                 raise ValueError(f"reading {ext} files needs the package {engine}: "
                                  f"pip install {engine} (or save the sheet as CSV)") from None
-            return pd.read_excel(p, engine=engine)
+            try:
+                return pd.read_excel(p, engine=engine)
+            except Exception as exc:   # noqa: BLE001
+                # The readers raise whatever their parser meets (BadZipFile for a file
+                # that is not a zip, KeyError for a zip that is not a workbook, ...).
+                raise ValueError(f"cannot read {str(path)!r} as an Excel workbook: "
+                                 f"{_first_line(exc)}") from None
     except pd.errors.EmptyDataError:
         raise ValueError(f"{str(path)!r} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot read {str(path)!r}: {first}") from None
+        raise ValueError(f"cannot read {str(path)!r}: {_first_line(exc)}") from None
     raise ValueError(f"unknown file type {ext or '(none)'!r} for {str(path)!r}; "
                      "use .csv, .tsv, .tab, .xlsx or .xls")
+
+
+def _first_line(exc: BaseException) -> str:
+    """First line of an exception's message, or its type when it has none."""
+    # A KeyError's str() is the repr of its key; its argument reads better.
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = text.strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass
@@ -139,6 +152,48 @@ def _scores(s: pd.Series, what: str, df, case, session) -> pd.Series:
     return out
 
 
+def case_ids(df: pd.DataFrame, case: str) -> pd.Series:
+    """The case column as :func:`to_long` reads it: text ids stripped of surrounding blanks."""
+    return _clean_labels(df[case], keep_type=True)
+
+
+def _clean_labels(s: pd.Series, keep_type: bool = False) -> pd.Series:
+    """Labels without surrounding whitespace; missing values stay missing.
+
+    With ``keep_type`` only text values change (numeric case ids stay numbers);
+    otherwise every label becomes text.
+    """
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return s if keep_type else s.where(s.isna(), s.astype(str))
+    if keep_type:
+        return s.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return s.map(lambda v: v if pd.isna(v) else str(v).strip())
+
+
+def _reads_as_wide(df, case, session, outcome, value, outcomes) -> bool:
+    """Whether the table is wide (one column per outcome) rather than long."""
+    if outcomes is None:
+        return False
+    as_columns = all(o in df.columns for o in outcomes)
+    as_labels = False
+    if outcome in df.columns and value in df.columns:
+        labels = set(_clean_labels(df[outcome]).dropna())
+        as_labels = all(str(o).strip() in labels for o in outcomes)
+    if not (as_columns and as_labels):
+        return as_columns
+    # Both readings fit.  A long table with several outcomes repeats each case x
+    # session, once per outcome, which a wide table cannot do: then it is long.
+    if df.duplicated([case, session]).any():
+        return False
+    both = [o for o in outcomes if o in df.columns]
+    raise ValueError(
+        f"cannot tell whether the table is long or wide: {', '.join(map(repr, both))} "
+        f"{'is' if len(both) == 1 else 'are'} both a column and a label in column {outcome!r}; "
+        f"to read it as long, rename or drop column {both[0]!r}; to read it as wide, rename the "
+        f"columns {outcome!r} and {value!r} (or name others with outcome=/value=, "
+        "command line: --outcome-column/--value)")
+
+
 def to_long(df, *, case: str = "case", session: str = "session", phase: str = "phase",
             outcome: str = "outcome", value: str = "value", outcomes=None,
             missing: str = "error") -> list[CaseSeries]:
@@ -156,8 +211,11 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
     outcomes : list of str, optional
         Wide layout: the score columns, one per outcome.  Long layout: which
         outcomes to keep, in this order (default: all, in order of appearance).
-        The table is read as wide when every name in ``outcomes`` is a column;
-        otherwise as long, which needs the ``outcome`` and ``value`` columns.
+        The table is read as long when it has the ``outcome`` and ``value``
+        columns and every name in ``outcomes`` is a label in the ``outcome``
+        column; as wide when every name is a column.  When both readings fit
+        and the table has one row per case x session, it is ambiguous and a
+        ValueError says how to settle it.
     missing : {"error", "drop"}
         A missing score is an error naming its case, session and outcome, or,
         with ``"drop"``, is left out; the dropped sessions are recorded on the
@@ -166,8 +224,15 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
     Returns
     -------
     list of CaseSeries
-        Ordered by outcome, then case (each in order of first appearance), each
-        series sorted by session.
+        One per outcome x case, ordered by outcome, then case (each in order
+        of first appearance), each series sorted by session.  A case with no
+        score for an outcome (no row, or every value dropped) gets an empty
+        series.
+
+    Notes
+    -----
+    Phase and outcome labels, and case ids given as text, are stripped of
+    surrounding whitespace: ``"B "`` is phase ``"B"``.
     """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -184,7 +249,7 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
     _need_columns(df, {"case": case, "session": session, "phase": phase})
     if len(df) == 0:
         raise ValueError("the table has no rows")
-    wide = outcomes is not None and all(o in df.columns for o in outcomes)
+    wide = _reads_as_wide(df, case, session, outcome, value, outcomes)
     if not wide:
         if outcomes is not None and value not in df.columns:
             missing_cols = [o for o in outcomes if o not in df.columns]
@@ -196,8 +261,15 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
                              "For a wide table (one column per outcome) pass outcomes=[...]")
         _need_columns(df, {"outcome": outcome, "value": value})
 
-    for role, col in (("case", case), ("session", session), ("phase", phase)):
-        na = df[col].isna()
+    # Labels are compared as text, so "B " must be phase "B": strip them before anything
+    # looks at them (and before the empty check, so that "  " counts as empty).
+    cases_col = case_ids(df, case)
+    phases = _clean_labels(df[phase])
+    for role, col, vals in (("case", case, cases_col), ("session", session, df[session]),
+                            ("phase", phase, phases)):
+        na = vals.isna()
+        if role != "session":
+            na |= vals.map(lambda v: isinstance(v, str) and not v)
         if na.any():
             idx = na.idxmax()
             if role == "phase":
@@ -208,33 +280,36 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
                 where = f"a row of case {show(df.loc[idx, case])} (row index {show(idx)})"
             raise ValueError(f"column {col!r} ({role}) is empty at {where}")
     sessions = _numeric_sessions(df[session], session)
-    phases = df[phase].astype(str)
+    phases = phases.astype(str)
 
     # Long frame with internal column names.
     if wide:
         parts = []
         for o in outcomes:
-            parts.append(pd.DataFrame({"case": df[case], "session": sessions, "phase": phases,
+            parts.append(pd.DataFrame({"case": cases_col, "session": sessions, "phase": phases,
                                        "outcome": o,
                                        "value": _scores(df[o], f"outcome column {o!r}", df, case, session),
                                        "row": df.index}))
         long = pd.concat(parts, ignore_index=True)
     else:
-        names = df[outcome]
-        if names.isna().any():
-            idx = names.isna().idxmax()
+        names = _clean_labels(df[outcome])
+        empty = names.isna() | (names == "")
+        if empty.any():
+            idx = empty.idxmax()
             raise ValueError(f"column {outcome!r} (outcome) is empty at {_where(df, idx, case, session)}")
         names = names.astype(str)
         present = list(pd.unique(names))
         if outcomes is None:
             outcomes = present
         else:
+            # Outcome labels are text, stripped like the column's.
+            outcomes = [str(o).strip() for o in outcomes]
             for o in outcomes:
                 if o not in present:
                     raise ValueError(f"outcome {o!r} not found in column {outcome!r}; "
                                      f"it holds: {', '.join(present)}")
         keep = names.isin(outcomes)
-        long = pd.DataFrame({"case": df[case], "session": sessions, "phase": phases, "outcome": names,
+        long = pd.DataFrame({"case": cases_col, "session": sessions, "phase": phases, "outcome": names,
                              "value": _scores(df[value], f"column {value!r} (value)", df, case, session),
                              "row": df.index})[keep.to_numpy()]
 
@@ -251,7 +326,8 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
             r = long[na].iloc[0]
             more = f" (and {int(na.sum()) - 1} more)" if na.sum() > 1 else ""
             raise ValueError(f"missing value for outcome {r['outcome']!r} at case {show(r['case'])}, "
-                             f"session {show(r['session'])}{more}; pass missing='drop' to leave it out")
+                             f"session {show(r['session'])}{more}; pass missing='drop' "
+                             "(command line: --missing drop) to leave it out")
         for (c, o), g in long[na].groupby(["case", "outcome"], sort=False):
             dropped[(c, o)] = list(zip(g["session"], g["phase"]))
         where = "; ".join(f"outcome {r.outcome!r}, case {show(r.case)}, session {show(r.session)}"
@@ -261,7 +337,7 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
                       "phases held them say so in notes", UserWarning, stacklevel=3)
         long = long[~na]
 
-    cases = list(pd.unique(df[case]))
+    cases = list(pd.unique(cases_col))
     out = []
     by = {k: g for k, g in long.groupby(["outcome", "case"], sort=False)}
     for o in outcomes:
@@ -269,8 +345,9 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
             g = by.get((o, c))
             drop = dropped.get((c, o), [])
             if g is None:
-                if drop:   # every value of this series was missing
-                    out.append(CaseSeries(c, o, np.array([]), np.array([], dtype=str), np.array([]), drop))
+                # No row for this case and outcome (or every value missing): an empty
+                # series, so that callers report the gap instead of losing the case.
+                out.append(CaseSeries(c, o, np.array([]), np.array([], dtype=str), np.array([]), drop))
                 continue
             g = g.sort_values("session", kind="stable")
             out.append(CaseSeries(c, o, g["session"].to_numpy(), g["phase"].to_numpy(dtype=str),

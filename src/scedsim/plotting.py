@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .io import to_long
+import pandas as pd
+
+from .io import case_ids, to_long
 from .tidy import _runs
 
 __all__ = ["sced_plot", "theil_sen"]
@@ -74,9 +76,12 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
     trend : bool
         Draw the Theil-Sen line of the baseline phase (:func:`theil_sen` of
         score on session), extended through the later phases (dotted, grey).
-        Cases with fewer than two baseline points get none.
+        When the baseline label occurs in several runs (ABAB), the line is fit
+        to the first run only and projected from there to the last session.
+        Cases with fewer than two points in that run get none.
     baseline : str
-        Label of the baseline phase, for ``trend``.
+        Label of the baseline phase, for ``trend``; a label no case has is a
+        ValueError.
     title, xlabel, ylabel : str, optional
         Figure title; axis labels (defaults: the session column's name, and the
         outcome's name, which heads its column when there are several).
@@ -86,8 +91,9 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes`` holds the panels row by row (case), column by column
-        (outcome).  Lines carry a ``gid``: ``"data"``, ``"phase-change"`` or
+        ``fig.axes`` holds the panels row by row (case, in the table's order),
+        column by column (outcome); a case without data for an outcome gets a
+        panel saying "no data".  Lines carry a ``gid``: ``"data"``, ``"phase-change"`` or
         ``"trend"``.  Save it with ``fig.savefig("figure.png", dpi=200)``.
     """
     from matplotlib.figure import Figure
@@ -102,7 +108,14 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
         if len(s.sessions) and not np.issubdtype(np.asarray(s.sessions).dtype, np.number):
             raise ValueError(f"column {session!r} must hold numbers to be plotted")
     outs = list(dict.fromkeys(s.outcome for s in series))
-    cases = list(dict.fromkeys(s.case for s in series))
+    # Rows in the table's case order; a case missing an outcome keeps its place.
+    cases = list(pd.unique(case_ids(df, case)))
+    baseline = str(baseline).strip()
+    if trend:
+        labels = sorted({lab for s in series for lab in s.phases})
+        if baseline not in labels:
+            raise ValueError(f"baseline phase {baseline!r} (for the trend) not found in column "
+                             f"{phase!r}; it holds: {', '.join(labels) or '(none)'}")
     by = {(s.case, s.outcome): s for s in series}
     nrow, ncol = len(cases), len(outs)
     if figsize is None:
@@ -139,10 +152,13 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
             for (_, _, j), (_, i, _) in zip(runs[:-1], runs[1:]):
                 ax.axvline((x[j] + x[i]) / 2.0, color="black", lw=0.8, ls=(0, (4, 3)), gid=GID_PHASE)
             if trend:
-                base = s.phases == baseline
-                if base.sum() >= 2 and len(np.unique(x[base])) >= 2:
-                    slope, icpt = theil_sen(x[base], y[base])
-                    xs = np.array([x[base][0], x[-1]])
+                # Only the first baseline run: in an ABAB design a line through both A
+                # runs would mix the return to baseline into the trend.
+                first = next(((i, j) for lab, i, j in runs if lab == baseline), None)
+                if first is not None and len(np.unique(x[first[0]:first[1] + 1])) >= 2:
+                    i, j = first
+                    slope, icpt = theil_sen(x[i:j + 1], y[i:j + 1])
+                    xs = np.array([x[i], x[-1]])
                     ax.plot(xs, icpt + slope * xs, color="0.45", lw=1.0, ls=(0, (1, 1.5)), gid=GID_TREND)
             if row == 0 or not same:
                 tr = blended_transform_factory(ax.transData, ax.transAxes)

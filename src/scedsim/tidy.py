@@ -149,29 +149,41 @@ def _runs(labels):
     return runs
 
 
+# How the comparison phase lies in time relative to the baseline (from _split).
+ADJACENT, LATER, BEFORE = "adjacent", "later", "before"
+
+
 def _split(series, base, comp):
     """Phase values for one contrast, or a reason why there are none.
 
-    Returns ``(a, b, reason, adjacent)``: ``adjacent`` says whether the
-    comparison follows the baseline directly, with no other phase between.
+    Returns ``(a, b, reason, order)``: ``order`` is :data:`ADJACENT` when the
+    comparison follows the baseline directly, :data:`LATER` when other sessions
+    lie between them, and :data:`BEFORE` when some comparison session precedes
+    the baseline (then time-ordered metrics are not defined).
     """
+    if not len(series.values):
+        reason = "every value is missing" if series.dropped else "no data for this outcome"
+        return None, None, reason, None
     runs = _runs(list(series.phases))
     for lab in base + comp:
         mine = [r for r in runs if r[0] == lab]
         if not mine:
-            if not len(series.values) and series.dropped:
-                return None, None, "every value is missing", False
-            return None, None, f"no phase {lab!r} for this case", False
+            return None, None, f"no phase {lab!r} for this case", None
         if len(mine) > 1:
             spans = " and ".join(f"{_plain(series.sessions[r[1]])}-{_plain(series.sessions[r[2]])}"
                                  for r in mine)
             return None, None, (f"phase {lab!r} occurs in {len(mine)} separate runs (sessions {spans}); "
-                                "label the runs apart (e.g. A1, A2) to compare them"), False
+                                "label the runs apart (e.g. A1, A2) to compare them"), None
     in_a = np.isin(series.phases, base)
     in_b = np.isin(series.phases, comp)
     ia, ib = np.flatnonzero(in_a), np.flatnonzero(in_b)
-    adjacent = bool(np.all(np.diff(ib) == 1) and ib[0] == ia[-1] + 1)
-    return series.values[in_a], series.values[in_b], "", adjacent
+    if ib[0] < ia[-1]:
+        order = BEFORE
+    elif np.all(np.diff(ib) == 1) and ib[0] == ia[-1] + 1:
+        order = ADJACENT
+    else:
+        order = LATER
+    return series.values[in_a], series.values[in_b], "", order
 
 
 def _undefined_reason(metric):
@@ -181,11 +193,19 @@ def _undefined_reason(metric):
     }.get(metric, f"{metric} not defined for these values")
 
 
-def _run_group(fn, A, B, kw):
+# Metrics whose only need for 2 points per phase can be the unbiased SE.
+_SE_NEEDS_TWO = {"nap", "tau", "tau_bc"}
+SE_NOTE = "SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, SE left empty"
+
+
+def _run_group(metric, fn, A, B, kw):
     """Fields for a group of series of equal phase lengths, with per-row notes.
 
     One batched call; if it raises (a phase too short for the metric), each
-    series is tried alone so that every row gets its own reason.
+    series is tried alone so that every row gets its own reason.  NAP, Tau and
+    Tau-BC with the default unbiased SE need 2 points per phase for the SE
+    only, so a series that fails there is retried with ``se="none"``: its
+    estimate and score interval stand, its SE is NaN and the note says why.
     """
     k = A.shape[0]
     try:
@@ -194,6 +214,8 @@ def _run_group(fn, A, B, kw):
                 np.asarray(r.ci_upper, float), [""] * k)
     except ValueError:
         pass
+    retry = (metric in _SE_NEEDS_TWO and kw.get("se", "unbiased") == "unbiased"
+             and not kw.get("kendall", False))
     fields = np.full((4, k), np.nan)
     notes = []
     for i in range(k):
@@ -202,7 +224,15 @@ def _run_group(fn, A, B, kw):
             fields[:, i] = (r.estimate, r.se, r.ci_lower, r.ci_upper)
             notes.append("")
         except ValueError as exc:
-            notes.append(str(exc))
+            note = str(exc)
+            if retry:
+                try:
+                    r = fn(A[i], B[i], **dict(kw, se="none"))
+                    fields[:, i] = (r.estimate, np.nan, r.ci_lower, r.ci_upper)
+                    note = SE_NOTE
+                except ValueError:
+                    pass   # short for the estimate too (Tau-BC's trend): the first reason stands
+            notes.append(note)
     return fields[0], fields[1], fields[2], fields[3], notes
 
 
@@ -285,7 +315,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     **Per-row reasons, not errors.**  A case without the baseline or a
     comparison phase, a phase label that occurs in separate runs within a case
     (as in an ABAB design; label the runs apart), or a phase too short for a
-    metric (e.g. NAP's unbiased SE needs 2 points per phase) gives NaN with the
+    metric (e.g. PET's baseline trend needs 2 points) gives NaN with the
     reason in ``notes``; the rest of the table is computed.
 
     **Batching.**  Series of one outcome and contrast that share their phase
@@ -296,7 +326,20 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     **Trend-based metrics** (``pet``, ``tau_u``, ``tau_bc``) place the baseline
     at times 1..m and the comparison at m+1..m+n, as the single-series
     functions do.  When other sessions lie between them (A vs a follow-up C,
-    with B between), the rows say so in ``notes``.
+    with B between), the rows say so in ``notes``.  When the comparison phase
+    (or part of a pooled one) precedes the baseline, these metrics are NaN
+    with the note "comparison phase precedes the baseline"; the order-free
+    metrics are still computed.
+
+    **Gaps are rows, not omissions.**  A case with no score for an outcome
+    (in a long table, no row for it) gets NaN rows for every metric and
+    contrast with the note "no data for this outcome"; :func:`summarize`
+    leaves such cases out and names them.
+
+    **Short phases and SEs.**  NAP, Tau and Tau-BC with the default
+    ``se="unbiased"`` need 2 points per phase for the SE only; with one
+    point the estimate and its score interval are kept, the SE is NaN, and
+    the note says "SE needs 2 points per phase".
 
     Examples
     --------
@@ -337,7 +380,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     for cname, base, comp in specs:
         for o in outcome_order:
             for s in (s for s in series if s.outcome == o):
-                a, b, reason, adjacent = _split(s, base, comp)
+                a, b, reason, order = _split(s, base, comp)
                 n_a = 0 if a is None else len(a)
                 n_b = 0 if b is None else len(b)
                 if a is None:
@@ -352,22 +395,30 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                     notes = list(common)
                     if reason:
                         notes.append(reason)
-                    elif m in _TREND and not adjacent:
+                    elif m in _TREND and order == BEFORE:
+                        notes.append(f"comparison phase precedes the baseline ({'+'.join(comp)} before "
+                                     f"{'+'.join(base)}); {m} needs the comparison after the baseline")
+                    elif m in _TREND and order == LATER:
                         notes.append(f"other sessions lie between {'+'.join(base)} and {'+'.join(comp)}; "
                                      "the trend treats the comparison as following the baseline directly")
                     records.append(dict(case=s.case, outcome=o, contrast=cname, metric=m,
                                         estimate=np.nan, se=np.nan, ci_lower=np.nan, ci_upper=np.nan,
                                         n_a=n_a, n_b=n_b, improvement=directions[o], notes=notes))
                 if a is not None:
-                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b))
+                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b, order == BEFORE))
 
     for (o, cname, n_a, n_b), members in groups.items():
-        A = np.vstack([a for _, a, _ in members])
-        B = np.vstack([b for _, _, b in members])
         for j, m in enumerate(names):
-            est, se, lo, hi, notes = _run_group(METRICS[m], A, B,
+            # A trend read from A into a comparison that came first means nothing:
+            # those rows keep NaN and the note set above.
+            use = [mem for mem in members if not (m in _TREND and mem[3])]
+            if not use:
+                continue
+            A = np.vstack([mem[1] for mem in use])
+            B = np.vstack([mem[2] for mem in use])
+            est, se, lo, hi, notes = _run_group(m, METRICS[m], A, B,
                                                 dict(kwargs[m], improvement=directions[o]))
-            for i, (slot, _, _) in enumerate(members):
+            for i, (slot, *_) in enumerate(use):
                 rec = records[slot + j]
                 rec.update(estimate=float(est[i]), se=float(se[i]), ci_lower=float(lo[i]),
                            ci_upper=float(hi[i]))
