@@ -165,12 +165,13 @@ class NormalAR1(Model):
         shape = (n_reps, design.n_cases, design.n_time)
         e = ar1_errors(rng, shape, float(p["phi"]), sigma_u)
         t, treat, since = self._structure(design)
-        level = float(p["level"]) * unit
+        # The fixed part is one (cases x time) array, added in place to the errors.
+        mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, :] \
+            + float(p["level"]) * unit * treat + float(p["slope"]) * unit * since
+        y = e
+        y += mean[None]
         if p["effect_sd"] > 0:
-            level = level + rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["effect_sd"]) * unit)
-        mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, None, :] \
-            + level * treat[None] + float(p["slope"]) * unit * since[None]
-        y = e + mean
+            y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["effect_sd"]) * unit) * treat[None]
         if p["case_sd"] > 0:
             y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["case_sd"]) * unit)
         if p["me_sd"] > 0:
