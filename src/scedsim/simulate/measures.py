@@ -44,7 +44,9 @@ class Rule:
     side a number; ``count(<rule>) >= k`` counts a replication's cases that
     satisfy ``<rule>`` ("at least k of N").  The names in :data:`BANDS` stand
     for the published interpretive bands (``"nap_strong"``, ``"ird_large"``, ...).
-    The rejection rate is the share of defined values for which the rule holds.
+    The rejection rate is the share of defined values for which the rule holds
+    (``valid_share`` says how many were defined); in a counting rule, a case
+    whose value is undefined does not satisfy the inner rule.
     """
 
     text: str
