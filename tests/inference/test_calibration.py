@@ -139,3 +139,21 @@ def test_count_rule_null_probability_and_p_of_zero():
     assert abs(rate.value.iloc[0] - null) <= Z * rate.mcse.iloc[0]
     with pytest.raises(ValueError, match="distinct"):
         Study(metrics=["nap"], rules=[lambda r: r, lambda r: r])
+
+
+def test_batched_multiple_baseline_monte_carlo_beyond_the_limit():
+    import math
+
+    import numpy as np
+
+    from scedsim.inference import multiple_baseline_pvalues, multiple_baseline_test
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(4, 6, 12))
+    y[:, :, 5:] += 1.0
+    p = multiple_baseline_pvalues(y, [5] * 6)  # 8^6 = 262,144 combinations: Monte Carlo
+    assert np.array_equal(p, multiple_baseline_pvalues(y, [5] * 6))  # seeded by the data
+    for r in range(4):
+        exact = multiple_baseline_test([(y[r, k, :5], y[r, k, 5:]) for k in range(6)],
+                                       max_arrangements=10 ** 6).pvalue
+        assert abs(p[r] - exact) <= Z * math.sqrt(exact * (1 - exact) / 9999) + 1 / 10_000

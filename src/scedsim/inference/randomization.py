@@ -339,13 +339,18 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
 
 def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", improvement: str = "increase",
                               min_phase: int = 2, alternative: str = "greater", combine: str | None = None,
-                              max_arrangements: int = 200_000, options: dict | None = None) -> np.ndarray:
+                              max_arrangements: int = 200_000, n_resamples: int = 9999, rng=None,
+                              options: dict | None = None) -> np.ndarray:
     """Marascuilo-Busk p-values for a batch of multiple-baseline data sets.
 
     The batched form of :func:`multiple_baseline_test` for simulations: ``y`` is
     ``(n_reps, n_cases, n_time)``, case ``k`` has ``baseline_lengths[k]`` baseline
     points, and every case's intervention point varies independently over the
     points that leave ``min_phase`` points in each phase.
+
+    When the combinations exceed ``max_arrangements``, ``n_resamples`` random
+    combinations (shared by the rows of the batch) give Monte Carlo p-values,
+    (1 + count) / (1 + R); ``rng`` defaults to a generator seeded by the data.
 
     Returns
     -------
@@ -365,15 +370,24 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     n_reps, n_cases, n_time = y.shape
     starts = admissible_starts(n_time, int(min_phase))
     total = starts.size ** n_cases
-    if total > max_arrangements:
-        raise ValueError(f"{total} combinations of intervention points exceed max_arrangements={max_arrangements}")
+    monte_carlo = total > max_arrangements
     obs_idx = []
     for k, m in enumerate(baseline_lengths):
         if m not in starts:
             raise ValueError(f"case {k + 1}: a baseline of {m} points is not admissible with min_phase={min_phase}")
         obs_idx.append(int(np.flatnonzero(starts == m)[0]))
     per = np.stack([_split_stats(np.ascontiguousarray(y[:, k, :]), starts, f) for k in range(n_cases)], axis=1)
-    grids = np.array(list(itertools.product(range(starts.size), repeat=n_cases)))  # (K, n_cases)
+    if monte_carlo:
+        if rng is None:
+            import hashlib
+
+            digest = hashlib.sha256(np.ascontiguousarray(y).tobytes()).digest()
+            rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
+        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        grids = g.integers(0, starts.size, size=(int(n_resamples), n_cases))
+        total = int(n_resamples)
+    else:
+        grids = np.array(list(itertools.product(range(starts.size), repeat=n_cases)))  # (K, n_cases)
     observed = per[:, np.arange(n_cases), obs_idx]
     observed = np.median(observed, axis=1) if combine == "median" else observed.mean(axis=1)
     scale = np.abs(y).reshape(n_reps, -1).max(axis=1)
@@ -385,5 +399,5 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
         vals = per[lo:hi][:, np.arange(n_cases)[None, :], grids]  # (rows, K, n_cases)
         null = np.median(vals, axis=2) if combine == "median" else vals.mean(axis=2)
         ge, le, k_def = count_extreme(null, observed[lo:hi], alternative, data_scale=scale[lo:hi])
-        p[lo:hi] = pvalue_from_counts(ge, le, k_def, alternative, observed=observed[lo:hi])
+        p[lo:hi] = pvalue_from_counts(ge, le, k_def, alternative, plus_one=monte_carlo, observed=observed[lo:hi])
     return p
