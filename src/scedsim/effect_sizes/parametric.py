@@ -16,7 +16,8 @@ def smd(a, b, *, improvement: str = "increase", std_dev: str = "baseline", bias_
     """Within-case standardized mean difference, as SingleCaseES defines it.
 
     g = J (mean_B - mean_A) / s (negated for ``"decrease"``), where s is the
-    baseline SD (Gingerich, P. D. (1984). Paleobiology 10(3); Busk, P. L., &
+    baseline SD (Gingerich, W. J. (1984). Meta-analysis of applied time-series
+    data. *Journal of Applied Behavioral Science*, 20(1), 71-79; Busk, P. L., &
     Serlin, R. C. (1992). Meta-analysis for single-case research. In Kratochwill
     & Levin (Eds.), *Single-case research design and analysis*) or the pooled
     SD, and J = 1 - 3/(4 nu - 1) is the small-sample correction (nu = m - 1 or
