@@ -786,19 +786,3 @@ def _lrr_2d_python(a, b, sign, bias_correct, z, out):
 
 _lrr_2d = kernel(_lrr_2d_python)
 
-
-KERNELS = {
-    "nap": _nap_2d,
-    "score_ci": _score_ci,
-    "brent_root": _brent_root,
-    "pnd": _pnd_2d,
-    "pem": _pem_2d,
-    "pand": _pand_2d,
-    "pet": _pet_2d,
-    "tau_u": _tau_u_2d,
-    "tau_bc": _tau_bc_2d,
-    "smd": _smd_2d,
-    "lrr": _lrr_2d,
-    "insertion_sort": _insertion_sort,
-    "sorted_median": _sorted_median,
-}

@@ -25,8 +25,6 @@ ACROSS_NAMES = ("mbd_test",)
 DISCRETE = ("ird", "pnd", "pem", "pand", "pet")
 # Metrics that report a confidence interval.
 WITH_CI = ("nap", "tau", "tau_bc", "smd", "lrr")
-# Neutral values (no effect) used by the default decision rules and reports.
-NULL_VALUE = {"nap": 0.5, "tau": 0.0, "tau_u": 0.0, "tau_bc": 0.0, "smd": 0.0, "lrr": 0.0}
 
 
 @dataclass(frozen=True)

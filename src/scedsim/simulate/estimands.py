@@ -129,10 +129,10 @@ def _key(*parts) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _long_design(design: Design) -> tuple[Design, int]:
+def _long_design(design: Design) -> Design:
     factor = max(2, math.ceil(LONG_TOTAL / design.n_time))
     phases = tuple(tuple((lab, n * factor) for lab, n in case) for case in design.phases)
-    return Design(phases, design.contrasts), factor
+    return Design(phases, design.contrasts)
 
 
 def _simulate_means(model, params, design, contrasts, specs, improvement, seed_seq, n_series, block=None):
@@ -228,9 +228,9 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             else:
                 need_long[(str(c), s.label)] = True
     long_means = {}
-    long_total = _long_design(design)[0].n_time
+    long_design = _long_design(design)
+    long_total = long_design.n_time
     if need_long:
-        long_design, _ = _long_design(design)
         long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and not s.across]
         long_means = _simulate_means(model, params, long_design, contrasts, long_specs, improvement,
                                      long_seq, LONG_REPS)
