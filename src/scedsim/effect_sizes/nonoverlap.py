@@ -8,7 +8,9 @@ import numpy as np
 from .._numba import run_rows
 from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
+from ..registry import KernelCase, Metric, register
 from . import _kernels as K
+from . import _limits as L
 
 __all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci", "pooled_ird"]
 
@@ -358,3 +360,49 @@ def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
         out = 1.0 - sr * (sm + sn) / (2.0 * sm * sn)
     out = np.where(sm > 0, out, np.nan)
     return float(out) if np.ndim(out) == 0 else out
+
+
+# --------------------------------------------------------------------------- registry entries
+
+_Z95 = 1.959963984540054
+_TOL = CI_ROOTS["uniroot"]
+
+register(Metric(
+    name="nap", label="NAP", func=nap, bounds=(0.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
+    rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
+    reference=("nonoverlap", "SingleCaseES", "NAP", "SE=unbiased;confidence=0.95"),
+    limit=lambda q, o: L.nap_limit(q),
+    kernels=(KernelCase("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), False)),
+             KernelCase("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, _ci_table(m, n, _Z95, _TOL), True)),
+             KernelCase("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, _EMPTY_TABLE, False)))))
+register(Metric(
+    name="tau", label="Tau", func=tau, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
+    rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
+    reference=("nonoverlap", "SingleCaseES", "Tau", "SE=unbiased;confidence=0.95"),
+    limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0))
+register(Metric(
+    name="pnd", label="PND", func=pnd, bounds=(0.0, 1.0), rank=True, discrete=True,
+    reference=("nonoverlap", "SingleCaseES", "PND", None),
+    limit=lambda q, o: 0.0,  # max(A) grows without bound
+    kernels=(KernelCase("pnd", K._pnd_2d, 1),)))
+register(Metric(
+    name="pem", label="PEM", func=pem, bounds=(0.0, 1.0), discrete=True,
+    reference=("nonoverlap", "SingleCaseES", "PEM", None),
+    limit=lambda q, o: L.exceed_limit(q),
+    kernels=(KernelCase("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
+             KernelCase("pem-mean-strict", K._pem_2d, 1, lambda m, n: (True, False)))))
+register(Metric(
+    name="pand", label="PAND", func=pand, bounds=(0.0, 1.0), rank=True, discrete=True,
+    reference=("nonoverlap", "SingleCaseES", "PAND", None),
+    limit=lambda q, o: L.pand_limit(q),
+    kernels=(KernelCase("pand", K._pand_2d, 1, lambda m, n: (False,)),)))
+register(Metric(
+    name="ird", label="IRD", title="IRD (robust)", func=ird, bounds=(0.0, 1.0), rank=True, discrete=True,
+    reference=("nonoverlap", "SingleCaseES", "IRD", None),
+    limit=lambda q, o: L.ird_limit(q), pool=pooled_ird,
+    kernels=(KernelCase("ird", K._pand_2d, 1, lambda m, n: (True,)),)))
+register(Metric(
+    name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, discrete=True,
+    reference=("nonoverlap", "scan", "PET", None),
+    limit=lambda q, o: L.exceed_limit(q),
+    kernels=(KernelCase("pet", K._pet_2d, 1),)))

@@ -1,11 +1,14 @@
 """Parametric comparators: within-case SMD and the log response ratio."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._numba import run_rows
 from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
+from ..registry import KernelCase, Metric, register
 from . import _kernels as K
 
 __all__ = ["smd", "lrr"]
@@ -93,3 +96,22 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
     return make(EffectSize, out, is_1d, metric=kind.upper(), n_a=A.shape[1], n_b=B.shape[1],
                 improvement=improvement,
                 options={"kind": kind, "bias_correct": bool(bias_correct), "confidence": confidence})
+
+
+# --------------------------------------------------------------------------- registry entries
+
+_Z95 = 1.959963984540054
+
+register(Metric(
+    name="smd", label="SMD", title="SMD (baseline SD)", func=smd, has_se=True, has_ci=True, min_a=2,
+    reference=("parametric", "SingleCaseES", "SMD", "std_dev=baseline;bias_correct=TRUE;confidence=0.95"),
+    limit=lambda q, o: q.delta / q.s,
+    undefined="SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
+    kernels=(KernelCase("smd-baseline", K._smd_2d, 4, lambda m, n: (False, True, _Z95)),
+             KernelCase("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, _Z95)))))
+register(Metric(
+    name="lrr", label="LRR", title="LRRi", func=lrr, has_se=True, has_ci=True, default=False, oriented=False,
+    reference=("parametric", "SingleCaseES", "LRRi", "scale=count;bias_correct=TRUE;confidence=0.95"),
+    # A ratio of means of data centred at 0 has no meaningful target.
+    limit=lambda q, o: math.nan,
+    kernels=(KernelCase("lrr", K._lrr_2d, 4, lambda m, n: (1.0, True, _Z95)),)))

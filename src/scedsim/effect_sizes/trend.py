@@ -1,12 +1,16 @@
 """Trend-adjusted nonoverlap: Tau-U and baseline-corrected Tau (Tau-BC)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._numba import run_rows
 from .._results import EffectSize, TauBCResult, make
 from .._validation import check_choice, phases, z_for
+from ..registry import KernelCase, Metric, register
 from . import _kernels as K
+from ._limits import nap_limit
 from .nonoverlap import _EMPTY_TABLE, CI_ROOTS, _ci_table, _score_bounds, _use_table
 
 __all__ = ["tau_u", "tau_bc"]
@@ -169,3 +173,42 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     return make(TauBCResult, out, is_1d, metric="Tau-BC", n_a=m, n_b=n, improvement=improvement,
                 options={"kendall": bool(kendall), "pretest_alpha": pretest_alpha, "se": se,
                          "confidence": confidence}, **extra)
+
+
+# --------------------------------------------------------------------------- registry entries
+
+def _tau_u_limit(q, opts):
+    # Only these forms have Tau as their limit (the trend terms vanish under no trend).
+    method = opts.get("method", "parker")
+    contrast = opts.get("contrast", "ab_minus_trend_a")
+    if contrast == "ab" or (contrast == "ab_minus_trend_a" and method == "parker"):
+        return 2.0 * nap_limit(q) - 1.0
+    return None
+
+
+def _tau_bc_limit(q, opts):
+    tau = 2.0 * nap_limit(q) - 1.0
+    return tau * math.sqrt(2 * q.pi * (1 - q.pi)) if opts.get("kendall", False) else tau
+
+
+_Z95 = 1.959963984540054
+_TOL = CI_ROOTS["uniroot"]
+
+register(Metric(
+    name="tau_u", label="Tau-U", title="Tau-U (A vs B - trend A)", func=tau_u, rank=True, time_ordered=True,
+    reference=("nonoverlap", "SingleCaseES", "Tau_U", None), limit=_tau_u_limit,
+    undefined="Tau-U not defined: its denominator is 0",
+    kernels=tuple(KernelCase(f"tau-u-{c}-{meth}", K._tau_u_2d, 1,
+                             (lambda c, meth: lambda m, n: (K.CONTRAST_CODES[c], K.METHOD_CODES[meth]))(c, meth))
+                  for c in K.CONTRAST_CODES for meth in K.METHOD_CODES),
+    bench={"method": "complete"}))
+register(Metric(
+    name="tau_bc", label="Tau-BC", func=tau_bc, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
+    min_a=2, time_ordered=True, variants=(("Tau-BC (pretest .05)", {"pretest_alpha": 0.05}),),
+    statistic_options={"se": "none"},
+    reference=("nonoverlap", "SingleCaseES", "Tau_BC", "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),
+    limit=_tau_bc_limit,
+    kernels=(KernelCase("tau-bc", K._tau_bc_2d, 8,
+                        lambda m, n: (False, -1.0, K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), _Z95)),
+             KernelCase("tau-bc-kendall-pretest", K._tau_bc_2d, 8,
+                        lambda m, n: (True, 0.05, K.SE_HANLEY, _EMPTY_TABLE, _Z95)))))

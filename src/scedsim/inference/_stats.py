@@ -5,22 +5,31 @@ from typing import Callable
 
 import numpy as np
 
-import scedsim as _ss
+from ..registry import metrics
 
 # Values within this relative distance of the observed statistic count as equal
 # to it: statistics equal in exact arithmetic must tie whatever rounding does.
 TIE_RTOL = 1e-9
-METRICS = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr")
-BUILTIN = ("mean_diff", "median_diff") + METRICS
+#: Statistics that are not registered metrics.
+PLAIN = {
+    "mean_diff": lambda a, b: b.mean(axis=1) - a.mean(axis=1),
+    "median_diff": lambda a, b: np.median(b, axis=1) - np.median(a, axis=1),
+}
+
+
+def statistic_names() -> tuple[str, ...]:
+    """Every statistic a permutation or randomization test accepts by name."""
+    return tuple(PLAIN) + tuple(n for n, m in metrics().items() if m.statistic)
 
 
 def statistic_function(statistic, options: dict | None = None, improvement: str = "increase") -> tuple[str, Callable]:
     """``(name, f)`` where ``f(a2d, b2d) -> 1-D array`` computes the statistic per row.
 
     ``a2d`` and ``b2d`` are already oriented so that higher is better (negated for
-    ``improvement="decrease"``).  The log response ratio, a ratio of raw means, is
-    computed on the original data with the direction passed on.  A user callable
-    ``g(a, b)`` is called per row when it does not accept 2-D input.
+    ``improvement="decrease"``).  A registered metric that is not oriented (the
+    log response ratio, a ratio of raw means) is computed on the original data
+    with the direction passed on.  A user callable ``g(a, b)`` is called per row
+    when it does not accept 2-D input.
     """
     options = dict(options or {})
     if callable(statistic):
@@ -40,23 +49,18 @@ def statistic_function(statistic, options: dict | None = None, improvement: str 
             return np.array([one(a[i], b[i]) for i in range(a.shape[0])])
 
         return getattr(statistic, "__name__", "custom"), f
-    if statistic == "mean_diff":
-        return statistic, lambda a, b: b.mean(axis=1) - a.mean(axis=1)
-    if statistic == "median_diff":
-        return statistic, lambda a, b: np.median(b, axis=1) - np.median(a, axis=1)
-    if statistic in METRICS:
-        func = getattr(_ss, statistic)
-        if statistic in ("nap", "tau", "tau_bc"):
-            options.setdefault("se", "none")
-        if statistic == "lrr" and improvement == "decrease":
-            def f(a, b):
-                return np.asarray(func(-a, -b, improvement="decrease", **options).estimate, dtype=np.float64)
-        else:
-            def f(a, b):
-                return np.asarray(func(a, b, **options).estimate, dtype=np.float64)
+    if statistic in PLAIN:
+        if options:
+            raise ValueError(f"statistic {statistic!r} takes no options, got {', '.join(options)}")
+        return statistic, PLAIN[statistic]
+    entry = metrics().get(statistic) if isinstance(statistic, str) else None
+    if entry is not None and entry.statistic:
+        def f(a, b):
+            return entry.estimates(a, b, improvement, **options)
 
         return statistic, f
-    raise ValueError(f"unknown statistic {statistic!r}; expected one of {', '.join(BUILTIN)} or a callable")
+    raise ValueError(f"unknown statistic {statistic!r}; expected one of {', '.join(statistic_names())} "
+                     "or a callable")
 
 
 def count_extreme(null: np.ndarray, observed: np.ndarray, alternative: str, exclude_equal: bool = False,

@@ -12,6 +12,7 @@ from .._numba import kernel, run_rows
 from .._validation import check_choice, phases
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 from .randomization import ALTERNATIVES, TestResult
+from ..registry import TestSpec, register_test
 
 __all__ = ["permutation_test", "arrangements", "rank_null_pvalues", "MAX_EXACT"]
 
@@ -269,3 +270,41 @@ def rank_null_pvalues(m: int, n: int, statistic: str = "nap", alternative: str =
     if callable(statistic) or math.comb(m + n, m) > max_arrangements:
         return None
     return _rank_null_cached(int(m), int(n), statistic, alternative, tuple(sorted((options or {}).items())))
+
+
+# --------------------------------------------------------------------------- registry entry
+
+def data_rng(a: np.ndarray, b: np.ndarray) -> np.random.Generator:
+    """A generator seeded by the data: Monte Carlo p-values in a study then depend
+    only on the study's seed (through the data), never on chunks or workers."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes() + np.ascontiguousarray(b).tobytes()).digest()
+    return np.random.default_rng(np.random.SeedSequence(int.from_bytes(digest[:16], "little")))
+
+
+def _perm_pvalues(a, b, improvement="increase", **options):
+    if "rng" not in options:
+        options["rng"] = data_rng(a, b)
+    return permutation_test(a, b, improvement=improvement, **options).pvalue
+
+
+_NOT_STAT_OPTIONS = ("statistic", "alternative", "method", "n_resamples", "max_exact", "rng")
+
+
+def _perm_null(options: dict, m: int, n: int):
+    """Null distribution of the p-value over rank arrangements (None if too many)."""
+    opts = {k: v for k, v in options.items() if k not in _NOT_STAT_OPTIONS}
+    return rank_null_pvalues(m, n, options["statistic"], options.get("alternative", "greater"), opts or None)
+
+
+def _perm_min_pvalue(options: dict, m: int, n: int, n_cases: int) -> float:
+    null = _perm_null(options, m, n)
+    if null is not None:
+        return float(null.min())
+    two = 2.0 if options.get("alternative") == "two-sided" else 1.0
+    return min(1.0, two / math.comb(m + n, m))
+
+
+register_test(TestSpec(name="perm_test", prefix="p_perm", pvalues=_perm_pvalues, min_pvalue=_perm_min_pvalue,
+                       null_pvalues=_perm_null, needs=("statistic",)))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, phases
+from ..registry import TestSpec, register_test
 from ._stats import count_extreme, pvalue_from_counts, statistic_function
 
 __all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
@@ -401,3 +402,27 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
         ge, le, k_def = count_extreme(null, observed[lo:hi], alternative, data_scale=scale[lo:hi])
         p[lo:hi] = pvalue_from_counts(ge, le, k_def, alternative, plus_one=monte_carlo, observed=observed[lo:hi])
     return p
+
+
+# --------------------------------------------------------------------------- registry entries
+
+def _rand_pvalues(a, b, improvement="increase", **options):
+    return randomization_test(a, b, improvement=improvement, **options).pvalue
+
+
+def _n_starts(options: dict, m: int, n: int) -> int:
+    return admissible_starts(m + n, int(options.get("min_phase", 2))).size
+
+
+def _two(options: dict) -> float:
+    return 2.0 if options.get("alternative") == "two-sided" else 1.0
+
+
+register_test(TestSpec(
+    name="rand_test", prefix="p_rand", pvalues=_rand_pvalues, needs=("statistic",),
+    min_pvalue=lambda o, m, n, k: min(1.0, _two(o) / _n_starts(o, m, n))))
+register_test(TestSpec(
+    name="mbd_test", prefix="p_mbd", pvalues=lambda y, n_a, improvement="increase", **o:
+        multiple_baseline_pvalues(y, n_a, improvement=improvement, **o),
+    needs=("statistic",), across=True,
+    min_pvalue=lambda o, m, n, k: min(1.0, _two(o) / _n_starts(o, m, n) ** k)))

@@ -5,112 +5,75 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import scedsim as _ss
-
 from .._numba import kernel
 from .._validation import assume_finite
-from ..effect_sizes import pooled_ird
+from ..registry import TestSpec, metrics, tests, unknown_name
 from .design import Contrast, Design
 
 __all__ = ["MetricSpec", "metric_specs", "analyze_block", "FIELDS"]
 
 FIELDS = ("estimate", "se", "ci_lower", "ci_upper")
-METRIC_NAMES = ("nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr")
-# Tests whose p-value is analysed like a metric: {"name": "perm_test", "statistic": "nap"}.
-TEST_NAMES = ("perm_test", "rand_test")
-# Tests of all cases of a replication together (one p-value per replication).
-ACROSS_NAMES = ("mbd_test",)
-# Metrics whose values take few distinct values in short series: their
-# distribution P(value = v) is reported.
-DISCRETE = ("ird", "pnd", "pem", "pand", "pet")
-# Metrics that report a confidence interval.
-WITH_CI = ("nap", "tau", "tau_bc", "smd", "lrr")
 
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric to compute: a core function name, its options and the label used in output."""
+    """A metric or test to compute: a registered name, its options and the label used in output."""
 
     name: str
     options: dict = field(default_factory=dict)
     label: str = ""
 
     def __post_init__(self):
-        known = METRIC_NAMES + TEST_NAMES + ACROSS_NAMES
-        if self.name not in known:
-            raise ValueError(f"unknown metric {self.name!r}; expected one of {', '.join(known)}")
+        known_m, known_t = metrics(), tests()
+        if self.name not in known_m and self.name not in known_t:
+            raise unknown_name("metric or test", self.name, tuple(known_m) + tuple(known_t))
+        # The entry travels with the spec, so that worker processes see metrics
+        # registered at run time in the parent.
+        object.__setattr__(self, "_entry", known_t.get(self.name) or known_m[self.name])
         if "improvement" in self.options:
             raise ValueError("set the direction of improvement on the study or model, not on a metric")
-        if self.is_test and "statistic" not in self.options:
-            raise ValueError(f"{self.name} needs a statistic, e.g. {{name = \"{self.name}\", statistic = \"nap\"}}")
+        if self.is_test:
+            missing = [k for k in self.entry.needs if k not in self.options]
+            if missing:
+                raise ValueError(f"{self.name} needs {missing[0]!r}, e.g. "
+                                 f"{{name = \"{self.name}\", {missing[0]} = \"nap\"}}")
         if not self.label:
             opts = dict(self.options)
             if self.is_test:
-                stat = opts.pop("statistic")
-                base = f"p_{self.name[:-5]}_{stat}"
+                base = self.entry.label(opts)
+                for k in self.entry.needs:
+                    opts.pop(k)
             else:
                 base = self.name
             extra = ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
             object.__setattr__(self, "label", f"{base}[{extra}]" if extra else base)
 
     @property
+    def entry(self):
+        """The registry entry: a :class:`~scedsim.registry.Metric` or :class:`~scedsim.registry.TestSpec`."""
+        return self._entry
+
+    @property
     def is_test(self) -> bool:
-        return self.name in TEST_NAMES or self.name in ACROSS_NAMES
+        return isinstance(self._entry, TestSpec)
 
     @property
     def across(self) -> bool:
         """A test of all cases together (one p-value per replication)."""
-        return self.name in ACROSS_NAMES
+        return self.is_test and self.entry.across
 
     @property
     def func(self):
-        if self.is_test:
-            return _TEST_FUNCS[self.name]
-        return getattr(_ss, self.name)
+        return self.entry.pvalues if self.is_test else self.entry.func
 
     @property
     def discrete(self) -> bool:
         # Exact p-values take few values in short series.
-        return self.name in DISCRETE or self.is_test
+        return self.is_test or self.entry.discrete
 
     @property
     def has_ci(self) -> bool:
-        return self.name in WITH_CI
-
-
-class _PValue:
-    """A test result seen as a metric: the estimate is the p-value."""
-
-    def __init__(self, res):
-        self.estimate = res.pvalue
-        nan = np.full(np.shape(res.pvalue), np.nan)
-        self.se = self.ci_lower = self.ci_upper = nan
-
-
-def _data_rng(a: np.ndarray, b: np.ndarray) -> np.random.Generator:
-    """A generator seeded by the data: Monte Carlo p-values in a study then depend
-    only on the study's seed (through the data), never on chunks or workers."""
-    import hashlib
-
-    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes() + np.ascontiguousarray(b).tobytes()).digest()
-    return np.random.default_rng(np.random.SeedSequence(int.from_bytes(digest[:16], "little")))
-
-
-def _perm_test(a, b, improvement="increase", **options):
-    from ..inference import permutation_test
-
-    if "rng" not in options:
-        options["rng"] = _data_rng(a, b)
-    return _PValue(permutation_test(a, b, improvement=improvement, **options))
-
-
-def _rand_test(a, b, improvement="increase", **options):
-    from ..inference import randomization_test
-
-    return _PValue(randomization_test(a, b, improvement=improvement, **options))
-
-
-_TEST_FUNCS = {"perm_test": _perm_test, "rand_test": _rand_test}
+        return not self.is_test and self.entry.has_ci
 
 
 def metric_specs(metrics) -> tuple[MetricSpec, ...]:
@@ -142,21 +105,25 @@ def metric_specs(metrics) -> tuple[MetricSpec, ...]:
 
 
 def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
-    """Fields of a metric on a 2-D batch.  A phase too short for the metric (after
-    missing occasions) gives NaN; for NAP, Tau and Tau-BC, whose default SE needs two
-    points per phase, the estimate is kept and only the SE fields are NaN."""
+    """Fields of a metric (or a test's p-value) on a 2-D batch.  A phase too short for
+    the metric (after missing occasions) gives NaN; where only the default SE needs
+    more points than the estimate, the estimate is kept and the SE fields are NaN."""
+    nan = np.full(a.shape[0], np.nan)
     try:
+        if spec.is_test:
+            p = np.asarray(spec.func(a, b, improvement, **spec.options), dtype=np.float64)
+            return {"estimate": p, "se": nan, "ci_lower": nan, "ci_upper": nan}
         r = spec.func(a, b, improvement=improvement, **spec.options)
     except ValueError:
-        if spec.name in ("nap", "tau", "tau_bc") and "se" not in spec.options and min(a.shape[1], b.shape[1]) < 2:
+        entry = spec.entry
+        if (not spec.is_test and "se" in entry.parameters and "se" not in spec.options
+                and min(a.shape[1], b.shape[1]) < entry.se_min_points):
             try:
                 r = spec.func(a, b, improvement=improvement, se="none", **spec.options)
             except ValueError:
                 r = None
             if r is not None:
-                nan = np.full(a.shape[0], np.nan)
                 return {"estimate": np.asarray(r.estimate), "se": nan, "ci_lower": nan, "ci_upper": nan}
-        nan = np.full(a.shape[0], np.nan)
         return {f: nan for f in FIELDS}
     return {f: np.asarray(getattr(r, f)) for f in FIELDS}
 
@@ -169,8 +136,6 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
     Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
     replications with a missing occasion get NaN.
     """
-    from ..inference import multiple_baseline_pvalues
-
     out = {}
     for spec in specs:
         if not spec.across:
@@ -186,8 +151,7 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
             ok = ~np.isnan(sub).any(axis=(1, 2))
             if ok.any():
                 opts = dict(spec.options)
-                p[ok] = multiple_baseline_pvalues(sub[ok], [ia.size for ia, _ in idx], improvement=improvement,
-                                                  **opts)
+                p[ok] = spec.func(sub[ok], [ia.size for ia, _ in idx], improvement=improvement, **opts)
             out[(str(c), spec.label, "replication")] = {"estimate": p}
     return out
 
@@ -199,12 +163,12 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     b = np.array([[5.0, 4.0, 6.0, 7.0, 6.0]])
     try:
         if spec.across:
-            from ..inference import multiple_baseline_pvalues
-
-            multiple_baseline_pvalues(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4],
-                                      improvement=improvement, **spec.options)
-            return
-        spec.func(a, b, improvement=improvement, **spec.options)
+            spec.func(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4], improvement=improvement,
+                      **spec.options)
+        elif spec.is_test:
+            spec.func(a, b, improvement, **spec.options)
+        else:
+            spec.func(a, b, improvement=improvement, **spec.options)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"metric {spec.label!r}: {exc}") from None
 
@@ -366,7 +330,8 @@ def case_summaries(results: dict, specs) -> dict:
         mean = np.empty(est.shape[0])
         _row_nanmean(np.ascontiguousarray(est), mean)
         out[(contrast, label, "mean")] = mean
-        if by_label[label].name == "ird":
-            out[(contrast, label, "pooled")] = pooled_ird(est, r["n_a"], r["n_b"], axis=1)
+        pool = by_label[label].entry.pool
+        if pool is not None:
+            out[(contrast, label, "pooled")] = pool(est, r["n_a"], r["n_b"], axis=1)
     return out
 

@@ -18,20 +18,18 @@ import json
 import math
 import os
 import pathlib
-from statistics import NormalDist
 
 import numpy as np
 
 from .analysis import MetricSpec, analyze_block, case_summaries
 from .design import Contrast, Design
+from ..registry import NormalShift, code_fingerprint
 from .models import Model, NormalAR1, model_identity
 
 __all__ = ["analytic_limit", "compute_estimands", "cache_dir"]
 
-CACHE_VERSION = 3
 LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
 LONG_REPS = 1_000       # case-series in the long-run simulation
-_PHI = NormalDist().cdf
 
 
 def cache_dir() -> pathlib.Path:
@@ -41,26 +39,15 @@ def cache_dir() -> pathlib.Path:
 
 # --------------------------------------------------------------------------- analytic limits
 
-_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(40)  # E[f(Z)] for Z ~ N(0, 1)
-_GH_W = _GH_W / _GH_W.sum()
-
-
-def _pand_limit(delta: float, s: float, pi: float) -> float:
-    """max over c of pi P(A <= c) + (1 - pi) P(B > c) for A ~ N(0, s^2), B ~ N(delta, s^2)."""
-    best = max(pi, 1.0 - pi)  # keep everything of one phase (c -> +-inf)
-    if delta != 0.0:
-        c = delta / 2.0 + s * s * math.log(pi / (1.0 - pi)) / delta
-        best = max(best, pi * _PHI(c / s) + (1.0 - pi) * (1.0 - _PHI((c - delta) / s)))
-    return best
-
-
 def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design, contrast: Contrast,
                    case: int, improvement: str = "increase") -> float | None:
     """Large-sample limit of a metric for one case, where it is known in closed form.
 
     Known for :class:`NormalAR1` with no trend and no slope change (random
     effects and measurement error allowed), where the phases' marginal
-    distributions are N(0, s^2) and N(delta, s^2) whatever phi is:
+    distributions are N(0, s^2) and N(delta, s^2) whatever phi is.  The value
+    comes from the metric's registry entry (``Metric.limit``), given the
+    :class:`~scedsim.registry.NormalShift` quantities; for example
 
     * NAP = Phi(delta / sqrt(2 s^2 + tau^2)) (tau: SD of delta across cases), Tau = 2 NAP - 1;
     * PEM and PET = Phi(delta / sqrt(s^2 + tau^2)); PND = 0 (max(A) grows without bound);
@@ -70,9 +57,13 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
       denominator) and Tau-BC = Tau; Kendall's Tau-BC = Tau sqrt(2 pi (1 - pi)).
 
     ``improvement="decrease"`` negates delta, as the metrics negate the data.
-    Returns None where no closed form is implemented.
+    Returns None where no closed form is known, NaN where the metric has no
+    meaningful limit.
     """
-    if not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
+    if spec.is_test or not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
+        return None
+    limit = spec.entry.limit
+    if limit is None:
         return None
     p = model.params(params)
     if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0:
@@ -84,42 +75,14 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     delta = float(p["level"]) * unit
     if improvement == "decrease":
         delta = -delta  # the metrics see negated data
-    tau_sd = float(p["effect_sd"]) * unit
     ia, ib = design.indices(contrast, case)
-    pi = ia.size / (ia.size + ib.size)
     # Phases must be a baseline versus treatment phases for a level-shift limit.
     codes = design.phase_codes()[case]
     if np.any(codes[ia] != 0) or np.any(codes[ib] == 0):
         return None
-    nap = _PHI(delta / math.sqrt(2 * s * s + tau_sd ** 2))
-    tau = 2 * nap - 1
-    name, opt = spec.name, spec.options
-    if name == "nap":
-        return nap
-    if name == "tau":
-        return tau
-    if name in ("pem", "pet"):
-        return _PHI(delta / math.sqrt(s * s + tau_sd ** 2))
-    if name == "pnd":
-        return 0.0
-    if name in ("pand", "ird"):
-        deltas = delta + tau_sd * _GH_X if tau_sd > 0 else np.array([delta])
-        weights = _GH_W if tau_sd > 0 else np.array([1.0])
-        pand = float(sum(w * _pand_limit(float(d), s, pi) for d, w in zip(deltas, weights)))
-        return pand if name == "pand" else 1.0 - (1.0 - pand) / (2.0 * pi * (1.0 - pi))
-    if name == "smd":
-        return delta / s
-    if name == "tau_u":
-        method = opt.get("method", "parker")
-        contrast_u = opt.get("contrast", "ab_minus_trend_a")
-        if contrast_u == "ab" or (contrast_u == "ab_minus_trend_a" and method == "parker"):
-            return tau
-        return None
-    if name == "tau_bc":
-        if opt.get("kendall", False):
-            return tau * math.sqrt(2 * pi * (1 - pi))
-        return tau
-    return None
+    q = NormalShift(delta=delta, s=s, tau=float(p["effect_sd"]) * unit, pi=ia.size / (ia.size + ib.size))
+    v = limit(q, spec.options)
+    return None if v is None else float(v)
 
 
 # --------------------------------------------------------------------------- simulated estimands
@@ -185,9 +148,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     "limit_kind": "analytic" | "long_run", "design": value, "design_mcse": ...}}``.
     """
     cache_file = None
-    from .. import __version__
-
-    key = _key(CACHE_VERSION, __version__, model_identity(model), model.params(params), design.describe(),
+    # The code fingerprint covers every scedsim source file and the modules that
+    # define the metrics (a user's metric too): changed code never reuses a value.
+    code = code_fingerprint(type(model), *(s.func for s in specs))
+    key = _key(code, model_identity(model), model.params(params), design.describe(),
                design.n_cases,
                [str(c) for c in contrasts], [(s.name, s.options, s.label) for s in specs], improvement,
                seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
@@ -215,12 +179,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             if s.is_test:
                 no_limit.add((str(c), s.label))  # p-values have no large-sample target
                 continue
-            if s.name == "lrr" and isinstance(model, NormalAR1):
-                # A ratio of means of data centred at 0 has no meaningful target.
-                no_limit.add((str(c), s.label))
-                continue
             vals = [analytic_limit(model, params, s, design, c, k, improvement) for k in range(design.n_cases)]
-            if all(v is not None for v in vals):
+            if any(v is not None and math.isnan(v) for v in vals):
+                no_limit.add((str(c), s.label))  # no meaningful target (e.g. LRR of centred data)
+            elif all(v is not None for v in vals):
                 analytic[(str(c), s.label)] = vals
             elif drifting:
                 # The phase difference grows with the series: no finite limit.
@@ -243,10 +205,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
         if (c, label) in analytic:
             vals = analytic[(c, label)]
             if level == "pooled":
-                from ..effect_sizes import pooled_ird
+                pool = next(s.entry.pool for s in specs if s.label == label)
                 ms = [design.indices(c, k)[0].size for k in range(design.n_cases)]
                 ns = [design.indices(c, k)[1].size for k in range(design.n_cases)]
-                lim = float(pooled_ird(np.array(vals), np.array(ms), np.array(ns)))
+                lim = float(pool(np.array(vals), np.array(ms), np.array(ns)))
             else:
                 lim = float(np.mean(vals))
             entry.update(limit=lim, limit_mcse=0.0, limit_kind="analytic")

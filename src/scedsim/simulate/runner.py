@@ -12,6 +12,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ import pandas as pd
 from .analysis import FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs
 from .design import Contrast, Design
 from .estimands import compute_estimands
+from .checks import check_list
 from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
 from .models import get_model
 
@@ -31,7 +33,27 @@ _RESERVED = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule",
              "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate")
 
 
-@dataclass
+class _FrozenDict(dict):
+    """A dict that cannot change, so that a Study's derived state is never stale."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a Study is frozen; make a changed copy with dataclasses.replace(study, ...)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self):
+        return (_FrozenDict, (dict(self),))
+
+
+def _freeze(v):
+    if isinstance(v, dict):
+        return _FrozenDict({k: _freeze(x) for k, x in v.items()})
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+@dataclass(frozen=True)
 class Study:
     """A Monte Carlo study: design, model, grid of conditions, metrics and replications.
 
@@ -76,6 +98,15 @@ class Study:
         Also return every per-replication, per-case estimate.
     max_error_rate : float
         A condition whose share of failed blocks exceeds this is marked failed.
+    checks : sequence of mappings
+        Facts the results must reproduce (a study file's ``[[check]]`` tables),
+        checked by ``scedsim report``; see :func:`scedsim.simulate.report.study_checks`.
+
+    Notes
+    -----
+    A Study is frozen: derived state (``specs``, ``conditions``, the
+    fingerprint) is computed from its fields and cannot go stale.  Change a
+    field with ``dataclasses.replace(study, metrics=["ird"])``.
     """
 
     design: Any = "A3 B4"
@@ -97,17 +128,21 @@ class Study:
     keep_raw: bool = False
     max_error_rate: float = 0.05
     name: str = "study"
+    checks: Any = ()
 
     def __post_init__(self):
-        self.specs = metric_specs(self.metrics)
+        for f in ("grid", "metrics", "params", "rules", "contrasts", "checks"):
+            object.__setattr__(self, f, _freeze(getattr(self, f)))
+        if isinstance(self.grid, pd.DataFrame):
+            object.__setattr__(self, "grid", self.grid.copy())
         for spec in self.specs:
             check_spec(spec)
         if not 0.0 <= float(self.max_error_rate) <= 1.0:
             raise ValueError(f"max_error_rate must lie in [0, 1], got {self.max_error_rate!r}")
         if not isinstance(self.n_design, (int, np.integer)) or self.n_design < 100:
             raise ValueError(f"n_design must be an integer of at least 100, got {self.n_design!r}")
-        self.rule_list = parse_rules(self.rules, self.specs)
-        self.model_obj = get_model(self.model, self.improvement or "increase")
+        self.rule_list  # noqa: B018 - bad rules and models raise now
+        self.model_obj  # noqa: B018
         for k in ("n_reps", "block_size", "seed"):
             v = getattr(self, k)
             if not isinstance(v, (int, np.integer)) or v < (0 if k == "seed" else 1):
@@ -116,7 +151,24 @@ class Study:
             raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
         if self.improvement not in (None, "increase", "decrease"):
             raise ValueError(f"unknown improvement {self.improvement!r}; expected 'increase' or 'decrease'")
-        self._conditions = self._make_conditions()
+        check_list(self.checks)
+        self._conditions  # noqa: B018
+
+    @cached_property
+    def specs(self):
+        return metric_specs(self.metrics)
+
+    @cached_property
+    def rule_list(self):
+        return parse_rules(self.rules, self.specs)
+
+    @cached_property
+    def model_obj(self):
+        return get_model(self.model, self.improvement or "increase")
+
+    @cached_property
+    def _conditions(self) -> pd.DataFrame:
+        return self._make_conditions()
 
     # ------------------------------------------------------------------ conditions
     def _make_conditions(self) -> pd.DataFrame:
@@ -579,20 +631,15 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
                             pd.DataFrame(est_rows), raw, out)
 
 
-def _perm_null(spec, m: int, n: int):
-    """Null distribution of a permutation test's p-value over rank arrangements (or None)."""
-    from ..inference import rank_null_pvalues
-
-    opts = {k: v for k, v in spec.options.items() if k not in ("statistic", "alternative", "method",
-                                                                "n_resamples", "max_exact", "rng")}
-    return rank_null_pvalues(m, n, spec.options["statistic"], spec.options.get("alternative", "greater"),
-                             opts or None)
+def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
+    sizes = {tuple(x.size for x in design.indices(c, k)) for k in range(design.n_cases)}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _null_probabilities(study: Study, row: dict) -> list[dict]:
-    """Exact null probabilities of counting rules over permutation-test p-values:
+    """Exact null probabilities of counting rules over per-case test p-values:
     P(at least k of N cases with p <= alpha) = binomial tail with p0 = P(p <= alpha),
-    p0 from the test's exact null over rank arrangements (continuous data)."""
+    p0 from the test's exact null distribution of the p-value (its registry entry)."""
     from ..inference import k_of_n
 
     design = study.design_for(row)
@@ -603,13 +650,13 @@ def _null_probabilities(study: Study, row: dict) -> list[dict]:
         if inner is None or inner.op not in ("<=", "<") or rule.op != ">=":
             continue
         spec = by_label.get(inner.metric)
-        if spec is None or spec.name != "perm_test":
+        if spec is None or not spec.is_test or spec.across or spec.entry.null_pvalues is None:
             continue
         for c in study.contrasts_for(design):
-            sizes = {tuple(x.size for x in design.indices(c, k)) for k in range(design.n_cases)}
-            if len(sizes) != 1:
+            sizes = _equal_sizes(design, c)
+            if sizes is None:
                 continue
-            null = _perm_null(spec, *sizes.pop())
+            null = spec.entry.null_pvalues(spec.options, *sizes)
             if null is None:
                 continue
             hit = null <= inner.value + 1e-12 if inner.op == "<=" else null < inner.value - 1e-12
@@ -623,8 +670,6 @@ def _null_probabilities(study: Study, row: dict) -> list[dict]:
 
 def _min_pvalues(study: Study, row: dict) -> list[dict]:
     """The smallest p-value each test can reach in this design (over its cases)."""
-    from ..inference import admissible_starts
-
     design = study.design_for(row)
     out = []
     for spec in study.specs:
@@ -634,17 +679,7 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
             mins = []
             for k in range(design.n_cases):
                 ia, ib = design.indices(c, k)
-                two = 2.0 if spec.options.get("alternative") == "two-sided" else 1.0
-                if spec.name == "perm_test":
-                    null = _perm_null(spec, ia.size, ib.size)
-                    mins.append(float(null.min()) if null is not None
-                                else two / math.comb(ia.size + ib.size, ia.size))
-                elif spec.name == "mbd_test":
-                    n_starts = admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size
-                    mins.append(min(1.0, two / n_starts ** design.n_cases))
-                else:
-                    n_starts = admissible_starts(ia.size + ib.size, int(spec.options.get("min_phase", 2))).size
-                    mins.append(min(1.0, two / n_starts))
+                mins.append(spec.entry.min_pvalue(spec.options, ia.size, ib.size, design.n_cases))
             out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
                             measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
