@@ -77,7 +77,7 @@ def test_es_on_a_wide_table_as_in_the_issue(study):
     want = ss.effect_sizes(wide, case="participant", session="occasion", outcomes=["EE", "DP", "PA"],
                            improvement={"EE": "decrease", "DP": "decrease", "PA": "increase"})
     np.testing.assert_allclose(got["estimate"], want["estimate"], rtol=1e-15, equal_nan=True)
-    assert list(got["metric"].unique()) == list(ss.tidy.DEFAULT_METRICS)
+    assert list(got["metric"].unique()) == list(ss.registry.default_metrics())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -3,12 +3,14 @@ import math
 import warnings
 from fractions import Fraction as F
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import scedsim as ss
-from scedsim import tidy
+from scedsim import registry, tidy
 from scedsim.datasets import BURNOUT_SCALES, load_burnout_example
 
 DIRECTIONS = {k: v[2] for k, v in BURNOUT_SCALES.items()}
@@ -36,8 +38,8 @@ def _direct(df, case, outcome, comp, metric, improvement):
 
 def test_agrees_with_single_series_calls_for_every_metric_outcome_and_contrast(burnout, full_table):
     t = full_table
-    assert len(t) == 3 * 5 * 6 * len(tidy.METRICS)
-    assert set(t["metric"]) == set(tidy.METRICS)
+    assert len(t) == 3 * 5 * 6 * len(registry.metric_names())
+    assert set(t["metric"]) == set(registry.metric_names())
     for row in t.itertuples():
         comp = {"A:B": ("B",), "A:C": ("C",), "A:B+C": ("B", "C")}[row.contrast]
         r = _direct(burnout, row.case, row.outcome, comp, row.metric, DIRECTIONS[row.outcome])
@@ -111,13 +113,13 @@ def test_improvement_mapping_must_match_the_outcomes(burnout):
 
 def test_batched_calls(burnout, monkeypatch):
     calls = []
-    real = tidy.METRICS["nap"]
+    entry = registry.get_metric("nap")
 
     def counting(a, b, **kw):
         calls.append(np.ndim(a))
-        return real(a, b, **kw)
+        return entry.func(a, b, **kw)
 
-    monkeypatch.setitem(tidy.METRICS, "nap", counting)
+    monkeypatch.setitem(registry._METRICS, "nap", dataclasses.replace(entry, func=counting))
     ss.effect_sizes(burnout, metrics=["nap"], improvement=DIRECTIONS)
     # One option check, then one 2-D call per outcome (all six cases share 3 + 2 points).
     assert calls.count(2) == 5 and calls.count(1) == 1

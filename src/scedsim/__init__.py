@@ -2,7 +2,8 @@
 from ._numba import get_num_threads, set_num_threads
 from ._results import EffectSize, TauBCResult
 from .effect_sizes import ird, lrr, nap, pand, pem, pet, pnd, score_ci, smd, tau, tau_bc, tau_u
-from . import datasets, io
+from . import datasets, io, registry
+from .registry import get_metric, register_metric, unregister_metric
 # The table-level function takes the name of the subpackage on purpose (DESIGN.md:
 # ``ss.effect_sizes(df, ...)``).  The subpackage stays importable by its dotted path:
 # ``from scedsim.effect_sizes import nonoverlap``.
@@ -11,5 +12,5 @@ from .tidy import EffectSizeTables, effect_sizes, summarize
 __version__ = "0.1.0"
 
 __all__ = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr",
-           "score_ci", "effect_sizes", "summarize", "EffectSizeTables", "datasets", "io",
+           "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",
            "EffectSize", "TauBCResult", "get_num_threads", "set_num_threads", "__version__"]

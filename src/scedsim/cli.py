@@ -24,21 +24,16 @@ examples:
       Markdown tables and figures from a finished study
 """
 
-# (label, function name, keyword arguments)
-TABLE = [
-    ("NAP", "nap", {}),
-    ("Tau", "tau", {}),
-    ("PND", "pnd", {}),
-    ("PEM", "pem", {}),
-    ("PAND", "pand", {}),
-    ("IRD (robust)", "ird", {}),
-    ("PET", "pet", {}),
-    ("Tau-U (A vs B - trend A)", "tau_u", {}),
-    ("Tau-BC", "tau_bc", {}),
-    ("Tau-BC (pretest .05)", "tau_bc", {"pretest_alpha": 0.05}),
-    ("SMD (baseline SD)", "smd", {}),
-    ("LRRi", "lrr", {}),
-]
+def ab_rows():
+    """(label, metric entry, options) for every row of ``scedsim ab``: each registered
+    metric with its default options, then its listed variants."""
+    from .registry import metrics
+
+    rows = []
+    for m in metrics().values():
+        rows.append((m.title, m, {}))
+        rows.extend((label, m, dict(opts)) for label, opts in m.variants)
+    return rows
 
 
 def _fmt(x: float) -> str:
@@ -47,12 +42,10 @@ def _fmt(x: float) -> str:
 
 def effect_size_table(a, b, improvement: str = "increase") -> str:
     """Every effect size for one AB series, as an aligned text table."""
-    import scedsim as ss
-
     lines = [f"{'metric':26s} {'estimate':>9s} {'SE':>9s} {'95% CI':>21s}"]
-    for label, name, kw in TABLE:
+    for label, entry, kw in ab_rows():
         try:
-            r = getattr(ss, name)(a, b, improvement=improvement, **kw)
+            r = entry.func(a, b, improvement=improvement, **kw)
         except ValueError as exc:
             lines.append(f"{label:26s}  not defined here: {exc}")
             continue
@@ -79,9 +72,12 @@ def _cmd_ab(args) -> int:
 
 # ----------------------------------------------------------------- study tables
 
-# Column headers for metric names.
-LABELS = {"nap": "NAP", "tau": "Tau", "pnd": "PND", "pem": "PEM", "pand": "PAND", "ird": "IRD",
-          "pet": "PET", "tau_u": "Tau-U", "tau_bc": "Tau-BC", "smd": "SMD", "lrr": "LRR"}
+def _label(name: str) -> str:
+    """Column header of a metric: its registry label."""
+    from .registry import metrics
+
+    m = metrics().get(name)
+    return m.label if m is not None else name
 
 
 def _num(x: float, width: int = 7) -> str:
@@ -111,7 +107,7 @@ def format_cases(table) -> str:
         lines.append(f"Effect sizes, phase {base} vs {' and '.join(comp.split('+'))}"
                      f"{' (pooled)' if '+' in comp else ''}; better = the direction of improvement")
         lines.append(f"{'case':{cw}s}  {'outcome':{ow}s}  {'better':6s}"
-                     + "".join(f"{LABELS[m]:>7s}" for m in metrics))
+                     + "".join(f"{_label(m):>7s}" for m in metrics))
         est = t.pivot_table(index=["outcome", "case"], columns="metric", values="estimate",
                             sort=False, dropna=False)
         imp = t.drop_duplicates(["outcome", "case"]).set_index(["outcome", "case"])["improvement"]
@@ -126,7 +122,7 @@ def format_cases(table) -> str:
         for text, g in notes.groupby("notes", sort=False):
             where = ", ".join(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
                                             zip(g["case"], g["outcome"], g["contrast"])))
-            lines.append(f"  {text} [{where}; {', '.join(dict.fromkeys(LABELS[m] for m in g['metric']))}]")
+            lines.append(f"  {text} [{where}; {', '.join(dict.fromkeys(_label(m) for m in g['metric']))}]")
     return "\n".join(lines)
 
 
@@ -154,7 +150,7 @@ def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
                 w = "NA" if r["estimate"] != r["estimate"] else \
                     f"{r['estimate']:.3f} [{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]"
             pooled = _num(by.loc["pooled counts", "estimate"]) if "pooled counts" in by.index else ""
-            lines.append(f"{str(o):{ow}s}  {LABELS[m]:7s}{_num(by.loc['mean', 'estimate'])}"
+            lines.append(f"{str(o):{ow}s}  {_label(m):7s}{_num(by.loc['mean', 'estimate'])}"
                          f"{_num(by.loc['median', 'estimate'], 8)}  {w:23s}{pooled:>7s}"
                          f"{int(by.loc['mean', 'n_cases']):7d}")
     lines.append("")
@@ -226,7 +222,7 @@ def _cmd_es(args) -> int:
             raise ValueError(f"--decrease names {unknown[0]!r}, which is not an outcome; "
                              f"outcomes: {', '.join(outcomes)}")
         improvement = {o: "decrease" if o in decrease else "increase" for o in outcomes}
-    metrics = "all" if args.metrics == "all" else _names(args.metrics) or list(ss.tidy.DEFAULT_METRICS)
+    metrics = "all" if args.metrics == "all" else _names(args.metrics)
     res = _warned(ss.effect_sizes, df, **kw, contrast=_names(args.contrast), metrics=metrics,
                   improvement=improvement, confidence=args.confidence, summary=True)
     if args.json and not args.out:
@@ -301,9 +297,11 @@ def _add_es(sub) -> None:
     _add_table_arguments(p)
     p.add_argument("--decrease", metavar="NAMES",
                    help="comma-separated outcomes where lower is better (the others: higher is better)")
+    from .registry import default_metrics, metric_names
+
     p.add_argument("--metrics", metavar="NAMES",
-                   help="comma-separated: nap,tau,pnd,pem,pand,ird,pet,tau_u,tau_bc,smd,lrr, or all "
-                        "(default: all but lrr)")
+                   help=f"comma-separated: {','.join(metric_names())}, or all "
+                        f"(default: {','.join(default_metrics())})")
     p.add_argument("--contrast", metavar="LIST", default=None,
                    help="comma-separated contrasts baseline:comparison, e.g. A:B,A:C,A:B+C "
                         "(B+C pools B and C; default A:B)")

@@ -114,8 +114,11 @@ class Metric:
         limit under a normal level shift with stationary errors.
     pool : callable or None
         ``pool(estimates, n_a, n_b, axis)``: a pooled across-case value (IRD's pooled counts).
+    pool_detail : callable or None
+        ``pool_detail(estimates, n_a, n_b) -> str``: what was pooled, for the summary's notes.
     weighted : bool
-        The summary reports an inverse-variance weighted mean (needs an SE).
+        The summary reports an inverse-variance weighted mean (needs an SE),
+        its Wald interval cut to ``bounds``.
     undefined : str
         Why an estimate can be NaN, for the tidy notes.
     kernels : tuple of KernelCase
@@ -148,6 +151,7 @@ class Metric:
     reference: tuple | None = None
     limit: Callable | None = None
     pool: Callable | None = None
+    pool_detail: Callable | None = None
     weighted: bool = False
     undefined: str = ""
     kernels: tuple = ()

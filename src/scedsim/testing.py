@@ -32,10 +32,13 @@ from typing import Callable
 
 import numpy as np
 
+from . import registry
+from .registry import SWAPS
+
 __all__ = [
     "ab_series", "ab_batches", "values",
     "reference_cases", "literature_cases", "reference_call", "compare_reference",
-    "exact_pet", "exact_tau_bc", "check_metric", "CheckReport", "METRIC_PROPERTIES",
+    "exact_pet", "exact_tau_bc", "check_metric", "CheckReport", "metric_properties",
 ]
 
 # ----------------------------------------------------------------------------- strategies
@@ -392,30 +395,14 @@ class CheckReport:
         return "\n".join(lines)
 
 
-# For each metric: bounds, whether it depends on ranks only (invariant under
-# strictly increasing transforms), whether it ignores order within phases, what
-# swapping the phases does, and the smallest phases it needs.
-METRIC_PROPERTIES = {
-    "nap": dict(bounds=(0.0, 1.0), rank=True, order_free=True, swap=lambda v: 1.0 - v, min_a=1, min_b=1),
-    "tau": dict(bounds=(-1.0, 1.0), rank=True, order_free=True, swap=lambda v: -v, min_a=1, min_b=1),
-    "pnd": dict(bounds=(0.0, 1.0), rank=True, order_free=True, swap=None, min_a=1, min_b=1),
-    "pem": dict(bounds=(0.0, 1.0), rank=False, order_free=True, swap=None, min_a=1, min_b=1),
-    "pand": dict(bounds=(0.0, 1.0), rank=True, order_free=True, swap="flip", min_a=1, min_b=1),
-    "ird": dict(bounds=(0.0, 1.0), rank=True, order_free=True, swap="flip", min_a=1, min_b=1),
-    "pet": dict(bounds=(0.0, 1.0), rank=False, order_free=False, swap=None, min_a=2, min_b=1),
-    "tau_u": dict(bounds=None, rank=True, order_free=False, swap=None, min_a=1, min_b=1),
-    "tau_bc": dict(bounds=(-1.0, 1.0), rank=False, order_free=False, swap=None, min_a=2, min_b=1),
-    "smd": dict(bounds=None, rank=False, order_free=True, swap=None, min_a=2, min_b=1),
-    "lrr": dict(bounds=None, rank=False, order_free=True, swap=None, min_a=1, min_b=1),
-}
-
-# Reference keyword arguments that a user's plain f(a, b) is compared under.
-_DEFAULT_REF = {
-    "nap": ("SingleCaseES", "NAP"), "tau": ("SingleCaseES", "Tau"), "pnd": ("SingleCaseES", "PND"),
-    "pem": ("SingleCaseES", "PEM"), "pand": ("SingleCaseES", "PAND"), "ird": ("SingleCaseES", "IRD"),
-    "pet": ("scan", "PET"), "tau_u": ("SingleCaseES", "Tau_U"), "tau_bc": ("SingleCaseES", "Tau_BC"),
-    "smd": ("SingleCaseES", "SMD"), "lrr": ("SingleCaseES", "LRRi"),
-}
+def metric_properties(name: str) -> dict:
+    """The properties :func:`check_metric` tests for a registered metric: ``bounds``,
+    ``rank`` (invariant under increasing transforms), ``order_free`` (ignores the
+    order within phases), ``swap`` (what exchanging the phases does, or None),
+    ``min_a``, ``min_b``.  They come from the metric's registry entry."""
+    m = registry.get_metric(name)
+    return dict(bounds=m.bounds, rank=m.rank, order_free=not m.time_ordered,
+                swap=SWAPS[m.swap] if m.swap else None, min_a=m.min_a, min_b=m.min_b)
 
 
 def _value(out) -> float:
@@ -433,14 +420,15 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
         ``accepts_improvement=True``) returning a number or an object with an
         ``estimate`` attribute.  ``a`` and ``b`` are 1-D float arrays.
     name : str
-        One of ``nap, tau, pnd, pem, pand, ird, pet, tau_u, tau_bc, smd, lrr``.
-        The reference rows are those of the metric's default options
-        (SingleCaseES's defaults; scan's for PET).
+        A registered metric (:func:`scedsim.registry.metric_names`), built in
+        or added with :func:`scedsim.register_metric`.  The reference rows are
+        those its registry entry names (SingleCaseES's defaults; scan's for PET).
     max_examples : int
         Hypothesis examples per property.
     reference : bool
         Compare with the R reference values (increase rows; both directions
-        with ``accepts_improvement``).
+        with ``accepts_improvement``).  A metric without reference values
+        (e.g. your own) needs ``reference=False``.
     tol : float
         Relative tolerance for agreement.
 
@@ -453,13 +441,10 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Flaky
 
-    import scedsim
-
-    if name not in METRIC_PROPERTIES:
-        raise ValueError(f"unknown metric {name!r}; expected one of {', '.join(METRIC_PROPERTIES)}")
-    props = METRIC_PROPERTIES[name]
+    entry = registry.get_metric(name)  # an unknown name is a one-line ValueError
+    props = metric_properties(name)
     report = CheckReport(name)
-    ours = getattr(scedsim, name)
+    ours = entry.func
 
     def call(a, b, improvement="increase"):
         if accepts_improvement:
@@ -469,31 +454,24 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
         return _value(func(a, b))
 
     if reference:
-        df = reference_cases("parametric" if name in ("smd", "lrr") else "nonoverlap")
-        pkg, met = _DEFAULT_REF[name]
+        if entry.reference is None:
+            raise ValueError(f"metric {name!r} has no reference values; pass reference=False")
+        kind, pkg, met, first_opt = entry.reference
+        df = reference_cases(kind)
         df = df[(df.package == pkg) & (df.metric == met) & (df.status == "ok")]
-        first_opt = None
-        if name in ("nap", "tau"):
-            first_opt = "SE=unbiased;confidence=0.95"
-        elif name == "tau_bc":
-            first_opt = "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"
-        elif name == "smd":
-            first_opt = "std_dev=baseline;bias_correct=TRUE;confidence=0.95"
-        elif name == "lrr":
-            first_opt = "scale=count;bias_correct=TRUE;confidence=0.95"
         if first_opt is not None:
             df = df[df.option == first_opt]
-        if name == "pet":
-            df = df[df.option.str.contains("decreasing=FALSE") | accepts_improvement]
-        elif not accepts_improvement:
+        # scan states the direction in the option (decreasing=TRUE), not in the improvement column.
+        opt_imp = np.where(df.option.astype(str).str.contains("decreasing=TRUE"), "decrease",
+                           np.where(df.option.astype(str).str.contains("decreasing=FALSE"), "increase", df.improvement))
+        df = df.assign(improvement=opt_imp)
+        if not accepts_improvement:
             df = df[df.improvement == "increase"]
         n_ok = 0
         for row in df.itertuples(index=False):
             a = np.array(str(row.A).split(), dtype=float)
             b = np.array(str(row.B).split(), dtype=float)
             imp = row.improvement
-            if name == "pet":
-                imp = "decrease" if "decreasing=TRUE" in row.option else "increase"
             try:
                 got = call(a, b, imp)
             except Exception as exc:  # noqa: BLE001 - reported, not raised
@@ -507,7 +485,7 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
                 report.failures.append(f"reference A=[{row.A}] B=[{row.B}] {imp}: {got!r} vs R {row.estimate!r}")
         report.checked["reference rows agreeing"] = f"{n_ok}/{len(df)}"
 
-    strat = ab_series(min_a=max(props["min_a"], 2 if name in ("smd",) else 1), min_b=props["min_b"])
+    strat = ab_series(min_a=props["min_a"], min_b=props["min_b"])
 
     def run_property(label, check):
         fails = []
@@ -577,7 +555,7 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
 
         run_property("ignores order within phases", order)
 
-    if props["swap"] is not None and props["swap"] != "flip":
+    if props["swap"] is not None:
         swap = props["swap"]
 
         def swapped(a, b):

@@ -12,28 +12,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import effect_sizes as _es
+from . import registry
 from ._validation import IMPROVEMENTS, check_choice, z_for
 from .io import to_long
 
-__all__ = ["effect_sizes", "summarize", "EffectSizeTables", "METRICS", "DEFAULT_METRICS"]
+__all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
 
-#: Metric names accepted in ``metrics``, mapped to the public functions.
-METRICS = {
-    "nap": _es.nap, "tau": _es.tau, "pnd": _es.pnd, "pem": _es.pem, "pand": _es.pand,
-    "ird": _es.ird, "pet": _es.pet, "tau_u": _es.tau_u, "tau_bc": _es.tau_bc,
-    "smd": _es.smd, "lrr": _es.lrr,
-}
-#: Computed unless ``metrics`` says otherwise (LRR is for counts, so it is left out).
-DEFAULT_METRICS = ("nap", "tau", "pnd", "pem", "pand", "ird", "pet", "tau_u", "tau_bc", "smd")
-_TAKES_CONFIDENCE = {"nap", "tau", "tau_bc", "smd", "lrr"}
-# Metrics that place the phases on a time line (A at 1..m, the comparison at m+1..m+n).
-_TREND = {"pet", "tau_u", "tau_bc"}
-
+# Which metrics exist, their labels and properties: :mod:`scedsim.registry`.
 COLUMNS = ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower", "ci_upper",
            "n_a", "n_b", "improvement", "notes"]
-# Ranges of the metrics with a weighted mean; their Wald intervals are cut to these.
-_RANGE = {"nap": (0.0, 1.0), "tau": (-1.0, 1.0)}
 SUMMARY_COLUMNS = ["contrast", "outcome", "metric", "method", "estimate", "se", "ci_lower",
                    "ci_upper", "n_cases", "improvement", "notes"]
 
@@ -79,13 +66,15 @@ def _parse_contrasts(contrast, baseline, treatment):
 
 
 def _parse_metrics(metrics):
-    if isinstance(metrics, str):
-        metrics = list(METRICS) if metrics == "all" else [metrics]
+    if metrics is None:
+        metrics = list(registry.default_metrics())
+    elif isinstance(metrics, str):
+        metrics = list(registry.metric_names()) if metrics == "all" else [metrics]
     metrics = [str(m).strip().lower() for m in metrics]
     if not metrics:
         raise ValueError("metrics is empty; name at least one, e.g. metrics=['nap']")
     for m in metrics:
-        check_choice("metric", m, tuple(METRICS))
+        registry.get_metric(m)  # an unknown name is a one-line error
     return list(dict.fromkeys(metrics))
 
 
@@ -112,18 +101,19 @@ def _check_options(metrics, options, confidence):
     """Per-metric keyword arguments, tried once on a small series so that a bad
     option is an error now rather than a NaN in every row."""
     options = dict(options or {})
+    known = registry.metrics()
     for name in options:
-        if name not in METRICS:
-            raise ValueError(f"options names unknown metric {name!r}; metrics: {', '.join(METRICS)}")
+        if name not in known:
+            raise registry.unknown_name("metric", name, tuple(known))
     kwargs = {}
     for m in metrics:
         kw = dict(options.get(m, {}))
         if "improvement" in kw:
             raise ValueError("give improvement as an argument of effect_sizes, not in options")
-        if m in _TAKES_CONFIDENCE:
+        if known[m].takes_confidence:
             kw.setdefault("confidence", confidence)
         try:
-            METRICS[m]([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], **kw)
+            known[m].func([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], **kw)
         except TypeError as exc:
             raise ValueError(f"bad option for {m}: {exc}") from None
         except ValueError as exc:
@@ -186,15 +176,6 @@ def _split(series, base, comp):
     return series.values[in_a], series.values[in_b], "", order
 
 
-def _undefined_reason(metric):
-    return {
-        "smd": "SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
-        "tau_u": "Tau-U not defined: its denominator is 0",
-    }.get(metric, f"{metric} not defined for these values")
-
-
-# Metrics whose only need for 2 points per phase can be the unbiased SE.
-_SE_NEEDS_TWO = {"nap", "tau", "tau_bc"}
 SE_NOTE = "SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, SE left empty"
 
 
@@ -214,7 +195,8 @@ def _run_group(metric, fn, A, B, kw):
                 np.asarray(r.ci_upper, float), [""] * k)
     except ValueError:
         pass
-    retry = (metric in _SE_NEEDS_TWO and kw.get("se", "unbiased") == "unbiased"
+    entry = registry.get_metric(metric)
+    retry = (entry.se_min_points > 1 and "se" in entry.parameters and kw.get("se", "unbiased") == "unbiased"
              and not kw.get("kendall", False))
     fields = np.full((4, k), np.nan)
     notes = []
@@ -241,7 +223,7 @@ def _run_group(metric, fn, A, B, kw):
 def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str = "session",
                  outcome: str = "outcome", value: str = "value", outcomes=None,
                  baseline: str = "A", treatment="B", contrast=None,
-                 metrics=DEFAULT_METRICS, improvement="increase", options=None,
+                 metrics=None, improvement="increase", options=None,
                  confidence: float = 0.95, missing: str = "error", summary: bool = False):
     """Every effect size for every case, outcome and phase contrast of a study table.
 
@@ -273,9 +255,11 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         C), or ``"A:B+C"`` (B and C pooled as one comparison phase, in time
         order).  Any labels are allowed; a label must not contain ``:`` or
         ``+`` (use ``baseline``/``treatment`` for such labels).
-    metrics : sequence of str or "all"
-        Names of :data:`METRICS`: ``nap, tau, pnd, pem, pand, ird, pet, tau_u,
-        tau_bc, smd, lrr``.  Default: all but ``lrr``.
+    metrics : sequence of str or "all", optional
+        Names of registered metrics (:func:`scedsim.registry.metric_names`:
+        ``nap, tau, pnd, pem, pand, ird, pet, tau_u, tau_bc, smd, lrr`` and any
+        registered with :func:`scedsim.register_metric`).  Default: the
+        registry's defaults (all built-in metrics but ``lrr``).
     improvement : str or mapping
         ``"increase"`` or ``"decrease"`` for every outcome, or a mapping from
         every outcome to its direction, e.g. ``{"EE": "decrease", "PA":
@@ -359,6 +343,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     z_for(confidence)
     specs = _parse_contrasts(contrast, baseline, treatment)
     names = _parse_metrics(metrics)
+    entries = registry.metrics()
     kwargs = _check_options(names, options, confidence)
     series = to_long(df, case=case, session=session, phase=phase, outcome=outcome, value=value,
                      outcomes=outcomes, missing=missing)
@@ -395,10 +380,10 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                     notes = list(common)
                     if reason:
                         notes.append(reason)
-                    elif m in _TREND and order == BEFORE:
+                    elif entries[m].time_ordered and order == BEFORE:
                         notes.append(f"comparison phase precedes the baseline ({'+'.join(comp)} before "
                                      f"{'+'.join(base)}); {m} needs the comparison after the baseline")
-                    elif m in _TREND and order == LATER:
+                    elif entries[m].time_ordered and order == LATER:
                         notes.append(f"other sessions lie between {'+'.join(base)} and {'+'.join(comp)}; "
                                      "the trend treats the comparison as following the baseline directly")
                     records.append(dict(case=s.case, outcome=o, contrast=cname, metric=m,
@@ -411,12 +396,12 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         for j, m in enumerate(names):
             # A trend read from A into a comparison that came first means nothing:
             # those rows keep NaN and the note set above.
-            use = [mem for mem in members if not (m in _TREND and mem[3])]
+            use = [mem for mem in members if not (entries[m].time_ordered and mem[3])]
             if not use:
                 continue
             A = np.vstack([mem[1] for mem in use])
             B = np.vstack([mem[2] for mem in use])
-            est, se, lo, hi, notes = _run_group(m, METRICS[m], A, B,
+            est, se, lo, hi, notes = _run_group(m, entries[m].func, A, B,
                                                 dict(kwargs[m], improvement=directions[o]))
             for i, (slot, *_) in enumerate(use):
                 rec = records[slot + j]
@@ -425,7 +410,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 if notes[i]:
                     rec["notes"].append(notes[i])
                 elif est[i] != est[i]:
-                    rec["notes"].append(_undefined_reason(m))
+                    rec["notes"].append(entries[m].undefined)
 
     for rec in records:
         rec["notes"] = "; ".join(rec["notes"])
@@ -437,15 +422,6 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
 
 
 # --------------------------------------------------------------------------- summary
-
-def _ird_removals(est, n_a, n_b):
-    """PAND removals r behind a robust IRD = 1 - (m + n) r / (2 m n)."""
-    r = (1.0 - est) * 2.0 * n_a * n_b / (n_a + n_b)
-    ri = np.rint(r)
-    if np.any(np.abs(r - ri) > 1e-6):
-        raise ValueError("IRD rows do not come from robust IRD values (removals are not whole numbers)")
-    return ri
-
 
 def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Combine the cases of an :func:`effect_sizes` table, per contrast, outcome and metric.
@@ -516,7 +492,8 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         else:
             add(key, "mean", notes=note)
             add(key, "median", notes=note)
-        if m in ("nap", "tau"):
+        entry = registry.metrics().get(m)
+        if entry is not None and entry.weighted:
             se = g["se"].to_numpy(float)
             w_ok = ok & np.isfinite(se) & (se > 0)
             out = list(g["case"][ok & ~w_ok])
@@ -526,19 +503,17 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
                 w = 1.0 / se[w_ok] ** 2
                 mean = float(np.sum(w * est[w_ok]) / np.sum(w))
                 s = float(np.sqrt(1.0 / np.sum(w)))
-                lo_, hi_ = _RANGE[m]
+                lo_, hi_ = entry.bounds or (-np.inf, np.inf)
                 add(key, "inverse-variance (fixed effect)", mean, s, max(lo_, mean - z * s),
                     min(hi_, mean + z * s), int(w_ok.sum()), wnote)
             else:
                 add(key, "inverse-variance (fixed effect)", notes=wnote or "no case has an SE")
-        if m == "ird":
+        if entry is not None and entry.pool is not None:
             if k:
                 n_a = g["n_a"].to_numpy(float)[ok]
                 n_b = g["n_b"].to_numpy(float)[ok]
-                R = float(_ird_removals(est[ok], n_a, n_b).sum())
-                M, N = float(n_a.sum()), float(n_b.sum())
-                pooled = _es.pooled_ird(est[ok], n_a, n_b)
-                detail = f"R = {R:g} removals, M = {M:g}, N = {N:g}"
+                pooled = float(entry.pool(est[ok], n_a, n_b))
+                detail = entry.pool_detail(est[ok], n_a, n_b) if entry.pool_detail else ""
                 add(key, "pooled counts", pooled, n=k, notes="; ".join(filter(None, [detail, note])))
             else:
                 add(key, "pooled counts", notes=note)

@@ -1,5 +1,6 @@
-"""The flagship study's quick variant: same grid, fewer replications.  The report builds
-and its null rows agree with the exact small-sample facts within 4 MCSE."""
+"""The flagship study's quick variant, smaller still for CI: the same grid with fewer
+replications.  The report builds, and every exact fact the study file declares
+([[check]] tables) holds within 4 MCSE."""
 import os
 import pathlib
 import subprocess
@@ -8,7 +9,8 @@ import sys
 import pandas as pd
 
 import scedsim
-from scedsim.simulate.report import exact_fact_checks
+from scedsim.simulate.checks import run_checks
+from scedsim.simulate.studyfile import load_study
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SRC = str(pathlib.Path(scedsim.__file__).resolve().parents[1])
@@ -17,17 +19,24 @@ SRC = str(pathlib.Path(scedsim.__file__).resolve().parents[1])
 def test_quick_seven_point_study(tmp_path):
     env = dict(os.environ, PYTHONPATH=SRC, SCEDSIM_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "quick"
+    text = (ROOT / "simulations/seven_point/study_quick.toml").read_text()
+    # CI: fewer replications than the quick variant (the checks' tolerances follow their MCSEs).
+    assert "n_reps = 1000 " in text and "n_design = 5000\n" in text
+    toml = tmp_path / "study_ci.toml"
+    toml.write_text(text.replace("n_reps = 1000 ", "n_reps = 400 ").replace("n_design = 5000\n", "n_design = 1000\n"))
     cli = [sys.executable, "-m", "scedsim.cli"]
-    r = subprocess.run(cli + ["simulate", str(ROOT / "simulations/seven_point/study_quick.toml"), "--out", str(out),
-                              "--quiet"], env=env, capture_output=True, text=True)
+    r = subprocess.run(cli + ["simulate", str(toml), "--out", str(out), "--quiet"],
+                       env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = subprocess.run(cli + ["report", str(out)], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     report = (out / "report.md").read_text()
-    assert "## Type I error (no effect)" in report and "## Checks against exact small-sample facts" in report
+    assert "## Type I error (no effect)" in report and "## Checks declared by the study" in report
+    assert "ird_distribution.png" in report
     conds = pd.read_csv(out / "conditions.csv")
     assert len(conds) == 111 and set(conds.status) == {"ok"}
-    checks = exact_fact_checks(pd.read_csv(out / "summary.csv", low_memory=False))
-    assert len(checks) >= 16
+    study, _ = load_study(toml)
+    checks = run_checks(pd.read_csv(out / "summary.csv", low_memory=False), study.checks)
+    assert len(checks) >= 16 and len(study.checks) == 10
     failed = [c for c in checks if not c["agrees"]]
     assert not failed, failed

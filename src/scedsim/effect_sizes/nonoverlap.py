@@ -362,6 +362,16 @@ def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
     return float(out) if np.ndim(out) == 0 else out
 
 
+def _ird_detail(est, n_a, n_b) -> str:
+    """The pooled table behind :func:`pooled_ird`: PAND removals r behind each
+    robust IRD = 1 - (m + n) r / (2 m n), summed."""
+    r = (1.0 - np.asarray(est, float)) * 2.0 * n_a * n_b / (n_a + n_b)
+    ri = np.rint(r)
+    if np.any(np.abs(r - ri) > 1e-6):
+        raise ValueError("IRD rows do not come from robust IRD values (removals are not whole numbers)")
+    return f"R = {float(ri.sum()):g} removals, M = {float(np.sum(n_a)):g}, N = {float(np.sum(n_b)):g}"
+
+
 # --------------------------------------------------------------------------- registry entries
 
 _Z95 = 1.959963984540054
@@ -399,7 +409,7 @@ register(Metric(
 register(Metric(
     name="ird", label="IRD", title="IRD (robust)", func=ird, bounds=(0.0, 1.0), rank=True, discrete=True,
     reference=("nonoverlap", "SingleCaseES", "IRD", None),
-    limit=lambda q, o: L.ird_limit(q), pool=pooled_ird,
+    limit=lambda q, o: L.ird_limit(q), pool=pooled_ird, pool_detail=_ird_detail,
     kernels=(KernelCase("ird", K._pand_2d, 1, lambda m, n: (True,)),)))
 register(Metric(
     name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, discrete=True,

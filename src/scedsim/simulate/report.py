@@ -8,6 +8,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
+from .checks import run_checks
 from .runner import load_result
 
 __all__ = ["write_report", "exact_fact_checks"]
@@ -55,57 +56,6 @@ def _pivot(df: pd.DataFrame, rows: list[str], col: str, digits: int = 3) -> pd.D
     return wide.reset_index().fillna("")
 
 
-def exact_fact_checks(summary: pd.DataFrame, z: float = 4.0) -> list[dict]:
-    """Compare the null 3 + 4 rows (normal, phi = 0, level = 0, no trend or slope) with
-    the exact small-sample facts, within ``z`` MCSE.  Returns one dict per check."""
-    s = summary
-    mask = pd.Series(True, index=s.index)
-    for col, val in (("phi", 0.0), ("level", 0.0)):
-        if col in s:
-            mask &= s[col] == val
-    for col in ("slope", "trend"):
-        if col in s:
-            mask &= s[col].isna() | (s[col] == 0.0)
-    if "model" in s:
-        mask &= s["model"].isna() | (s["model"] == "normal_ar1")
-    if "design" in s:
-        mask &= s["design"].isna() | (s["design"] == "A3 B4")
-    null = s[mask & (s.scope == "case") & (s.contrast == "A:B")]
-    checks = []
-
-    def check(name, rows, target):
-        # Every matching condition (e.g. one case and six) is checked on its own.
-        for row in rows.dropna(subset=["value"]).itertuples(index=False):
-            v, se = float(row.value), float(row.mcse)
-            where = f" (n_cases = {row.n_cases:g})" if hasattr(row, "n_cases") and row.n_cases == row.n_cases else ""
-            checks.append(dict(check=name + where, expected=target, observed=v, mcse=se,
-                               agrees=bool(abs(v - target) <= z * se + 1e-12)))
-
-    for metric, target, label in (("ird", 11 / 30, "E[IRD] = 11/30"), ("pnd", 1 / 4, "E[PND] = 1/4"),
-                                  ("nap", 1 / 2, "E[NAP] = 1/2")):
-        check(label, null[(null.metric == metric) & (null.measure == "mean")], target)
-    probs = null[(null.metric == "ird") & (null.measure == "probability")]
-    for k, at in zip((14, 14, 6, 1), (1 / 8, 5 / 12, 17 / 24, 1.0)):
-        check(f"P(IRD = {at:.4g}) = {k}/35", probs[np.isclose(probs["at"], at)], k / 35)
-    rej = null[(null.measure == "rejection_rate") & (null.rule == "p_perm_nap <= 0.05")]
-    check("Type I error of the exact NAP test at .05 = 1/35", rej, 1 / 35)
-    minp = s[(s.measure == "min_pvalue") & (s.metric.str.startswith("p_rand"))]
-    if "design" in s:
-        minp = minp[minp.design.isna() | (minp.design == "A3 B4")]
-    if len(minp):
-        v = float(minp.value.min())
-        checks.append(dict(check="a single 7-point randomization test cannot go below p = 1/4", expected=0.25,
-                           observed=v, mcse=0.0, agrees=bool(v >= 0.25 - 1e-12)))
-    minp = s[(s.measure == "min_pvalue") & (s.metric == "p_perm_nap")]
-    if "design" in s:
-        minp = minp[minp.design.isna() | (minp.design == "A3 B4")]
-    if len(minp):
-        v = float(minp.value.min())
-        checks.append(dict(check="smallest exact permutation p with 3 + 4 points = 1/35", expected=1 / 35,
-                           observed=v, mcse=0.0, agrees=bool(abs(v - 1 / 35) < 1e-12)))
-    return checks
-
-
 def write_report(out) -> pathlib.Path:
     """Write ``report.md`` and figures (PNG) into a finished study directory.
 
@@ -113,7 +63,9 @@ def write_report(out) -> pathlib.Path:
     error of every decision rule (conditions with no effect); power by effect
     size; means, estimands and bias of every metric; figures of means, bias and
     rejection rates against the effect size (one line per ``phi``), and of the
-    distribution of robust IRD.  Every value carries its MCSE.
+    distribution of each discrete metric the study lists in
+    ``report.distributions``.  The checks are those the study declares
+    (``[[check]]`` tables, see :mod:`scedsim.simulate.checks`).  Every value carries its MCSE.
     """
     import matplotlib
 
@@ -157,14 +109,15 @@ def write_report(out) -> pathlib.Path:
              f"- failed conditions: {int((conds.status == 'failed').sum())}; failed blocks: {int(conds.n_errors.sum())}",
              "", "Every value is a Monte Carlo estimate with its MCSE in parentheses.", ""]
 
-    checks = exact_fact_checks(s)
+    checks = run_checks(s, meta.get("checks", []))
     if checks:
         c = pd.DataFrame(checks)
-        c["observed"] = [_fmt(v, e, 4) for v, e in zip(c.observed, c.mcse)]
+        c["observed"] = [_fmt(v, e, 4) if v == v else "no matching row" for v, e in zip(c.observed, c.mcse)]
         c["expected"] = [f"{v:.4f}" for v in c.expected]
         c["agrees (4 MCSE)"] = np.where(c.agrees, "yes", "NO")
-        lines += ["## Checks against exact small-sample facts", "",
-                  "Null rows: normal errors, φ = 0, no effect, 3 + 4 points, case-series level.", "",
+        lines += ["## Checks declared by the study", "",
+                  "Facts the study file states (`[[check]]` tables), each compared with every matching "
+                  "row of the summary.", "",
                   _md_table(c[["check", "expected", "observed", "agrees (4 MCSE)"]]), ""]
 
     rej = s[s.measure == "rejection_rate"]
@@ -271,8 +224,11 @@ def write_report(out) -> pathlib.Path:
                 panel(rr.assign(metric=rr.rule), "rejection rate", f"rejections{suffix}.png",
                       f"Rejection rates per case-series against {x} {label}")
 
-    dist = case[(case.measure == "probability") & (case.metric == "ird")]
-    if len(dist):
+    for label in meta.get("report", {}).get("distributions", []):
+        # The distribution of a discrete metric (or p-value), one panel per condition.
+        dist = case[(case.measure == "probability") & (case.metric == label)]
+        if not len(dist):
+            continue
         keys = group + [c for c in (line, x) if c] + ["contrast"]
         groups = list(dist.groupby(keys, sort=True, dropna=False))[:12]
         cols = min(4, len(groups))
@@ -286,12 +242,12 @@ def write_report(out) -> pathlib.Path:
             ax.spines[["top", "right"]].set_visible(False)
         for ax in axes.ravel()[len(groups):]:
             ax.axis("off")
-        fig.suptitle("Distribution of robust IRD per case-series (±2 MCSE)", fontsize=10)
+        fig.suptitle(f"Distribution of {label} per case-series (±2 MCSE)", fontsize=10)
         fig.tight_layout()
-        fig.savefig(out / "ird_distribution.png", dpi=110)
+        fig.savefig(out / f"{label}_distribution.png", dpi=110)
         plt.close(fig)
-        figs.append("ird_distribution.png")
-        lines.extend(["![IRD distribution](ird_distribution.png)", ""])
+        figs.append(f"{label}_distribution.png")
+        lines.extend([f"![{label} distribution]({label}_distribution.png)", ""])
 
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")

@@ -100,7 +100,11 @@ class Study:
         A condition whose share of failed blocks exceeds this is marked failed.
     checks : sequence of mappings
         Facts the results must reproduce (a study file's ``[[check]]`` tables),
-        checked by ``scedsim report``; see :func:`scedsim.simulate.report.study_checks`.
+        checked by ``scedsim report``; see :mod:`scedsim.simulate.checks`.
+        Like ``report`` and ``name``, they do not change the results or the fingerprint.
+    report : mapping
+        Report options: ``distributions``, labels of discrete metrics whose
+        distribution P(value = v) is drawn (e.g. ``["ird"]``).
 
     Notes
     -----
@@ -129,9 +133,10 @@ class Study:
     max_error_rate: float = 0.05
     name: str = "study"
     checks: Any = ()
+    report: Any = field(default_factory=dict)
 
     def __post_init__(self):
-        for f in ("grid", "metrics", "params", "rules", "contrasts", "checks"):
+        for f in ("grid", "metrics", "params", "rules", "contrasts", "checks", "report"):
             object.__setattr__(self, f, _freeze(getattr(self, f)))
         if isinstance(self.grid, pd.DataFrame):
             object.__setattr__(self, "grid", self.grid.copy())
@@ -152,6 +157,13 @@ class Study:
         if self.improvement not in (None, "increase", "decrease"):
             raise ValueError(f"unknown improvement {self.improvement!r}; expected 'increase' or 'decrease'")
         check_list(self.checks)
+        if not isinstance(self.report, dict) or set(self.report) - {"distributions"}:
+            raise ValueError(f"report must be a mapping with the key 'distributions', got {self.report!r}")
+        labels = {sp.label for sp in self.specs}
+        for label in self.report.get("distributions", ()):
+            if label not in labels:
+                raise ValueError(f"report.distributions names {label!r}, which is not a metric of this study; "
+                                 f"metrics: {', '.join(sorted(labels))}")
         self._conditions  # noqa: B018
 
     @cached_property
@@ -450,9 +462,11 @@ def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
             raise ValueError(f"{out} already holds results of this study; pass resume=True (or --resume) "
                              "to finish it, or choose a new directory")
     (out / "chunks").mkdir(parents=True, exist_ok=True)
-    if not meta.exists():
-        _write_atomic(meta, json.dumps({"fingerprint": fp, "name": study.name, "study": study.describe()},
-                                       indent=1, default=str).encode())
+    old = json.loads(meta.read_text()) if meta.exists() else {}
+    # Checks and report options do not change the results: they are kept beside them.
+    new = {**old, "fingerprint": fp, "name": study.name, "study": study.describe(),
+           "checks": check_list(study.checks), "report": dict(study.report)}
+    _write_atomic(meta, json.dumps(new, indent=1, default=str).encode())
     return out
 
 

@@ -36,6 +36,20 @@ tables, and each design can have its own contrasts::
 
     [contrasts]
     "A3 B2 C2" = ["A:B", "A:C", "A:B+C"]
+
+Facts the results must reproduce are ``[[check]]`` tables (see
+:mod:`scedsim.simulate.checks`), and ``[report]`` lists the discrete metrics
+whose distribution is drawn::
+
+    [report]
+    distributions = ["ird"]
+
+    [[check]]
+    name = "E[IRD] = 11/30 under no effect"
+    where = { phi = 0.0, level = 0.0 }
+    metric = "ird"
+    measure = "mean"
+    expected = "11/30"
 """
 from __future__ import annotations
 
@@ -55,7 +69,7 @@ __all__ = ["load_study", "RUN_KEYS"]
 RUN_KEYS = ("n_jobs", "backend")
 _STUDY_KEYS = {"name", "design", "model", "grid", "metrics", "n_cases", "n_reps", "seed", "contrasts", "params",
                "filter", "rules", "improvement", "block_size", "chunk_size", "estimands", "n_design", "keep_raw",
-               "max_error_rate"}
+               "max_error_rate", "check", "report"}
 
 
 def load_study(path) -> tuple[Study, dict]:
@@ -73,4 +87,6 @@ def load_study(path) -> tuple[Study, dict]:
         raise ValueError(f"study file {path} has unknown key(s) {', '.join(sorted(unknown))}; "
                          f"known keys: {', '.join(sorted(_STUDY_KEYS | set(RUN_KEYS)))}")
     data.setdefault("name", path.stem)
+    if "check" in data:
+        data["checks"] = data.pop("check")  # [[check]] tables
     return Study(**data), run_opts
