@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scedsim.effect_sizes import _kernels as K
-from scedsim.effect_sizes.nonoverlap import _ci_table
+from scedsim import registry
 from scedsim.testing import ab_batches
 
 Z = 1.959963984540054
@@ -23,25 +23,18 @@ def _run(kern, a, b, fields, *args):
     np.testing.assert_array_equal(out_k, out_p)
 
 
-CASES = [
-    ("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, Z, 1.2e-4), False)),
-    ("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, _ci_table(m, n, Z, 1.2e-4), True)),
-    ("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, np.empty((2, 0)), False)),
-    ("pnd", K._pnd_2d, 1, lambda m, n: ()),
-    ("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
-    ("pem-mean-strict", K._pem_2d, 1, lambda m, n: (True, False)),
-    ("pand", K._pand_2d, 1, lambda m, n: (False,)),
-    ("ird", K._pand_2d, 1, lambda m, n: (True,)),
-    ("pet", K._pet_2d, 1, lambda m, n: ()),
-    ("smd-baseline", K._smd_2d, 4, lambda m, n: (False, True, Z)),
-    ("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, Z)),
-    ("lrr", K._lrr_2d, 4, lambda m, n: (1.0, True, Z)),
-    ("tau-bc", K._tau_bc_2d, 8, lambda m, n: (False, -1.0, K.SE_UNBIASED, _ci_table(m, n, Z, 1.2e-4), Z)),
-    ("tau-bc-kendall-pretest", K._tau_bc_2d, 8, lambda m, n: (True, 0.05, K.SE_HANLEY, np.empty((2, 0)), Z)),
-] + [
-    (f"tau-u-{c}-{meth}", K._tau_u_2d, 1, (lambda c, meth: lambda m, n: (K.CONTRAST_CODES[c], K.METHOD_CODES[meth]))(c, meth))
-    for c in K.CONTRAST_CODES for meth in K.METHOD_CODES
-]
+# Every kernel call each registered metric declares (its KernelCase entries).
+CASES = [(k.label, k.kernel, k.fields, k.args) for m in registry.metrics().values() if not m.user
+         for k in m.kernels]
+KERNELS = list(dict.fromkeys(k.kernel for m in registry.metrics().values() if not m.user for k in m.kernels))
+
+
+def test_every_metric_declares_its_kernels():
+    # A metric that runs a kernel must list it, so that it is compared with its twin here.
+    for name, m in registry.metrics().items():
+        if not m.user:
+            assert m.kernels or name == "tau", name  # Tau runs NAP's kernel
+    assert len(KERNELS) == 9
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -85,8 +78,7 @@ def test_kernels_allocate_nothing_per_row():
     """
     import inspect
 
-    for kern in (K._nap_2d, K._pnd_2d, K._pem_2d, K._pand_2d, K._pet_2d, K._tau_u_2d,
-                 K._tau_bc_2d, K._smd_2d, K._lrr_2d):
+    for kern in KERNELS:
         src = inspect.getsource(kern.py_func)
         body = src.split("for r in range(rows):", 1)[1]
         for token in ("np.empty", "np.zeros", "np.array", "np.sort", ".copy(", "np.full"):
@@ -111,7 +103,7 @@ def test_cache_switch():
 
 @pytest.mark.parametrize("name,kw", [("nap", {}), ("tau", {"se": "hanley"}), ("ird", {}), ("pem", {}),
                                      ("tau_u", {"method": "complete"}), ("tau_bc", {"pretest_alpha": 0.1}),
-                                     ("smd", {}), ("pet", {})])
+                                     ("smd", {}), ("pet", {}), ("lrr", {})])
 def test_threads_do_not_change_results(name, kw):
     import scedsim as ss
 
