@@ -33,6 +33,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import functools
+
 import numpy as np
 
 import scedsim as ss
@@ -40,7 +42,8 @@ import scedsim as ss
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-METRICS = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "tau_u", "tau_bc", "smd", "lrr"]
+# Every built-in metric, with the options its registry entry gives for benchmarks.
+METRICS = [n for n, m in ss.registry.metrics().items() if not m.user]
 SIZES = [(3, 4), (10, 15)]
 SEED = 20240601
 
@@ -77,51 +80,17 @@ def make_data(rows, m, n, seed):
 # --------------------------------------------------------------------------- plain-Python twins
 
 def twin_runner(metric, m, n):
-    """Return ``f(A, B) -> estimate array`` calling the kernel's ``py_func`` with the
-    arguments the public function builds for its default options."""
-    from scedsim._validation import z_for
-    from scedsim.effect_sizes import _kernels as K
-    from scedsim.effect_sizes.nonoverlap import CI_ROOTS, _ci_table
-
-    z = z_for(0.95)
+    """Return ``f(A, B) -> estimate array`` calling the plain-Python twin of the
+    metric's default kernel call (the first ``KernelCase`` of its registry entry)."""
+    k = ss.get_metric(metric).kernels[0]
+    args = k.args(m, n)
 
     def run(A, B):
-        rows = A.shape[0]
-        if metric in ("nap", "tau"):
-            out = np.empty((4, rows))
-            K._nap_2d.py_func(A, B, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), metric == "tau", out)
-        elif metric == "pnd":
-            out = np.empty((1, rows))
-            K._pnd_2d.py_func(A, B, out)
-        elif metric == "pem":
-            out = np.empty((1, rows))
-            K._pem_2d.py_func(A, B, False, True, out)  # center="median", ties="half"
-        elif metric in ("pand", "ird"):
-            out = np.empty((1, rows))
-            K._pand_2d.py_func(A, B, metric == "ird", out)
-        elif metric == "pet":
-            out = np.empty((1, rows))
-            K._pet_2d.py_func(A, B, out)
-        elif metric == "tau_u":
-            out = np.empty((1, rows))
-            K._tau_u_2d.py_func(A, B, K.CONTRAST_CODES["ab_minus_trend_a"], K.METHOD_CODES["parker"], out)
-        elif metric == "tau_bc":
-            out = np.empty((8, rows))
-            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
-        elif metric == "smd":
-            out = np.empty((4, rows))
-            K._smd_2d.py_func(A, B, False, True, z, out)  # std_dev="baseline", bias_correct=True
-        elif metric == "lrr":
-            out = np.empty((4, rows))
-            K._lrr_2d.py_func(A, B, 1.0, True, z, out)  # kind="lrri", increase, bias_correct=True
-        else:
-            raise KeyError(metric)
+        out = np.empty((k.fields, A.shape[0]))
+        k.kernel.py_func(A, B, *args, out)
         return out[0]
 
     return run
-
-
-# --------------------------------------------------------------------------- peers
 
 def _pct(x):
     """A percentage, possibly a string like '57.14%', as a proportion."""
@@ -438,12 +407,13 @@ def main(argv=None):
         # BLAS threads can keep spinning on the second core afterwards)
         public = {}
         for metric in METRICS:
-            fn = getattr(ss, metric)
+            entry_ = ss.get_metric(metric)
+            fn = functools.partial(entry_.func, **entry_.bench)
             fn(a, b)  # warm-up: compile or load numba's cache
             public[metric] = best_time(lambda: fn(a, b), args.repeats, args.budget)
 
         for metric in METRICS:
-            fn = getattr(ss, metric)
+            fn = functools.partial(ss.get_metric(metric).func, **ss.get_metric(metric).bench)
             entry = {"m": m, "n": n}
             best, times = public[metric]
             rate = args.rows / best

@@ -122,7 +122,8 @@ class Metric:
     undefined : str
         Why an estimate can be NaN, for the tidy notes.
     kernels : tuple of KernelCase
-        The kernel calls compared with their plain-Python twins.
+        The kernel calls compared with their plain-Python twins; the first is
+        the public function's default call (the benchmark times its twin).
     bench : dict
         Options for the benchmark run.
     user : bool

@@ -389,7 +389,8 @@ register(Metric(
     name="tau", label="Tau", func=tau, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
     reference=("nonoverlap", "SingleCaseES", "Tau", "SE=unbiased;confidence=0.95"),
-    limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0))
+    limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0,
+    kernels=(KernelCase("tau-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), True)),)))
 register(Metric(
     name="pnd", label="PND", func=pnd, bounds=(0.0, 1.0), rank=True, discrete=True,
     reference=("nonoverlap", "SingleCaseES", "PND", None),

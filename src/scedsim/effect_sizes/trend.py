@@ -198,10 +198,12 @@ register(Metric(
     name="tau_u", label="Tau-U", title="Tau-U (A vs B - trend A)", func=tau_u, rank=True, time_ordered=True,
     reference=("nonoverlap", "SingleCaseES", "Tau_U", None), limit=_tau_u_limit,
     undefined="Tau-U not defined: its denominator is 0",
+    # The default call (ab_minus_trend_a, parker) first.
     kernels=tuple(KernelCase(f"tau-u-{c}-{meth}", K._tau_u_2d, 1,
                              (lambda c, meth: lambda m, n: (K.CONTRAST_CODES[c], K.METHOD_CODES[meth]))(c, meth))
-                  for c in K.CONTRAST_CODES for meth in K.METHOD_CODES),
-    bench={"method": "complete"}))
+                  for c, meth in sorted(((c, meth) for c in K.CONTRAST_CODES for meth in K.METHOD_CODES),
+                                        key=lambda t: t != ("ab_minus_trend_a", "parker"))),
+))
 register(Metric(
     name="tau_bc", label="Tau-BC", func=tau_bc, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     min_a=2, time_ordered=True, variants=(("Tau-BC (pretest .05)", {"pretest_alpha": 0.05}),),
