@@ -31,7 +31,7 @@ def test_readme_demo_block_matches_the_demo(tmp_path, monkeypatch):
 
 
 def test_docstring_examples():
-    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing,
+    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing, scedsim.registry,
                 scedsim.datasets, scedsim.tidy):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__
