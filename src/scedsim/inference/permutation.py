@@ -10,8 +10,8 @@ import numpy as np
 
 from .._numba import kernel, run_rows
 from .._validation import check_choice, phases
-from ._stats import count_extreme, pvalue_from_counts, statistic_function
-from .randomization import ALTERNATIVES, TestResult
+from ._result import ALT_CODES, ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
+from ._stats import statistic_function
 
 __all__ = ["permutation_test", "arrangements", "rank_null_pvalues", "MAX_EXACT"]
 
@@ -32,9 +32,6 @@ def arrangements(n_total: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     combos.flags.writeable = False
     rest.flags.writeable = False
     return combos, rest
-
-
-ALT_CODES = {"greater": 0, "less": 1, "two-sided": 2}
 
 
 def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, alt, tau, out):

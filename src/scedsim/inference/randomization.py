@@ -9,55 +9,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .._validation import check_choice, phases
-from ._stats import count_extreme, pvalue_from_counts, statistic_function
+from ._result import ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
+from ._stats import statistic_function
 
-__all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
+__all__ = ["randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
            "admissible_starts"]
-
-ALTERNATIVES = ("greater", "less", "two-sided")
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """Outcome of an exact or Monte Carlo test.
-
-    Attributes
-    ----------
-    statistic : float or ndarray
-        Observed statistic (oriented so that larger means improvement).
-    pvalue : float or ndarray
-    n_arrangements : int
-        Size of the reference set (or Monte Carlo resamples + 1).
-    min_pvalue : float
-        The smallest p-value the test can give for this design.
-    method : str
-        ``"exact"`` or ``"monte_carlo"``.
-    alternative : str
-    null_distribution : ndarray or None
-        The statistic over the reference set, with ``return_distribution=True``.
-    """
-
-    statistic: Any
-    pvalue: Any
-    n_arrangements: int
-    min_pvalue: float
-    method: str
-    alternative: str
-    null_distribution: Any = None
-
-    def __repr__(self) -> str:
-        if np.ndim(self.pvalue):
-            return (f"TestResult(batch of {np.size(self.pvalue)}, method={self.method!r}, "
-                    f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
-        return (f"TestResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, method={self.method!r}, "
-                f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
-
 
 def admissible_starts(n_time: int, min_phase: int) -> np.ndarray:
     """Admissible baseline lengths of one AB series: both phases keep ``min_phase`` points."""
