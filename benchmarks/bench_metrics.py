@@ -81,7 +81,7 @@ def twin_runner(metric, m, n):
     arguments the public function builds for its default options."""
     from scedsim._validation import z_for
     from scedsim.effect_sizes import _kernels as K
-    from scedsim.effect_sizes.nonoverlap import CI_ROOTS, _ci_table
+    from scedsim.effect_sizes._score import CI_ROOTS, ci_table
 
     z = z_for(0.95)
 
@@ -89,7 +89,7 @@ def twin_runner(metric, m, n):
         rows = A.shape[0]
         if metric in ("nap", "tau"):
             out = np.empty((4, rows))
-            K._nap_2d.py_func(A, B, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), metric == "tau", out)
+            K._nap_2d.py_func(A, B, K.SE_CODES["unbiased"], ci_table(m, n, z, CI_ROOTS['uniroot']), metric == "tau", out)
         elif metric == "pnd":
             out = np.empty((1, rows))
             K._pnd_2d.py_func(A, B, out)
@@ -107,7 +107,7 @@ def twin_runner(metric, m, n):
             K._tau_u_2d.py_func(A, B, K.CONTRAST_CODES["ab_minus_trend_a"], K.METHOD_CODES["parker"], out)
         elif metric == "tau_bc":
             out = np.empty((8, rows))
-            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
+            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
         elif metric == "smd":
             out = np.empty((4, rows))
             K._smd_2d.py_func(A, B, False, True, z, out)  # std_dev="baseline", bias_correct=True

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scedsim.effect_sizes import _kernels as K
-from scedsim.effect_sizes.nonoverlap import _ci_table
+from scedsim.effect_sizes._score import ci_table
 from scedsim.testing import ab_batches
 
 Z = 1.959963984540054
@@ -24,8 +24,8 @@ def _run(kern, a, b, fields, *args):
 
 
 CASES = [
-    ("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, Z, 1.2e-4), False)),
-    ("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, _ci_table(m, n, Z, 1.2e-4), True)),
+    ("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, Z, 1.2e-4), False)),
+    ("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, ci_table(m, n, Z, 1.2e-4), True)),
     ("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, np.empty((2, 0)), False)),
     ("pnd", K._pnd_2d, 1, lambda m, n: ()),
     ("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
@@ -36,7 +36,7 @@ CASES = [
     ("smd-baseline", K._smd_2d, 4, lambda m, n: (False, True, Z)),
     ("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, Z)),
     ("lrr", K._lrr_2d, 4, lambda m, n: (1.0, True, Z)),
-    ("tau-bc", K._tau_bc_2d, 8, lambda m, n: (False, -1.0, K.SE_UNBIASED, _ci_table(m, n, Z, 1.2e-4), Z)),
+    ("tau-bc", K._tau_bc_2d, 8, lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, Z, 1.2e-4), Z)),
     ("tau-bc-kendall-pretest", K._tau_bc_2d, 8, lambda m, n: (True, 0.05, K.SE_HANLEY, np.empty((2, 0)), Z)),
 ] + [
     (f"tau-u-{c}-{meth}", K._tau_u_2d, 1, (lambda c, meth: lambda m, n: (K.CONTRAST_CODES[c], K.METHOD_CODES[meth]))(c, meth))

@@ -1,5 +1,6 @@
 """Effect sizes for single-case AB comparisons (validation, direction, results)."""
-from .nonoverlap import ird, nap, pand, pem, pet, pnd, pooled_ird, score_ci, tau
+from ._score import score_ci
+from .nonoverlap import ird, nap, pand, pem, pet, pnd, pooled_ird, tau
 from .parametric import lrr, smd
 from .trend import tau_bc, tau_u
 

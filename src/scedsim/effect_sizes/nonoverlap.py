@@ -1,91 +1,15 @@
 """Nonoverlap effect sizes: NAP, Tau, PND, PEM, PAND, robust IRD and PET."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from .._numba import run_rows
 from .._results import EffectSize, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
+from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
 
-__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci", "pooled_ird"]
-
-_EMPTY_TABLE = np.empty((2, 0))
-
-
-# Root-finder tolerances for the score interval: R's uniroot default, as
-# SingleCaseES uses, or machine precision.
-CI_ROOTS = {"uniroot": float(np.finfo(float).eps ** 0.25), "exact": 0.0}
-
-
-@lru_cache(maxsize=256)
-def _ci_table(m: int, n: int, z: float, tol: float) -> np.ndarray:
-    """Newcombe bounds for every attainable NAP = k/(2mn), k = 0..2mn."""
-    vals = np.arange(2 * m * n + 1) / (2.0 * m * n)
-    out = np.empty((2, vals.size))
-    K._score_ci(vals, m, n, z, tol, out)
-    out.flags.writeable = False
-    return out
-
-
-def _score_bounds(nap_values: np.ndarray, m: int, n: int, z: float, tol: float) -> np.ndarray:
-    """Score bounds for a few NAP values, solved directly (no table)."""
-    ci = np.empty((2, nap_values.size))
-    K._score_ci(np.ascontiguousarray(nap_values, dtype=np.float64), m, n, z, tol, ci)
-    return ci
-
-
-def _use_table(rows: int, m: int, n: int) -> bool:
-    # Tabulating all 2mn + 1 attainable values pays off once the batch is larger.
-    return rows * 4 >= 2 * m * n + 1
-
-
-def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95, ci_roots: str = "uniroot"):
-    """Newcombe (2006) score confidence interval for NAP (the AUC).
-
-    Parameters
-    ----------
-    estimate : float or array_like
-        NAP value(s) in [0, 1].
-    m, n : int
-        Number of points in phase A and B.
-    confidence : float
-        Confidence level.
-    ci_roots : {"uniroot", "exact"}
-        How precisely the bounds are solved.  ``"uniroot"`` (default) stops
-        Brent's method at R's ``uniroot`` tolerance, eps^0.25 ~ 1.2e-4, which
-        reproduces SingleCaseES's bounds to 1e-16; those are within about 3e-5
-        of the true roots.  ``"exact"`` solves to machine precision.  The
-        bounds at NAP = 0 and 1, which SingleCaseES does not give, are always
-        solved to machine precision.
-
-    Returns
-    -------
-    (lower, upper) : tuple of float or numpy.ndarray
-
-    Notes
-    -----
-    Method 5 of Newcombe, R. G. (2006). Confidence intervals for an effect size
-    measure based on the Mann-Whitney statistic. Part 2. *Statistics in
-    Medicine*, 25(4), 559-573.  At NAP = 1 the lower bound is the root of
-    f(x)/(1 - x) inside (0, 1), not the spurious root x = 1 that SingleCaseES's
-    root finder returns (its interval there is the degenerate [1, 1]); likewise
-    at NAP = 0.
-    """
-    z = z_for(confidence)
-    tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
-    arr = np.atleast_1d(np.asarray(estimate, dtype=np.float64))
-    if np.any(~np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-        raise ValueError("NAP values for a score interval must lie in [0, 1]")
-    if int(m) < 1 or int(n) < 1:
-        raise ValueError(f"a score interval needs at least 1 point per phase, got m={m}, n={n}")
-    out = _score_bounds(arr, int(m), int(n), z, tol)
-    if np.ndim(estimate) == 0:
-        return float(out[0, 0]), float(out[1, 0])
-    return out[0], out[1]
-
+__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "pooled_ird"]
 
 def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     metric = "Tau" if tau_scale else "NAP"
@@ -98,12 +22,12 @@ def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((4, rows))
-    if _use_table(rows, m, n):
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _ci_table(m, n, z, tol), tau_scale)
+    if use_table(rows, m, n):
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], ci_table(m, n, z, tol), tau_scale)
     else:
         # Few rows: solve only the intervals needed.
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _EMPTY_TABLE, False)
-        out[2:] = _score_bounds(out[0], m, n, z, tol)
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], EMPTY_TABLE, False)
+        out[2:] = score_bounds(out[0], m, n, z, tol)
         if tau_scale:
             out[0] = 2.0 * out[0] - 1.0
             out[1:] = 2.0 * out[1:]

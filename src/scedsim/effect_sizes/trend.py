@@ -7,7 +7,7 @@ from .._numba import run_rows
 from .._results import EffectSize, TauBCResult, make
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
-from .nonoverlap import _EMPTY_TABLE, CI_ROOTS, _ci_table, _score_bounds, _use_table
+from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
 
 __all__ = ["tau_u", "tau_bc"]
 
@@ -151,11 +151,11 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((8, rows))
-    few = not _use_table(rows, m, n)
-    table = _EMPTY_TABLE if (kendall or few) else _ci_table(m, n, z, tol)
+    few = not use_table(rows, m, n)
+    table = EMPTY_TABLE if (kendall or few) else ci_table(m, n, z, tol)
     run_rows(K._tau_bc_2d, A, B, out, bool(kendall), alpha, K.SE_CODES[se], table, z)
     if few and not kendall:
-        out[2:4] = 2.0 * _score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
+        out[2:4] = 2.0 * score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
     if improvement == "decrease":
         # The fit was made on negated data; report it in the data's orientation.
         out[4:6] *= -1.0
