@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._numba import run_rows
 from .._results import EffectSize, make
+from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
 from . import _kernels as K
 

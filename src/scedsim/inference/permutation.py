@@ -8,7 +8,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._numba import kernel, run_rows
+from .._numba import kernel
+from .._threads import run_rows
 from .._validation import check_choice, phases
 from ._result import ALT_CODES, ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
 from ._stats import statistic_function
