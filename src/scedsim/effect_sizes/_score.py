@@ -71,12 +71,33 @@ def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95, ci_roots: st
 
     Notes
     -----
-    Method 5 of Newcombe, R. G. (2006). Confidence intervals for an effect size
-    measure based on the Mann-Whitney statistic. Part 2. *Statistics in
-    Medicine*, 25(4), 559-573.  At NAP = 1 the lower bound is the root of
+    Method 5 of Newcombe (2006).  At NAP = 1 the lower bound is the root of
     f(x)/(1 - x) inside (0, 1), not the spurious root x = 1 that SingleCaseES's
     root finder returns (its interval there is the degenerate [1, 1]); likewise
     at NAP = 0.
+
+    References
+    ----------
+    Newcombe, R. G. (2006). Confidence intervals for an effect size measure
+    based on the Mann-Whitney statistic. Part 2: Asymptotic methods and
+    evaluation. *Statistics in Medicine*, 25(4), 559-573.
+
+    Examples
+    --------
+    The interval of NAP = 38.5/42 in the first example of Parker, Vannest &
+    Davis (2011), 6 + 7 points, and the real lower bound at complete
+    nonoverlap with 3 + 4 points (SingleCaseES gives [1, 1]):
+
+    >>> import scedsim as ss
+    >>> lo, hi = ss.score_ci(38.5 / 42, 6, 7)
+    >>> round(lo, 4), round(hi, 4)
+    (0.5973, 0.986)
+    >>> lo, hi = ss.score_ci(1.0, 3, 4)
+    >>> round(lo, 4), hi
+    (0.5397, 1.0)
+    >>> lo, hi = ss.score_ci([0.5, 0.75], 3, 4)   # one bound per value
+    >>> lo.round(4), hi.round(4)
+    (array([0.1669, 0.3221]), array([0.8331, 0.9459]))
     """
     z = z_for(confidence)
     tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]

@@ -44,9 +44,8 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     """Nonoverlap of All Pairs (NAP).
 
     The share of all (A, B) pairs in which the B value improves on the A value,
-    ties counting one half: the Mann-Whitney U divided by m n (Parker, R. I., &
-    Vannest, K. J. (2009). An improved effect size for single-case research:
-    Nonoverlap of all pairs. *Behavior Therapy*, 40(4), 357-367).
+    ties counting one half: the Mann-Whitney U divided by m n (Parker & Vannest
+    2009).
 
     Parameters
     ----------
@@ -77,12 +76,41 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     returns the degenerate interval [1, 1] (or [0, 0]) there, because its root
     finder picks the spurious root at the boundary; see :func:`score_ci`.
 
+    References
+    ----------
+    Parker, R. I., & Vannest, K. J. (2009). An improved effect size for
+    single-case research: Nonoverlap of all pairs. *Behavior Therapy*, 40(4),
+    357-367.
+
+    Hanley, J. A., & McNeil, B. J. (1982). The meaning and use of the area
+    under a receiver operating characteristic (ROC) curve. *Radiology*,
+    143(1), 29-36.
+
+    Mee, R. W. (1990). Confidence intervals for probabilities and tolerance
+    regions based on a generalization of the Mann-Whitney statistic. *Journal
+    of the American Statistical Association*, 85(411), 793-800.
+
+    Newcombe, R. G. (2006). Confidence intervals for an effect size measure
+    based on the Mann-Whitney statistic. Part 2: Asymptotic methods and
+    evaluation. *Statistics in Medicine*, 25(4), 559-573.
+
     Examples
     --------
+    The first example of Parker, Vannest & Davis (2011): 38.5 of the 42 pairs
+    improve.
+
     >>> import scedsim as ss
     >>> r = ss.nap([20, 20, 26, 25, 22, 23], [28, 25, 24, 27, 30, 30, 29])
     >>> round(r.estimate * 42, 6)   # 38.5 of 42 pairs
     38.5
+    >>> round(r.ci_lower, 4), round(r.ci_upper, 4)
+    (0.5973, 0.986)
+
+    Parker & Vannest (2009) report NAP = .96 for their example (106 of 110 pairs):
+
+    >>> r = ss.nap([4, 3, 4, 3, 4, 7, 5, 2, 3, 2], [5, 9, 7, 9, 7, 5, 9, 11, 11, 10, 9])
+    >>> round(r.estimate, 4)
+    0.9636
     """
     return _nap_like(a, b, improvement, se, confidence, ci_roots, False)
 
@@ -91,10 +119,8 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
         ci_roots: str = "uniroot"):
     """Tau, the nonoverlap of all pairs rescaled to [-1, 1]: Tau = 2 NAP - 1.
 
-    Defined by Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B.
-    (2011). Combining nonoverlap and trend for single-case research: Tau-U.
-    *Behavior Therapy*, 42(2), 284-299.  SE = 2 SE(NAP) and the interval is the
-    NAP score interval mapped the same way.
+    Defined by Parker, Vannest, Davis & Sauber (2011).  SE = 2 SE(NAP) and the
+    interval is the NAP score interval mapped the same way.
 
     Parameters
     ----------
@@ -105,6 +131,23 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     -------
     EffectSize
         ``estimate`` in [-1, 1].
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B. (2011).
+    Combining nonoverlap and trend for single-case research: Tau-U. *Behavior
+    Therapy*, 42(2), 284-299.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): Tau = 35/42 for their first example and
+    16/20 for their second.
+
+    >>> import scedsim as ss
+    >>> round(ss.tau([20, 20, 26, 25, 22, 23], [28, 25, 24, 27, 30, 30, 29]).estimate * 42, 6)
+    35.0
+    >>> round(ss.tau([3, 3, 4, 5], [4, 5, 6, 7, 7]).estimate, 4)
+    0.8
     """
     return _nap_like(a, b, improvement, se, confidence, ci_roots, True)
 
@@ -122,9 +165,8 @@ def pnd(a, b, *, improvement: str = "increase"):
     """Percentage of Nonoverlapping Data (PND), as a proportion.
 
     The share of B values that improve strictly on the most extreme A value
-    (Scruggs, T. E., Mastropieri, M. A., & Casto, G. (1987). The quantitative
-    synthesis of single-subject research. *Remedial and Special Education*,
-    8(2), 24-33).  Under exchangeability without ties E[PND] = 1/(m + 1).
+    (Scruggs, Mastropieri & Casto 1987).  Under exchangeability without ties
+    E[PND] = 1/(m + 1).
 
     Parameters
     ----------
@@ -136,6 +178,26 @@ def pnd(a, b, *, improvement: str = "increase"):
     -------
     EffectSize
         ``estimate`` in [0, 1]; no SE or CI is defined (NaN).
+
+    References
+    ----------
+    Scruggs, T. E., Mastropieri, M. A., & Casto, G. (1987). The quantitative
+    synthesis of single-subject research: Methodology and validation.
+    *Remedial and Special Education*, 8(2), 24-33.
+
+    Examples
+    --------
+    Five of the seven B values of Parker, Vannest & Davis (2011) lie above the
+    highest A value, 26:
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> r = ss.pnd(a, b)
+    >>> round(r.estimate * 7, 6)
+    5.0
+    >>> ss.pnd([30, 28, 31], [24, 22, 20, 21], improvement="decrease").estimate   # lower is better
+    1.0
     """
     return _single(K._pnd_2d, (), "PND", a, b, improvement)
 
@@ -143,10 +205,7 @@ def pnd(a, b, *, improvement: str = "increase"):
 def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str = "median"):
     """Percentage Exceeding the Median (PEM), as a proportion.
 
-    The share of B values that improve on the centre (median) of A (Ma, H.-H.
-    (2006). An alternative method for quantitative synthesis of single-subject
-    researches: Percentage of data points exceeding the median. *Behavior
-    Modification*, 30(5), 598-617).
+    The share of B values that improve on the centre (median) of A (Ma 2006).
 
     Parameters
     ----------
@@ -162,6 +221,28 @@ def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str 
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Ma, H.-H. (2006). An alternative method for quantitative synthesis of
+    single-subject researches: Percentage of data points exceeding the median.
+    *Behavior Modification*, 30(5), 598-617.
+
+    Examples
+    --------
+    Every B value of Parker, Vannest & Davis (2011) lies above the A median,
+    22.5.  With A = 3 5 7, the B value at A's median 5 counts one half unless
+    ``ties="strict"``:
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> ss.pem(a, b).estimate
+    1.0
+    >>> round(ss.pem([3, 5, 7], [4, 5, 6, 8]).estimate, 4)
+    0.625
+    >>> ss.pem([3, 5, 7], [4, 5, 6, 8], ties="strict").estimate
+    0.5
     """
     check_choice("ties", ties, ("half", "strict"))
     check_choice("center", center, ("median", "mean"))
@@ -175,8 +256,7 @@ def pand(a, b, *, improvement: str = "increase"):
     The largest share of the m + n points that can be kept so that every kept A
     value lies strictly below every kept B value, removing A values from the top
     and B values from the bottom; ties between phases count as overlap (Parker,
-    R. I., Hagan-Burke, S., & Vannest, K. (2007). Percentage of all
-    non-overlapping data (PAND). *Journal of Special Education*, 40(4), 194-204).
+    Hagan-Burke & Vannest 2007).
     This is scan's ``method="minimum"``; scan's sort-based variant orders tied
     values by phase and is a different statistic.
 
@@ -188,6 +268,23 @@ def pand(a, b, *, improvement: str = "increase"):
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Parker, R. I., Hagan-Burke, S., & Vannest, K. (2007). Percentage of all
+    non-overlapping data (PAND): An alternative to PND. *The Journal of Special
+    Education*, 40(4), 194-204.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): removing A's two highest values, 25 and
+    26, leaves 11 of the 13 points without overlap.
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> round(ss.pand(a, b).estimate * 13, 6)
+    11.0
     """
     return _single(K._pand_2d, (False,), "PAND", a, b, improvement)
 
@@ -197,10 +294,8 @@ def ird(a, b, *, improvement: str = "increase"):
 
     With r the number of points PAND removes, split equally between the phases
     (halves allowed), IR_B = 1 - r/(2n), IR_A = r/(2m) and
-    IRD = IR_B - IR_A = 1 - (m + n) r / (2 m n) (Parker, R. I., Vannest, K. J.,
-    & Brown, L. (2009). The improvement rate difference for single-case
-    research. *Exceptional Children*, 75(2), 135-150; Parker, Vannest & Davis
-    (2011), *Behavior Modification*, 35(4), 303-322).
+    IRD = IR_B - IR_A = 1 - (m + n) r / (2 m n) (Parker, Vannest & Brown 2009;
+    Parker, Vannest & Davis 2011).
 
     Robust IRD is never negative, and it is far from 0 under no effect: for
     m = 3, n = 4 it takes only the values 1/8, 5/12, 17/24 and 1, with null
@@ -215,6 +310,26 @@ def ird(a, b, *, improvement: str = "increase"):
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., & Brown, L. (2009). The improvement rate
+    difference for single-case research. *Exceptional Children*, 75(2),
+    135-150.
+
+    Parker, R. I., Vannest, K. J., & Davis, J. L. (2011). Effect size in
+    single-case research: A review of nine nonoverlap techniques. *Behavior
+    Modification*, 35(4), 303-322.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): IRD = 6/7 - 1/6.
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> round(ss.ird(a, b).estimate, 4), round(6 / 7 - 1 / 6, 4)
+    (0.6905, 0.6905)
     """
     return _single(K._pand_2d, (True,), "IRD", a, b, improvement)
 
@@ -242,6 +357,24 @@ def pet(a, b, *, improvement: str = "increase"):
     within a relative 1e-9 of the data's magnitude of the line count as on it.
     scan compares raw doubles, so a few rows with integer data land on either
     side there (e.g. A = 30 29 31 projects exactly 31).
+
+    References
+    ----------
+    Wilbert, J., & Lüke, T. scan: Single-case data analyses for single and
+    multiple baseline designs (R package, function ``pet``; version 0.67.1 is
+    the reference here).  PET has no published definition beyond scan's.
+
+    Examples
+    --------
+    A = 30 29 31 projects 31, 31.5, 32 and 32.5 onto B's four times; B = 31 lies
+    on the line, not beyond it:
+
+    >>> import scedsim as ss
+    >>> ss.pet([30, 29, 31], [31, 33, 35, 32]).estimate
+    0.5
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> round(ss.pet(a, [28, 25, 24, 27, 30, 30, 29]).estimate * 7, 6)
+    5.0
     """
     return _single(K._pet_2d, (), "PET", a, b, improvement, min_a=2)
 
@@ -269,6 +402,27 @@ def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
     -------
     float or numpy.ndarray
         NaN where no case is defined.
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., & Brown, L. (2009). The improvement rate
+    difference for single-case research. *Exceptional Children*, 75(2),
+    135-150.
+
+    Examples
+    --------
+    Two cases of 3 + 4 points: the first without overlap (IRD 1, no removal),
+    the second with two removals (IRD 5/12).  Pooled, two removals among
+    6 + 8 points give 1 - 2 (6 + 8) / (2 * 6 * 8) = 17/24:
+
+    >>> import scedsim as ss
+    >>> from scedsim.effect_sizes import pooled_ird
+    >>> r1 = ss.ird([3, 4, 3], [6, 7, 5, 8])
+    >>> r2 = ss.ird([5, 6, 4], [6, 7, 3, 8])
+    >>> round(r1.estimate, 4), round(r2.estimate, 4)
+    (1.0, 0.4167)
+    >>> round(pooled_ird([r1.estimate, r2.estimate], n_a=3, n_b=4), 4)
+    0.7083
     """
     ird_values = np.asarray(ird_values, dtype=np.float64)
     m = np.broadcast_to(np.asarray(n_a, dtype=np.float64), ird_values.shape)
