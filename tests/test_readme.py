@@ -1,14 +1,12 @@
 """README shows real output: its Python examples run as doctests, and the demo block
-is what `scedsim demo` prints."""
+is what `scedsim demo` prints.  Docstring examples run in test_doctests.py."""
 import doctest
-import importlib
 import io
 import pathlib
 import re
 from contextlib import redirect_stdout
 
-import scedsim
-from scedsim import cli, testing
+from scedsim import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -28,10 +26,3 @@ def test_readme_demo_block_matches_the_demo(tmp_path, monkeypatch):
         assert cli.main(["demo"]) == 0
     norm = lambda s: [line.rstrip() for line in s.strip().splitlines()]  # noqa: E731
     assert norm(buf.getvalue()) == norm(block)
-
-
-def test_docstring_examples():
-    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing, scedsim.registry,
-                scedsim.datasets, scedsim.tidy):
-        res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert res.failed == 0, mod.__name__

@@ -1,5 +1,5 @@
 """scedsim: effect sizes and Monte Carlo simulation for single-case experimental designs."""
-from ._numba import get_num_threads, set_num_threads
+from ._threads import get_num_threads, set_num_threads
 from ._results import EffectSize, TauBCResult
 from .effect_sizes import ird, lrr, nap, pand, pem, pet, pnd, score_ci, smd, tau, tau_bc, tau_u
 from . import datasets, io, registry

@@ -104,6 +104,17 @@ class CaseSeries:
     dropped: list = field(default_factory=list)   # (session, phase) of each dropped missing value
 
 
+def phase_runs(labels) -> list:
+    """Runs of equal consecutive labels: list of [label, first index, last index]."""
+    runs = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab:
+            runs[-1][2] = i
+        else:
+            runs.append([lab, i, i])
+    return runs
+
+
 def _need_columns(df: pd.DataFrame, spec: dict) -> None:
     for role, col in spec.items():
         if col not in df.columns:

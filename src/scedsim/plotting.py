@@ -9,8 +9,7 @@ import numpy as np
 
 import pandas as pd
 
-from .io import case_ids, to_long
-from .tidy import _runs
+from .io import case_ids, phase_runs, to_long
 
 __all__ = ["sced_plot", "theil_sen"]
 
@@ -131,7 +130,7 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
 
     # Do all cases change phase at the same sessions?  Then label the phases once.
     def changes(s):
-        return tuple((r[0], s.sessions[r[1]]) for r in _runs(list(s.phases)))
+        return tuple((r[0], s.sessions[r[1]]) for r in phase_runs(list(s.phases)))
     same = len({changes(s) for s in series if len(s.sessions)}) <= 1
 
     for col, o in enumerate(outs):
@@ -145,7 +144,7 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
                 continue
             x = np.asarray(s.sessions, dtype=float)
             y = s.values
-            runs = _runs(list(s.phases))
+            runs = phase_runs(list(s.phases))
             for lab, i, j in runs:
                 ax.plot(x[i:j + 1], y[i:j + 1], color="black", lw=1.0, marker="o", ms=3.8,
                         mfc="black", mec="black", gid=GID_DATA, clip_on=False)

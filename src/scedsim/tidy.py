@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import registry
 from ._validation import IMPROVEMENTS, check_choice, z_for
-from .io import to_long
+from .io import phase_runs, to_long
 
 __all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
 
@@ -128,17 +128,6 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _runs(labels):
-    """Runs of equal consecutive labels: list of (label, first index, last index)."""
-    runs = []
-    for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab:
-            runs[-1][2] = i
-        else:
-            runs.append([lab, i, i])
-    return runs
-
-
 # How the comparison phase lies in time relative to the baseline (from _split).
 ADJACENT, LATER, BEFORE = "adjacent", "later", "before"
 
@@ -154,7 +143,7 @@ def _split(series, base, comp):
     if not len(series.values):
         reason = "every value is missing" if series.dropped else "no data for this outcome"
         return None, None, reason, None
-    runs = _runs(list(series.phases))
+    runs = phase_runs(list(series.phases))
     for lab in base + comp:
         mine = [r for r in runs if r[0] == lab]
         if not mine:

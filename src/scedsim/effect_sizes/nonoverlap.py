@@ -1,93 +1,17 @@
 """Nonoverlap effect sizes: NAP, Tau, PND, PEM, PAND, robust IRD and PET."""
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from .._numba import run_rows
 from .._results import EffectSize, make
+from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
 from ..registry import KernelCase, Metric, register
 from . import _kernels as K
 from . import _limits as L
+from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
 
-__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "score_ci", "pooled_ird"]
-
-_EMPTY_TABLE = np.empty((2, 0))
-
-
-# Root-finder tolerances for the score interval: R's uniroot default, as
-# SingleCaseES uses, or machine precision.
-CI_ROOTS = {"uniroot": float(np.finfo(float).eps ** 0.25), "exact": 0.0}
-
-
-@lru_cache(maxsize=256)
-def _ci_table(m: int, n: int, z: float, tol: float) -> np.ndarray:
-    """Newcombe bounds for every attainable NAP = k/(2mn), k = 0..2mn."""
-    vals = np.arange(2 * m * n + 1) / (2.0 * m * n)
-    out = np.empty((2, vals.size))
-    K._score_ci(vals, m, n, z, tol, out)
-    out.flags.writeable = False
-    return out
-
-
-def _score_bounds(nap_values: np.ndarray, m: int, n: int, z: float, tol: float) -> np.ndarray:
-    """Score bounds for a few NAP values, solved directly (no table)."""
-    ci = np.empty((2, nap_values.size))
-    K._score_ci(np.ascontiguousarray(nap_values, dtype=np.float64), m, n, z, tol, ci)
-    return ci
-
-
-def _use_table(rows: int, m: int, n: int) -> bool:
-    # Tabulating all 2mn + 1 attainable values pays off once the batch is larger.
-    return rows * 4 >= 2 * m * n + 1
-
-
-def score_ci(estimate, m: int, n: int, *, confidence: float = 0.95, ci_roots: str = "uniroot"):
-    """Newcombe (2006) score confidence interval for NAP (the AUC).
-
-    Parameters
-    ----------
-    estimate : float or array_like
-        NAP value(s) in [0, 1].
-    m, n : int
-        Number of points in phase A and B.
-    confidence : float
-        Confidence level.
-    ci_roots : {"uniroot", "exact"}
-        How precisely the bounds are solved.  ``"uniroot"`` (default) stops
-        Brent's method at R's ``uniroot`` tolerance, eps^0.25 ~ 1.2e-4, which
-        reproduces SingleCaseES's bounds to 1e-16; those are within about 3e-5
-        of the true roots.  ``"exact"`` solves to machine precision.  The
-        bounds at NAP = 0 and 1, which SingleCaseES does not give, are always
-        solved to machine precision.
-
-    Returns
-    -------
-    (lower, upper) : tuple of float or numpy.ndarray
-
-    Notes
-    -----
-    Method 5 of Newcombe, R. G. (2006). Confidence intervals for an effect size
-    measure based on the Mann-Whitney statistic. Part 2. *Statistics in
-    Medicine*, 25(4), 559-573.  At NAP = 1 the lower bound is the root of
-    f(x)/(1 - x) inside (0, 1), not the spurious root x = 1 that SingleCaseES's
-    root finder returns (its interval there is the degenerate [1, 1]); likewise
-    at NAP = 0.
-    """
-    z = z_for(confidence)
-    tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
-    arr = np.atleast_1d(np.asarray(estimate, dtype=np.float64))
-    if np.any(~np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-        raise ValueError("NAP values for a score interval must lie in [0, 1]")
-    if int(m) < 1 or int(n) < 1:
-        raise ValueError(f"a score interval needs at least 1 point per phase, got m={m}, n={n}")
-    out = _score_bounds(arr, int(m), int(n), z, tol)
-    if np.ndim(estimate) == 0:
-        return float(out[0, 0]), float(out[1, 0])
-    return out[0], out[1]
-
+__all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "pooled_ird"]
 
 def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     metric = "Tau" if tau_scale else "NAP"
@@ -100,12 +24,12 @@ def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((4, rows))
-    if _use_table(rows, m, n):
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _ci_table(m, n, z, tol), tau_scale)
+    if use_table(rows, m, n):
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], ci_table(m, n, z, tol), tau_scale)
     else:
         # Few rows: solve only the intervals needed.
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], _EMPTY_TABLE, False)
-        out[2:] = _score_bounds(out[0], m, n, z, tol)
+        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], EMPTY_TABLE, False)
+        out[2:] = score_bounds(out[0], m, n, z, tol)
         if tau_scale:
             out[0] = 2.0 * out[0] - 1.0
             out[1:] = 2.0 * out[1:]
@@ -122,9 +46,8 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     """Nonoverlap of All Pairs (NAP).
 
     The share of all (A, B) pairs in which the B value improves on the A value,
-    ties counting one half: the Mann-Whitney U divided by m n (Parker, R. I., &
-    Vannest, K. J. (2009). An improved effect size for single-case research:
-    Nonoverlap of all pairs. *Behavior Therapy*, 40(4), 357-367).
+    ties counting one half: the Mann-Whitney U divided by m n (Parker & Vannest
+    2009).
 
     Parameters
     ----------
@@ -155,12 +78,41 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     returns the degenerate interval [1, 1] (or [0, 0]) there, because its root
     finder picks the spurious root at the boundary; see :func:`score_ci`.
 
+    References
+    ----------
+    Parker, R. I., & Vannest, K. J. (2009). An improved effect size for
+    single-case research: Nonoverlap of all pairs. *Behavior Therapy*, 40(4),
+    357-367.
+
+    Hanley, J. A., & McNeil, B. J. (1982). The meaning and use of the area
+    under a receiver operating characteristic (ROC) curve. *Radiology*,
+    143(1), 29-36.
+
+    Mee, R. W. (1990). Confidence intervals for probabilities and tolerance
+    regions based on a generalization of the Mann-Whitney statistic. *Journal
+    of the American Statistical Association*, 85(411), 793-800.
+
+    Newcombe, R. G. (2006). Confidence intervals for an effect size measure
+    based on the Mann-Whitney statistic. Part 2: Asymptotic methods and
+    evaluation. *Statistics in Medicine*, 25(4), 559-573.
+
     Examples
     --------
+    The first example of Parker, Vannest & Davis (2011): 38.5 of the 42 pairs
+    improve.
+
     >>> import scedsim as ss
     >>> r = ss.nap([20, 20, 26, 25, 22, 23], [28, 25, 24, 27, 30, 30, 29])
     >>> round(r.estimate * 42, 6)   # 38.5 of 42 pairs
     38.5
+    >>> round(r.ci_lower, 4), round(r.ci_upper, 4)
+    (0.5973, 0.986)
+
+    Parker & Vannest (2009) report NAP = .96 for their example (106 of 110 pairs):
+
+    >>> r = ss.nap([4, 3, 4, 3, 4, 7, 5, 2, 3, 2], [5, 9, 7, 9, 7, 5, 9, 11, 11, 10, 9])
+    >>> round(r.estimate, 4)
+    0.9636
     """
     return _nap_like(a, b, improvement, se, confidence, ci_roots, False)
 
@@ -169,10 +121,8 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
         ci_roots: str = "uniroot"):
     """Tau, the nonoverlap of all pairs rescaled to [-1, 1]: Tau = 2 NAP - 1.
 
-    Defined by Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B.
-    (2011). Combining nonoverlap and trend for single-case research: Tau-U.
-    *Behavior Therapy*, 42(2), 284-299.  SE = 2 SE(NAP) and the interval is the
-    NAP score interval mapped the same way.
+    Defined by Parker, Vannest, Davis & Sauber (2011).  SE = 2 SE(NAP) and the
+    interval is the NAP score interval mapped the same way.
 
     Parameters
     ----------
@@ -183,6 +133,23 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     -------
     EffectSize
         ``estimate`` in [-1, 1].
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B. (2011).
+    Combining nonoverlap and trend for single-case research: Tau-U. *Behavior
+    Therapy*, 42(2), 284-299.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): Tau = 35/42 for their first example and
+    16/20 for their second.
+
+    >>> import scedsim as ss
+    >>> round(ss.tau([20, 20, 26, 25, 22, 23], [28, 25, 24, 27, 30, 30, 29]).estimate * 42, 6)
+    35.0
+    >>> round(ss.tau([3, 3, 4, 5], [4, 5, 6, 7, 7]).estimate, 4)
+    0.8
     """
     return _nap_like(a, b, improvement, se, confidence, ci_roots, True)
 
@@ -200,9 +167,8 @@ def pnd(a, b, *, improvement: str = "increase"):
     """Percentage of Nonoverlapping Data (PND), as a proportion.
 
     The share of B values that improve strictly on the most extreme A value
-    (Scruggs, T. E., Mastropieri, M. A., & Casto, G. (1987). The quantitative
-    synthesis of single-subject research. *Remedial and Special Education*,
-    8(2), 24-33).  Under exchangeability without ties E[PND] = 1/(m + 1).
+    (Scruggs, Mastropieri & Casto 1987).  Under exchangeability without ties
+    E[PND] = 1/(m + 1).
 
     Parameters
     ----------
@@ -214,6 +180,26 @@ def pnd(a, b, *, improvement: str = "increase"):
     -------
     EffectSize
         ``estimate`` in [0, 1]; no SE or CI is defined (NaN).
+
+    References
+    ----------
+    Scruggs, T. E., Mastropieri, M. A., & Casto, G. (1987). The quantitative
+    synthesis of single-subject research: Methodology and validation.
+    *Remedial and Special Education*, 8(2), 24-33.
+
+    Examples
+    --------
+    Five of the seven B values of Parker, Vannest & Davis (2011) lie above the
+    highest A value, 26:
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> r = ss.pnd(a, b)
+    >>> round(r.estimate * 7, 6)
+    5.0
+    >>> ss.pnd([30, 28, 31], [24, 22, 20, 21], improvement="decrease").estimate   # lower is better
+    1.0
     """
     return _single(K._pnd_2d, (), "PND", a, b, improvement)
 
@@ -221,10 +207,7 @@ def pnd(a, b, *, improvement: str = "increase"):
 def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str = "median"):
     """Percentage Exceeding the Median (PEM), as a proportion.
 
-    The share of B values that improve on the centre (median) of A (Ma, H.-H.
-    (2006). An alternative method for quantitative synthesis of single-subject
-    researches: Percentage of data points exceeding the median. *Behavior
-    Modification*, 30(5), 598-617).
+    The share of B values that improve on the centre (median) of A (Ma 2006).
 
     Parameters
     ----------
@@ -240,6 +223,28 @@ def pem(a, b, *, improvement: str = "increase", ties: str = "half", center: str 
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Ma, H.-H. (2006). An alternative method for quantitative synthesis of
+    single-subject researches: Percentage of data points exceeding the median.
+    *Behavior Modification*, 30(5), 598-617.
+
+    Examples
+    --------
+    Every B value of Parker, Vannest & Davis (2011) lies above the A median,
+    22.5.  With A = 3 5 7, the B value at A's median 5 counts one half unless
+    ``ties="strict"``:
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> ss.pem(a, b).estimate
+    1.0
+    >>> round(ss.pem([3, 5, 7], [4, 5, 6, 8]).estimate, 4)
+    0.625
+    >>> ss.pem([3, 5, 7], [4, 5, 6, 8], ties="strict").estimate
+    0.5
     """
     check_choice("ties", ties, ("half", "strict"))
     check_choice("center", center, ("median", "mean"))
@@ -253,8 +258,7 @@ def pand(a, b, *, improvement: str = "increase"):
     The largest share of the m + n points that can be kept so that every kept A
     value lies strictly below every kept B value, removing A values from the top
     and B values from the bottom; ties between phases count as overlap (Parker,
-    R. I., Hagan-Burke, S., & Vannest, K. (2007). Percentage of all
-    non-overlapping data (PAND). *Journal of Special Education*, 40(4), 194-204).
+    Hagan-Burke & Vannest 2007).
     This is scan's ``method="minimum"``; scan's sort-based variant orders tied
     values by phase and is a different statistic.
 
@@ -266,6 +270,23 @@ def pand(a, b, *, improvement: str = "increase"):
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Parker, R. I., Hagan-Burke, S., & Vannest, K. (2007). Percentage of all
+    non-overlapping data (PAND): An alternative to PND. *The Journal of Special
+    Education*, 40(4), 194-204.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): removing A's two highest values, 25 and
+    26, leaves 11 of the 13 points without overlap.
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> round(ss.pand(a, b).estimate * 13, 6)
+    11.0
     """
     return _single(K._pand_2d, (False,), "PAND", a, b, improvement)
 
@@ -275,10 +296,8 @@ def ird(a, b, *, improvement: str = "increase"):
 
     With r the number of points PAND removes, split equally between the phases
     (halves allowed), IR_B = 1 - r/(2n), IR_A = r/(2m) and
-    IRD = IR_B - IR_A = 1 - (m + n) r / (2 m n) (Parker, R. I., Vannest, K. J.,
-    & Brown, L. (2009). The improvement rate difference for single-case
-    research. *Exceptional Children*, 75(2), 135-150; Parker, Vannest & Davis
-    (2011), *Behavior Modification*, 35(4), 303-322).
+    IRD = IR_B - IR_A = 1 - (m + n) r / (2 m n) (Parker, Vannest & Brown 2009;
+    Parker, Vannest & Davis 2011).
 
     Robust IRD is never negative, and it is far from 0 under no effect: for
     m = 3, n = 4 it takes only the values 1/8, 5/12, 17/24 and 1, with null
@@ -293,6 +312,26 @@ def ird(a, b, *, improvement: str = "increase"):
     Returns
     -------
     EffectSize
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., & Brown, L. (2009). The improvement rate
+    difference for single-case research. *Exceptional Children*, 75(2),
+    135-150.
+
+    Parker, R. I., Vannest, K. J., & Davis, J. L. (2011). Effect size in
+    single-case research: A review of nine nonoverlap techniques. *Behavior
+    Modification*, 35(4), 303-322.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): IRD = 6/7 - 1/6.
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> round(ss.ird(a, b).estimate, 4), round(6 / 7 - 1 / 6, 4)
+    (0.6905, 0.6905)
     """
     return _single(K._pand_2d, (True,), "IRD", a, b, improvement)
 
@@ -320,6 +359,24 @@ def pet(a, b, *, improvement: str = "increase"):
     within a relative 1e-9 of the data's magnitude of the line count as on it.
     scan compares raw doubles, so a few rows with integer data land on either
     side there (e.g. A = 30 29 31 projects exactly 31).
+
+    References
+    ----------
+    Wilbert, J., & Lüke, T. scan: Single-case data analyses for single and
+    multiple baseline designs (R package, function ``pet``; version 0.67.1 is
+    the reference here).  PET has no published definition beyond scan's.
+
+    Examples
+    --------
+    A = 30 29 31 projects 31, 31.5, 32 and 32.5 onto B's four times; B = 31 lies
+    on the line, not beyond it:
+
+    >>> import scedsim as ss
+    >>> ss.pet([30, 29, 31], [31, 33, 35, 32]).estimate
+    0.5
+    >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
+    >>> round(ss.pet(a, [28, 25, 24, 27, 30, 30, 29]).estimate * 7, 6)
+    5.0
     """
     return _single(K._pet_2d, (), "PET", a, b, improvement, min_a=2)
 
@@ -347,6 +404,27 @@ def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
     -------
     float or numpy.ndarray
         NaN where no case is defined.
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., & Brown, L. (2009). The improvement rate
+    difference for single-case research. *Exceptional Children*, 75(2),
+    135-150.
+
+    Examples
+    --------
+    Two cases of 3 + 4 points: the first without overlap (IRD 1, no removal),
+    the second with two removals (IRD 5/12).  Pooled, two removals among
+    6 + 8 points give 1 - 2 (6 + 8) / (2 * 6 * 8) = 17/24:
+
+    >>> import scedsim as ss
+    >>> from scedsim.effect_sizes import pooled_ird
+    >>> r1 = ss.ird([3, 4, 3], [6, 7, 5, 8])
+    >>> r2 = ss.ird([5, 6, 4], [6, 7, 3, 8])
+    >>> round(r1.estimate, 4), round(r2.estimate, 4)
+    (1.0, 0.4167)
+    >>> round(pooled_ird([r1.estimate, r2.estimate], n_a=3, n_b=4), 4)
+    0.7083
     """
     ird_values = np.asarray(ird_values, dtype=np.float64)
     m = np.broadcast_to(np.asarray(n_a, dtype=np.float64), ird_values.shape)
@@ -382,15 +460,15 @@ register(Metric(
     rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
     reference=("nonoverlap", "SingleCaseES", "NAP", "SE=unbiased;confidence=0.95"),
     limit=lambda q, o: L.nap_limit(q),
-    kernels=(KernelCase("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), False)),
-             KernelCase("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, _ci_table(m, n, _Z95, _TOL), True)),
-             KernelCase("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, _EMPTY_TABLE, False)))))
+    kernels=(KernelCase("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), False)),
+             KernelCase("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, ci_table(m, n, _Z95, _TOL), True)),
+             KernelCase("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, EMPTY_TABLE, False)))))
 register(Metric(
     name="tau", label="Tau", func=tau, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
     reference=("nonoverlap", "SingleCaseES", "Tau", "SE=unbiased;confidence=0.95"),
     limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0,
-    kernels=(KernelCase("tau-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), True)),)))
+    kernels=(KernelCase("tau-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), True)),)))
 register(Metric(
     name="pnd", label="PND", func=pnd, bounds=(0.0, 1.0), rank=True, discrete=True,
     reference=("nonoverlap", "SingleCaseES", "PND", None),

@@ -5,13 +5,13 @@ import math
 
 import numpy as np
 
-from .._numba import run_rows
 from .._results import EffectSize, TauBCResult, make
+from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
 from ..registry import KernelCase, Metric, register
 from . import _kernels as K
 from ._limits import nap_limit
-from .nonoverlap import _EMPTY_TABLE, CI_ROOTS, _ci_table, _score_bounds, _use_table
+from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
 
 __all__ = ["tau_u", "tau_bc"]
 
@@ -24,10 +24,9 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
           contrast: str = "ab_minus_trend_a"):
     """Tau-U: nonoverlap between phases combined with trend within phases.
 
-    Defined by Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B.
-    (2011). Combining nonoverlap and trend for single-case research: Tau-U.
-    *Behavior Therapy*, 42(2), 284-299.  Every contrast is Kendall's S between
-    the series (A then B, in time order) and a constructed predictor:
+    Defined by Parker, Vannest, Davis & Sauber (2011).  Every contrast is
+    Kendall's S between the series (A then B, in time order) and a constructed
+    predictor:
 
     ================================  ==========================  ==========================
     ``contrast``                      S                           pairs untied in predictor
@@ -66,6 +65,36 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
     -------
     EffectSize
         ``estimate`` (NaN where the denominator is 0, as R gives NA); no SE.
+
+    References
+    ----------
+    Parker, R. I., Vannest, K. J., Davis, J. L., & Sauber, S. B. (2011).
+    Combining nonoverlap and trend for single-case research: Tau-U. *Behavior
+    Therapy*, 42(2), 284-299.
+
+    Tarlow, K. R. (2017). An improved rank correlation effect size statistic for
+    single-case designs: Baseline corrected Tau. *Behavior Modification*,
+    41(4), 427-467.
+
+    Examples
+    --------
+    Parker, Vannest & Davis (2011): S_AB = 35 and S_AA = 4 give
+    Tau-U = (35 - 4)/42 = 31/42.  Their Tau-U example case gives .65.
+
+    >>> import scedsim as ss
+    >>> a = [20, 20, 26, 25, 22, 23]
+    >>> b = [28, 25, 24, 27, 30, 30, 29]
+    >>> round(ss.tau_u(a, b).estimate * 42, 6)
+    31.0
+    >>> round(ss.tau_u(a, b, contrast="ab").estimate * 42, 6)
+    35.0
+    >>> round(ss.tau_u([2, 3, 5, 3], [4, 5, 5, 7, 6]).estimate, 4)
+    0.65
+
+    Tarlow's denominator, the pairs untied in the predictor (42 + 15):
+
+    >>> round(ss.tau_u(a, b, method="tarlow").estimate * 57, 6)
+    31.0
     """
     check_choice("method", method, tuple(K.METHOD_CODES))
     check_choice("contrast", contrast, tuple(K.CONTRAST_CODES))
@@ -81,11 +110,9 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
            se: str = "unbiased", confidence: float = 0.95, ci_roots: str = "uniroot"):
     """Baseline-corrected Tau (Tau-BC).
 
-    Tarlow, K. R. (2017). An improved rank correlation effect size statistic for
-    single-case designs: Baseline corrected Tau. *Behavior Modification*, 41(4),
-    427-467.  The baseline trend is estimated by the Theil-Sen slope of A
-    against times 1..m with the median intercept, subtracted from both phases
-    (time runs on through B), and Tau is computed on the residuals.
+    Defined by Tarlow (2017).  The baseline trend is estimated by the Theil-Sen
+    slope of A against times 1..m with the median intercept, subtracted from
+    both phases (time runs on through B), and Tau is computed on the residuals.
 
     Parameters
     ----------
@@ -130,6 +157,24 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
       floating-point residuals and breaks some of these ties at random.
     * The Kendall version's values were computed in single precision by the
       Kendall package, so they agree with scedsim to about 1e-6 only.
+
+    References
+    ----------
+    Tarlow, K. R. (2017). An improved rank correlation effect size statistic for
+    single-case designs: Baseline corrected Tau. *Behavior Modification*,
+    41(4), 427-467.
+
+    Examples
+    --------
+    Tarlow's (2017) perfectly trending series: Tau = 1, but the baseline trend
+    (slope 1) explains the whole change, so Tau-BC = 0.
+
+    >>> import scedsim as ss
+    >>> r = ss.tau_bc([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    >>> r.estimate, r.slope, r.intercept
+    (0.0, 1.0, 0.0)
+    >>> ss.tau_bc([1, 2, 3, 4, 5], [6, 7, 8, 9, 10], kendall=True).estimate
+    0.0
     """
     check_choice("se", se, tuple(K.SE_CODES))
     tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
@@ -155,11 +200,11 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     rows, m = A.shape
     n = B.shape[1]
     out = np.empty((8, rows))
-    few = not _use_table(rows, m, n)
-    table = _EMPTY_TABLE if (kendall or few) else _ci_table(m, n, z, tol)
+    few = not use_table(rows, m, n)
+    table = EMPTY_TABLE if (kendall or few) else ci_table(m, n, z, tol)
     run_rows(K._tau_bc_2d, A, B, out, bool(kendall), alpha, K.SE_CODES[se], table, z)
     if few and not kendall:
-        out[2:4] = 2.0 * _score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
+        out[2:4] = 2.0 * score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
     if improvement == "decrease":
         # The fit was made on negated data; report it in the data's orientation.
         out[4:6] *= -1.0
@@ -211,6 +256,6 @@ register(Metric(
     reference=("nonoverlap", "SingleCaseES", "Tau_BC", "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),
     limit=_tau_bc_limit,
     kernels=(KernelCase("tau-bc", K._tau_bc_2d, 8,
-                        lambda m, n: (False, -1.0, K.SE_UNBIASED, _ci_table(m, n, _Z95, _TOL), _Z95)),
+                        lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)),
              KernelCase("tau-bc-kendall-pretest", K._tau_bc_2d, 8,
-                        lambda m, n: (True, 0.05, K.SE_HANLEY, _EMPTY_TABLE, _Z95)))))
+                        lambda m, n: (True, 0.05, K.SE_HANLEY, EMPTY_TABLE, _Z95)))))

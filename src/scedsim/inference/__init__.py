@@ -1,8 +1,9 @@
 """Exact inference for short single-case series: permutation and randomization tests,
 combining cases, and counting rules."""
+from ._result import TestResult
 from .combine import combine_pvalues, k_of_n
 from .permutation import MAX_EXACT, arrangements, permutation_test, rank_null_pvalues
-from .randomization import (TestResult, abab_test, admissible_starts, multiple_baseline_pvalues,
+from .randomization import (abab_test, admissible_starts, multiple_baseline_pvalues,
                             multiple_baseline_test, randomization_test)
 
 __all__ = ["TestResult", "permutation_test", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues", "admissible_starts",

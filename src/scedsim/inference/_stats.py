@@ -7,9 +7,6 @@ import numpy as np
 
 from ..registry import metrics
 
-# Values within this relative distance of the observed statistic count as equal
-# to it: statistics equal in exact arithmetic must tie whatever rounding does.
-TIE_RTOL = 1e-9
 #: Statistics that are not registered metrics.
 PLAIN = {
     "mean_diff": lambda a, b: b.mean(axis=1) - a.mean(axis=1),
@@ -61,49 +58,3 @@ def statistic_function(statistic, options: dict | None = None, improvement: str 
         return statistic, f
     raise ValueError(f"unknown statistic {statistic!r}; expected one of {', '.join(statistic_names())} "
                      "or a callable")
-
-
-def count_extreme(null: np.ndarray, observed: np.ndarray, alternative: str, exclude_equal: bool = False,
-                  data_scale=None):
-    """Per row, how many null values are at least as extreme as the observed one.
-
-    ``null`` is ``(rows, K)``; ``observed`` ``(rows,)``.  Values within
-    ``TIE_RTOL`` of the larger of the statistics' and the data's magnitude
-    (``data_scale``, per row) count as equal.  Arrangements whose statistic is
-    undefined (NaN) are left out of the reference set.
-
-    Returns ``(count_greater, count_less, n_defined)``: the first two include
-    ties unless ``exclude_equal``.
-    """
-    with np.errstate(invalid="ignore"):
-        scale = np.fmax(np.nanmax(np.abs(np.where(np.isnan(null), 0.0, null)), axis=1), np.abs(observed))
-    if data_scale is not None:
-        scale = np.fmax(scale, np.asarray(data_scale, dtype=np.float64))
-    tol = TIE_RTOL * np.maximum(np.nan_to_num(scale), 1e-300)[:, None]
-    diff = null - observed[:, None]
-    if exclude_equal:
-        ge = (diff > tol).sum(axis=1)
-        le = (diff < -tol).sum(axis=1)
-    else:
-        ge = (diff >= -tol).sum(axis=1)
-        le = (diff <= tol).sum(axis=1)
-    return ge, le, (~np.isnan(null)).sum(axis=1)
-
-
-def pvalue_from_counts(ge, le, total, alternative: str, plus_one: bool = False, observed=None):
-    """p-values from counts; ``plus_one`` gives the Monte Carlo form (1 + count)/(1 + R).
-    ``total`` may vary by row; an undefined observed statistic gives NaN."""
-    add = 1 if plus_one else 0
-    total = np.asarray(total, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pg = (ge + add) / (total + add)
-        pl = (le + add) / (total + add)
-    if alternative == "greater":
-        p = pg
-    elif alternative == "less":
-        p = pl
-    else:
-        p = np.minimum(1.0, 2.0 * np.minimum(pg, pl))
-    if observed is not None:
-        p = np.where(np.isnan(observed), np.nan, p)
-    return p

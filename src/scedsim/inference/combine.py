@@ -67,6 +67,37 @@ def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
     p-values of exact tests on 7 points are discrete (e.g. multiples of 1/35),
     which makes Fisher and Stouffer conservative; Edgington's sum is the usual
     choice for combining randomization tests.
+
+    References
+    ----------
+    Fisher, R. A. (1932). *Statistical methods for research workers* (4th ed.).
+    Oliver & Boyd.
+
+    Stouffer, S. A., Suchman, E. A., DeVinney, L. C., Star, S. A., & Williams,
+    R. M., Jr. (1949). *The American soldier: Vol. 1. Adjustment during army
+    life*. Princeton University Press.
+
+    Edgington, E. S. (1972). An additive method for combining probability
+    values from independent experiments. *The Journal of Psychology*, 80(2),
+    351-363.
+
+    Onghena, P., & Edgington, E. S. (2005). Customization of pain treatments:
+    Single-case design and analysis. *The Clinical Journal of Pain*, 21(1),
+    56-68.
+
+    Examples
+    --------
+    Six participants' exact one-sided p-values, two of them the smallest
+    attainable with 3 + 4 points (1/35):
+
+    >>> from scedsim.inference import combine_pvalues
+    >>> p = [1/35, 0.1, 0.2, 0.06, 0.3, 1/35]
+    >>> round(combine_pvalues(p, "edgington"), 5)
+    0.00019
+    >>> round(combine_pvalues(p, "fisher"), 5)
+    0.00272
+    >>> round(combine_pvalues(p, "stouffer"), 5)
+    0.00054
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
@@ -106,6 +137,23 @@ def k_of_n(successes, n: int, p0: float):
     Returns
     -------
     float or ndarray
+
+    References
+    ----------
+    Wilkinson, B. (1951). A statistical consideration in psychological
+    research. *Psychological Bulletin*, 48(2), 156-158.
+
+    Examples
+    --------
+    With 3 + 4 points an exact rank test rejects at .05 with probability 1/35
+    under the null.  Two of six participants rejecting is then unlikely; one
+    is not:
+
+    >>> from scedsim.inference import k_of_n
+    >>> round(k_of_n(2, 6, 1/35), 4)
+    0.0113
+    >>> round(k_of_n(1, 6, 1/35), 4)
+    0.1596
     """
     if not 0.0 <= p0 <= 1.0:
         raise ValueError(f"p0 must be a probability, got {p0}")

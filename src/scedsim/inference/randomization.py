@@ -9,59 +9,38 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .._validation import check_choice, phases
 from ..registry import TestSpec, register_test
-from ._stats import count_extreme, pvalue_from_counts, statistic_function
+from ._result import ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
+from ._stats import statistic_function
 
-__all__ = ["TestResult", "randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
+__all__ = ["randomization_test", "abab_test", "multiple_baseline_test", "multiple_baseline_pvalues",
            "admissible_starts"]
 
-ALTERNATIVES = ("greater", "less", "two-sided")
-
-
-@dataclass(frozen=True)
-class TestResult:
-    """Outcome of an exact or Monte Carlo test.
-
-    Attributes
-    ----------
-    statistic : float or ndarray
-        Observed statistic (oriented so that larger means improvement).
-    pvalue : float or ndarray
-    n_arrangements : int
-        Size of the reference set (or Monte Carlo resamples + 1).
-    min_pvalue : float
-        The smallest p-value the test can give for this design.
-    method : str
-        ``"exact"`` or ``"monte_carlo"``.
-    alternative : str
-    null_distribution : ndarray or None
-        The statistic over the reference set, with ``return_distribution=True``.
-    """
-
-    statistic: Any
-    pvalue: Any
-    n_arrangements: int
-    min_pvalue: float
-    method: str
-    alternative: str
-    null_distribution: Any = None
-
-    def __repr__(self) -> str:
-        if np.ndim(self.pvalue):
-            return (f"TestResult(batch of {np.size(self.pvalue)}, method={self.method!r}, "
-                    f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
-        return (f"TestResult(statistic={self.statistic:.4g}, pvalue={self.pvalue:.4g}, method={self.method!r}, "
-                f"n_arrangements={self.n_arrangements}, min_pvalue={self.min_pvalue:.4g})")
-
-
 def admissible_starts(n_time: int, min_phase: int) -> np.ndarray:
-    """Admissible baseline lengths of one AB series: both phases keep ``min_phase`` points."""
+    """Admissible baseline lengths of one AB series: both phases keep ``min_phase`` points.
+
+    These are the intervention points among which an AB design with a random
+    start point draws (Edgington 1975); each is equally likely under the
+    randomization.
+
+    References
+    ----------
+    Edgington, E. S. (1975). Randomization tests for one-subject operant
+    experiments. *The Journal of Psychology*, 90(1), 57-68.
+
+    Examples
+    --------
+    Seven occasions with at least two per phase leave four start points, so an
+    AB randomization test there cannot give p below 1/4:
+
+    >>> from scedsim.inference import admissible_starts
+    >>> admissible_starts(7, 2).tolist()
+    [2, 3, 4, 5]
+    """
     if min_phase < 1:
         raise ValueError(f"min_phase must be at least 1, got {min_phase}")
     starts = np.arange(min_phase, n_time - min_phase + 1)
@@ -121,6 +100,31 @@ def randomization_test(a, b, *, statistic="mean_diff", improvement: str = "incre
     -----
     Statistics equal in exact arithmetic are equal here (relative tolerance
     1e-9); scan compares doubles and can split such ties.
+
+    References
+    ----------
+    Edgington, E. S., & Onghena, P. (2007). *Randomization tests* (4th ed.).
+    Chapman & Hall/CRC.
+
+    Bulté, I., & Onghena, P. (2008). An R package for single-case randomization
+    tests. *Behavior Research Methods*, 40(2), 467-478.
+
+    Examples
+    --------
+    With 3 + 4 points and at least two per phase, the observed start is one of
+    four; it gives the largest mean difference, so p = 1/4:
+
+    >>> from scedsim.inference import randomization_test
+    >>> r = randomization_test([3, 4, 3], [6, 7, 5, 8])
+    >>> round(r.statistic, 4), r.pvalue, r.n_arrangements
+    (3.1667, 0.25, 4)
+
+    The first example of Parker, Vannest & Davis (2011), with NAP as the
+    statistic: ten admissible start points.
+
+    >>> r = randomization_test([20, 20, 26, 25, 22, 23], [28, 25, 24, 27, 30, 30, 29], statistic="nap")
+    >>> r.n_arrangements, r.min_pvalue
+    (10, 0.1)
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     name, f = statistic_function(statistic, options, improvement)
@@ -181,6 +185,42 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
     Returns
     -------
     TestResult
+
+    References
+    ----------
+    Marascuilo, L. A., & Busk, P. L. (1988). Combining statistics for
+    multiple-baseline AB and replicated ABAB designs across subjects.
+    *Behavioral Assessment*, 10(1), 1-28.
+
+    Wampold, B. E., & Worsham, N. L. (1986). Randomization tests for
+    multiple-baseline designs. *Behavioral Assessment*, 8(2), 135-143.
+
+    Koehler, M. J., & Levin, J. R. (1998). Regulated randomization: A
+    potentially sharper analytical tool for the multiple-baseline design.
+    *Psychological Methods*, 3(2), 206-217.
+
+    Examples
+    --------
+    Three participants measured nine times, the intervention starting after
+    3, 4 and 5 baseline points.  Each start varies over 6 admissible points,
+    6^3 = 216 combinations, and the observed one is the most extreme:
+
+    >>> from scedsim.inference import multiple_baseline_test
+    >>> cases = [([3, 4, 3], [6, 7, 5, 8, 7, 6]),
+    ...          ([2, 3, 4, 3], [7, 6, 8, 7, 8]),
+    ...          ([4, 3, 4, 3, 4], [8, 7, 9, 8])]
+    >>> r = multiple_baseline_test(cases)
+    >>> round(r.statistic, 4), round(r.pvalue * 216, 6), r.n_arrangements
+    (3.9222, 1.0, 216)
+
+    Wampold-Worsham only permutes the participants over the three observed
+    starts (3! = 6); Koehler-Levin adds a choice of start per tier:
+
+    >>> multiple_baseline_test(cases, scheme="wampold_worsham").n_arrangements
+    6
+    >>> r = multiple_baseline_test(cases, scheme="koehler_levin", tier_starts=[[3, 4], [4, 5], [5, 6]])
+    >>> round(r.pvalue * 48, 6), r.n_arrangements
+    (1.0, 48)
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("scheme", scheme, SCHEMES)
@@ -306,6 +346,23 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
     Returns
     -------
     TestResult
+
+    References
+    ----------
+    Onghena, P. (1992). Randomization tests for extensions and variations of
+    ABAB single-case experimental designs: A rejoinder. *Behavioral
+    Assessment*, 14(2), 153-171.
+
+    Examples
+    --------
+    Twelve occasions cut into four phases of at least two points each: 35
+    admissible cuts, and the observed one gives the largest difference between
+    the B and the A means, p = 1/35:
+
+    >>> from scedsim.inference import abab_test
+    >>> r = abab_test([[2, 3, 2], [6, 7, 6], [3, 2, 3], [7, 8, 7]])
+    >>> round(r.statistic, 4), round(r.pvalue * 35, 6), r.n_arrangements
+    (4.3333, 1.0, 35)
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     _, f = statistic_function(statistic, options, improvement)
@@ -356,6 +413,26 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     Returns
     -------
     ndarray of shape (n_reps,)
+
+    References
+    ----------
+    Marascuilo, L. A., & Busk, P. L. (1988). Combining statistics for
+    multiple-baseline AB and replicated ABAB designs across subjects.
+    *Behavioral Assessment*, 10(1), 1-28.
+
+    Examples
+    --------
+    The data of :func:`multiple_baseline_test`'s example as one replication,
+    and the same series reversed in time as a second:
+
+    >>> import numpy as np
+    >>> from scedsim.inference import multiple_baseline_pvalues
+    >>> y = np.array([[3, 4, 3, 6, 7, 5, 8, 7, 6],
+    ...               [2, 3, 4, 3, 7, 6, 8, 7, 8],
+    ...               [4, 3, 4, 3, 4, 8, 7, 9, 8]], dtype=float)
+    >>> p = multiple_baseline_pvalues(np.stack([y, y[:, ::-1]]), [3, 4, 5])
+    >>> (p * 216).round(6).tolist()
+    [1.0, 115.0]
     """
     check_choice("alternative", alternative, ALTERNATIVES)
     name, f = statistic_function(statistic, options, improvement)

@@ -385,7 +385,7 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None) -> tuple[in
 
 def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
     if single_thread:
-        from .._numba import get_num_threads, set_num_threads
+        from .._threads import get_num_threads, set_num_threads
         before = get_num_threads()
         set_num_threads(1)  # one level of parallelism: the workers
         try:
