@@ -179,16 +179,22 @@ def test_tsv_excel_and_json_to_stdout(study, monkeypatch, capsys):
     assert cli.main(["es", "data.xlsx", *args]) == 2
     err = capsys.readouterr().err
     assert "needs the package openpyxl: pip install openpyxl" in err and len(err.strip().splitlines()) == 1
-    monkeypatch.delitem(sys.modules, "openpyxl")
-    pytest.importorskip("openpyxl")
-    wide.to_excel(d / "data.xlsx", index=False)
+
+
+def test_excel_reads_as_tsv(study, openpyxl, monkeypatch, capsys):
+    d, _, wide = study
+    monkeypatch.chdir(d)
+    wide.to_csv("data.tsv", sep="\t", index=False)
+    wide.to_excel("data.xlsx", index=False)
+    args = ["--case", "participant", "--session", "occasion", "--outcome", "PA", "--metrics", "nap", "--json"]
+    assert cli.main(["es", "data.tsv", *args]) == 0
+    from_tsv = json.loads(capsys.readouterr().out)
     assert cli.main(["es", "data.xlsx", *args]) == 0
     assert json.loads(capsys.readouterr().out) == from_tsv
 
 
 @pytest.mark.parametrize("content", [b"x\n", "zip"])
-def test_a_corrupt_excel_file_is_one_line(study, monkeypatch, capsys, content):
-    pytest.importorskip("openpyxl")
+def test_a_corrupt_excel_file_is_one_line(study, openpyxl, monkeypatch, capsys, content):
     import zipfile
 
     d, _, _ = study

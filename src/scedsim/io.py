@@ -67,8 +67,9 @@ def read_table(path) -> pd.DataFrame:
             try:
                 __import__(engine)
             except ImportError:
+                extra = " (scedsim's excel extra)" if engine == "openpyxl" else ""
                 raise ValueError(f"reading {ext} files needs the package {engine}: "
-                                 f"pip install {engine} (or save the sheet as CSV)") from None
+                                 f"pip install {engine}{extra}, or save the sheet as CSV") from None
             try:
                 return pd.read_excel(p, engine=engine)
             except Exception as exc:   # noqa: BLE001

@@ -12,6 +12,7 @@ def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SCEDSIM_CACHE_DIR", str(tmp_path / "cache"))
 
 
+# 20,000 null replications: the tests that use them are marked slow.
 @pytest.fixture(scope="module")
 def null_runs():
     study = Study(design="A3 B4", grid={"phi": [0.0, 0.6], "level": [0.0]}, n_reps=20_000, seed=77,
@@ -27,11 +28,13 @@ def _rate(res, rule, phi):
     return float(r.value.iloc[0]), float(r.mcse.iloc[0])
 
 
+@pytest.mark.slow
 def test_exact_nap_test_type_one_error_is_one_in_35(null_runs):
     rate, mcse = _rate(null_runs, "p_perm_nap <= 0.05", 0.0)
     assert abs(rate - 1 / 35) <= Z * mcse
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule,alpha", [("p_perm_nap <= 0.05", 0.05), ("p_perm_mean_diff <= 0.10", 0.10),
                                         ("p_rand_mean_diff <= 0.25", 0.25)])
 def test_exact_tests_never_above_alpha_without_autocorrelation(null_runs, rule, alpha):
@@ -39,6 +42,7 @@ def test_exact_tests_never_above_alpha_without_autocorrelation(null_runs, rule, 
     assert rate <= alpha + Z * mcse
 
 
+@pytest.mark.slow
 def test_positive_autocorrelation_inflates_type_one_error(null_runs):
     """As Ferron & Onghena (1996) and Manolov et al. (2010) report for tests that assume
     exchangeability: with phi = .6 the nominal .05 test rejects far more often."""
@@ -48,6 +52,7 @@ def test_positive_autocorrelation_inflates_type_one_error(null_runs):
     assert rate6 > 0.05
 
 
+@pytest.mark.slow
 def test_min_pvalues_reported(null_runs):
     m = null_runs.measure("min_pvalue", phi=0.0).set_index("metric").value
     assert m["p_perm_nap"] == pytest.approx(1 / 35) and m["p_rand_mean_diff"] == pytest.approx(1 / 4)
@@ -61,6 +66,7 @@ def test_abab_reference_set():
         abab_test([[1, 2], [3, 4]])
 
 
+@pytest.mark.slow
 def test_interpretive_bands_as_rules():
     res = run(Study(design="A3 B4", grid={"level": [0.0]}, metrics=["nap", "ird"], n_reps=2000, seed=1,
                     rules=["nap_strong", "ird_large", "count(ird_large) >= 1"], estimands=False), quiet=True)

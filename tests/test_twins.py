@@ -1,0 +1,280 @@
+"""Every numba kernel has a plain-Python twin that is pure Python all the way down.
+
+The kernels are found by walking the package, so a new kernel cannot slip by:
+it changes ``N_KERNELS`` and needs an entry in ``CALLS``.  Each twin is checked
+twice for purity: statically (no global it reaches, however deep, is compiled)
+and by running it while every numba dispatcher raises.  The non-metric kernels
+are also compared with their twins here; the metric kernels (``_x_2d`` in
+``effect_sizes/_kernels.py``) are compared in the kernel tests.
+"""
+import contextlib
+import copy
+import importlib
+import inspect
+import pkgutil
+import types
+
+import numpy as np
+import pytest
+from numba.core.dispatcher import _DispatcherBase
+
+import scedsim
+from scedsim import _numba
+from scedsim.effect_sizes import _kernels as K
+
+N_KERNELS = 21
+Z = 1.959963984540054
+
+
+def _discover() -> dict:
+    """``{"module.name": kernel}`` for every kernel defined in the package."""
+    found = {}
+    for info in pkgutil.walk_packages(scedsim.__path__, "scedsim."):
+        mod = importlib.import_module(info.name)
+        for obj in vars(mod).values():
+            if id(obj) in _numba._TWINS and obj.py_func.__module__ == mod.__name__:
+                found[f"{mod.__name__}.{obj.py_func.__name__.removesuffix('_python')}"] = obj
+    return found
+
+
+KERNELS = _discover()
+
+
+def _is_metric(name: str) -> bool:
+    return name.startswith("scedsim.effect_sizes._kernels.") and name.endswith("_2d")
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _ab(rng, rows=40, m=4, n=3):
+    """Integer-valued series (ties on purpose) and a few continuous ones."""
+    a = rng.integers(0, 5, (rows, m)).astype(float)
+    b = rng.integers(0, 5, (rows, n)).astype(float)
+    a[: rows // 4] = rng.normal(size=(rows // 4, m))
+    b[: rows // 4] = rng.normal(size=(rows // 4, n))
+    return a, b
+
+
+_TABLE = object()  # stands for the score-CI table of the batch's m, n
+
+
+def _metric(*args, fields):
+    """Calls of a metric kernel ``f(a, b, *args, out)`` at m + n = 3 + 2, 4 + 3 and 5 + 4."""
+    from scedsim.effect_sizes.nonoverlap import _ci_table
+
+    def calls(rng):
+        out = []
+        for m, n in ((3, 2), (4, 3), (5, 4)):
+            a, b = _ab(rng, m=m, n=n)
+            table = np.array(_ci_table(m, n, Z, 1.2e-4))
+            resolved = tuple(table if x is _TABLE else x for x in args)
+            out.append((a, b, *resolved, np.full((fields, a.shape[0]), -99.0)))
+        return out
+    return calls
+
+
+def _ar1_calls(rng):
+    u = rng.standard_normal((60, 7))
+    return [(u, phi, np.empty_like(u)) for phi in (0.0, 0.6, -0.5, 0.95)]
+
+
+def _row_nanmean_calls(rng):
+    x = rng.normal(size=(50, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[3] = np.nan  # a row with nothing observed: NaN
+    return [(x, np.empty(50))]
+
+
+def _power_sums_calls(rng):
+    x = rng.normal(2.0, 3.0, size=(300, 6))
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 5] = np.nan  # a column with nothing observed
+    centre = np.r_[np.nanmean(x[:, :5], axis=0), 0.0]
+    return [(x, centre, np.full((5, 6), -99.0))]
+
+
+def _few_values_calls(rng):
+    # Discrete metric values (k/12, k/30) with float noise, and too many values.
+    twelfths = rng.integers(0, 13, 400) / 12.0
+    thirtieths = (rng.integers(0, 31, 400) * 7.0) / 210.0 + rng.choice([0.0, 1e-13, -1e-13], 400)
+    many = rng.normal(size=200)
+    return [(x, np.zeros(64), np.zeros(64, dtype=np.int64)) for x in (twelfths, thirtieths, many)]
+
+
+def _perm_calls(rng):
+    from scedsim.inference.permutation import _u_tables, arrangements
+
+    out = []
+    for m, n in ((3, 4), (4, 3)):
+        idx_a, idx_b = arrangements(m + n, m)
+        ge, le = _u_tables(m, n)
+        a, b = _ab(rng, rows=30, m=m, n=n)
+        for alt in (0, 1, 2):
+            out.append((a, b, idx_a, idx_b, ge, le, alt, alt == 1, np.full((2, a.shape[0]), -99.0)))
+    return out
+
+
+def _sort_calls(rng):
+    out = []
+    for k in (0, 1, 2, 5, 10):
+        x = np.r_[rng.integers(-3, 4, k).astype(float), 7.0, 7.0]  # ties, and a tail left alone
+        out.append((x, k))
+    out.append((rng.normal(size=12), 12))
+    return out
+
+
+def _median_calls(rng):
+    return [(np.sort(rng.normal(size=k)), k) for k in (1, 2, 3, 4, 9)]
+
+
+def _nap_se_calls(rng):
+    out = []
+    for m, n in ((3, 2), (3, 4), (5, 5)):
+        a, b = _ab(rng, rows=4, m=m, n=n)
+        for r in range(a.shape[0]):
+            q2 = (b[r][None, :] > a[r][:, None]).astype(int) + (b[r][None, :] >= a[r][:, None])
+            pieces = (int(q2.sum()), int((q2 ** 2).sum()), int((q2.sum(1) ** 2).sum()), int((q2.sum(0) ** 2).sum()))
+            out += [(*pieces, m, n, code) for code in K.SE_CODES.values()]
+    return out
+
+
+def _newcombe_calls(rng):
+    return [(x, nap, 12.0, Z * Z, 2.5, mode)
+            for x in (0.0, 0.3, 0.77, 1.0) for nap in (0.0, 0.4, 1.0) for mode in (0, 1, 2)]
+
+
+def _brent_calls(rng):
+    out = []
+    for nap in (0.1, 0.5, 0.9):
+        for tol in (0.0, 1.2e-4):
+            out += [(0.0, nap, nap, 12.0, Z * Z, 2.5, 0, tol), (nap, 1.0, nap, 12.0, Z * Z, 2.5, 0, tol)]
+    return out + [(0.0, 1.0, 0.0, 12.0, Z * Z, 2.5, 1, 0.0), (0.0, 1.0, 1.0, 12.0, Z * Z, 2.5, 2, 0.0)]
+
+
+def _score_ci_calls(rng):
+    return [(np.arange(2 * m * n + 1) / (2.0 * m * n), m, n, Z, tol, np.full((2, 2 * m * n + 1), -99.0))
+            for m, n in ((3, 4), (2, 2), (6, 5)) for tol in (0.0, 1.2e-4)]
+
+
+def _trend_s_calls(rng):
+    a, _ = _ab(rng, rows=10, m=6)
+    return [(a, r) for r in range(a.shape[0])]
+
+
+_kp = "scedsim.effect_sizes._kernels."
+CALLS = {
+    "scedsim.simulate.models._ar1": _ar1_calls,
+    "scedsim.simulate.analysis._row_nanmean": _row_nanmean_calls,
+    "scedsim.simulate.measures._power_sums": _power_sums_calls,
+    "scedsim.simulate.measures._few_values": _few_values_calls,
+    "scedsim.inference.permutation._perm_u_2d": _perm_calls,
+    _kp + "_insertion_sort": _sort_calls,
+    _kp + "_sorted_median": _median_calls,
+    _kp + "_nap_se": _nap_se_calls,
+    _kp + "_newcombe_g": _newcombe_calls,
+    _kp + "_brent_root": _brent_calls,
+    _kp + "_score_ci": _score_ci_calls,
+    _kp + "_trend_s": _trend_s_calls,
+    # Metric kernels: run here only to prove their twins pure (m = 4, 5 takes the sorting paths).
+    _kp + "_nap_2d": _metric(K.SE_UNBIASED, _TABLE, True, fields=4),
+    _kp + "_pnd_2d": _metric(fields=1),
+    _kp + "_pem_2d": _metric(False, True, fields=1),
+    _kp + "_pand_2d": _metric(True, fields=1),
+    _kp + "_pet_2d": _metric(fields=1),
+    _kp + "_tau_u_2d": _metric(K.C_AB_PLUS_B_MINUS_A, K.M_COMPLETE, fields=1),
+    _kp + "_tau_bc_2d": _metric(False, 0.5, K.SE_UNBIASED, _TABLE, Z, fields=8),
+    _kp + "_smd_2d": _metric(False, True, Z, fields=4),
+    _kp + "_lrr_2d": _metric(1.0, True, Z, fields=4),
+}
+
+
+# --------------------------------------------------------------------------- tests
+
+def test_every_kernel_is_found_and_has_inputs():
+    assert len(KERNELS) == N_KERNELS, sorted(KERNELS)
+    made = {id(k) for k in _numba._KERNELS if k.py_func.__module__.startswith("scedsim.")}
+    assert {id(k) for k in KERNELS.values()} == made  # none hides outside a module namespace
+    assert set(CALLS) == set(KERNELS)
+
+
+def _compiled(value) -> bool:
+    return isinstance(value, _DispatcherBase) or _numba._TWINS.get(id(value), value) is not value
+
+
+def _globals_reached(fn):
+    """``(function, name, value)`` for every global that ``fn``'s code can look up,
+    following scedsim's own functions recursively (a module's attributes named
+    in the code count too, for calls such as ``mod.kernel(...)``)."""
+    stack, seen, reached = [fn], set(), []
+    while stack:
+        f = stack.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        codes, names = [f.__code__], set()
+        while codes:
+            code = codes.pop()
+            names |= set(code.co_names)
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+        for name in sorted(names):
+            try:
+                value = f.__globals__[name]
+            except KeyError:  # an attribute name, not a global
+                continue
+            reached.append((f.__qualname__, name, value))
+            if isinstance(value, types.ModuleType):
+                reached += [(f.__qualname__, f"{name}.{attr}", getattr(value, attr))
+                            for attr in names if hasattr(value, attr)]
+            if isinstance(value, types.FunctionType) and (value.__module__ or "").startswith("scedsim"):
+                stack.append(value)
+    return reached
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_twin_reaches_no_compiled_code(name):
+    twin = KERNELS[name].twin
+    assert isinstance(twin, types.FunctionType)
+    assert inspect.getsource(twin) == inspect.getsource(KERNELS[name].py_func)
+    bad = [(where, g) for where, g, value in _globals_reached(twin) if _compiled(value)]
+    assert not bad, f"{name}.twin reaches compiled code: {bad}"
+
+
+@contextlib.contextmanager
+def _compiled_code_raises():
+    """Make every numba dispatcher raise when called."""
+    assert "__call__" not in vars(_DispatcherBase)
+
+    def poisoned(self, *args, **kwargs):
+        raise AssertionError(f"a twin called the compiled {self.py_func.__name__}")
+
+    _DispatcherBase.__call__ = poisoned
+    try:
+        yield
+    finally:
+        del _DispatcherBase.__call__
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_twin_runs_without_compiled_code(name):
+    calls = CALLS[name](np.random.default_rng(1))
+    with _compiled_code_raises(), np.errstate(all="ignore"):
+        if _numba.JIT_ENABLED:  # the poison itself works
+            with pytest.raises(AssertionError, match="a twin called"):
+                K._sorted_median(np.zeros(1), 1)
+        for args in calls:
+            KERNELS[name].twin(*args)
+
+
+@pytest.mark.parametrize("name", sorted(k for k in KERNELS if not _is_metric(k)))
+def test_twin_equals_kernel(name):
+    """Same return value and the same arrays afterwards (outputs and in-place sorts)."""
+    kern = KERNELS[name]
+    for args in CALLS[name](np.random.default_rng(2024)):
+        args_k, args_t = copy.deepcopy(args), copy.deepcopy(args)
+        with np.errstate(all="ignore"):
+            got_k = kern(*args_k)
+            got_t = kern.twin(*args_t)
+        np.testing.assert_array_equal(np.asarray(got_k), np.asarray(got_t), err_msg=name)
+        for x, y in zip(args_k, args_t):
+            if isinstance(x, np.ndarray):
+                np.testing.assert_array_equal(x, y, err_msg=name)
