@@ -60,13 +60,13 @@ _TABLE = object()  # stands for the score-CI table of the batch's m, n
 
 def _metric(*args, fields):
     """Calls of a metric kernel ``f(a, b, *args, out)`` at m + n = 3 + 2, 4 + 3 and 5 + 4."""
-    from scedsim.effect_sizes.nonoverlap import _ci_table
+    from scedsim.effect_sizes._score import ci_table
 
     def calls(rng):
         out = []
         for m, n in ((3, 2), (4, 3), (5, 4)):
             a, b = _ab(rng, m=m, n=n)
-            table = np.array(_ci_table(m, n, Z, 1.2e-4))
+            table = np.array(ci_table(m, n, Z, 1.2e-4))
             resolved = tuple(table if x is _TABLE else x for x in args)
             out.append((a, b, *resolved, np.full((fields, a.shape[0]), -99.0)))
         return out
