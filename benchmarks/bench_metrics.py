@@ -6,7 +6,7 @@ series per second of the public batched call (2-D float64 input, one series per
 row, default options) and compares it with
 
 1. the NumPy read roofline: ``a.sum(); b.sum()`` over the same arrays;
-2. the kernel's plain-Python twin (``_x_2d.py_func``) on a small sample;
+2. the kernel's plain-Python twin (``_x_2d.twin``, pure Python all the way down) on a small sample;
 3. the peer packages ``scia`` and ``singlecase`` (if installed), one call per
    series on a small sample, with a value sanity check against scedsim;
 4. a cold single call (``import scedsim`` + one 1-D call) in a fresh subprocess.
@@ -87,7 +87,7 @@ def twin_runner(metric, m, n):
 
     def run(A, B):
         out = np.empty((k.fields, A.shape[0]))
-        k.kernel.py_func(A, B, *args, out)
+        k.kernel.twin(A, B, *args, out)
         return out[0]
 
     return run
@@ -429,7 +429,7 @@ def main(argv=None):
                 entry["twin"] = {"rows": ts, "best_s": tbest, "series_per_s": trate,
                                  "speedup": rate / trate, "matches_public": same}
                 if not same:
-                    results["notes"].append(f"{metric} {key}: py_func twin differs from the public function")
+                    results["notes"].append(f"{metric} {key}: twin differs from the public function")
             except Exception as exc:  # noqa: BLE001
                 entry["twin"] = {"error": repr(exc)}
             # ---- peers

@@ -19,7 +19,7 @@ def _run(kern, a, b, fields, *args):
     out_k = np.full((fields, a.shape[0]), -99.0)
     out_p = np.full((fields, a.shape[0]), -99.0)
     kern(a, b, *args, out_k)
-    kern.py_func(a, b, *args, out_p)
+    kern.twin(a, b, *args, out_p)
     np.testing.assert_array_equal(out_k, out_p)
 
 
@@ -65,11 +65,11 @@ def test_sort_helpers_equal_twins(xs):
     x1 = np.array(xs + [0.0])
     x2 = x1.copy()
     K._insertion_sort(x1, len(xs))
-    K._insertion_sort.py_func(x2, len(xs))
+    K._insertion_sort.twin(x2, len(xs))
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(x1[:len(xs)], np.sort(np.array(xs)))
     if xs:
-        assert K._sorted_median(x1, len(xs)) == K._sorted_median.py_func(x1, len(xs)) == np.median(xs)
+        assert K._sorted_median(x1, len(xs)) == K._sorted_median.twin(x1, len(xs)) == np.median(xs)
 
 
 def test_score_ci_equals_twin():
@@ -77,7 +77,7 @@ def test_score_ci_equals_twin():
     o1, o2 = np.empty((2, 25)), np.empty((2, 25))
     for tol in (0.0, 1.2e-4):
         K._score_ci(vals, 3, 4, Z, tol, o1)
-        K._score_ci.py_func(vals, 3, 4, Z, tol, o2)
+        K._score_ci.twin(vals, 3, 4, Z, tol, o2)
         np.testing.assert_array_equal(o1, o2)
         assert np.all(o1[0] <= vals) and np.all(vals <= o1[1])
 

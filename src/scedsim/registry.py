@@ -185,6 +185,13 @@ class Metric:
     def takes_confidence(self) -> bool:
         return "confidence" in self.parameters
 
+    def __reduce__(self):
+        # Built-in entries travel to worker processes by name (their limits are
+        # lambdas); a user's entry travels whole (joblib's cloudpickle handles it).
+        if not self.user:
+            return (get_metric, (self.name,))
+        return super().__reduce__()
+
     def swapped(self, v: float) -> float:
         return SWAPS[self.swap](v)
 
@@ -237,6 +244,11 @@ class TestSpec:
     check: Callable | None = None
     across: bool = False
     user: bool = False
+
+    def __reduce__(self):
+        if not self.user:
+            return (get_test, (self.name,))
+        return super().__reduce__()
 
     def label(self, options: dict) -> str:
         parts = [self.prefix] + [str(options[k]) for k in self.needs]
@@ -425,7 +437,6 @@ def register_metric(name: str, func: Callable, *, label: str | None = None, boun
     wrapped = _public_wrapper(name, label or name, func)
     entry = Metric(name=name, label=label or name, func=wrapped, bounds=bounds, discrete=bool(discrete),
                    default=False, statistic=True, reference=None, user=True,
-                   kernels=(KernelCase(name, func, 0),) if hasattr(func, "py_func") else (),
                    undefined=f"{label or name} returned NaN for these values")
     _ensure_loaded()
     with _lock:

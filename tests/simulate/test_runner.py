@@ -156,7 +156,7 @@ def test_dask_localcluster_equals_local():
 
 
 def test_study_validation():
-    with pytest.raises(ValueError, match="unknown metric 'napp'"):
+    with pytest.raises(ValueError, match="unknown metric or test 'napp'"):
         Study(metrics=["napp"])
     with pytest.raises(ValueError, match="has no parameter"):
         Study(grid={"rho": [0.1]})
@@ -184,6 +184,20 @@ def test_cli_simulate_and_report(tmp_path):
         [grid]
         phi = [0.0, 0.5]
         level = [0.0, 1.0]
+        [report]
+        distributions = ["ird"]
+        [[check]]
+        name = "E[IRD] = 11/30"
+        where = { phi = 0.0, level = 0.0 }
+        metric = "ird"
+        measure = "mean"
+        expected = "11/30"
+        [[check]]
+        name = "a fact that is false"
+        where = { phi = 0.0, level = 0.0 }
+        metric = "ird"
+        measure = "mean"
+        expected = 0.9
         """))
     env = dict(os.environ, PYTHONPATH=SRC, SCEDSIM_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "res"
@@ -197,6 +211,9 @@ def test_cli_simulate_and_report(tmp_path):
     report = (out / "report.md").read_text()
     assert "Rejection rates" in report and "means.png" in report
     assert (out / "means.png").stat().st_size > 5000 and (out / "ird_distribution.png").exists()
+    # The declared facts are checked: the true one agrees, the false one is flagged.
+    assert "| E[IRD] = 11/30 | 0.3667 |" in report and "yes" in report.split("E[IRD] = 11/30")[1].split("\n")[0]
+    assert "NO" in report.split("a fact that is false")[1].split("\n")[0]
     bad = tmp_path / "bad.toml"
     bad.write_text('design = "A3 B4"\nmetricz = ["nap"]\n')
     r = subprocess.run([sys.executable, "-m", "scedsim.cli", "simulate", str(bad)], env=env, capture_output=True,
