@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Metric", "TestSpec", "KernelCase", "NormalShift", "register", "register_metric", "register_test", "get_metric",
+__all__ = ["Metric", "TestSpec", "KernelCase", "NormalShift", "Reference", "register", "register_metric", "register_test", "get_metric",
            "get_test", "metrics", "metric_names", "tests", "test_names", "default_metrics", "unregister_metric",
            "code_fingerprint", "unknown_name", "ENTRY_POINT_GROUP"]
 
@@ -51,6 +51,36 @@ class KernelCase:
     kernel: Callable
     fields: int
     args: Callable[[int, int], tuple] = lambda m, n: ()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """How rows of an R reference file map to calls of a metric.
+
+    ``kwargs(options, improvement, r_metric)`` turns a row's parsed ``option``
+    string (``{"SE": "unbiased", ...}``), its direction and R's metric name into
+    keyword arguments of the metric's function (``improvement`` included), or
+    None for rows scedsim does not reproduce.  Without ``kwargs`` a row maps to
+    the default call.  A ``metric`` ending in ``[`` matches every R name with
+    that prefix (scan's ``Tau_U[A vs. B]``).
+    """
+
+    file: str
+    package: str
+    metric: str
+    kwargs: Callable | None = None
+    fields: tuple = ("estimate",)
+    #: The option string of the rows that a plain ``f(a, b)`` is checked against.
+    default: str | None = None
+
+    def matches(self, package: str, metric: str) -> bool:
+        return package == self.package and (
+            metric == self.metric or (self.metric.endswith("[") and metric.startswith(self.metric)))
+
+    def call(self, options: dict, improvement: str, metric: str):
+        if self.kwargs is None:
+            return {"improvement": improvement}
+        return self.kwargs(options, improvement, metric)
 
 
 @dataclass(frozen=True)
@@ -106,9 +136,10 @@ class Metric:
         Usable as the statistic of a permutation or randomization test.
     statistic_options : dict
         Options used when it serves as a statistic (e.g. no SE, which is not needed).
-    reference : (file, package, metric, option) or None
-        The R reference rows a plain implementation is checked against (option
-        None: all rows of that metric).
+    references : tuple of Reference
+        The R reference rows the metric reproduces and how each maps to a call;
+        the first one's ``default`` rows are those a plain implementation is
+        checked against.
     limit : callable or None
         ``limit(q: NormalShift, options) -> float | None``: closed-form large-sample
         limit under a normal level shift with stationary errors.
@@ -149,7 +180,7 @@ class Metric:
     oriented: bool = True
     statistic: bool = True
     statistic_options: dict = field(default_factory=dict)
-    reference: tuple | None = None
+    references: tuple = ()
     limit: Callable | None = None
     pool: Callable | None = None
     pool_detail: Callable | None = None
@@ -436,7 +467,7 @@ def register_metric(name: str, func: Callable, *, label: str | None = None, boun
         bounds = (float(bounds[0]), float(bounds[1]))
     wrapped = _public_wrapper(name, label or name, func)
     entry = Metric(name=name, label=label or name, func=wrapped, bounds=bounds, discrete=bool(discrete),
-                   default=False, statistic=True, reference=None, user=True,
+                   default=False, statistic=True, user=True,
                    undefined=f"{label or name} returned NaN for these values")
     _ensure_loaded()
     with _lock:

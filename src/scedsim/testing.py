@@ -119,7 +119,14 @@ def reference_cases(kind: str = "nonoverlap"):
     files = {"nonoverlap": "public_reference.csv.gz", "parametric": "public_parametric.csv.gz",
              "mbd": "public_mbd.csv.gz"}
     if kind not in files:
-        raise ValueError(f"unknown reference kind {kind!r}; expected one of {', '.join(map(repr, files))}")
+        # Any other reference file shipped as data/reference/public_<kind>.csv.gz.
+        shipped = sorted(p.name[len("public_"):-len(".csv.gz")]
+                         for p in resources.files("scedsim").joinpath(_REF_DIR).iterdir()
+                         if p.name.startswith("public_") and p.name.endswith(".csv.gz"))
+        if kind not in shipped:
+            raise ValueError(f"unknown reference kind {kind!r}; expected one of "
+                             f"{', '.join(map(repr, sorted(set(files) | set(shipped))))}")
+        return _read(f"public_{kind}.csv.gz").copy()
     return _read(files[kind]).copy()
 
 
@@ -143,63 +150,24 @@ def _true(v: str) -> bool:
     return v.upper() == "TRUE"
 
 
-_SCAN_CONTRASTS = {
-    "A vs. B": "ab", "A vs. B - Trend A": "ab_minus_trend_a", "A vs. B + Trend B": "ab_plus_trend_b",
-    "A vs. B + Trend B - Trend A": "ab_plus_trend_b_minus_trend_a", "Trend A": "trend_a",
-    "Trend B": "trend_b",
-}
-
-
 def reference_call(row):
     """Map a reference row to ``(function name, keyword arguments, fields to compare)``.
 
+    The mapping is each metric's registry entry (``Metric.references``).
     Returns None for rows scedsim does not reproduce: scan's sort-based PAND
     (a different statistic), PET's CI, scan's ``corrected_tau`` and the
     randomization tests (compared elsewhere), and diagnostic rows such as
-    Tau-BC's slope, intercept and pretest p-value (see
-    :func:`reference_tau_bc_details`).
+    Tau-BC's slope, intercept and pretest p-value.
     """
-    pkg, metric, o, imp = row.package, row.metric, _opts(row.option), row.improvement
-    if pkg == "SingleCaseES":
-        if metric in ("NAP", "Tau"):
-            return metric.lower(), dict(improvement=imp, se=o.get("SE", "unbiased").lower(),
-                                        confidence=float(o.get("confidence", 0.95))), ("estimate", "se", "ci")
-        if metric in ("IRD", "PND", "PEM", "PAND"):
-            return metric.lower(), dict(improvement=imp), ("estimate",)
-        if metric == "Tau_U":
-            return "tau_u", dict(improvement=imp, method="parker"), ("estimate",)
-        if metric == "SMD":
-            return "smd", dict(improvement=imp, std_dev=o["std_dev"], bias_correct=_true(o["bias_correct"]),
-                               confidence=float(o["confidence"])), ("estimate", "se", "ci")
-        if metric in ("LRRi", "LRRd"):
-            return "lrr", dict(improvement=imp, kind=metric.lower(), bias_correct=_true(o["bias_correct"]),
-                               confidence=float(o["confidence"])), ("estimate", "se", "ci")
-        if metric == "Tau_BC":
-            pre = o.get("pretest_trend", "FALSE")
-            kw = dict(improvement=imp, kendall=_true(o.get("Kendall", "FALSE")),
-                      pretest_alpha=None if pre.upper() == "FALSE" else float(pre),
-                      confidence=float(o.get("confidence", 0.95)))
-            if kw["kendall"]:
-                return "tau_bc", kw, ("estimate", "se", "ci")
-            kw["se"] = o.get("SE", "unbiased").lower()
-            return "tau_bc", kw, ("estimate", "se", "ci")
-        return None
-    if pkg == "scan":
-        if "decreasing" in o:
-            imp = "decrease" if _true(o["decreasing"]) else "increase"
-        if metric in ("NAP", "PND", "IRD", "PET"):
-            return metric.lower(), dict(improvement=imp), ("estimate",)
-        if metric == "PAND" and o.get("method") == "minimum":
-            return "pand", dict(improvement=imp), ("estimate",)
-        if metric == "PEM":
-            return "pem", dict(improvement=imp, ties="strict",
-                               center="median" if o.get("FUN") == "median" else "mean"), ("estimate",)
-        if metric.startswith("Tau_U["):
-            method = o.get("method")
-            if method == "complete" and o.get("tau_method") == "a":
-                method = "tarlow"  # scan's complete with tau-a is its tarlow estimate
-            return "tau_u", dict(improvement=imp, method=method,
-                                 contrast=_SCAN_CONTRASTS[metric[len("Tau_U["):-1]]), ("estimate",)
+    o, imp = _opts(row.option), row.improvement
+    if "decreasing" in o:
+        # scan states the direction in its options.
+        imp = "decrease" if _true(o["decreasing"]) else "increase"
+    for name, m in registry.metrics().items():
+        for ref in m.references:
+            if ref.matches(row.package, row.metric):
+                kw = ref.call(o, imp, row.metric)
+                return None if kw is None else (name, kw, ref.fields)
     return None
 
 
@@ -454,9 +422,10 @@ def check_metric(func: Callable, name: str, *, max_examples: int = 200, referenc
         return _value(func(a, b))
 
     if reference:
-        if entry.reference is None:
+        if not entry.references:
             raise ValueError(f"metric {name!r} has no reference values; pass reference=False")
-        kind, pkg, met, first_opt = entry.reference
+        ref = entry.references[0]
+        kind, pkg, met, first_opt = ref.file, ref.package, ref.metric, ref.default
         df = reference_cases(kind)
         df = df[(df.package == pkg) & (df.metric == met) & (df.status == "ok")]
         if first_opt is not None:

@@ -6,7 +6,7 @@ import numpy as np
 from .._results import EffectSize, make
 from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
-from ..registry import KernelCase, Metric, register
+from ..registry import KernelCase, Metric, Reference, register
 from . import _kernels as K
 from . import _limits as L
 from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
@@ -454,11 +454,34 @@ def _ird_detail(est, n_a, n_b) -> str:
 
 _Z95 = 1.959963984540054
 _TOL = CI_ROOTS["uniroot"]
+_NAP_DEFAULT = "SE=unbiased;confidence=0.95"
+
+
+def _sces_nap(o, imp, metric):
+    return dict(improvement=imp, se=o.get("SE", "unbiased").lower(), confidence=float(o.get("confidence", 0.95)))
+
+
+def _scan_pem(o, imp, metric):
+    return dict(improvement=imp, ties="strict", center="median" if o.get("FUN") == "median" else "mean")
+
+
+def _scan_pand(o, imp, metric):
+    # scan's sort-based PAND orders tied values by phase: a different statistic.
+    return dict(improvement=imp) if o.get("method") == "minimum" else None
+
+
+def _sces(metric, default=None):
+    return Reference("nonoverlap", "SingleCaseES", metric, default=default)
+
+
+def _scan(metric, kwargs=None):
+    return Reference("nonoverlap", "scan", metric, kwargs)
 
 register(Metric(
     name="nap", label="NAP", func=nap, bounds=(0.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
-    reference=("nonoverlap", "SingleCaseES", "NAP", "SE=unbiased;confidence=0.95"),
+    references=(Reference("nonoverlap", "SingleCaseES", "NAP", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),
+                _scan("NAP")),
     limit=lambda q, o: L.nap_limit(q),
     kernels=(KernelCase("nap-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), False)),
              KernelCase("nap-hanley-tau", K._nap_2d, 4, lambda m, n: (K.SE_HANLEY, ci_table(m, n, _Z95, _TOL), True)),
@@ -466,32 +489,32 @@ register(Metric(
 register(Metric(
     name="tau", label="Tau", func=tau, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
-    reference=("nonoverlap", "SingleCaseES", "Tau", "SE=unbiased;confidence=0.95"),
+    references=(Reference("nonoverlap", "SingleCaseES", "Tau", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),),
     limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0,
     kernels=(KernelCase("tau-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), True)),)))
 register(Metric(
     name="pnd", label="PND", func=pnd, bounds=(0.0, 1.0), rank=True, discrete=True,
-    reference=("nonoverlap", "SingleCaseES", "PND", None),
+    references=(_sces("PND"), _scan("PND")),
     limit=lambda q, o: 0.0,  # max(A) grows without bound
     kernels=(KernelCase("pnd", K._pnd_2d, 1),)))
 register(Metric(
     name="pem", label="PEM", func=pem, bounds=(0.0, 1.0), discrete=True,
-    reference=("nonoverlap", "SingleCaseES", "PEM", None),
+    references=(_sces("PEM"), _scan("PEM", _scan_pem)),
     limit=lambda q, o: L.exceed_limit(q),
     kernels=(KernelCase("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
              KernelCase("pem-mean-strict", K._pem_2d, 1, lambda m, n: (True, False)))))
 register(Metric(
     name="pand", label="PAND", func=pand, bounds=(0.0, 1.0), rank=True, discrete=True,
-    reference=("nonoverlap", "SingleCaseES", "PAND", None),
+    references=(_sces("PAND"), _scan("PAND", _scan_pand)),
     limit=lambda q, o: L.pand_limit(q),
     kernels=(KernelCase("pand", K._pand_2d, 1, lambda m, n: (False,)),)))
 register(Metric(
     name="ird", label="IRD", title="IRD (robust)", func=ird, bounds=(0.0, 1.0), rank=True, discrete=True,
-    reference=("nonoverlap", "SingleCaseES", "IRD", None),
+    references=(_sces("IRD"), _scan("IRD")),
     limit=lambda q, o: L.ird_limit(q), pool=pooled_ird, pool_detail=_ird_detail,
     kernels=(KernelCase("ird", K._pand_2d, 1, lambda m, n: (True,)),)))
 register(Metric(
     name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, discrete=True,
-    reference=("nonoverlap", "scan", "PET", None),
+    references=(_scan("PET"),),
     limit=lambda q, o: L.exceed_limit(q),
     kernels=(KernelCase("pet", K._pet_2d, 1),)))

@@ -8,7 +8,7 @@ import numpy as np
 from .._results import EffectSize, make
 from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
-from ..registry import KernelCase, Metric, register
+from ..registry import KernelCase, Metric, Reference, register
 from . import _kernels as K
 
 __all__ = ["smd", "lrr"]
@@ -139,16 +139,32 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
 
 _Z95 = 1.959963984540054
 
+
+def _true(v: str) -> bool:
+    return v.upper() == "TRUE"
+
+
+def _sces_smd(o, imp, metric):
+    return dict(improvement=imp, std_dev=o["std_dev"], bias_correct=_true(o["bias_correct"]),
+                confidence=float(o["confidence"]))
+
+
+def _sces_lrr(o, imp, metric):
+    return dict(improvement=imp, kind=metric.lower(), bias_correct=_true(o["bias_correct"]),
+                confidence=float(o["confidence"]))
+
 register(Metric(
     name="smd", label="SMD", title="SMD (baseline SD)", func=smd, has_se=True, has_ci=True, min_a=2,
-    reference=("parametric", "SingleCaseES", "SMD", "std_dev=baseline;bias_correct=TRUE;confidence=0.95"),
+    references=(Reference("parametric", "SingleCaseES", "SMD", _sces_smd, ("estimate", "se", "ci"),
+                          "std_dev=baseline;bias_correct=TRUE;confidence=0.95"),),
     limit=lambda q, o: q.delta / q.s,
     undefined="SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
     kernels=(KernelCase("smd-baseline", K._smd_2d, 4, lambda m, n: (False, True, _Z95)),
              KernelCase("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, _Z95)))))
 register(Metric(
     name="lrr", label="LRR", title="LRRi", func=lrr, has_se=True, has_ci=True, default=False, oriented=False,
-    reference=("parametric", "SingleCaseES", "LRRi", "scale=count;bias_correct=TRUE;confidence=0.95"),
+    references=tuple(Reference("parametric", "SingleCaseES", k, _sces_lrr, ("estimate", "se", "ci"),
+                               "scale=count;bias_correct=TRUE;confidence=0.95") for k in ("LRRi", "LRRd")),
     # A ratio of means of data centred at 0 has no meaningful target.
     limit=lambda q, o: math.nan,
     kernels=(KernelCase("lrr", K._lrr_2d, 4, lambda m, n: (1.0, True, _Z95)),)))

@@ -8,7 +8,7 @@ import numpy as np
 from .._results import EffectSize, TauBCResult, make
 from .._threads import run_rows
 from .._validation import check_choice, phases, z_for
-from ..registry import KernelCase, Metric, register
+from ..registry import KernelCase, Metric, Reference, register
 from . import _kernels as K
 from ._limits import nap_limit
 from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
@@ -239,9 +239,36 @@ def _tau_bc_limit(q, opts):
 _Z95 = 1.959963984540054
 _TOL = CI_ROOTS["uniroot"]
 
+# scan's names of the Tau-U contrasts (its Tau_U[...] rows).
+_SCAN_CONTRASTS = {
+    "A vs. B": "ab", "A vs. B - Trend A": "ab_minus_trend_a", "A vs. B + Trend B": "ab_plus_trend_b",
+    "A vs. B + Trend B - Trend A": "ab_plus_trend_b_minus_trend_a", "Trend A": "trend_a",
+    "Trend B": "trend_b",
+}
+
+
+def _scan_tau_u(o, imp, metric):
+    method = o.get("method")
+    if method == "complete" and o.get("tau_method") == "a":
+        method = "tarlow"  # scan's complete with tau-a is its tarlow estimate
+    return dict(improvement=imp, method=method, contrast=_SCAN_CONTRASTS[metric[len("Tau_U["):-1]])
+
+
+def _sces_tau_bc(o, imp, metric):
+    pre = o.get("pretest_trend", "FALSE")
+    kw = dict(improvement=imp, kendall=o.get("Kendall", "FALSE").upper() == "TRUE",
+              pretest_alpha=None if pre.upper() == "FALSE" else float(pre),
+              confidence=float(o.get("confidence", 0.95)))
+    if not kw["kendall"]:
+        kw["se"] = o.get("SE", "unbiased").lower()
+    return kw
+
 register(Metric(
     name="tau_u", label="Tau-U", title="Tau-U (A vs B - trend A)", func=tau_u, rank=True, time_ordered=True,
-    reference=("nonoverlap", "SingleCaseES", "Tau_U", None), limit=_tau_u_limit,
+    references=(Reference("nonoverlap", "SingleCaseES", "Tau_U",
+                          lambda o, imp, metric: dict(improvement=imp, method="parker")),
+                Reference("nonoverlap", "scan", "Tau_U[", _scan_tau_u)),
+    limit=_tau_u_limit,
     undefined="Tau-U not defined: its denominator is 0",
     # The default call (ab_minus_trend_a, parker) first.
     kernels=tuple(KernelCase(f"tau-u-{c}-{meth}", K._tau_u_2d, 1,
@@ -253,7 +280,8 @@ register(Metric(
     name="tau_bc", label="Tau-BC", func=tau_bc, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     min_a=2, time_ordered=True, variants=(("Tau-BC (pretest .05)", {"pretest_alpha": 0.05}),),
     statistic_options={"se": "none"},
-    reference=("nonoverlap", "SingleCaseES", "Tau_BC", "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),
+    references=(Reference("nonoverlap", "SingleCaseES", "Tau_BC", _sces_tau_bc, ("estimate", "se", "ci"),
+                          "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),),
     limit=_tau_bc_limit,
     kernels=(KernelCase("tau-bc", K._tau_bc_2d, 8,
                         lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)),
