@@ -1,11 +1,13 @@
 """Every numba kernel has a plain-Python twin that is pure Python all the way down.
 
 The kernels are found by walking the package, so a new kernel cannot slip by:
-it changes ``N_KERNELS`` and needs an entry in ``CALLS``.  Each twin is checked
+a metric kernel must be declared in its metric's registry entry (its
+``KernelCase`` gives the calls), any other kernel changes ``N_OTHER`` and needs
+an entry in ``CALLS``.  Each twin is checked
 twice for purity: statically (no global it reaches, however deep, is compiled)
 and by running it while every numba dispatcher raises.  The non-metric kernels
-are also compared with their twins here; the metric kernels (``_x_2d`` in
-``effect_sizes/_kernels.py``) are compared in the kernel tests.
+are also compared with their twins here; the metric kernels are compared in
+the kernel tests.
 """
 import contextlib
 import copy
@@ -19,10 +21,10 @@ import pytest
 from numba.core.dispatcher import _DispatcherBase
 
 import scedsim
-from scedsim import _numba
+from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_KERNELS = 21
+N_OTHER = 12   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -40,8 +42,16 @@ def _discover() -> dict:
 KERNELS = _discover()
 
 
+# Metric kernels and their calls come from the registry: {id(kernel): [KernelCase, ...]}.
+_CASES: dict = {}
+for _m in registry.metrics().values():
+    for _k in _m.kernels:
+        _CASES.setdefault(id(_k.kernel), []).append(_k)
+METRIC_KERNELS = {name for name, k in KERNELS.items() if id(k) in _CASES}
+
+
 def _is_metric(name: str) -> bool:
-    return name.startswith("scedsim.effect_sizes._kernels.") and name.endswith("_2d")
+    return name in METRIC_KERNELS
 
 
 # --------------------------------------------------------------------------- inputs
@@ -53,24 +63,6 @@ def _ab(rng, rows=40, m=4, n=3):
     a[: rows // 4] = rng.normal(size=(rows // 4, m))
     b[: rows // 4] = rng.normal(size=(rows // 4, n))
     return a, b
-
-
-_TABLE = object()  # stands for the score-CI table of the batch's m, n
-
-
-def _metric(*args, fields):
-    """Calls of a metric kernel ``f(a, b, *args, out)`` at m + n = 3 + 2, 4 + 3 and 5 + 4."""
-    from scedsim.effect_sizes._score import ci_table
-
-    def calls(rng):
-        out = []
-        for m, n in ((3, 2), (4, 3), (5, 4)):
-            a, b = _ab(rng, m=m, n=n)
-            table = np.array(ci_table(m, n, Z, 1.2e-4))
-            resolved = tuple(table if x is _TABLE else x for x in args)
-            out.append((a, b, *resolved, np.full((fields, a.shape[0]), -99.0)))
-        return out
-    return calls
 
 
 def _ar1_calls(rng):
@@ -175,23 +167,29 @@ CALLS = {
     _kp + "_brent_root": _brent_calls,
     _kp + "_score_ci": _score_ci_calls,
     _kp + "_trend_s": _trend_s_calls,
-    # Metric kernels: run here only to prove their twins pure (m = 4, 5 takes the sorting paths).
-    _kp + "_nap_2d": _metric(K.SE_UNBIASED, _TABLE, True, fields=4),
-    _kp + "_pnd_2d": _metric(fields=1),
-    _kp + "_pem_2d": _metric(False, True, fields=1),
-    _kp + "_pand_2d": _metric(True, fields=1),
-    _kp + "_pet_2d": _metric(fields=1),
-    _kp + "_tau_u_2d": _metric(K.C_AB_PLUS_B_MINUS_A, K.M_COMPLETE, fields=1),
-    _kp + "_tau_bc_2d": _metric(False, 0.5, K.SE_UNBIASED, _TABLE, Z, fields=8),
-    _kp + "_smd_2d": _metric(False, True, Z, fields=4),
-    _kp + "_lrr_2d": _metric(1.0, True, Z, fields=4),
 }
 
+
+def _case_calls(cases):
+    """Calls of a metric kernel from its registry KernelCases, at 3 + 2, 4 + 3 and 5 + 4 points
+    (m = 4, 5 takes the sorting paths)."""
+    def calls(rng):
+        out = []
+        for k in cases:
+            for m, n in ((3, 2), (4, 3), (5, 4)):
+                a, b = _ab(rng, m=m, n=n)
+                out.append((a, b, *k.args(m, n), np.full((k.fields, a.shape[0]), -99.0)))
+        return out
+    return calls
+
+
+# Metric kernels: run here only to prove their twins pure.
+CALLS.update({name: _case_calls(_CASES[id(KERNELS[name])]) for name in METRIC_KERNELS})
 
 # --------------------------------------------------------------------------- tests
 
 def test_every_kernel_is_found_and_has_inputs():
-    assert len(KERNELS) == N_KERNELS, sorted(KERNELS)
+    assert len(KERNELS) - len(METRIC_KERNELS) == N_OTHER, sorted(set(KERNELS) - METRIC_KERNELS)
     made = {id(k) for k in _numba._KERNELS if k.py_func.__module__.startswith("scedsim.")}
     assert {id(k) for k in KERNELS.values()} == made  # none hides outside a module namespace
     assert set(CALLS) == set(KERNELS)
