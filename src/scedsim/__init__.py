@@ -2,6 +2,9 @@
 from ._threads import get_num_threads, set_num_threads
 from ._results import EffectSize, TauBCResult
 from .effect_sizes import ird, lrr, nap, pand, pem, pet, pnd, score_ci, smd, tau, tau_bc, tau_u
+# Every built-in metric's function, also those of modules added later (the registry's list).
+from .effect_sizes import METRIC_FUNCTIONS as _METRIC_FUNCTIONS
+globals().update(_METRIC_FUNCTIONS)
 from . import datasets, io, registry
 from .registry import get_metric, register_metric, unregister_metric
 # The table-level function takes the name of the subpackage on purpose (DESIGN.md:
@@ -11,6 +14,6 @@ from .tidy import EffectSizeTables, effect_sizes, summarize
 
 __version__ = "0.1.0"  # the one version source: pyproject.toml reads it
 
-__all__ = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc", "smd", "lrr",
+__all__ = [*_METRIC_FUNCTIONS,
            "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",
            "EffectSize", "TauBCResult", "get_num_threads", "set_num_threads", "__version__"]

@@ -368,6 +368,12 @@ def metrics() -> dict[str, Metric]:
     return dict(_METRICS)
 
 
+def declared() -> dict[str, Metric]:
+    """The built-in metrics declared so far, without loading anything (for the
+    package's own imports)."""
+    return {n: m for n, m in _METRICS.items() if not m.user}
+
+
 def metric_names() -> tuple[str, ...]:
     return tuple(metrics())
 

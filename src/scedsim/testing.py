@@ -153,7 +153,9 @@ def _true(v: str) -> bool:
 def reference_call(row):
     """Map a reference row to ``(function name, keyword arguments, fields to compare)``.
 
-    The mapping is each metric's registry entry (``Metric.references``).
+    The mapping is each metric's registry entry (``Metric.references``); a row
+    with a ``kind`` field (its reference file) maps only through references to
+    that file.
     Returns None for rows scedsim does not reproduce: scan's sort-based PAND
     (a different statistic), PET's CI, scan's ``corrected_tau`` and the
     randomization tests (compared elsewhere), and diagnostic rows such as
@@ -163,9 +165,10 @@ def reference_call(row):
     if "decreasing" in o:
         # scan states the direction in its options.
         imp = "decrease" if _true(o["decreasing"]) else "increase"
+    kind = getattr(row, "kind", None)  # the reference file, where the row says
     for name, m in registry.metrics().items():
         for ref in m.references:
-            if ref.matches(row.package, row.metric):
+            if ref.matches(row.package, row.metric) and kind in (None, ref.file):
                 kw = ref.call(o, imp, row.metric)
                 return None if kw is None else (name, kw, ref.fields)
     return None

@@ -28,6 +28,7 @@ from .models import Model, NormalAR1, model_identity
 
 __all__ = ["analytic_limit", "compute_estimands", "cache_dir"]
 
+_STREAM_SALT = 3
 LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
 LONG_REPS = 1_000       # case-series in the long-run simulation
 
@@ -150,11 +151,17 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     cache_file = None
     # The code fingerprint covers every scedsim source file and the modules that
     # define the metrics (a user's metric too): changed code never reuses a value.
-    code = code_fingerprint(type(model), *(s.func for s in specs))
-    key = _key(code, model_identity(model), model.params(params), design.describe(),
-               design.n_cases,
-               [str(c) for c in contrasts], [(s.name, s.options, s.label) for s in specs], improvement,
-               seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
+    identity = (model_identity(model), model.params(params), design.describe(), design.n_cases,
+                [str(c) for c in contrasts], [(s.name, s.options, s.label) for s in specs], improvement,
+                seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
+    # The cache key adds a fingerprint of every scedsim source file and of the modules
+    # that define the metrics (a user's metric too): changed code never reuses a value.
+    key = _key(code_fingerprint(type(model), *(s.func for s in specs)), *identity)
+    # The random stream depends on the study, never on the code: it keeps the
+    # derivation that earlier releases used (salt 3 and the version).
+    from .. import __version__
+
+    stream = _key(_STREAM_SALT, __version__, *identity)
     if use_cache:
         # The caller resolves the cache directory, so that worker processes use the
         # parent's setting rather than their own environment.
@@ -165,7 +172,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
                 return {tuple(k.split("\x1f")): v for k, v in raw.items()}
             except (OSError, ValueError):
                 pass
-    root = np.random.SeedSequence([seed, 0x5EED, int(key[:8], 16)])
+    root = np.random.SeedSequence([seed, 0x5EED, int(stream[:8], 16)])
     design_seq, long_seq = root.spawn(2)
     specs = [s for s in specs if not s.across]  # replication-level tests have no estimand
     at_design = _simulate_means(model, params, design, contrasts, specs, improvement, design_seq, n_design)
