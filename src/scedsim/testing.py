@@ -279,6 +279,8 @@ def _close(ours, ref, tol) -> bool:
         return ours is None or (isinstance(ours, float) and math.isnan(ours))
     if ours is None or math.isnan(float(ours)):
         return False
+    if math.isinf(ref) or math.isinf(float(ours)):
+        return float(ours) == ref  # R's Inf is matched by the same infinity only
     return abs(float(ours) - ref) <= tol * max(1.0, abs(ref))
 
 
