@@ -58,7 +58,10 @@ def test_reference_group(group):
 
 
 def test_every_reference_metric_is_mapped():
-    unmapped = set(REF.metric) - {r.metric for r in MAPPED}
+    # The two files of the core metrics are mapped in full; another file joins
+    # through the metrics that name it (e.g. LRM's rows of the LRR/LRM file).
+    core = REF[REF.kind.isin(["nonoverlap", "parametric"])]
+    unmapped = set(core.metric) - {r.metric for r in MAPPED}
     allowed = {"NAP_rescaled", "PAND_sort_phi", "PET_CI", "Tau_BC_baseline_slope",
                "Tau_BC_baseline_intercept", "Tau_BC_pretest_pvalue", "rand_test_p",
                "corrected_tau", "corrected_tau_baseline_trend", "corrected_tau_corrected",
