@@ -47,7 +47,6 @@ def test_every_metric_declares_its_kernels():
     for name, m in registry.metrics().items():
         if not m.user:
             assert m.kernels, name
-    assert len(KERNELS) == 9
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
