@@ -85,8 +85,9 @@ def test_kernels_allocate_nothing_per_row():
     """
     import inspect
 
-    for kern in (K._nap_2d, K._pnd_2d, K._pem_2d, K._pand_2d, K._pet_2d, K._tau_u_2d,
-                 K._tau_bc_2d, K._smd_2d, K._lrr_2d):
+    # _pet_2d and _tau_bc_2d only call their times kernels with the positions.
+    for kern in (K._nap_2d, K._pnd_2d, K._pem_2d, K._pand_2d, K._pet_times_2d, K._tau_u_2d,
+                 K._tau_bc_times_2d, K._smd_2d, K._lrr_2d):
         src = inspect.getsource(kern.py_func)
         body = src.split("for r in range(rows):", 1)[1]
         for token in ("np.empty", "np.zeros", "np.array", "np.sort", ".copy(", "np.full"):
