@@ -29,6 +29,8 @@ DEFAULT_METRICS = ("nap", "tau", "pnd", "pem", "pand", "ird", "pet", "tau_u", "t
 _TAKES_CONFIDENCE = {"nap", "tau", "tau_bc", "smd", "lrr"}
 # Metrics that place the phases on a time line (A at 1..m, the comparison at m+1..m+n).
 _TREND = {"pet", "tau_u", "tau_bc"}
+# Those that use the spacing of the times too (Tau-U uses only their order).
+_SPACED = {"pet", "tau_bc"}
 
 COLUMNS = ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower", "ci_upper",
            "n_a", "n_b", "improvement", "notes"]
@@ -186,6 +188,14 @@ def _split(series, base, comp):
     return series.values[in_a], series.values[in_b], "", order
 
 
+def _session_times(series, labels):
+    """The session values of the points of ``labels``, in time order, as numbers (dates as days)."""
+    ts = series.sessions[np.isin(series.phases, labels)]
+    if np.issubdtype(ts.dtype, np.datetime64):
+        return (ts - ts[0]) / np.timedelta64(1, "D")
+    return ts.astype(np.float64)
+
+
 def _undefined_reason(metric):
     return {
         "smd": "SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
@@ -196,43 +206,42 @@ def _undefined_reason(metric):
 # Metrics whose only need for 2 points per phase can be the unbiased SE.
 _SE_NEEDS_TWO = {"nap", "tau", "tau_bc"}
 SE_NOTE = "SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, SE left empty"
+LRR_NOTE = ("LRR's variance needs 2 points per phase; SE (and the bias-corrected estimate) "
+            "left empty")
 
 
 def _run_group(metric, fn, A, B, kw):
     """Fields for a group of series of equal phase lengths, with per-row notes.
 
     One batched call; if it raises (a phase too short for the metric), each
-    series is tried alone so that every row gets its own reason.  NAP, Tau and
-    Tau-BC with the default unbiased SE need 2 points per phase for the SE
-    only, so a series that fails there is retried with ``se="none"``: its
-    estimate and score interval stand, its SE is NaN and the note says why.
+    series is tried alone so that every row gets its own reason.  With a
+    one-point phase NAP, Tau and Tau-BC (unbiased SE) and LRR return NaN for
+    what needs a variance, and the note says why.
     """
     k = A.shape[0]
+    note = ""
+    if min(A.shape[1], B.shape[1]) < 2:
+        if (metric in _SE_NEEDS_TWO and kw.get("se", "unbiased") == "unbiased"
+                and not kw.get("kendall", False)):
+            note = SE_NOTE
+        elif metric == "lrr":
+            note = LRR_NOTE
     try:
         r = fn(A, B, **kw)
         return (np.asarray(r.estimate, float), np.asarray(r.se, float), np.asarray(r.ci_lower, float),
-                np.asarray(r.ci_upper, float), [""] * k)
+                np.asarray(r.ci_upper, float), [note] * k)
     except ValueError:
         pass
-    retry = (metric in _SE_NEEDS_TWO and kw.get("se", "unbiased") == "unbiased"
-             and not kw.get("kendall", False))
     fields = np.full((4, k), np.nan)
     notes = []
     for i in range(k):
+        one = dict(kw, times=kw["times"][i]) if kw.get("times") is not None else kw
         try:
-            r = fn(A[i], B[i], **kw)
+            r = fn(A[i], B[i], **one)
             fields[:, i] = (r.estimate, r.se, r.ci_lower, r.ci_upper)
-            notes.append("")
-        except ValueError as exc:
-            note = str(exc)
-            if retry:
-                try:
-                    r = fn(A[i], B[i], **dict(kw, se="none"))
-                    fields[:, i] = (r.estimate, np.nan, r.ci_lower, r.ci_upper)
-                    note = SE_NOTE
-                except ValueError:
-                    pass   # short for the estimate too (Tau-BC's trend): the first reason stands
             notes.append(note)
+        except ValueError as exc:
+            notes.append(str(exc))
     return fields[0], fields[1], fields[2], fields[3], notes
 
 
@@ -242,7 +251,8 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                  outcome: str = "outcome", value: str = "value", outcomes=None,
                  baseline: str = "A", treatment="B", contrast=None,
                  metrics=DEFAULT_METRICS, improvement="increase", options=None,
-                 confidence: float = 0.95, missing: str = "error", summary: bool = False):
+                 confidence: float = 0.95, missing: str = "error", summary: bool = False,
+                 times: str = "position"):
     """Every effect size for every case, outcome and phase contrast of a study table.
 
     Parameters
@@ -291,6 +301,12 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         that case and outcome say so in ``notes``.
     summary : bool
         Also return the across-case summary (:func:`summarize`).
+    times : {"position", "session"}
+        The time axis of the trend-based metrics (``pet``, ``tau_bc``,
+        ``tau_u``): the positions 1..m+n (default, as SingleCaseES and the
+        single-series functions), or the values of the ``session`` column
+        (whole numbers, or dates as days), as scan uses them.  They differ when
+        sessions are irregular or missing values were dropped.
 
     Returns
     -------
@@ -325,8 +341,9 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
 
     **Trend-based metrics** (``pet``, ``tau_u``, ``tau_bc``) place the baseline
     at times 1..m and the comparison at m+1..m+n, as the single-series
-    functions do.  When other sessions lie between them (A vs a follow-up C,
-    with B between), the rows say so in ``notes``.  When the comparison phase
+    functions do, unless ``times="session"``.  When other sessions lie between
+    them (A vs a follow-up C, with B between), or the sessions are irregular
+    (gaps, dropped missing values), the rows say so in ``notes``.  When the comparison phase
     (or part of a pooled one) precedes the baseline, these metrics are NaN
     with the note "comparison phase precedes the baseline"; the order-free
     metrics are still computed.
@@ -357,6 +374,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     2   P2      EE      A:B    nap       1.0  0.1954    0.4389       1.0    3    2    decrease
     """
     z_for(confidence)
+    check_choice("times", times, ("position", "session"))
     specs = _parse_contrasts(contrast, baseline, treatment)
     names = _parse_metrics(metrics)
     kwargs = _check_options(names, options, confidence)
@@ -391,6 +409,8 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 if drops:
                     common.append(f"missing value dropped at session {', '.join(drops)}")
                 slot = len(records)
+                ts = _session_times(s, base + comp) if a is not None else None
+                irregular = ts is not None and len(ts) > 2 and np.any(np.diff(ts) != ts[1] - ts[0])
                 for m in names:
                     notes = list(common)
                     if reason:
@@ -398,14 +418,17 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                     elif m in _TREND and order == BEFORE:
                         notes.append(f"comparison phase precedes the baseline ({'+'.join(comp)} before "
                                      f"{'+'.join(base)}); {m} needs the comparison after the baseline")
-                    elif m in _TREND and order == LATER:
+                    elif m in _TREND and order == LATER and times == "position":
                         notes.append(f"other sessions lie between {'+'.join(base)} and {'+'.join(comp)}; "
                                      "the trend treats the comparison as following the baseline directly")
+                    elif m in _SPACED and irregular and times == "position":
+                        notes.append(f"irregular sessions (gaps); {m} uses the positions 1..{n_a + n_b}, "
+                                     "not the session numbers (times='session' uses them)")
                     records.append(dict(case=s.case, outcome=o, contrast=cname, metric=m,
                                         estimate=np.nan, se=np.nan, ci_lower=np.nan, ci_upper=np.nan,
                                         n_a=n_a, n_b=n_b, improvement=directions[o], notes=notes))
                 if a is not None:
-                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b, order == BEFORE))
+                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b, order == BEFORE, ts))
 
     for (o, cname, n_a, n_b), members in groups.items():
         for j, m in enumerate(names):
@@ -416,8 +439,10 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 continue
             A = np.vstack([mem[1] for mem in use])
             B = np.vstack([mem[2] for mem in use])
-            est, se, lo, hi, notes = _run_group(m, METRICS[m], A, B,
-                                                dict(kwargs[m], improvement=directions[o]))
+            kw = dict(kwargs[m], improvement=directions[o])
+            if m in _TREND and times == "session":
+                kw["times"] = np.vstack([mem[4] for mem in use])
+            est, se, lo, hi, notes = _run_group(m, METRICS[m], A, B, kw)
             for i, (slot, *_) in enumerate(use):
                 rec = records[slot + j]
                 rec.update(estimate=float(est[i]), se=float(se[i]), ci_lower=float(lo[i]),

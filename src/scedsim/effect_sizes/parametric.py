@@ -81,6 +81,22 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
     Returns
     -------
     EffectSize
+
+    Notes
+    -----
+    A phase with one point has no sample variance s_p^2.  The floor 1/n_p^3 is
+    a floor for a variance that was estimated as 0, not a value for one that
+    cannot be estimated, so scedsim does not apply it there: the SE and
+    interval are NaN, and so is the bias-corrected estimate (its correction
+    term needs V_p), as in SingleCaseES, which returns NA.  With
+    ``bias_correct=False`` the estimate ln M_B - ln M_A needs no variance and
+    is returned.
+
+    Examples
+    --------
+    >>> import scedsim as ss
+    >>> round(ss.lrr([4, 5, 6], [8, 10, 12], bias_correct=False).estimate, 6)   # ln 2
+    0.693147
     """
     check_choice("kind", kind, ("lrri", "lrrd"))
     check_choice("improvement", improvement, ("increase", "decrease"))
