@@ -178,7 +178,7 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     rows, m = A.shape
     n = B.shape[1]
     t = session_times(times, rows, m, n, metric="Tau-BC",
-                      coef=lambda span: 2.0 * (span + 1.0) ** 3)
+                      coef=lambda span: 2.0 * (span + 1.0) ** 2)
     # The unbiased SE divides by (m - 1)(n - 1): undefined with one point in B.
     se_code = K.SE_NONE if (se == "unbiased" and n < 2) else K.SE_CODES[se]
     out = np.empty((8, rows))
