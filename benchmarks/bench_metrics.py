@@ -101,13 +101,15 @@ def twin_runner(metric, m, n):
             K._pand_2d.py_func(A, B, metric == "ird", out)
         elif metric == "pet":
             out = np.empty((1, rows))
-            K._pet_2d.py_func(A, B, out)
+            # The twin of the times kernel (the positions wrapper would call compiled code).
+            K._pet_times_2d.py_func(A, B, np.arange(1.0, m + n + 1.0).reshape(1, -1), out)
         elif metric == "tau_u":
             out = np.empty((1, rows))
             K._tau_u_2d.py_func(A, B, K.CONTRAST_CODES["ab_minus_trend_a"], K.METHOD_CODES["parker"], out)
         elif metric == "tau_bc":
             out = np.empty((8, rows))
-            K._tau_bc_2d.py_func(A, B, False, -1.0, K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
+            K._tau_bc_times_2d.py_func(A, B, np.arange(1.0, m + n + 1.0).reshape(1, -1), False, -1.0,
+                                       K.SE_CODES["unbiased"], _ci_table(m, n, z, CI_ROOTS['uniroot']), z, out)
         elif metric == "smd":
             out = np.empty((4, rows))
             K._smd_2d.py_func(A, B, False, True, z, out)  # std_dev="baseline", bias_correct=True

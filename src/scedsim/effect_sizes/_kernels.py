@@ -131,6 +131,16 @@ def _dot_sign_python(c, x, k, terms, h):
         return 1
     if s < -bound:
         return -1
+    if mag < 2251799813685248.0:  # 2^51: integer terms and sums below it are exact
+        ints = True
+        for i in range(k):
+            if x[i] != math.floor(x[i]):
+                ints = False
+                break
+        if ints:
+            if s > 0.0:
+                return 1
+            return -1 if s < 0.0 else 0
     for i in range(k):
         p, e = _two_prod(c[i], x[i])
         terms[2 * i] = p
@@ -150,11 +160,16 @@ def _exact_values_python(a, b, r, xv):
     arithmetic on them is exact arithmetic on the decimals, so 0.1, 0.2, 0.3
     lie on a line.  Otherwise xv holds the doubles themselves (exact binary
     values).  Only comparisons are made with xv, and scaling does not change them.
+
+    Returns the largest |xv| when xv holds integers, otherwise -1.
     """
     m = a.shape[1]
     big = m + b.shape[1]
+    p = 1.0
     for d in range(16):
-        p = 10.0 ** d
+        if d > 0:
+            p *= 10.0  # exact: 10^d is a double for d <= 22
+        top = 0.0
         ok = True
         for t in range(big):
             x = a[r, t] if t < m else b[r, t - m]
@@ -163,10 +178,12 @@ def _exact_values_python(a, b, r, xv):
                 ok = False
                 break
             xv[t] = k
+            top = max(top, abs(k))
         if ok:
-            return
+            return top
     for t in range(big):
         xv[t] = a[r, t] if t < m else b[r, t - m]
+    return -1.0
 
 
 _exact_values = kernel(_exact_values_python)
@@ -503,16 +520,19 @@ def _pet_times_2d_python(a, b, times, out):
     x = np.empty(m + 1)
     terms = np.empty(2 * m + 2)
     h = np.empty(2 * m + 2)
+    per_row = times.shape[0] > 1
+    tsum = 0.0
+    w = 0.0
     for r in range(rows):
-        tr = r if times.shape[0] > 1 else 0
-        for t in range(big):
-            tt[t] = times[tr, t] - times[tr, 0]
-        tsum = 0.0
-        tsq = 0.0
-        for i in range(m):
-            tsum += tt[i]
-            tsq += tt[i] * tt[i]
-        w = m * tsq - tsum * tsum
+        if r == 0 or per_row:
+            for t in range(big):
+                tt[t] = times[r if per_row else 0, t] - times[r if per_row else 0, 0]
+            tsum = 0.0
+            tsq = 0.0
+            for i in range(m):
+                tsum += tt[i]
+                tsq += tt[i] * tt[i]
+            w = m * tsq - tsum * tsum
         s = 0.0
         sabs = 0.0
         p = 0.0
@@ -721,25 +741,6 @@ def _slope_cmp_python(k1, k2, sl, sle, pi, pj, tt, xv, c, x, terms, h):
 _slope_cmp = kernel(_slope_cmp_python)
 
 
-def _sort_slopes_python(order, k, sl, sle, pi, pj, tt, xv, c, x, terms, h):
-    """Shell sort (Knuth's gaps) of the slope indices ``order[:k]`` by exact comparison."""
-    gap = 1
-    while gap < k // 3:
-        gap = 3 * gap + 1
-    while gap >= 1:
-        for i in range(gap, k):
-            v = order[i]
-            j = i
-            while j >= gap and _slope_cmp(order[j - gap], v, sl, sle, pi, pj, tt, xv, c, x, terms, h) > 0:
-                order[j] = order[j - gap]
-                j -= gap
-            order[j] = v
-        gap //= 3
-
-
-_sort_slopes = kernel(_sort_slopes_python)
-
-
 def _res_sign_python(i, j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h):
     """Exact sign of residual j - residual i.
 
@@ -826,11 +827,28 @@ def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_tab
             pi[k] = i
             pj[k] = j
             k += 1
+    per_row = times.shape[0] > 1
     for r in range(rows):
-        tr = r if times.shape[0] > 1 else 0
+        tr = r if per_row else 0
+        if r == 0 or per_row:
+            for t in range(big):
+                tt[t] = times[tr, t] - times[tr, 0]
+        # Exact values; with small integers (decimal data with few places, the
+        # common case) the slopes and residuals below are compared exactly in
+        # floating point, which holds integers below 2^53 exactly.
+        # Integer data need no scaling (checked cheaply); other rows get their
+        # exact values only if a comparison needs them.
+        top = 0.0
         for t in range(big):
-            tt[t] = times[tr, t] - times[tr, 0]
-        _exact_values(a, b, r, xv)
+            y = a[r, t] if t < m else b[r, t - m]
+            if y != math.floor(y) or abs(y) >= _DEC_LIMIT:
+                top = -1.0
+                break
+            xv[t] = y
+            top = max(top, abs(y))
+        have_xv = top >= 0.0
+        span = tt[big - 1]
+        small = top >= 0.0 and top * (8.0 * span * span + 8.0) < 2251799813685248.0
         # Theil-Sen fit of A; each float slope is within sle of the exact one.
         for k in range(npairs):
             i = pi[k]
@@ -840,7 +858,37 @@ def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_tab
             sl[k] = u
             sle[k] = 2.0 * _EPS * ((abs(a[r, j]) + abs(a[r, i])) / dt + abs(u))
             order[k] = k
-        _sort_slopes(order, npairs, sl, sle, pi, pj, tt, xv, c, x, terms, h)
+        # Shell sort (Knuth's gaps) by exact comparison; the float filter is
+        # inlined, the exact sign is called only when it cannot decide.
+        gap = 1
+        while gap < npairs // 3:
+            gap = 3 * gap + 1
+        while gap >= 1:
+            for i in range(gap, npairs):
+                v = order[i]
+                j = i
+                while j >= gap:
+                    w = order[j - gap]
+                    d = sl[w] - sl[v]
+                    e = sle[w] + sle[v]
+                    if d > e:
+                        later = True
+                    elif d < -e:
+                        later = False
+                    elif small:
+                        later = ((xv[pj[w]] - xv[pi[w]]) * (tt[pj[v]] - tt[pi[v]])
+                                 > (xv[pj[v]] - xv[pi[v]]) * (tt[pj[w]] - tt[pi[w]]))
+                    else:
+                        if not have_xv:
+                            _exact_values(a, b, r, xv)
+                            have_xv = True
+                        later = _slope_cmp(w, v, sl, sle, pi, pj, tt, xv, c, x, terms, h) > 0
+                    if not later:
+                        break
+                    order[j] = w
+                    j -= gap
+                order[j] = v
+            gap //= 3
         half = npairs // 2
         k2 = order[half]
         k1 = k2 if npairs % 2 == 1 else order[half - 1]
@@ -891,11 +939,19 @@ def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_tab
         # Residuals y - slope t (the intercept cancels in every comparison),
         # each within err of the exact one; the raw data when nothing is removed.
         p1, q1, p2, q2 = pi[k1], pj[k1], pi[k2], pj[k2]
-        flat = xv[q1] == xv[p1] and xv[q2] == xv[p2]
+        # A zero median slope: the residuals order as the raw values.
+        flat = a[r, q1] == a[r, p1] and a[r, q2] == a[r, p2]
         serr = 0.5 * (sle[k1] + sle[k2]) + _EPS * abs(slope)
+        dq = tt[q1] - tt[p1]
+        ds = tt[q2] - tt[p2]
+        num = ds * (xv[q1] - xv[p1]) + dq * (xv[q2] - xv[p2]) if small else 0.0
         for t in range(big):
             y = a[r, t] if t < m else b[r, t - m]
-            if correct and not flat:
+            if correct and not flat and small:
+                # 2 dq ds x residual, an exact integer.
+                res[t] = 2.0 * dq * ds * xv[t] - tt[t] * num
+                err[t] = 0.0
+            elif correct and not flat:
                 res[t] = y - slope * tt[t]
                 err[t] = 2.0 * (serr * tt[t] + _EPS * (abs(slope * tt[t]) + abs(res[t]) + abs(y)))
             else:
@@ -910,8 +966,19 @@ def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_tab
         for i in range(m):
             s1 = 0
             for j in range(n):
-                sg = _res_sign(i, m + j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h)
-                q2s = sg + 1
+                d = res[m + j] - res[i]
+                e = err[i] + err[m + j]
+                if d > e:
+                    q2s = 2
+                elif d < -e:
+                    q2s = 0
+                elif e == 0.0:
+                    q2s = 1
+                else:
+                    if not have_xv:
+                        _exact_values(a, b, r, xv)
+                        have_xv = True
+                    q2s = _res_sign(i, m + j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h) + 1
                 s1 += q2s
                 sq += q2s * q2s
                 col[j] += q2s
@@ -923,6 +990,16 @@ def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_tab
             ties_y = 0
             for i in range(big):
                 for j in range(i + 1, big):
+                    d = res[j] - res[i]
+                    e = err[i] + err[j]
+                    if d > e or d < -e:
+                        continue
+                    if e == 0.0:
+                        ties_y += 1
+                        continue
+                    if not have_xv:
+                        _exact_values(a, b, r, xv)
+                        have_xv = True
                     ties_y += int(_res_sign(i, j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h) == 0)
             n0 = big * (big - 1) // 2
             ties_x = npairs + n * (n - 1) // 2
