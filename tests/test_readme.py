@@ -31,7 +31,9 @@ def test_readme_demo_block_matches_the_demo(tmp_path, monkeypatch):
 
 
 def test_docstring_examples():
-    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"), testing,
+    for mod in (importlib.import_module("scedsim.effect_sizes.nonoverlap"),
+                importlib.import_module("scedsim.effect_sizes.trend"),
+                importlib.import_module("scedsim.effect_sizes.parametric"), testing,
                 scedsim.datasets, scedsim.tidy):
         res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, mod.__name__
