@@ -92,6 +92,19 @@ def test_tau_bc_is_exact(case, kendall):
     assert got == pytest.approx(exact_tau_bc(a, b, kendall=kendall, se="none")[0], abs=1e-15)
 
 
+@settings(max_examples=200, deadline=None)
+@given(_series(min_a=3))
+def test_uncorrected_tau_bc_is_tau(case):
+    """Without a correction Tau-BC is Tau on the raw data, ties and all (Rodgers' "Brett"
+    in scan's data gave .5128 against tau's .4872 under the old tolerance rule)."""
+    a, b, times = case
+    for t in (None, times):
+        r = ss.tau_bc(a, b, pretest_alpha=0.05, times=t, se="hanley")
+        if not r.corrected:
+            want = ss.tau(a, b, se="hanley")
+            assert (r.estimate, r.se) == (want.estimate, want.se)
+
+
 def test_near_ties_are_not_ties():
     """Distinct stored decimals are distinct: uncorrected Tau-BC equals tau()."""
     a = [NEAR[0], NEAR[2], 50.0, NEAR[1]]
