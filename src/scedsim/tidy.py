@@ -343,8 +343,8 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     at times 1..m and the comparison at m+1..m+n, as the single-series
     functions do, unless ``times="session"``.  When other sessions lie between
     them (A vs a follow-up C, with B between), or the sessions are irregular
-    (gaps, dropped missing values), the rows say so in ``notes``.  When the comparison phase
-    (or part of a pooled one) precedes the baseline, these metrics are NaN
+    (gaps, dropped missing values), the rows say so in ``notes``.  When the
+    comparison phase (or part of a pooled one) precedes the baseline, these metrics are NaN
     with the note "comparison phase precedes the baseline"; the order-free
     metrics are still computed.
 
