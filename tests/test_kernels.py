@@ -90,7 +90,9 @@ def test_kernels_allocate_nothing_per_row():
     """
     import inspect
 
-    for kern in KERNELS:
+    # The metric kernels the registry declares, and the times kernels that _pet_2d and
+    # _tau_bc_2d call with the positions.
+    for kern in [*KERNELS, K._pet_times_2d, K._tau_bc_times_2d]:
         src = inspect.getsource(kern.py_func)
         body = src.split("for r in range(rows):", 1)[1]
         for token in ("np.empty", "np.zeros", "np.array", "np.sort", ".copy(", "np.full"):

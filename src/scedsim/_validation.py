@@ -113,3 +113,50 @@ def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: st
         a = -a
         b = -b
     return a, b, is_1d
+
+
+def session_times(times, rows: int, m: int, n: int, *, metric: str, coef=None) -> np.ndarray:
+    """Validate the session times of a time-based metric; return ``(rows or 1, m + n)`` float64.
+
+    ``times`` is None (the positions 1..m+n), one sequence of m + n times (A's
+    then B's, shared by every row), a pair ``(times_a, times_b)``, or a 2-D
+    array with one row of m + n times per series.  Times must be finite whole
+    numbers (session or day numbers; rescale fractional times, which changes
+    none of these metrics), strictly increasing, with A before B.  Ties are
+    decided in exact arithmetic on integer combinations of the times, so the
+    largest coefficient, ``coef(span)``, must stay below 2**53.
+    """
+    big = m + n
+    if times is None:
+        t = np.arange(1.0, big + 1.0).reshape(1, big)
+    else:
+        if isinstance(times, tuple) and len(times) == 2 and all(np.ndim(x) >= 1 for x in times):
+            ta, tb = (np.asarray(x) for x in times)
+            if ta.ndim != tb.ndim:
+                raise ValueError(f"{metric} times: times_a and times_b must have the same dimensions")
+            t = np.concatenate([ta, tb], axis=-1)
+        else:
+            t = np.asarray(times)
+        if t.dtype.kind not in "iuf":
+            try:
+                t = t.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{metric} times must be numbers") from None
+        t = np.ascontiguousarray(t, dtype=np.float64)
+        if t.ndim == 1:
+            t = t.reshape(1, -1)
+        if t.ndim != 2 or t.shape[1] != big or t.shape[0] not in (1, rows):
+            raise ValueError(f"{metric} times must hold one time per point, m + n = {big} "
+                             f"(one row, or one per series: {rows}); got shape {np.shape(times)}")
+        if not np.all(np.isfinite(t)):
+            raise ValueError(f"{metric} times contain NaN or an infinite value")
+        if np.any(t != np.round(t)):
+            raise ValueError(f"{metric} times must be whole numbers (session numbers); rescale "
+                             "fractional times, e.g. half days to whole ones")
+        if big > 1 and np.any(np.diff(t, axis=1) <= 0):
+            raise ValueError(f"{metric} times must be strictly increasing, A's before B's")
+    span = float(np.max(t[:, -1] - t[:, 0]))
+    if coef is not None and coef(span) >= 2.0 ** 53:
+        raise ValueError(f"{metric}: the times span {span:g} sessions, too long for exact tie "
+                         "decisions; shift or thin the time axis")
+    return t

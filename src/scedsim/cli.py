@@ -181,6 +181,11 @@ def _table_kwargs(args) -> dict:
                 value=args.value, outcomes=_names(args.outcome), missing=args.missing)
 
 
+def _text_columns(args) -> tuple:
+    # Labels are text: phase "01" must not be read as the number 1.
+    return (args.case, args.phase, args.outcome_column)
+
+
 def _warned(fn, *a, **kw):
     """Run fn, printing its warnings as one-line messages on stderr."""
     import warnings
@@ -202,7 +207,7 @@ def _cmd_es(args) -> int:
     import scedsim as ss
     from .io import read_table
 
-    df = read_table(args.data)
+    df = read_table(args.data, text=_text_columns(args))
     out_paths = _es_out_paths(args)
     kw = _table_kwargs(args)
     outcomes = kw["outcomes"]
@@ -224,7 +229,8 @@ def _cmd_es(args) -> int:
         improvement = {o: "decrease" if o in decrease else "increase" for o in outcomes}
     metrics = "all" if args.metrics == "all" else _names(args.metrics)
     res = _warned(ss.effect_sizes, df, **kw, contrast=_names(args.contrast), metrics=metrics,
-                  improvement=improvement, confidence=args.confidence, summary=True)
+                  improvement=improvement, confidence=args.confidence, summary=True,
+                  times=args.times)
     if args.json and not args.out:
         print(json.dumps(_as_json(res), indent=1))
         return 0
@@ -306,6 +312,9 @@ def _add_es(sub) -> None:
                    help="comma-separated contrasts baseline:comparison, e.g. A:B,A:C,A:B+C "
                         "(B+C pools B and C; default A:B)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--times", choices=("position", "session"), default="position",
+                   help="time axis of PET, Tau-BC and Tau-U: positions 1..m+n (default, as SingleCaseES) "
+                        "or the session numbers (as scan)")
     p.add_argument("--out", metavar="FILE.csv",
                    help="write the per-case table here and the summary to FILE_summary.csv")
     p.add_argument("--json", action="store_true",
@@ -340,7 +349,7 @@ def _cmd_plot(args) -> int:
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number of inches, got {v:g}")
         figsize = (args.width, args.height)
-    df = read_table(args.data)
+    df = read_table(args.data, text=_text_columns(args))
     fig = _warned(sced_plot, df, **_table_kwargs(args), trend=args.trend, baseline=args.baseline,
                   title=args.title, figsize=figsize)
     _save(fig, args.out, args.dpi)

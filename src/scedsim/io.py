@@ -26,7 +26,7 @@ _TSV = (".tsv", ".tab")
 _EXCEL = (".xlsx", ".xlsm", ".xls")
 
 
-def read_table(path) -> pd.DataFrame:
+def read_table(path, text=("case", "phase", "outcome")) -> pd.DataFrame:
     """Read a CSV, TSV or Excel file into a DataFrame.
 
     The format follows the extension: ``.csv`` (comma-separated, or
@@ -38,6 +38,11 @@ def read_table(path) -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like
+    text : sequence of str
+        Columns read as text, as written: labels such as phase ``01``, ``1``
+        and ``1.0`` stay three different labels (a number reader would make
+        them one, or lose the leading zero).  Default: the columns named
+        case, phase and outcome; columns the file lacks are ignored.
 
     Returns
     -------
@@ -53,15 +58,16 @@ def read_table(path) -> pd.DataFrame:
     if not p.is_file():
         raise ValueError(f"no such file: {str(path)!r}")
     ext = p.suffix.lower()
+    as_text = {c: str for c in text}
     try:
         if ext in _CSV:
-            df = pd.read_csv(p)
+            df = pd.read_csv(p, dtype=as_text)
             if df.shape[1] == 1 and ";" in str(df.columns[0]):
                 # Excel writes ';'-separated "CSV" in locales with a decimal comma.
-                df = pd.read_csv(p, sep=";")
+                df = pd.read_csv(p, sep=";", dtype=as_text)
             return df
         if ext in _TSV:
-            return pd.read_csv(p, sep="\t")
+            return pd.read_csv(p, sep="\t", dtype=as_text)
         if ext in _EXCEL:
             engine = "xlrd" if ext == ".xls" else "openpyxl"
             try:
@@ -71,7 +77,7 @@ def read_table(path) -> pd.DataFrame:
                 raise ValueError(f"reading {ext} files needs the package {engine}: "
                                  f"pip install {engine}{extra}, or save the sheet as CSV") from None
             try:
-                return pd.read_excel(p, engine=engine)
+                return pd.read_excel(p, engine=engine, dtype=as_text)
             except Exception as exc:   # noqa: BLE001
                 # The readers raise whatever their parser meets (BadZipFile for a file
                 # that is not a zip, KeyError for a zip that is not a workbook, ...).

@@ -36,6 +36,17 @@ __all__ = ["Metric", "TestSpec", "KernelCase", "NormalShift", "Reference", "regi
 
 ENTRY_POINT_GROUP = "scedsim.metrics"
 
+#: The tidy note where a one-point phase leaves the unbiased SE undefined.
+ONE_POINT_SE_NOTE = ("SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, "
+                     "SE left empty")
+
+
+def unbiased_se_note(options: dict) -> str:
+    """:data:`ONE_POINT_SE_NOTE` where the options ask for the unbiased SE."""
+    unbiased = options.get("se", "unbiased") == "unbiased" and not options.get("kendall", False)
+    return ONE_POINT_SE_NOTE if unbiased else ""
+
+
 #: What swapping the phases does to a metric: ``v -> 1 - v`` or ``v -> -v``.
 SWAPS = {"complement": lambda v: 1.0 - v, "negate": lambda v: -v}
 
@@ -117,10 +128,15 @@ class Metric:
         Whether the metric reports a standard error / confidence interval.
     se_min_points : int
         Points per phase the default SE needs (the estimate may need fewer).
+    short_note : callable or None
+        ``short_note(options) -> str``: the tidy note for a phase shorter than
+        ``se_min_points`` (what is left empty and why).
     min_a, min_b : int
         Points per phase the estimate needs.
     time_ordered : bool
         The estimate depends on the order of points in time (trend-based).
+    spaced : bool
+        It uses the spacing of the times too, not only their order (``times=``).
     rank : bool
         Invariant under strictly increasing transforms of the data.
     discrete : bool
@@ -170,6 +186,8 @@ class Metric:
     has_se: bool = False
     has_ci: bool = False
     se_min_points: int = 1
+    short_note: Callable | None = None
+    spaced: bool = False
     min_a: int = 1
     min_b: int = 1
     time_ordered: bool = False

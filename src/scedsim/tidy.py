@@ -165,45 +165,47 @@ def _split(series, base, comp):
     return series.values[in_a], series.values[in_b], "", order
 
 
-SE_NOTE = "SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, SE left empty"
+def _session_times(series, labels):
+    """The session values of the points of ``labels``, in time order, as numbers (dates as days)."""
+    ts = series.sessions[np.isin(series.phases, labels)]
+    if np.issubdtype(ts.dtype, np.datetime64):
+        return (ts - ts[0]) / np.timedelta64(1, "D")
+    return ts.astype(np.float64)
+
+
+SE_NOTE = registry.ONE_POINT_SE_NOTE
 
 
 def _run_group(metric, fn, A, B, kw):
     """Fields for a group of series of equal phase lengths, with per-row notes.
 
     One batched call; if it raises (a phase too short for the metric), each
-    series is tried alone so that every row gets its own reason.  NAP, Tau and
-    Tau-BC with the default unbiased SE need 2 points per phase for the SE
-    only, so a series that fails there is retried with ``se="none"``: its
-    estimate and score interval stand, its SE is NaN and the note says why.
+    series is tried alone so that every row gets its own reason.  With a
+    phase shorter than a metric's ``se_min_points`` (NAP, Tau and Tau-BC with
+    the unbiased SE, LRR) the fields that need a variance are NaN, and the
+    note (the registry entry's ``short_note``) says why.
     """
     k = A.shape[0]
+    note = ""
+    entry = registry.get_metric(metric)
+    if min(A.shape[1], B.shape[1]) < entry.se_min_points and entry.short_note is not None:
+        note = entry.short_note(kw)
     try:
         r = fn(A, B, **kw)
         return (np.asarray(r.estimate, float), np.asarray(r.se, float), np.asarray(r.ci_lower, float),
-                np.asarray(r.ci_upper, float), [""] * k)
+                np.asarray(r.ci_upper, float), [note] * k)
     except ValueError:
         pass
-    entry = registry.get_metric(metric)
-    retry = (entry.se_min_points > 1 and "se" in entry.parameters and kw.get("se", "unbiased") == "unbiased"
-             and not kw.get("kendall", False))
     fields = np.full((4, k), np.nan)
     notes = []
     for i in range(k):
+        one = dict(kw, times=kw["times"][i]) if kw.get("times") is not None else kw
         try:
-            r = fn(A[i], B[i], **kw)
+            r = fn(A[i], B[i], **one)
             fields[:, i] = (r.estimate, r.se, r.ci_lower, r.ci_upper)
-            notes.append("")
-        except ValueError as exc:
-            note = str(exc)
-            if retry:
-                try:
-                    r = fn(A[i], B[i], **dict(kw, se="none"))
-                    fields[:, i] = (r.estimate, np.nan, r.ci_lower, r.ci_upper)
-                    note = SE_NOTE
-                except ValueError:
-                    pass   # short for the estimate too (Tau-BC's trend): the first reason stands
             notes.append(note)
+        except ValueError as exc:
+            notes.append(str(exc))
     return fields[0], fields[1], fields[2], fields[3], notes
 
 
@@ -213,7 +215,8 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                  outcome: str = "outcome", value: str = "value", outcomes=None,
                  baseline: str = "A", treatment="B", contrast=None,
                  metrics=None, improvement="increase", options=None,
-                 confidence: float = 0.95, missing: str = "error", summary: bool = False):
+                 confidence: float = 0.95, missing: str = "error", summary: bool = False,
+                 times: str = "position"):
     """Every effect size for every case, outcome and phase contrast of a study table.
 
     Parameters
@@ -264,6 +267,12 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         that case and outcome say so in ``notes``.
     summary : bool
         Also return the across-case summary (:func:`summarize`).
+    times : {"position", "session"}
+        The time axis of the trend-based metrics (``pet``, ``tau_bc``,
+        ``tau_u``): the positions 1..m+n (default, as SingleCaseES and the
+        single-series functions), or the values of the ``session`` column
+        (whole numbers, or dates as days), as scan uses them.  They differ when
+        sessions are irregular or missing values were dropped.
 
     Returns
     -------
@@ -298,9 +307,10 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
 
     **Trend-based metrics** (``pet``, ``tau_u``, ``tau_bc``) place the baseline
     at times 1..m and the comparison at m+1..m+n, as the single-series
-    functions do.  When other sessions lie between them (A vs a follow-up C,
-    with B between), the rows say so in ``notes``.  When the comparison phase
-    (or part of a pooled one) precedes the baseline, these metrics are NaN
+    functions do, unless ``times="session"``.  When other sessions lie between
+    them (A vs a follow-up C, with B between), or the sessions are irregular
+    (gaps, dropped missing values), the rows say so in ``notes``.  When the
+    comparison phase (or part of a pooled one) precedes the baseline, these metrics are NaN
     with the note "comparison phase precedes the baseline"; the order-free
     metrics are still computed.
 
@@ -330,6 +340,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     2   P2      EE      A:B    nap       1.0  0.1954    0.4389       1.0    3    2    decrease
     """
     z_for(confidence)
+    check_choice("times", times, ("position", "session"))
     specs = _parse_contrasts(contrast, baseline, treatment)
     names = _parse_metrics(metrics)
     entries = registry.metrics()
@@ -365,6 +376,8 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 if drops:
                     common.append(f"missing value dropped at session {', '.join(drops)}")
                 slot = len(records)
+                ts = _session_times(s, base + comp) if a is not None else None
+                irregular = ts is not None and len(ts) > 2 and np.any(np.diff(ts) != ts[1] - ts[0])
                 for m in names:
                     notes = list(common)
                     if reason:
@@ -372,14 +385,17 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                     elif entries[m].time_ordered and order == BEFORE:
                         notes.append(f"comparison phase precedes the baseline ({'+'.join(comp)} before "
                                      f"{'+'.join(base)}); {m} needs the comparison after the baseline")
-                    elif entries[m].time_ordered and order == LATER:
+                    elif entries[m].time_ordered and order == LATER and times == "position":
                         notes.append(f"other sessions lie between {'+'.join(base)} and {'+'.join(comp)}; "
                                      "the trend treats the comparison as following the baseline directly")
+                    elif entries[m].spaced and irregular and times == "position":
+                        notes.append(f"irregular sessions (gaps); {m} uses the positions 1..{n_a + n_b}, "
+                                     "not the session numbers (times='session' uses them)")
                     records.append(dict(case=s.case, outcome=o, contrast=cname, metric=m,
                                         estimate=np.nan, se=np.nan, ci_lower=np.nan, ci_upper=np.nan,
                                         n_a=n_a, n_b=n_b, improvement=directions[o], notes=notes))
                 if a is not None:
-                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b, order == BEFORE))
+                    groups.setdefault((o, cname, n_a, n_b), []).append((slot, a, b, order == BEFORE, ts))
 
     for (o, cname, n_a, n_b), members in groups.items():
         for j, m in enumerate(names):
@@ -390,8 +406,10 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 continue
             A = np.vstack([mem[1] for mem in use])
             B = np.vstack([mem[2] for mem in use])
-            est, se, lo, hi, notes = _run_group(m, entries[m].func, A, B,
-                                                dict(kwargs[m], improvement=directions[o]))
+            kw = dict(kwargs[m], improvement=directions[o])
+            if entries[m].time_ordered and times == "session":
+                kw["times"] = np.vstack([mem[4] for mem in use])
+            est, se, lo, hi, notes = _run_group(m, entries[m].func, A, B, kw)
             for i, (slot, *_) in enumerate(use):
                 rec = records[slot + j]
                 rec.update(estimate=float(est[i]), se=float(se[i]), ci_lower=float(lo[i]),

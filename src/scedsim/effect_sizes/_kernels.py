@@ -26,11 +26,6 @@ from .._numba import kernel
 SE_UNBIASED, SE_HANLEY, SE_NULL, SE_NONE = 0, 1, 2, 3
 SE_CODES = {"unbiased": SE_UNBIASED, "hanley": SE_HANLEY, "null": SE_NULL, "none": SE_NONE}
 
-# Relative tolerance for ties against fitted values (PET, Tau-BC residuals):
-# values equal in exact arithmetic must tie whatever rounding does.
-TIE_RTOL = 1e-9
-
-
 # --------------------------------------------------------------------------- helpers
 
 def _insertion_sort_python(x, k):
@@ -56,6 +51,142 @@ def _sorted_median_python(x, k):
 
 
 _sorted_median = kernel(_sorted_median_python)
+
+
+# --------------------------------------------------------------------------- exact signs
+# Ties against fitted lines (PET, the Tau-BC residuals) are decided in exact
+# arithmetic on the data as written (Shewchuk 1997): a fast floating-point
+# answer is used when its error bound proves the sign, otherwise the sign of
+# an exact expansion of the same integer-coefficient expression.
+
+_EPS = 2.220446049250313e-16
+_SPLITTER = 134217729.0  # 2^27 + 1 (Dekker's split)
+# Scaled decimal values stay below 2^50, so that distinct decimals with the
+# same number of places are distinct doubles and the integers are exact.
+_DEC_LIMIT = 1125899906842624.0
+# Integer coefficients built from time differences must be exact doubles.
+COEF_LIMIT = 9007199254740992.0  # 2^53
+
+
+def _two_prod_python(a, b):
+    """``(p, e)`` with p = fl(a b) and p + e = a b exactly (Dekker 1971)."""
+    p = a * b
+    c = _SPLITTER * a
+    ah = c - (c - a)
+    al = a - ah
+    c = _SPLITTER * b
+    bh = c - (c - b)
+    bl = b - bh
+    e = al * bl - (((p - ah * bh) - al * bh) - ah * bl)
+    return p, e
+
+
+_two_prod = kernel(_two_prod_python)
+
+
+def _sum_sign_python(terms, k, h):
+    """Sign of the exact sum of ``terms[:k]``.
+
+    Shewchuk's (1997) grow-expansion adds each term to a nonoverlapping
+    expansion ``h`` (scratch, length >= k) by error-free two-sums; the sign of
+    such an expansion is the sign of its largest nonzero component.  Shewchuk,
+    J. R. (1997). Adaptive precision floating-point arithmetic and fast robust
+    geometric predicates. *Discrete & Computational Geometry*, 18, 305-363.
+    """
+    hl = 0
+    for i in range(k):
+        q = terms[i]
+        for j in range(hl):
+            s = q + h[j]
+            bv = s - q
+            av = s - bv
+            h[j] = (q - av) + (h[j] - bv)
+            q = s
+        h[hl] = q
+        hl += 1
+    for j in range(hl - 1, -1, -1):
+        if h[j] > 0.0:
+            return 1
+        if h[j] < 0.0:
+            return -1
+    return 0
+
+
+_sum_sign = kernel(_sum_sign_python)
+
+
+def _dot_sign_python(c, x, k, terms, h):
+    """Exact sign of sum_i c[i] x[i] (i < k); ``c`` holds exact integers.
+
+    ``terms`` (length >= 2k) and ``h`` (>= 2k) are scratch.
+    """
+    s = 0.0
+    mag = 0.0
+    for i in range(k):
+        t = c[i] * x[i]
+        s += t
+        mag += abs(t)
+    bound = (2.0 * k + 8.0) * _EPS * mag  # > the rounding error of the naive sum
+    if s > bound:
+        return 1
+    if s < -bound:
+        return -1
+    if mag < 2251799813685248.0:  # 2^51: integer terms and sums below it are exact
+        ints = True
+        for i in range(k):
+            if x[i] != math.floor(x[i]):
+                ints = False
+                break
+        if ints:
+            if s > 0.0:
+                return 1
+            return -1 if s < 0.0 else 0
+    for i in range(k):
+        p, e = _two_prod(c[i], x[i])
+        terms[2 * i] = p
+        terms[2 * i + 1] = e
+    return _sum_sign(terms, 2 * k, h)
+
+
+_dot_sign = kernel(_dot_sign_python)
+
+
+def _exact_values_python(a, b, r, xv):
+    """The row's values as exact numbers for tie decisions, in ``xv`` (length m + n).
+
+    Data are usually written as decimals (e.g. 59.9337748344409, or 0.1, which
+    no double holds exactly).  If every value of the row is the double nearest
+    a decimal with d <= 15 places, xv holds the integers round(x 10^d): exact
+    arithmetic on them is exact arithmetic on the decimals, so 0.1, 0.2, 0.3
+    lie on a line.  Otherwise xv holds the doubles themselves (exact binary
+    values).  Only comparisons are made with xv, and scaling does not change them.
+
+    Returns the largest |xv| when xv holds integers, otherwise -1.
+    """
+    m = a.shape[1]
+    big = m + b.shape[1]
+    p = 1.0
+    for d in range(16):
+        if d > 0:
+            p *= 10.0  # exact: 10^d is a double for d <= 22
+        top = 0.0
+        ok = True
+        for t in range(big):
+            x = a[r, t] if t < m else b[r, t - m]
+            k = math.floor(x * p + 0.5)
+            if abs(k) >= _DEC_LIMIT or k / p != x:
+                ok = False
+                break
+            xv[t] = k
+            top = max(top, abs(k))
+        if ok:
+            return top
+    for t in range(big):
+        xv[t] = a[r, t] if t < m else b[r, t - m]
+    return -1.0
+
+
+_exact_values = kernel(_exact_values_python)
 
 
 # --------------------------------------------------------------------------- NAP / Tau
@@ -368,38 +499,81 @@ _pand_2d = kernel(_pand_2d_python)
 
 # --------------------------------------------------------------------------- PET
 
-def _pet_2d_python(a, b, out):
-    """PET: share of B strictly above the OLS line of A (times 1..m) projected into B.
+def _pet_times_2d_python(a, b, times, out):
+    """PET: share of B strictly above the OLS line of A against its times, projected to B's.
 
-    A B value within ``TIE_RTOL`` of the data's scale from the line ties with it
-    and does not count.  Field of ``out``: estimate.
+    ``times`` is ``(rows or 1, m + n)``: the session times of A then B (whole
+    numbers, strictly increasing; one shared row or one per series).  With
+    T = sum t_i, W = m sum t_i^2 - T^2 (= m Sxx), S = sum a_i and
+    P = sum (m t_i - T) a_i, a B value b at time tau lies above the line when
+    m W b - W S - (m tau - T) P > 0, an integer combination of the data: its
+    sign is decided exactly (see :func:`_dot_sign`), so a value on the line in
+    exact arithmetic is not above it.  Times are shifted to start at 0, which
+    does not move the line.  Field of ``out``: estimate.
     """
     rows, m = a.shape
     n = b.shape[1]
-    tbar = (m + 1) / 2.0
-    sxx = m * (m * m - 1) / 12.0
+    big = m + n
+    tt = np.empty(big)
+    xv = np.empty(big)
+    c = np.empty(m + 1)
+    x = np.empty(m + 1)
+    terms = np.empty(2 * m + 2)
+    h = np.empty(2 * m + 2)
+    per_row = times.shape[0] > 1
+    tsum = 0.0
+    w = 0.0
     for r in range(rows):
+        if r == 0 or per_row:
+            for t in range(big):
+                tt[t] = times[r if per_row else 0, t] - times[r if per_row else 0, 0]
+            tsum = 0.0
+            tsq = 0.0
+            for i in range(m):
+                tsum += tt[i]
+                tsq += tt[i] * tt[i]
+            w = m * tsq - tsum * tsum
         s = 0.0
-        scale = 0.0
+        sabs = 0.0
+        p = 0.0
+        pabs = 0.0
         for i in range(m):
+            ci = m * tt[i] - tsum
             s += a[r, i]
-            if abs(a[r, i]) > scale:
-                scale = abs(a[r, i])
-        mean = s / m
-        sxy = 0.0
-        for i in range(m):
-            sxy += (i + 1 - tbar) * (a[r, i] - mean)
-        slope = sxy / sxx
+            sabs += abs(a[r, i])
+            p += ci * a[r, i]
+            pabs += abs(ci * a[r, i])
+        have_exact = False
+        cnt = 0
         for j in range(n):
-            if abs(b[r, j]) > scale:
-                scale = abs(b[r, j])
-        c = 0
-        for j in range(n):
-            fit = mean + slope * (m + 1 + j - tbar)
-            tol = TIE_RTOL * max(scale, abs(fit))
-            if b[r, j] - fit > tol:
-                c += 1
-        out[0, r] = c / n
+            g = m * tt[m + j] - tsum
+            e = m * w * b[r, j] - w * s - g * p
+            # Bounds the rounding of S, P and e and the distance between the
+            # doubles and the decimals they stand for (generously: x4).
+            bound = 4.0 * (m + 4.0) * _EPS * (w * sabs + abs(g) * pabs + m * w * abs(b[r, j]))
+            if e > bound:
+                cnt += 1
+            elif e >= -bound:
+                if not have_exact:
+                    _exact_values(a, b, r, xv)
+                    have_exact = True
+                c[0] = m * w
+                x[0] = xv[m + j]
+                for i in range(m):
+                    c[i + 1] = -(w + (m * tt[i] - tsum) * g)
+                    x[i + 1] = xv[i]
+                if _dot_sign(c, x, m + 1, terms, h) > 0:
+                    cnt += 1
+        out[0, r] = cnt / n
+
+
+_pet_times_2d = kernel(_pet_times_2d_python)
+
+
+def _pet_2d_python(a, b, out):
+    """PET at the positions 1..m+n (see :func:`_pet_times_2d`).  Field: estimate."""
+    big = a.shape[1] + b.shape[1]
+    _pet_times_2d(a, b, np.arange(1.0, big + 1.0).reshape(1, big), out)
 
 
 _pet_2d = kernel(_pet_2d_python)
@@ -542,16 +716,85 @@ _tau_u_2d = kernel(_tau_u_2d_python)
 
 # --------------------------------------------------------------------------- Tau-BC
 
-def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
-    """Baseline-corrected Tau (Tarlow 2017).
+def _slope_cmp_python(k1, k2, sl, sle, pi, pj, tt, xv, c, x, terms, h):
+    """Exact sign of slope k1 - slope k2, slope k = (y[pj] - y[pi]) / (t[pj] - t[pi])."""
+    d = sl[k1] - sl[k2]
+    e = sle[k1] + sle[k2]
+    if d > e:
+        return 1
+    if d < -e:
+        return -1
+    i1, j1, i2, j2 = pi[k1], pj[k1], pi[k2], pj[k2]
+    dt1 = tt[j1] - tt[i1]
+    dt2 = tt[j2] - tt[i2]
+    c[0] = dt2
+    x[0] = xv[j1]
+    c[1] = -dt2
+    x[1] = xv[i1]
+    c[2] = -dt1
+    x[2] = xv[j2]
+    c[3] = dt1
+    x[3] = xv[i2]
+    return _dot_sign(c, x, 4, terms, h)
 
-    Per row: the Theil-Sen line of A against times 1..m (median pairwise slope,
+
+_slope_cmp = kernel(_slope_cmp_python)
+
+
+def _res_sign_python(i, j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h):
+    """Exact sign of residual j - residual i.
+
+    With the median slope (u + v)/2, u = (y[q1] - y[p1])/(t[q1] - t[p1]) and v
+    likewise, residual j - residual i = (y_j - y_i) - (u + v)(t_j - t_i)/2;
+    times 2 (t[q1] - t[p1])(t[q2] - t[p2]) > 0 it is an integer combination of
+    six values, decided exactly unless the floating-point residuals ``res``
+    (each within ``err``) already prove the sign.  ``err = 0`` means the
+    residuals are the raw data (no correction, or a zero slope): compared as is.
+    """
+    d = res[j] - res[i]
+    e = err[i] + err[j]
+    if d > e:
+        return 1
+    if d < -e:
+        return -1
+    if e == 0.0:
+        return 0
+    dq = tt[q1] - tt[p1]
+    ds = tt[q2] - tt[p2]
+    dt = tt[j] - tt[i]
+    c[0] = 2.0 * dq * ds
+    x[0] = xv[j]
+    c[1] = -2.0 * dq * ds
+    x[1] = xv[i]
+    c[2] = -dt * ds
+    x[2] = xv[q1]
+    c[3] = dt * ds
+    x[3] = xv[p1]
+    c[4] = -dt * dq
+    x[4] = xv[q2]
+    c[5] = dt * dq
+    x[5] = xv[p2]
+    return _dot_sign(c, x, 6, terms, h)
+
+
+_res_sign = kernel(_res_sign_python)
+
+
+def _tau_bc_times_2d_python(a, b, times, kendall, pretest_alpha, se_code, ci_table, z, out):
+    """Baseline-corrected Tau (Tarlow 2017) against the session ``times``.
+
+    Per row: the Theil-Sen line of A against its times (median pairwise slope,
     median intercept); optionally the Mann-Kendall pretest of that trend
     (tie-corrected variance, continuity correction, two-sided normal p), which
     keeps the raw data when p > ``pretest_alpha`` (``pretest_alpha < 0``: always
     correct); then Tau (NAP-based, with SE and tabulated score CI) or Kendall's
     tau-b against the phase dummy (SE sqrt(2 (1 - tau^2) / (m + n)), Wald CI)
-    on the residuals.  Residuals within ``TIE_RTOL`` of the data's scale tie.
+    on the residuals.  ``times`` is ``(rows or 1, m + n)``, whole numbers,
+    strictly increasing.
+
+    Ties are exact: raw values are compared as they are, and residuals (and
+    the slopes whose median is taken) by :func:`_res_sign` and
+    :func:`_slope_cmp`, exact on the data as written.
 
     Fields of ``out``: estimate, se, ci_lower, ci_upper, slope, intercept,
     pretest p-value (NaN without a pretest), corrected (1.0 or 0.0).
@@ -561,37 +804,102 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
     big = m + n
     mn = m * n
     npairs = m * (m - 1) // 2
-    slopes = np.empty(max(npairs, 1))
+    kk = max(npairs, 1)
+    sl = np.empty(kk)
+    sle = np.empty(kk)
+    pi = np.empty(kk, dtype=np.int64)
+    pj = np.empty(kk, dtype=np.int64)
+    order = np.empty(kk, dtype=np.int64)
     inter = np.empty(m)
     res = np.empty(big)
+    err = np.empty(big)
+    tt = np.empty(big)
+    xv = np.empty(big)
+    c = np.empty(6)
+    x = np.empty(6)
+    terms = np.empty(12)
+    h = np.empty(12)
     col = np.zeros(n, dtype=np.int64)
     use_table = ci_table.shape[1] > 0
+    k = 0
+    for i in range(m):
+        for j in range(i + 1, m):
+            pi[k] = i
+            pj[k] = j
+            k += 1
+    per_row = times.shape[0] > 1
     for r in range(rows):
-        # Theil-Sen fit of A on t = 1..m.
-        if m == 3:
-            # Three slopes and three intercepts: medians of three, no sorting.
-            x0, x1, x2 = a[r, 1] - a[r, 0], (a[r, 2] - a[r, 0]) / 2.0, a[r, 2] - a[r, 1]
-            slope = max(min(x0, x1), min(max(x0, x1), x2))
-            x0, x1, x2 = a[r, 0] - slope, a[r, 1] - slope * 2.0, a[r, 2] - slope * 3.0
-            intercept = max(min(x0, x1), min(max(x0, x1), x2))
+        tr = r if per_row else 0
+        if r == 0 or per_row:
+            for t in range(big):
+                tt[t] = times[tr, t] - times[tr, 0]
+        # Exact values; with small integers (decimal data with few places, the
+        # common case) the slopes and residuals below are compared exactly in
+        # floating point, which holds integers below 2^53 exactly.
+        # Integer data need no scaling (checked cheaply); other rows get their
+        # exact values only if a comparison needs them.
+        top = 0.0
+        for t in range(big):
+            y = a[r, t] if t < m else b[r, t - m]
+            if y != math.floor(y) or abs(y) >= _DEC_LIMIT:
+                top = -1.0
+                break
+            xv[t] = y
+            top = max(top, abs(y))
+        have_xv = top >= 0.0
+        span = tt[big - 1]
+        small = top >= 0.0 and top * (8.0 * span * span + 8.0) < 2251799813685248.0
+        # Theil-Sen fit of A; each float slope is within sle of the exact one.
+        for k in range(npairs):
+            i = pi[k]
+            j = pj[k]
+            dt = tt[j] - tt[i]
+            u = (a[r, j] - a[r, i]) / dt
+            sl[k] = u
+            sle[k] = 2.0 * _EPS * ((abs(a[r, j]) + abs(a[r, i])) / dt + abs(u))
+            order[k] = k
+        # Shell sort (Knuth's gaps) by exact comparison; the float filter is
+        # inlined, the exact sign is called only when it cannot decide.
+        gap = 1
+        while gap < npairs // 3:
+            gap = 3 * gap + 1
+        while gap >= 1:
+            for i in range(gap, npairs):
+                v = order[i]
+                j = i
+                while j >= gap:
+                    w = order[j - gap]
+                    d = sl[w] - sl[v]
+                    e = sle[w] + sle[v]
+                    if d > e:
+                        later = True
+                    elif d < -e:
+                        later = False
+                    elif small:
+                        later = ((xv[pj[w]] - xv[pi[w]]) * (tt[pj[v]] - tt[pi[v]])
+                                 > (xv[pj[v]] - xv[pi[v]]) * (tt[pj[w]] - tt[pi[w]]))
+                    else:
+                        if not have_xv:
+                            _exact_values(a, b, r, xv)
+                            have_xv = True
+                        later = _slope_cmp(w, v, sl, sle, pi, pj, tt, xv, c, x, terms, h) > 0
+                    if not later:
+                        break
+                    order[j] = w
+                    j -= gap
+                order[j] = v
+            gap //= 3
+        half = npairs // 2
+        k2 = order[half]
+        k1 = k2 if npairs % 2 == 1 else order[half - 1]
+        slope = sl[k1] if k1 == k2 else 0.5 * (sl[k1] + sl[k2])
+        for i in range(m):
+            inter[i] = a[r, i] - slope * times[tr, i]
+        if m <= 64:
+            _insertion_sort(inter, m)
         else:
-            k = 0
-            for i in range(m):
-                for j in range(i + 1, m):
-                    slopes[k] = (a[r, j] - a[r, i]) / (j - i)
-                    k += 1
-            if npairs <= 64:
-                _insertion_sort(slopes, npairs)
-            else:  # long baselines: O(k log k) in place
-                slopes[:npairs].sort()
-            slope = _sorted_median(slopes, npairs)
-            for i in range(m):
-                inter[i] = a[r, i] - slope * (i + 1)
-            if m <= 64:
-                _insertion_sort(inter, m)
-            else:
-                inter.sort()
-            intercept = _sorted_median(inter, m)
+            inter.sort()
+        intercept = _sorted_median(inter, m)
         out[4, r] = slope
         out[5, r] = intercept
         # Mann-Kendall pretest of the A trend.
@@ -628,33 +936,52 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
         else:
             out[6, r] = np.nan
         out[7, r] = 1.0 if correct else 0.0
-        # Residuals (or the raw data when no correction is made).
-        scale = 0.0
+        # Residuals y - slope t (the intercept cancels in every comparison),
+        # each within err of the exact one; the raw data when nothing is removed.
+        p1, q1, p2, q2 = pi[k1], pj[k1], pi[k2], pj[k2]
+        # A zero median slope: the residuals order as the raw values.
+        flat = a[r, q1] == a[r, p1] and a[r, q2] == a[r, p2]
+        serr = 0.5 * (sle[k1] + sle[k2]) + _EPS * abs(slope)
+        dq = tt[q1] - tt[p1]
+        ds = tt[q2] - tt[p2]
+        num = ds * (xv[q1] - xv[p1]) + dq * (xv[q2] - xv[p2]) if small else 0.0
         for t in range(big):
             y = a[r, t] if t < m else b[r, t - m]
-            if correct:
-                y = y - intercept - slope * (t + 1)
-            res[t] = y
-            if abs(y) > scale:
-                scale = abs(y)
-            if abs(a[r, t] if t < m else b[r, t - m]) > scale:
-                scale = abs(a[r, t] if t < m else b[r, t - m])
-        tol = TIE_RTOL * scale
-        # Pair scores 2q on the residuals, ties within the tolerance, as in NAP.
+            if correct and not flat and small:
+                # 2 dq ds x residual, an exact integer.
+                res[t] = 2.0 * dq * ds * xv[t] - tt[t] * num
+                err[t] = 0.0
+            elif correct and not flat:
+                res[t] = y - slope * tt[t]
+                err[t] = 2.0 * (serr * tt[t] + _EPS * (abs(slope * tt[t]) + abs(res[t]) + abs(y)))
+            else:
+                res[t] = y
+                err[t] = 0.0
+        # Pair scores 2q on the residuals, as in NAP.
         twice = 0
         sq = 0
         row_ss = 0
         for j in range(n):
             col[j] = 0
         for i in range(m):
-            ri = res[i]
             s1 = 0
             for j in range(n):
-                d = res[m + j] - ri
-                q2 = int(d > tol) + int(d >= -tol)
-                s1 += q2
-                sq += q2 * q2
-                col[j] += q2
+                d = res[m + j] - res[i]
+                e = err[i] + err[m + j]
+                if d > e:
+                    q2s = 2
+                elif d < -e:
+                    q2s = 0
+                elif e == 0.0:
+                    q2s = 1
+                else:
+                    if not have_xv:
+                        _exact_values(a, b, r, xv)
+                        have_xv = True
+                    q2s = _res_sign(i, m + j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h) + 1
+                s1 += q2s
+                sq += q2s * q2s
+                col[j] += q2s
             twice += s1
             row_ss += s1 * s1
         nap = twice / (2.0 * mn)
@@ -663,7 +990,17 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
             ties_y = 0
             for i in range(big):
                 for j in range(i + 1, big):
-                    ties_y += int(abs(res[j] - res[i]) <= tol)
+                    d = res[j] - res[i]
+                    e = err[i] + err[j]
+                    if d > e or d < -e:
+                        continue
+                    if e == 0.0:
+                        ties_y += 1
+                        continue
+                    if not have_xv:
+                        _exact_values(a, b, r, xv)
+                        have_xv = True
+                    ties_y += int(_res_sign(i, j, res, err, tt, xv, p1, q1, p2, q2, c, x, terms, h) == 0)
             n0 = big * (big - 1) // 2
             ties_x = npairs + n * (n - 1) // 2
             den = math.sqrt(float(n0 - ties_x) * float(n0 - ties_y))
@@ -687,6 +1024,16 @@ def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
         else:
             out[2, r] = np.nan
             out[3, r] = np.nan
+
+
+_tau_bc_times_2d = kernel(_tau_bc_times_2d_python)
+
+
+def _tau_bc_2d_python(a, b, kendall, pretest_alpha, se_code, ci_table, z, out):
+    """Tau-BC at the positions 1..m+n (see :func:`_tau_bc_times_2d`); same fields."""
+    big = a.shape[1] + b.shape[1]
+    _tau_bc_times_2d(a, b, np.arange(1.0, big + 1.0).reshape(1, big), kendall, pretest_alpha,
+                     se_code, ci_table, z, out)
 
 
 _tau_bc_2d = kernel(_tau_bc_2d_python)
@@ -748,10 +1095,13 @@ def _lrr_2d_python(a, b, sign, bias_correct, z, out):
     """Log response ratio on the count scale (Pustejovsky 2018), with its floors.
 
     ``sign`` (+1 or -1) orients R = L_B - L_A.  Fields of ``out``: estimate, se,
-    ci_lower, ci_upper (Wald).
+    ci_lower, ci_upper (Wald).  A one-point phase has no sample variance: the
+    SE and interval are NaN, and so is the bias-corrected estimate, whose
+    correction needs that variance (SingleCaseES returns NA).
     """
     rows, m = a.shape
     n = b.shape[1]
+    one_point = m < 2 or n < 2
     for r in range(rows):
         sa = 0.0
         for i in range(m):
@@ -778,6 +1128,10 @@ def _lrr_2d_python(a, b, sign, bias_correct, z, out):
             lb += vb / (2.0 * n * mb * mb)
         est = sign * (lb - la)
         se = math.sqrt(va / (m * ma * ma) + vb / (n * mb * mb))
+        if one_point:
+            se = np.nan
+            if bias_correct:
+                est = np.nan
         out[0, r] = est
         out[1, r] = se
         out[2, r] = est - z * se

@@ -5,8 +5,8 @@ import numpy as np
 
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
-from ..registry import KernelCase, Metric, Reference, register
+from .._validation import check_choice, phases, session_times, z_for
+from ..registry import KernelCase, Metric, Reference, register, unbiased_se_note
 from . import _kernels as K
 from . import _limits as L
 from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
@@ -18,17 +18,17 @@ def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     check_choice("se", se, tuple(K.SE_CODES))
     tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
     z = z_for(confidence)
-    min_pts = 2 if se == "unbiased" else 1
-    A, B, is_1d = phases(a, b, improvement, min_a=min_pts, min_b=min_pts,
-                         metric=f"{metric} with se='unbiased'" if se == "unbiased" else metric)
+    A, B, is_1d = phases(a, b, improvement, metric=metric)
     rows, m = A.shape
     n = B.shape[1]
+    # The unbiased SE divides by (m - 1)(n - 1): undefined (NaN) with a one-point phase.
+    se_code = K.SE_NONE if (se == "unbiased" and min(m, n) < 2) else K.SE_CODES[se]
     out = np.empty((4, rows))
     if use_table(rows, m, n):
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], ci_table(m, n, z, tol), tau_scale)
+        run_rows(K._nap_2d, A, B, out, se_code, ci_table(m, n, z, tol), tau_scale)
     else:
         # Few rows: solve only the intervals needed.
-        run_rows(K._nap_2d, A, B, out, K.SE_CODES[se], EMPTY_TABLE, False)
+        run_rows(K._nap_2d, A, B, out, se_code, EMPTY_TABLE, False)
         out[2:] = score_bounds(out[0], m, n, z, tol)
         if tau_scale:
             out[0] = 2.0 * out[0] - 1.0
@@ -58,7 +58,7 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
         Direction of improvement; ``"decrease"`` equals the same call on negated data.
     se : {"unbiased", "hanley", "null", "none"}
         Standard error: the unbiased variance estimator of Sen (1967) and Mee (1990)
-        (needs at least 2 points per phase), Hanley & McNeil (1982), the null
+        (NaN unless both phases have 2 points or more), Hanley & McNeil (1982), the null
         (exchangeable) variance (m + n + 1)/(12 m n), or none (NaN).
     confidence : float
         Level of the Newcombe (2006) score interval, computed whatever ``se`` is.
@@ -77,6 +77,11 @@ def nap(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     The interval is the real score interval at NAP = 0 and 1.  SingleCaseES 0.7.4
     returns the degenerate interval [1, 1] (or [0, 0]) there, because its root
     finder picks the spurious root at the boundary; see :func:`score_ci`.
+
+    With one point in a phase the estimate and the score interval are defined,
+    but the unbiased variance divides by (m - 1)(n - 1): with the default
+    ``se="unbiased"`` the SE is NaN there (``"hanley"`` and ``"null"`` give a
+    value).  SingleCaseES and scan return the estimate too.
 
     References
     ----------
@@ -133,6 +138,11 @@ def tau(a, b, *, improvement: str = "increase", se: str = "unbiased", confidence
     -------
     EffectSize
         ``estimate`` in [-1, 1].
+
+    Notes
+    -----
+    As for :func:`nap`: with one point in a phase and ``se="unbiased"`` the
+    estimate and interval are given and the SE is NaN.
 
     References
     ----------
@@ -336,18 +346,24 @@ def ird(a, b, *, improvement: str = "increase"):
     return _single(K._pand_2d, (True,), "IRD", a, b, improvement)
 
 
-def pet(a, b, *, improvement: str = "increase"):
+def pet(a, b, *, improvement: str = "increase", times=None):
     """Percentage Exceeding the Trend (PET), as a proportion.
 
     The share of B values strictly beyond (above for ``"increase"``, below for
-    ``"decrease"``) the ordinary least-squares line of A against times 1..m,
-    projected to B's times m+1..m+n (as scan's ``pet``).
+    ``"decrease"``) the ordinary least-squares line of A against its times,
+    projected to B's times (as scan's ``pet``).
 
     Parameters
     ----------
     a, b : array_like
         Phase A needs at least 2 points.
     improvement : {"increase", "decrease"}
+    times : array_like, optional
+        The session times of the points: m + n whole numbers, A's then B's,
+        strictly increasing (or a pair ``(times_a, times_b)``, or one row per
+        series of a batch).  Default None: the positions 1..m+n.  With
+        irregular sessions, or sessions dropped as missing, the recorded
+        session numbers place the line where scan (which uses them) does.
 
     Returns
     -------
@@ -355,30 +371,40 @@ def pet(a, b, *, improvement: str = "increase"):
 
     Notes
     -----
-    A B value that lies on the line in exact arithmetic is not beyond it: values
-    within a relative 1e-9 of the data's magnitude of the line count as on it.
-    scan compares raw doubles, so a few rows with integer data land on either
-    side there (e.g. A = 30 29 31 projects exactly 31).
+    A B value that lies on the line in exact arithmetic is not beyond it.
+    The comparison is decided exactly on the data as written (decimals such as
+    0.1 are taken as the decimals they stand for), never by a tolerance: with
+    integer times, m W (b - fit) is an integer combination of the data (see
+    ``scedsim.effect_sizes._kernels._pet_times_2d``).  scan compares doubles,
+    so a few rows with integer data land on either side of the line there
+    (e.g. A = 30 29 31 projects exactly 31).
 
     References
     ----------
-    Wilbert, J., & Lüke, T. scan: Single-case data analyses for single and
-    multiple baseline designs (R package, function ``pet``; version 0.67.1 is
-    the reference here).  PET has no published definition beyond scan's.
+    Wilbert, J., & Lueke, T. scan: Single-case data analyses for single and
+    multiple baseline designs. R package, version 0.67.1 (``pet``).
 
     Examples
     --------
-    A = 30 29 31 projects 31, 31.5, 32 and 32.5 onto B's four times; B = 31 lies
-    on the line, not beyond it:
-
     >>> import scedsim as ss
-    >>> ss.pet([30, 29, 31], [31, 33, 35, 32]).estimate
+    >>> ss.pet([30, 29, 31], [31, 35]).estimate    # 31 lies exactly on the line
     0.5
+    >>> ss.pet([1, 2, 3], [5, 6]).estimate                          # sessions 4, 5
+    1.0
+    >>> ss.pet([1, 2, 3], [5, 6], times=[1, 2, 3, 7, 8]).estimate   # sessions 7, 8
+    0.0
     >>> a = [20, 20, 26, 25, 22, 23]           # Parker, Vannest & Davis (2011)
     >>> round(ss.pet(a, [28, 25, 24, 27, 30, 30, 29]).estimate * 7, 6)
     5.0
     """
-    return _single(K._pet_2d, (), "PET", a, b, improvement, min_a=2)
+    A, B, is_1d = phases(a, b, improvement, min_a=2, metric="PET")
+    m, n = A.shape[1], B.shape[1]
+    t = session_times(times, A.shape[0], m, n, metric="PET",
+                      coef=lambda span: 2.0 * m ** 3 * (span + 1.0) ** 2)
+    out = np.empty((1, A.shape[0]))
+    run_rows(K._pet_times_2d, A, B, out, t)
+    return make(EffectSize, out, is_1d, metric="PET", n_a=m, n_b=n, improvement=improvement,
+                options={} if times is None else {"times": "session"})
 
 
 def pooled_ird(ird_values, n_a, n_b, axis: int = -1):
@@ -479,6 +505,7 @@ def _scan(metric, kwargs=None):
 
 register(Metric(
     name="nap", label="NAP", func=nap, bounds=(0.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
+    short_note=unbiased_se_note,
     rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
     references=(Reference("nonoverlap", "SingleCaseES", "NAP", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),
                 _scan("NAP")),
@@ -488,6 +515,7 @@ register(Metric(
              KernelCase("nap-null-notable", K._nap_2d, 4, lambda m, n: (K.SE_NULL, EMPTY_TABLE, False)))))
 register(Metric(
     name="tau", label="Tau", func=tau, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
+    short_note=unbiased_se_note,
     rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
     references=(Reference("nonoverlap", "SingleCaseES", "Tau", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),),
     limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0,
@@ -514,7 +542,7 @@ register(Metric(
     limit=lambda q, o: L.ird_limit(q), pool=pooled_ird, pool_detail=_ird_detail,
     kernels=(KernelCase("ird", K._pand_2d, 1, lambda m, n: (True,)),)))
 register(Metric(
-    name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, discrete=True,
+    name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, spaced=True, discrete=True,
     references=(_scan("PET"),),
     limit=lambda q, o: L.exceed_limit(q),
     kernels=(KernelCase("pet", K._pet_2d, 1),)))

@@ -103,6 +103,16 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
     -------
     EffectSize
 
+    Notes
+    -----
+    A phase with one point has no sample variance s_p^2.  The floor 1/n_p^3 is
+    a floor for a variance that was estimated as 0, not a value for one that
+    cannot be estimated, so scedsim does not apply it there: the SE and
+    interval are NaN, and so is the bias-corrected estimate (its correction
+    term needs V_p), as in SingleCaseES, which returns NA.  With
+    ``bias_correct=False`` the estimate ln M_B - ln M_A needs no variance and
+    is returned.
+
     References
     ----------
     Pustejovsky, J. E. (2018). Using response ratios for meta-analyzing
@@ -121,6 +131,8 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
     (1.0914, 0.1504)
     >>> round(ss.lrr([8, 10, 9], [4, 3, 2, 3], improvement="decrease", kind="lrrd").estimate, 4)
     -1.0914
+    >>> round(ss.lrr([4, 5, 6], [8, 10, 12], bias_correct=False).estimate, 6)   # ln 2
+    0.693147
     """
     check_choice("kind", kind, ("lrri", "lrrd"))
     check_choice("improvement", improvement, ("increase", "decrease"))
@@ -138,6 +150,7 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", bias_correct
 # --------------------------------------------------------------------------- registry entries
 
 _Z95 = 1.959963984540054
+_ONE_POINT_NOTE = "LRR's variance needs 2 points per phase; SE (and the bias-corrected estimate) left empty"
 
 
 def _true(v: str) -> bool:
@@ -163,6 +176,7 @@ register(Metric(
              KernelCase("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, _Z95)))))
 register(Metric(
     name="lrr", label="LRR", title="LRRi", func=lrr, has_se=True, has_ci=True, default=False, oriented=False,
+    se_min_points=2, short_note=lambda o: _ONE_POINT_NOTE,
     references=tuple(Reference("parametric", "SingleCaseES", k, _sces_lrr, ("estimate", "se", "ci"),
                                "scale=count;bias_correct=TRUE;confidence=0.95") for k in ("LRRi", "LRRd")),
     # A ratio of means of data centred at 0 has no meaningful target.

@@ -7,8 +7,8 @@ import numpy as np
 
 from .._results import EffectSize, TauBCResult, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
-from ..registry import KernelCase, Metric, Reference, register
+from .._validation import check_choice, phases, session_times, z_for
+from ..registry import KernelCase, Metric, Reference, register, unbiased_se_note
 from . import _kernels as K
 from ._limits import nap_limit
 from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
@@ -21,7 +21,7 @@ _NEEDS_B2 = ("trend_b",)
 
 
 def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
-          contrast: str = "ab_minus_trend_a"):
+          contrast: str = "ab_minus_trend_a", times=None):
     """Tau-U: nonoverlap between phases combined with trend within phases.
 
     Defined by Parker, Vannest, Davis & Sauber (2011).  Every contrast is
@@ -60,6 +60,12 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
         scan's m n - ties_AB/2 for ``"ab"``.
     contrast : str
         One of the six contrasts above; default ``"ab_minus_trend_a"``.
+    times : array_like, optional
+        Session times, as for :func:`scedsim.pet` (validated the same way).
+        Kendall's S against time counts only whether a later point is higher,
+        so with strictly increasing times Tau-U is the same as at the positions
+        1..m+n: the trend terms depend on the order of the sessions, not on
+        their spacing.
 
     Returns
     -------
@@ -100,6 +106,8 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
     check_choice("contrast", contrast, tuple(K.CONTRAST_CODES))
     A, B, is_1d = phases(a, b, improvement, min_a=2 if contrast in _NEEDS_A2 else 1,
                          min_b=2 if contrast in _NEEDS_B2 else 1, metric=f"Tau-U[{contrast}]")
+    # Validated only: any strictly increasing times give the positions' ranks.
+    session_times(times, A.shape[0], A.shape[1], B.shape[1], metric="Tau-U")
     out = np.empty((1, A.shape[0]))
     run_rows(K._tau_u_2d, A, B, out, K.CONTRAST_CODES[contrast], K.METHOD_CODES[method])
     return make(EffectSize, out, is_1d, metric="Tau-U", n_a=A.shape[1], n_b=B.shape[1],
@@ -107,12 +115,13 @@ def tau_u(a, b, *, improvement: str = "increase", method: str = "parker",
 
 
 def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretest_alpha=None,
-           se: str = "unbiased", confidence: float = 0.95, ci_roots: str = "uniroot"):
+           se: str = "unbiased", confidence: float = 0.95, ci_roots: str = "uniroot", times=None):
     """Baseline-corrected Tau (Tau-BC).
 
     Defined by Tarlow (2017).  The baseline trend is estimated by the Theil-Sen
-    slope of A against times 1..m with the median intercept, subtracted from
-    both phases (time runs on through B), and Tau is computed on the residuals.
+    slope of A against its times (1..m by default) with the median intercept,
+    subtracted from both phases (time runs on through B), and Tau is computed on
+    the residuals.
 
     Parameters
     ----------
@@ -135,6 +144,11 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     confidence : float
     ci_roots : {"uniroot", "exact"}
         Precision of the score interval's bounds, as for :func:`scedsim.nap`.
+    times : array_like, optional
+        Session times, as for :func:`scedsim.pet`: m + n whole numbers, A's
+        then B's, strictly increasing.  Default None: the positions 1..m+n
+        (as SingleCaseES).  The slope is then per session, and the intercept
+        is at session 0 of that axis.
 
     Returns
     -------
@@ -152,11 +166,22 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
       p-value of the formula.  The decisions agree.
     * With m = 2 SingleCaseES raises an error; no trend test is possible, and
       scedsim raises a ValueError naming the problem.
-    * Residuals that tie in exact arithmetic count as ties (values within a
-      relative 1e-9 of the data's magnitude); SingleCaseES compares the
-      floating-point residuals and breaks some of these ties at random.
+    * Ties are decided in exact arithmetic on the data as written, never by a
+      tolerance: raw values are compared as they are (59.9337748344409 and
+      59.933774834441 differ), and residuals, and the slopes whose median is
+      taken, by exact integer combinations of the data (decimals such as 0.1
+      taken as the decimals they stand for).  So without a correction Tau-BC
+      equals :func:`scedsim.tau` on the same data.  SingleCaseES compares
+      floating-point residuals and breaks some exact ties at random.
     * The Kendall version's values were computed in single precision by the
-      Kendall package, so they agree with scedsim to about 1e-6 only.
+      Kendall package, so they agree with scedsim to about 1e-6 only; that
+      package also rounds the residuals to single precision, which merges
+      residuals that differ by less than about 1e-7 of their size (they are
+      distinct here).
+    * With one point in B (or A, without a pretest) the estimate is defined:
+      with ``se="unbiased"``, which needs two points per phase, the SE is NaN
+      and the score interval is still given.  SingleCaseES returns the
+      estimate there too.
 
     References
     ----------
@@ -191,18 +216,18 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
             raise ValueError(f"pretest_alpha must be None or a level in (0, 1), got {pretest_alpha!r}")
     z = z_for(confidence)
     min_a = 3 if pretest_alpha is not None else 2
-    if se == "unbiased" and not kendall:
-        min_a, min_b = max(min_a, 2), 2
-    else:
-        min_b = 1
     what = "Tau-BC" + (" with a trend pretest" if pretest_alpha is not None else "")
-    A, B, is_1d = phases(a, b, improvement, min_a=min_a, min_b=min_b, metric=what)
+    A, B, is_1d = phases(a, b, improvement, min_a=min_a, min_b=1, metric=what)
     rows, m = A.shape
     n = B.shape[1]
+    t = session_times(times, rows, m, n, metric="Tau-BC",
+                      coef=lambda span: 2.0 * (span + 1.0) ** 2)
+    # The unbiased SE divides by (m - 1)(n - 1): undefined with one point in B.
+    se_code = K.SE_NONE if (se == "unbiased" and n < 2) else K.SE_CODES[se]
     out = np.empty((8, rows))
     few = not use_table(rows, m, n)
     table = EMPTY_TABLE if (kendall or few) else ci_table(m, n, z, tol)
-    run_rows(K._tau_bc_2d, A, B, out, bool(kendall), alpha, K.SE_CODES[se], table, z)
+    run_rows(K._tau_bc_times_2d, A, B, out, t, bool(kendall), alpha, se_code, table, z)
     if few and not kendall:
         out[2:4] = 2.0 * score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
     if improvement == "decrease":
@@ -217,7 +242,8 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
             v.flags.writeable = False
     return make(TauBCResult, out, is_1d, metric="Tau-BC", n_a=m, n_b=n, improvement=improvement,
                 options={"kendall": bool(kendall), "pretest_alpha": pretest_alpha, "se": se,
-                         "confidence": confidence}, **extra)
+                         "confidence": confidence, **({} if times is None else {"times": "session"})},
+                **extra)
 
 
 # --------------------------------------------------------------------------- registry entries
@@ -278,7 +304,7 @@ register(Metric(
 ))
 register(Metric(
     name="tau_bc", label="Tau-BC", func=tau_bc, bounds=(-1.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
-    min_a=2, time_ordered=True, variants=(("Tau-BC (pretest .05)", {"pretest_alpha": 0.05}),),
+    short_note=unbiased_se_note, min_a=2, time_ordered=True, spaced=True, variants=(("Tau-BC (pretest .05)", {"pretest_alpha": 0.05}),),
     statistic_options={"se": "none"},
     references=(Reference("nonoverlap", "SingleCaseES", "Tau_BC", _sces_tau_bc, ("estimate", "se", "ci"),
                           "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),),
@@ -287,3 +313,4 @@ register(Metric(
                         lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)),
              KernelCase("tau-bc-kendall-pretest", K._tau_bc_2d, 8,
                         lambda m, n: (True, 0.05, K.SE_HANLEY, EMPTY_TABLE, _Z95)))))
+

@@ -106,8 +106,8 @@ def metric_specs(metrics) -> tuple[MetricSpec, ...]:
 
 def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
     """Fields of a metric (or a test's p-value) on a 2-D batch.  A phase too short for
-    the metric (after missing occasions) gives NaN; where only the default SE needs
-    more points than the estimate, the estimate is kept and the SE fields are NaN."""
+    the metric (after missing occasions) gives NaN; where a one-point phase leaves
+    only the SE undefined, the metric itself returns the estimate with SE NaN."""
     nan = np.full(a.shape[0], np.nan)
     try:
         if spec.is_test:
@@ -115,15 +115,6 @@ def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
             return {"estimate": p, "se": nan, "ci_lower": nan, "ci_upper": nan}
         r = spec.func(a, b, improvement=improvement, **spec.options)
     except ValueError:
-        entry = spec.entry
-        if (not spec.is_test and "se" in entry.parameters and "se" not in spec.options
-                and min(a.shape[1], b.shape[1]) < entry.se_min_points):
-            try:
-                r = spec.func(a, b, improvement=improvement, se="none", **spec.options)
-            except ValueError:
-                r = None
-            if r is not None:
-                return {"estimate": np.asarray(r.estimate), "se": nan, "ci_lower": nan, "ci_upper": nan}
         return {f: nan for f in FIELDS}
     return {f: np.asarray(getattr(r, f)) for f in FIELDS}
 
