@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 12   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 18   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -153,8 +153,71 @@ def _trend_s_calls(rng):
     return [(a, r) for r in range(a.shape[0])]
 
 
+def _two_prod_calls(rng):
+    xs = list(rng.normal(size=6) * 10.0 ** rng.integers(-8, 8, 6)) + [1 / 3, 0.1, 1e16, -2.5]
+    return [(x, y) for x in xs for y in xs[::3]]
+
+
+def _sum_sign_calls(rng):
+    # Cancellation that a naive sum gets wrong: the exact sign needs the expansion.
+    cases = [[1e16, 1.0, -1e16], [1e16, -1.0, -1e16], [0.1, 0.2, -0.3], [1.0, -1.0], [],
+             list(rng.normal(size=7))]
+    return [(np.array(c + [0.0]), len(c), np.zeros(len(c) + 1)) for c in cases]
+
+
+def _dot_sign_calls(rng):
+    third = 1 / 3
+    cases = [([1.0, -2.0, 1.0], [third, 2 * third, 1.0]),      # a near tie off the integer path
+             ([1.0, -2.0, 1.0], [1.0, 2.0, 3.0]),              # an exact integer tie
+             ([3.0, -1.0], [0.1, 0.3]), (list(rng.integers(-5, 5, 4).astype(float)), list(rng.normal(size=4)))]
+    return [(np.array(c), np.array(x), len(c), np.zeros(2 * len(c)), np.zeros(2 * len(c))) for c, x in cases]
+
+
+def _exact_values_calls(rng):
+    a = np.array([[59.9337748344409, 59.933774834441, 1 / 3], [1.0, 2.0, 3.0], [0.1, 0.2, 0.3]])
+    b = np.array([[59.9337748344411, 60.0], [4.0, 5.5], [0.4, 1e-17]])
+    return [(a, b, r, np.zeros(5)) for r in range(3)]
+
+
+def _recorded(outer, inner):
+    """The calls that the twin of metric kernel ``outer`` makes of helper ``inner``, on
+    near-tied decimal data (the exact-arithmetic paths)."""
+    def calls(rng):
+        from scedsim.effect_sizes._score import ci_table
+
+        a = np.array([[59.9337748344409, 59.933774834441, 59.9337748344411, 60.1],
+                      [1 / 3, 2 / 3, 1.0, 4 / 3], [0.1, 0.2, 0.3, 0.4], [3.0, 3.0, 4.0, 4.0]])
+        b = np.array([[59.9337748344412, 60.2, 59.9], [5 / 3, 2.0, 1.0], [0.5, 0.6, 0.35], [5.0, 4.0, 6.0]])
+        times = np.arange(1.0, 8.0).reshape(1, -1)
+        args = (a, b, times, False, 0.5, K.SE_UNBIASED, ci_table(4, 3, Z, 1.2e-4), Z, np.zeros((8, 4)))
+        twin = getattr(K, outer).twin
+        with np.errstate(all="ignore"):
+            twin(*copy.deepcopy(args))          # fills the twin's globals
+            g = twin.__globals__
+            real, seen = g[inner], []
+
+            def record(*xs):
+                seen.append(copy.deepcopy(xs))
+                return real(*xs)
+
+            g[inner] = record
+            try:
+                twin(*copy.deepcopy(args))
+            finally:
+                g[inner] = real
+        assert seen, f"{outer} made no call of {inner}"
+        return seen[:40]
+    return calls
+
+
 _kp = "scedsim.effect_sizes._kernels."
 CALLS = {
+    _kp + "_two_prod": _two_prod_calls,
+    _kp + "_sum_sign": _sum_sign_calls,
+    _kp + "_dot_sign": _dot_sign_calls,
+    _kp + "_exact_values": _exact_values_calls,
+    _kp + "_slope_cmp": _recorded("_tau_bc_times_2d", "_slope_cmp"),
+    _kp + "_res_sign": _recorded("_tau_bc_times_2d", "_res_sign"),
     "scedsim.simulate.models._ar1": _ar1_calls,
     "scedsim.simulate.analysis._row_nanmean": _row_nanmean_calls,
     "scedsim.simulate.measures._power_sums": _power_sums_calls,

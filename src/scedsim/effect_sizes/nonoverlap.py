@@ -483,6 +483,11 @@ _TOL = CI_ROOTS["uniroot"]
 _NAP_DEFAULT = "SE=unbiased;confidence=0.95"
 
 
+def _irregular_times(m: int, n: int) -> np.ndarray:
+    """Session numbers with gaps (1, 2, 3, 5, 6, 7, 9, ...), one shared row: a kernel test input."""
+    return np.cumsum(1.0 + (np.arange(m + n) % 3 == 2)).reshape(1, -1)
+
+
 def _sces_nap(o, imp, metric):
     return dict(improvement=imp, se=o.get("SE", "unbiased").lower(), confidence=float(o.get("confidence", 0.95)))
 
@@ -545,4 +550,5 @@ register(Metric(
     name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, spaced=True, discrete=True,
     references=(_scan("PET"),),
     limit=lambda q, o: L.exceed_limit(q),
-    kernels=(KernelCase("pet", K._pet_2d, 1),)))
+    kernels=(KernelCase("pet", K._pet_2d, 1),
+             KernelCase("pet-times", K._pet_times_2d, 1, lambda m, n: (_irregular_times(m, n),)))))

@@ -312,5 +312,8 @@ register(Metric(
     kernels=(KernelCase("tau-bc", K._tau_bc_2d, 8,
                         lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)),
              KernelCase("tau-bc-kendall-pretest", K._tau_bc_2d, 8,
-                        lambda m, n: (True, 0.05, K.SE_HANLEY, EMPTY_TABLE, _Z95)))))
+                        lambda m, n: (True, 0.05, K.SE_HANLEY, EMPTY_TABLE, _Z95)),
+             KernelCase("tau-bc-times", K._tau_bc_times_2d, 8,
+                        lambda m, n: (np.cumsum(1.0 + (np.arange(m + n) % 3 == 2)).reshape(1, -1), False, 0.5,
+                                      K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)))))
 
