@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import scedsim as ss
 from scedsim.effect_sizes import _kernels as K
-from scedsim.effect_sizes.nonoverlap import _ci_table
+from scedsim.effect_sizes._score import ci_table as _ci_table
 from scedsim.testing import exact_pet, exact_tau_bc
 
 Z = 1.959963984540054
@@ -201,7 +201,7 @@ def test_times_kernels_equal_twins(case, m, n, rows, shared, seed):
     out_k = np.full((fields, rows), -99.0)
     out_p = np.full((fields, rows), -99.0)
     kern(a, b, times, *args(m, n), out_k)
-    kern.py_func(a, b, times, *args(m, n), out_p)
+    kern.twin(a, b, times, *args(m, n), out_p)
     np.testing.assert_array_equal(out_k, out_p)
 
 
@@ -215,7 +215,7 @@ def test_exact_dot_sign(xs, cs):
     exact = sum(Fraction(int(ci)) * Fraction(xi) for ci, xi in zip(c, x))
     want = (exact > 0) - (exact < 0)
     terms, h = np.empty(2 * k), np.empty(2 * k)
-    assert K._dot_sign(c, x, k, terms, h) == want == K._dot_sign.py_func(c, x, k, terms, h)
+    assert K._dot_sign(c, x, k, terms, h) == want == K._dot_sign.twin(c, x, k, terms, h)
 
 
 # ----------------------------------------------------------------------------- one-point phases

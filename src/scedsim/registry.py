@@ -166,6 +166,9 @@ class Metric:
     weighted : bool
         The summary reports an inverse-variance weighted mean (needs an SE),
         its Wald interval cut to ``bounds``.
+    bands : dict
+        Published interpretive bands as named decision rules, e.g.
+        ``{"nap_strong": "nap >= 0.93"}`` (usable in a study's ``rules``).
     undefined : str
         Why an estimate can be NaN, for the tidy notes.
     kernels : tuple of KernelCase
@@ -203,6 +206,7 @@ class Metric:
     pool: Callable | None = None
     pool_detail: Callable | None = None
     weighted: bool = False
+    bands: dict = field(default_factory=dict)
     undefined: str = ""
     kernels: tuple = ()
     bench: dict = field(default_factory=dict)

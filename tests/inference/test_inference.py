@@ -68,7 +68,7 @@ def test_batch_equals_single_and_kernel_equals_twin():
     for alt in (0, 1, 2):
         o1, o2 = np.empty((2, 300)), np.empty((2, 300))
         _perm_u_2d(a, b, idx_a, idx_b, ge, le, alt, alt == 1, o1)
-        _perm_u_2d.py_func(a, b, idx_a, idx_b, ge, le, alt, alt == 1, o2)
+        _perm_u_2d.twin(a, b, idx_a, idx_b, ge, le, alt, alt == 1, o2)
         np.testing.assert_array_equal(o1, o2)
 
 

@@ -205,6 +205,8 @@ def _nap_se_python(twice, sq, row_ss, col_ss, m, n, se_code):
         return np.nan
     if se_code == SE_NULL:
         return math.sqrt((m + n + 1) / (12.0 * mn))
+    if se_code == SE_UNBIASED and (m < 2 or n < 2):
+        return np.nan  # the unbiased variance divides by (m - 1)(n - 1)
     # Reciprocals of the row-invariant divisors: once the function is inlined into
     # a kernel's row loop they are hoisted out of it, leaving multiplications.
     inv_mn = 1.0 / mn

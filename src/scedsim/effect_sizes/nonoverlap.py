@@ -512,6 +512,8 @@ register(Metric(
     name="nap", label="NAP", func=nap, bounds=(0.0, 1.0), has_se=True, has_ci=True, se_min_points=2,
     short_note=unbiased_se_note,
     rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
+    # Parker & Vannest (2009): weak < .66, medium .66-.92, strong >= .93.
+    bands={"nap_strong": "nap >= 0.93", "nap_medium_or_strong": "nap >= 0.66"},
     references=(Reference("nonoverlap", "SingleCaseES", "NAP", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),
                 _scan("NAP")),
     limit=lambda q, o: L.nap_limit(q),
@@ -545,6 +547,8 @@ register(Metric(
     name="ird", label="IRD", title="IRD (robust)", func=ird, bounds=(0.0, 1.0), rank=True, discrete=True,
     references=(_sces("IRD"), _scan("IRD")),
     limit=lambda q, o: L.ird_limit(q), pool=pooled_ird, pool_detail=_ird_detail,
+    # Parker, Vannest & Brown (2009): robust IRD >= .70 large, .50-.70 moderate.
+    bands={"ird_large": "ird >= 0.70", "ird_moderate_or_large": "ird >= 0.50"},
     kernels=(KernelCase("ird", K._pand_2d, 1, lambda m, n: (True,)),)))
 register(Metric(
     name="pet", label="PET", func=pet, bounds=(0.0, 1.0), min_a=2, time_ordered=True, spaced=True, discrete=True,

@@ -24,15 +24,12 @@ _OPS = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.le
         "==": np.equal, "!=": np.not_equal}
 
 
-# Published interpretive bands, usable by name as decision rules.
-BANDS = {
-    # Parker & Vannest (2009): NAP weak < .66, medium .66-.92, strong >= .93.
-    "nap_strong": "nap >= 0.93",
-    "nap_medium_or_strong": "nap >= 0.66",
-    # Parker, Vannest & Brown (2009): robust IRD >= .70 large, .50-.70 moderate.
-    "ird_large": "ird >= 0.70",
-    "ird_moderate_or_large": "ird >= 0.50",
-}
+def bands() -> dict[str, str]:
+    """Published interpretive bands, usable by name as decision rules: every
+    registered metric's ``bands`` (e.g. ``"nap_strong": "nap >= 0.93"``)."""
+    from ..registry import metrics
+
+    return {name: rule for m in metrics().values() for name, rule in m.bands.items()}
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Rule:
 
     The left side names a metric label (optionally a field of it), the right
     side a number; ``count(<rule>) >= k`` counts a replication's cases that
-    satisfy ``<rule>`` ("at least k of N").  The names in :data:`BANDS` stand
+    satisfy ``<rule>`` ("at least k of N").  The names of :func:`bands` stand
     for the published interpretive bands (``"nap_strong"``, ``"ird_large"``, ...).
     The rejection rate is the share of defined values for which the rule holds
     (``valid_share`` says how many were defined); in a counting rule, a case
@@ -67,8 +64,9 @@ class Rule:
         if isinstance(text, Rule):
             return text
         text = " ".join(str(text).split())
-        if text in BANDS:
-            rule = cls.parse(BANDS[text])
+        named = bands()
+        if text in named:
+            rule = cls.parse(named[text])
             return cls(f"{text} ({rule.text})", rule.metric, rule.field, rule.op, rule.value, rule.inner)
         m = _COUNT.match(text)
         if m:
