@@ -24,9 +24,9 @@ def test_license_is_mit():
 def test_one_version_source():
     project = PYPROJECT["project"]
     assert "version" not in project and "version" in project["dynamic"]
-    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "scedsim.__version__"}
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "scedsim._version.__version__"}
     # A literal assignment, so that setuptools reads it without importing scedsim.
-    init = ast.parse((ROOT / "src" / "scedsim" / "__init__.py").read_text())
+    init = ast.parse((ROOT / "src" / "scedsim" / "_version.py").read_text())
     literal = [node.value.value for node in init.body if isinstance(node, ast.Assign)
                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]]
     assert literal == [scedsim.__version__]

@@ -12,7 +12,7 @@ from .registry import get_metric, register_metric, unregister_metric
 # ``from scedsim.effect_sizes import nonoverlap``.
 from .tidy import EffectSizeTables, effect_sizes, summarize
 
-__version__ = "0.1.0"  # the one version source: pyproject.toml reads it
+from ._version import __version__
 
 __all__ = [*_METRIC_FUNCTIONS,
            "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",

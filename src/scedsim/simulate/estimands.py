@@ -159,7 +159,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     key = _key(code_fingerprint(type(model), *(s.func for s in specs)), *identity)
     # The random stream depends on the study, never on the code: it keeps the
     # derivation that earlier releases used (salt 3 and the version).
-    from .. import __version__
+    from .._version import __version__
 
     stream = _key(_STREAM_SALT, __version__, *identity)
     if use_cache:

@@ -275,7 +275,7 @@ class Study:
     # ------------------------------------------------------------------ identity
     def describe(self) -> dict:
         """A JSON-able description; its hash identifies the study's results."""
-        from .. import __version__
+        from .._version import __version__
         from .models import model_identity
 
         design = self.design if isinstance(self.design, str) else str(self.design)
