@@ -56,12 +56,15 @@ class KernelCase:
     """One way of calling a metric's kernel, for the kernel-equals-twin tests.
 
     ``kernel(a, b, *args(m, n), out)`` writes ``fields`` rows of ``out``.
+    ``units`` is what the public function divides the data by before the
+    kernel sees them (100 for percentages).
     """
 
     label: str
     kernel: Callable
     fields: int
     args: Callable[[int, int], tuple] = lambda m, n: ()
+    units: float = 1.0
 
 
 @dataclass(frozen=True)
