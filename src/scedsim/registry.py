@@ -169,6 +169,11 @@ class Metric:
     weighted : bool
         The summary reports an inverse-variance weighted mean (needs an SE),
         its Wald interval cut to ``bounds``.
+    null_centre : callable or None
+        ``null_centre(m, n, options) -> float``: the estimate's mean under no
+        effect (exchangeable continuous data), the centre of between-person
+        tests; rank-based metrics without one get it by enumeration
+        (:func:`scedsim.inference.null_centre`).
     bands : dict
         Published interpretive bands as named decision rules, e.g.
         ``{"nap_strong": "nap >= 0.93"}`` (usable in a study's ``rules``).
@@ -209,6 +214,7 @@ class Metric:
     pool: Callable | None = None
     pool_detail: Callable | None = None
     weighted: bool = False
+    null_centre: Callable | None = None
     bands: dict = field(default_factory=dict)
     undefined: str = ""
     kernels: tuple = ()

@@ -514,6 +514,7 @@ register(Metric(
     rank=True, swap="complement", weighted=True, statistic_options={"se": "none"},
     # Parker & Vannest (2009): weak < .66, medium .66-.92, strong >= .93.
     bands={"nap_strong": "nap >= 0.93", "nap_medium_or_strong": "nap >= 0.66"},
+    null_centre=lambda m, n, o: 0.5,
     references=(Reference("nonoverlap", "SingleCaseES", "NAP", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),
                 _scan("NAP")),
     limit=lambda q, o: L.nap_limit(q),
@@ -525,16 +526,18 @@ register(Metric(
     short_note=unbiased_se_note,
     rank=True, swap="negate", weighted=True, statistic_options={"se": "none"},
     references=(Reference("nonoverlap", "SingleCaseES", "Tau", _sces_nap, ("estimate", "se", "ci"), _NAP_DEFAULT),),
-    limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0,
+    limit=lambda q, o: 2.0 * L.nap_limit(q) - 1.0, null_centre=lambda m, n, o: 0.0,
     kernels=(KernelCase("tau-unbiased", K._nap_2d, 4, lambda m, n: (K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), True)),)))
 register(Metric(
     name="pnd", label="PND", func=pnd, bounds=(0.0, 1.0), rank=True, discrete=True,
-    references=(_sces("PND"), _scan("PND")),
+    references=(_sces("PND"), _scan("PND")), null_centre=lambda m, n, o: 1.0 / (m + 1),
     limit=lambda q, o: 0.0,  # max(A) grows without bound
     kernels=(KernelCase("pnd", K._pnd_2d, 1),)))
 register(Metric(
     name="pem", label="PEM", func=pem, bounds=(0.0, 1.0), discrete=True,
     references=(_sces("PEM"), _scan("PEM", _scan_pem)),
+    # Each B point beyond A's median with probability 1/2 (continuous data; any m).
+    null_centre=lambda m, n, o: 0.5 if o.get("center", "median") == "median" else None,
     limit=lambda q, o: L.exceed_limit(q),
     kernels=(KernelCase("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
              KernelCase("pem-mean-strict", K._pem_2d, 1, lambda m, n: (True, False)))))

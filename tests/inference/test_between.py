@@ -1,0 +1,125 @@
+"""Between-person tests: t, exact sign flips, Wilcoxon; null centres from the registry; the simulator rule."""
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import scedsim as ss
+from scedsim.inference import between_cases, between_person_test, null_centre
+from scedsim.simulate import Study, run
+
+
+def _brute_sign_flip(d, alternative):
+    d = [Fraction(str(x)) for x in d]
+    obs = sum(d)
+    sums = [sum(s * x for s, x in zip(signs, d)) for signs in itertools.product((1, -1), repeat=len(d))]
+    ge = sum(v >= obs for v in sums)
+    le = sum(v <= obs for v in sums)
+    if alternative == "greater":
+        return ge / len(sums)
+    if alternative == "less":
+        return le / len(sums)
+    return min(1.0, 2 * min(ge, le) / len(sums))
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+def test_sign_flip_is_the_exact_enumeration(alternative):
+    rng = np.random.default_rng(3)
+    for k in (2, 3, 5, 7):
+        for _ in range(20):
+            d = np.round(rng.normal(0.3, 1.0, k), 1)   # one decimal: ties between sums are common
+            got = between_person_test(d, method="sign_flip", alternative=alternative).pvalue
+            assert got == pytest.approx(_brute_sign_flip(d, alternative), abs=1e-15)
+
+
+def test_t_and_wilcoxon_agree_with_scipy():
+    rng = np.random.default_rng(4)
+    for k in (3, 6, 10):
+        for alternative in ("greater", "less", "two-sided"):
+            d = rng.normal(0.5, 1.0, k)
+            t = between_person_test(d, alternative=alternative)
+            assert t.pvalue == pytest.approx(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue, rel=1e-12)
+            w = between_person_test(d, method="wilcoxon", alternative=alternative)
+            ref = stats.wilcoxon(d, alternative=alternative, method="exact").pvalue
+            assert w.pvalue == pytest.approx(ref, rel=1e-12)
+
+
+def test_batches_equal_single_calls_and_monte_carlo_beyond_the_limit():
+    rng = np.random.default_rng(5)
+    d = rng.normal(0.2, 1.0, (30, 6))
+    for method in ("t", "sign_flip", "wilcoxon"):
+        batch = between_person_test(d, method=method).pvalue
+        one = [between_person_test(row, method=method).pvalue for row in d]
+        np.testing.assert_allclose(batch, one, rtol=0, atol=1e-15)
+    exact = between_person_test(d[0], method="sign_flip").pvalue
+    mc = between_person_test(d[0], method="sign_flip", max_exact=3, n_resamples=20000,
+                             rng=np.random.default_rng(1))
+    assert mc.method == "monte_carlo" and mc.n_arrangements == 20001
+    # The Monte Carlo p-value estimates the exact one: within 4 binomial SEs.
+    assert abs(mc.pvalue - exact) <= 4 * math.sqrt(exact * (1 - exact) / 20000) + 1 / 20001
+
+
+def test_null_centres():
+    assert null_centre("ird", 3, 4) == pytest.approx(11 / 30, abs=1e-14)
+    assert null_centre("pnd", 3, 4) == 0.25 and null_centre("nap", 5, 2) == 0.5
+    assert null_centre("mean_diff", 3, 4) == 0.0 and null_centre("tau", 3, 4) == 0.0
+    assert abs(null_centre("tau_u", 3, 4)) < 1e-15
+    # PAND by enumeration equals the exact average over the 35 arrangements.
+    from scedsim.inference import arrangements
+
+    ia, ib = arrangements(7, 3)
+    exact = sum(Fraction(ss.pand(a + 1.0, b + 1.0).estimate).limit_denominator(100) for a, b in zip(ia, ib)) / 35
+    assert null_centre("pand", 3, 4) == pytest.approx(float(exact), abs=1e-14)
+    with pytest.raises(ValueError, match="no known value under no effect"):
+        null_centre("pet", 3, 4)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="at least 2 people"):
+        between_person_test([1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        between_person_test([1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="unknown method 'z'"):
+        between_person_test([1.0, 2.0], method="z")
+    with pytest.raises(ValueError, match="same people"):
+        between_cases([[1, 2]], [[3, 4], [5, 6]])
+    with pytest.raises(ValueError, match="phase A is empty"):
+        between_cases([[], [1, 2]], [[3, 4], [5, 6]])
+
+
+def test_between_cases_uses_each_persons_centre_and_direction():
+    a = [[3, 4, 3], [5, 6, 5], [2, 2, 3], [4, 5, 4]]
+    b = [[6, 7, 6, 8], [6, 7, 8, 7], [3, 4, 5, 4], [4, 6, 5, 7]]
+    up = between_cases(a, b, statistic="ird", method="t")
+    ird = [ss.ird(x, y).estimate - 11 / 30 for x, y in zip(a, b)]
+    assert up.pvalue == pytest.approx(between_person_test(ird).pvalue, rel=1e-12)
+    down = between_cases(a, b, statistic="mean_diff", improvement="decrease", method="sign_flip")
+    assert down.pvalue == 1.0   # every person got worse in the 'decrease' direction
+
+
+@pytest.mark.slow
+def test_simulated_t_test_holds_its_level_and_is_exact_under_ar1():
+    """Six people, A3 B4, no effect: the t-test of mean differences rejects at .05 within 4 MCSE,
+    at phi = 0 and .6 (the mean differences are i.i.d. normal across people)."""
+    study = Study(design="A3 B4", grid={"phi": [0.0, 0.6], "level": [0.0, 1.0]}, n_cases=6, n_reps=8000,
+                  seed=11, estimands=False,
+                  metrics=[{"name": "between_test", "statistic": "mean_diff"},
+                           {"name": "between_test", "statistic": "mean_diff", "method": "sign_flip"},
+                           {"name": "between_test", "statistic": "nap", "method": "wilcoxon"}],
+                  rules=["p_between_mean_diff <= 0.05", "p_between_mean_diff[method=sign_flip] <= 0.05",
+                         "p_between_nap[method=wilcoxon] <= 0.05"])
+    res = run(study, quiet=True)
+    rej = res.measure("rejection_rate", scope="replication")
+    t_null = rej[(rej.level == 0.0) & (rej.rule == "p_between_mean_diff <= 0.05")]
+    assert len(t_null) == 2
+    for r in t_null.itertuples():
+        assert abs(r.value - 0.05) <= 4 * math.sqrt(0.05 * 0.95 / 8000), r
+    flip = rej[(rej.level == 0.0) & (rej.rule == "p_between_mean_diff[method=sign_flip] <= 0.05")]
+    assert (flip.value <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / 8000)).all()
+    power = rej[(rej.level == 1.0) & (rej.rule == "p_between_mean_diff <= 0.05")]
+    assert (power.value > 0.5).all()
+    minp = res.measure("min_pvalue", metric="p_between_mean_diff[method=sign_flip]")
+    assert np.allclose(minp.value, 1 / 64)
