@@ -171,8 +171,18 @@ def test_pooling_against_hand_computed_values():
     tau_row = s.loc[("tau", "inverse-variance (fixed effect)")]
     assert tau_row["estimate"] == pytest.approx(2 * float(mean) - 1, abs=1e-12)
     assert tau_row["se"] == pytest.approx(2 * se, abs=1e-12)
-    assert list(summ["method"].unique()) == ["mean", "median", "inverse-variance (fixed effect)",
-                                             "pooled counts"]
+    assert list(summ["method"].unique()) == ["mean", "median", "random effects (DL)",
+                                             "inverse-variance (fixed effect)", "pooled counts"]
+    # Random effects by hand: DerSimonian-Laird tau^2 = max(0, (Q - (k - 1)) / C).
+    q = sum(w[c] * (nap[c] - mean) ** 2 for c in HAND)
+    cc = sum(w.values()) - sum(x * x for x in w.values()) / sum(w.values())
+    tau2 = max(0.0, float((q - 2) / cc))
+    wr = {c: 1 / (float(var[c]) + tau2) for c in HAND}
+    re_mean = sum(wr[c] * float(nap[c]) for c in HAND) / sum(wr.values())
+    re = s.loc[("nap", "random effects (DL)")]
+    assert re["estimate"] == pytest.approx(re_mean, abs=1e-12)
+    assert re["se"] == pytest.approx(1 / math.sqrt(sum(wr.values())), abs=1e-12)
+    assert f"tau^2 = {tau2:.4g}" in re["notes"]
 
 
 def test_weighted_mean_needs_ses():

@@ -145,8 +145,9 @@ def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
         for (o, m), g in s.groupby(["outcome", "metric"], sort=False):
             by = g.set_index("method")
             w = ""
-            if "inverse-variance (fixed effect)" in by.index:
-                r = by.loc["inverse-variance (fixed effect)"]
+            weighted = [meth for meth in by.index if str(meth).startswith("random effects")]
+            if weighted:
+                r = by.loc[weighted[0]]
                 w = "NA" if r["estimate"] != r["estimate"] else \
                     f"{r['estimate']:.3f} [{r['ci_lower']:.3f}, {r['ci_upper']:.3f}]"
             pooled = _num(by.loc["pooled counts", "estimate"]) if "pooled counts" in by.index else ""
@@ -154,8 +155,8 @@ def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
                          f"{_num(by.loc['median', 'estimate'], 8)}  {w:23s}{pooled:>7s}"
                          f"{int(by.loc['mean', 'n_cases']):7d}")
     lines.append("")
-    lines.append("weighted: inverse-variance weighted mean of NAP or Tau with each case's SE, Wald CI")
-    lines.append("(fixed effect); pooled: robust IRD of the PAND counts summed over cases.")
+    lines.append("weighted: random-effects mean of NAP or Tau (DerSimonian-Laird tau^2, weights")
+    lines.append("1/(SE^2 + tau^2)), Wald CI; pooled: robust IRD of the PAND counts summed over cases.")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from . import registry
 from ._validation import IMPROVEMENTS, check_choice, z_for
 from .io import phase_runs, to_long
+from .synthesis import TAU2_METHODS, random_effects
 
 __all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
 
@@ -430,15 +431,24 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
 
 # --------------------------------------------------------------------------- summary
 
-def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL",
+              knapp_hartung: bool = False) -> pd.DataFrame:
     """Combine the cases of an :func:`effect_sizes` table, per contrast, outcome and metric.
 
     Methods (named in the ``method`` column):
 
     ``"mean"``, ``"median"``
         Of the cases' estimates, for every metric.  No SE or interval.
+    ``"random effects (DL)"`` (or ``"(REML)"``, with ``", Knapp-Hartung"``)
+        Metrics whose registry entry is ``weighted`` (NAP, Tau): the
+        random-effects mean of :func:`scedsim.synthesis.random_effects`, with
+        weights 1/(SE^2 + tau^2), tau^2 the between-case variance (``tau2``:
+        DerSimonian-Laird or REML; its value is in ``notes``); Wald interval
+        (or Knapp-Hartung's t interval), cut to the metric's range.  The
+        default across-case summary: unlike the fixed-effect mean, it does not
+        lean on the cases whose SE happens to be small (NAP near 0 or 1).
     ``"inverse-variance (fixed effect)"``
-        NAP and Tau only: the mean weighted by 1/SE^2 with each case's SE (the
+        The same metrics: the mean weighted by 1/SE^2 with each case's SE (the
         ``se`` type chosen for the table; the unbiased SE by default), SE =
         1/sqrt(sum of weights) and the Wald interval estimate +- z SE, cut to
         the metric's range ([0, 1] for NAP, [-1, 1] for Tau).  A fixed-effect
@@ -467,6 +477,10 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         The output of :func:`effect_sizes`.
     confidence : float
         Level of the weighted means' intervals.
+    tau2 : {"DL", "REML"}
+        Estimator of the between-case variance for the random-effects mean.
+    knapp_hartung : bool
+        Knapp-Hartung SE and t interval for the random-effects mean.
 
     Returns
     -------
@@ -475,6 +489,7 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
         ci_upper, n_cases, improvement, notes``.
     """
     z = z_for(confidence)
+    check_choice("tau2", tau2, TAU2_METHODS)
     need = ["case", "outcome", "contrast", "metric", "estimate", "se", "n_a", "n_b", "improvement"]
     miss = [c for c in need if c not in table.columns]
     if miss:
@@ -506,11 +521,19 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
             out = list(g["case"][ok & ~w_ok])
             wnote = "; ".join(filter(None, [note, f"left out (SE missing or 0): {', '.join(map(str, out))}"
                                             if out else ""]))
+            lo_, hi_ = entry.bounds or (-np.inf, np.inf)
+            re_method = f"random effects ({tau2}{', Knapp-Hartung' if knapp_hartung else ''})"
+            if w_ok.any() and (w_ok.sum() > 1 or not knapp_hartung):
+                r = random_effects(est[w_ok], se[w_ok], method=tau2, knapp_hartung=knapp_hartung,
+                                   confidence=confidence)
+                add(key, re_method, r.estimate, r.se, max(lo_, r.ci_lower), min(hi_, r.ci_upper),
+                    int(w_ok.sum()), "; ".join(filter(None, [f"tau^2 = {r.tau2:.4g}", wnote])))
+            else:
+                add(key, re_method, notes=wnote or "no case has an SE")
             if w_ok.any():
                 w = 1.0 / se[w_ok] ** 2
                 mean = float(np.sum(w * est[w_ok]) / np.sum(w))
                 s = float(np.sqrt(1.0 / np.sum(w)))
-                lo_, hi_ = entry.bounds or (-np.inf, np.inf)
                 add(key, "inverse-variance (fixed effect)", mean, s, max(lo_, mean - z * s),
                     min(hi_, mean + z * s), int(w_ok.sum()), wnote)
             else:
