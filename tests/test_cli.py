@@ -64,7 +64,7 @@ def test_es_end_to_end_reproduces_the_single_series_functions(study):
                                    rtol=1e-15, atol=0, equal_nan=True)
     summary = pd.read_csv(d / "results_summary.csv")
     assert set(summary["method"]) == {"mean", "median", "random effects (DL)", "inverse-variance (fixed effect)",
-                                      "pooled counts"}
+                                      "between-person t-test", "pooled counts"}
     js = json.loads((d / "results.json").read_text())
     assert len(js["effect_sizes"]) == len(out) and len(js["summary"]) == len(summary)
     assert js["effect_sizes"][1]["metric"] == "tau" and js["effect_sizes"][2]["se"] is None

@@ -172,7 +172,14 @@ def test_pooling_against_hand_computed_values():
     assert tau_row["estimate"] == pytest.approx(2 * float(mean) - 1, abs=1e-12)
     assert tau_row["se"] == pytest.approx(2 * se, abs=1e-12)
     assert list(summ["method"].unique()) == ["mean", "median", "random effects (DL)",
-                                             "inverse-variance (fixed effect)", "pooled counts"]
+                                             "inverse-variance (fixed effect)", "between-person t-test",
+                                             "pooled counts"]
+    bt = s.loc[("ird", "between-person t-test")]
+    from scedsim.inference import between_person_test, null_centre
+
+    excess = [float(ird[c]) - null_centre("ird", len(HAND[c][0]), len(HAND[c][1])) for c in HAND]
+    assert bt["estimate"] == pytest.approx(sum(excess) / 3, abs=1e-12)
+    assert bt["pvalue"] == pytest.approx(between_person_test(excess).pvalue, abs=1e-12)
     # Random effects by hand: DerSimonian-Laird tau^2 = max(0, (Q - (k - 1)) / C).
     q = sum(w[c] * (nap[c] - mean) ** 2 for c in HAND)
     cc = sum(w.values()) - sum(x * x for x in w.values()) / sum(w.values())

@@ -15,6 +15,7 @@ import pandas as pd
 from . import registry
 from ._validation import IMPROVEMENTS, check_choice, z_for
 from .io import phase_runs, to_long
+from .inference.between import METHODS, between_person_test, null_centre
 from .synthesis import TAU2_METHODS, random_effects
 
 __all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
@@ -23,7 +24,7 @@ __all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
 COLUMNS = ["case", "outcome", "contrast", "metric", "estimate", "se", "ci_lower", "ci_upper",
            "n_a", "n_b", "improvement", "notes"]
 SUMMARY_COLUMNS = ["contrast", "outcome", "metric", "method", "estimate", "se", "ci_lower",
-                   "ci_upper", "n_cases", "improvement", "notes"]
+                   "ci_upper", "pvalue", "n_cases", "improvement", "notes"]
 
 
 class EffectSizeTables(NamedTuple):
@@ -431,8 +432,23 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
 
 # --------------------------------------------------------------------------- summary
 
+def _between_row(add, key, method, metric, est, n_a, n_b, note):
+    """The between-person test row of one metric (skipped where it has no null centre)."""
+    try:
+        centres = np.array([null_centre(metric, int(m), int(n)) for m, n in zip(n_a, n_b)])
+    except ValueError:
+        return  # no known value under no effect (e.g. PET): no test to report
+    d = est - centres
+    r = between_person_test(d, method=method, alternative="greater")
+    distinct = sorted({round(float(c), 6) for c in centres})
+    centre_text = "null centre " + ", ".join(f"{c:g}" for c in distinct)
+    add(key, f"between-person {method.replace('_', '-')}{'-test' if method == 't' else ' test'}",
+        float(d.mean()), n=int(d.size), pvalue=float(r.pvalue),
+        notes="; ".join(filter(None, [f"{centre_text}; estimate = mean excess over it, one-sided p", note])))
+
+
 def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL",
-              knapp_hartung: bool = False) -> pd.DataFrame:
+              knapp_hartung: bool = False, between: str | None = "t") -> pd.DataFrame:
     """Combine the cases of an :func:`effect_sizes` table, per contrast, outcome and metric.
 
     Methods (named in the ``method`` column):
@@ -458,6 +474,14 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
         others for their values, not their precision; compare the median, or
         weight by the null SE (``options={"nap": {"se": "null"}}``), which
         depends only on the phase lengths.
+    ``"between-person t-test"`` (or ``"sign_flip"``, ``"wilcoxon"``; ``between``)
+        Every metric with a known value under no effect: each case's
+        estimate minus that null centre (1/2 for NAP, 11/30 for robust IRD
+        with 3 + 4 points, 0 for a mean difference; see
+        :func:`scedsim.inference.null_centre`), tested across the cases
+        (:func:`scedsim.inference.between_person_test`, one-sided towards
+        improvement).  ``estimate`` is the mean excess over the centre and
+        ``pvalue`` the test's p-value.
     ``"pooled counts"``
         Robust IRD only: the PAND removals r_i of the cases (recovered from
         each case's IRD = 1 - (m_i + n_i) r_i / (2 m_i n_i)) and the phase
@@ -481,25 +505,30 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
         Estimator of the between-case variance for the random-effects mean.
     knapp_hartung : bool
         Knapp-Hartung SE and t interval for the random-effects mean.
+    between : {"t", "sign_flip", "wilcoxon"} or None
+        The between-person test of each metric against its null centre
+        (None: no test rows).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``contrast, outcome, metric, method, estimate, se, ci_lower,
-        ci_upper, n_cases, improvement, notes``.
+        ci_upper, pvalue, n_cases, improvement, notes``.
     """
     z = z_for(confidence)
     check_choice("tau2", tau2, TAU2_METHODS)
+    if between is not None:
+        check_choice("between", between, METHODS)
     need = ["case", "outcome", "contrast", "metric", "estimate", "se", "n_a", "n_b", "improvement"]
     miss = [c for c in need if c not in table.columns]
     if miss:
         raise ValueError(f"summarize needs the table from effect_sizes; column {miss[0]!r} is missing")
     rows = []
 
-    def add(key, method, est=np.nan, se=np.nan, lo=np.nan, hi=np.nan, n=0, notes=""):
+    def add(key, method, est=np.nan, se=np.nan, lo=np.nan, hi=np.nan, n=0, notes="", pvalue=np.nan):
         cname, o, m, imp = key
         rows.append(dict(contrast=cname, outcome=o, metric=m, method=method, estimate=est, se=se,
-                         ci_lower=lo, ci_upper=hi, n_cases=n, improvement=imp, notes=notes))
+                         ci_lower=lo, ci_upper=hi, pvalue=pvalue, n_cases=n, improvement=imp, notes=notes))
 
     for (cname, o, m), g in table.groupby(["contrast", "outcome", "metric"], sort=False):
         key = (cname, o, m, g["improvement"].iloc[0])
@@ -538,6 +567,9 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
                     min(hi_, mean + z * s), int(w_ok.sum()), wnote)
             else:
                 add(key, "inverse-variance (fixed effect)", notes=wnote or "no case has an SE")
+        if between is not None and entry is not None and k >= 2:
+            _between_row(add, key, between, m, est[ok], g["n_a"].to_numpy(int)[ok], g["n_b"].to_numpy(int)[ok],
+                         note)
         if entry is not None and entry.pool is not None:
             if k:
                 n_a = g["n_a"].to_numpy(float)[ok]
