@@ -41,25 +41,27 @@ def _dl_tau2(y, v):
     return max(0.0, (q - (y.size - 1)) / c) if c > 0 else 0.0, q
 
 
-def _reml_tau2(y, v, start, tol=1e-12, max_iter=500):
-    """REML tau^2 by Fisher scoring (Viechtbauer 2005), truncated at 0."""
-    tau2 = max(start, 0.0)
-    for _ in range(max_iter):
-        w = 1.0 / (v + tau2)
-        mean = np.sum(w * y) / np.sum(w)
-        # Score and expected information of the restricted likelihood in tau^2.
-        p_diag = w - w * w / np.sum(w)
-        resid = y - mean
-        score = 0.5 * (np.sum(w * w * resid * resid) - np.sum(p_diag))
-        # tr(P P) for P = W - w w'/sum(w).
-        sw = np.sum(w)
-        info = 0.5 * (np.sum(w * w) - 2.0 * np.sum(w ** 3) / sw + np.sum(w * w) ** 2 / sw ** 2)
-        step = score / info
-        new = max(0.0, tau2 + step)
-        if abs(new - tau2) <= tol * max(1.0, tau2):
-            return new, True
-        tau2 = new
-    return tau2, False
+def _restricted_loglik(y, v, tau2):
+    w = 1.0 / (v + tau2)
+    mean = np.sum(w * y) / np.sum(w)
+    return -0.5 * (np.sum(np.log(v + tau2)) + math.log(np.sum(w)) + np.sum(w * (y - mean) ** 2))
+
+
+def _reml_tau2(y, v):
+    """REML tau^2: the maximum of the restricted likelihood over [0, U] (bounded Brent),
+    or the boundary 0 where that is higher.  Fisher scoring can oscillate for a few
+    cases with unequal SEs, so the likelihood itself is maximised."""
+    from scipy import optimize
+
+    upper = 10.0 * (float(np.var(y)) + float(np.max(v)))
+    res = optimize.minimize_scalar(lambda t: -_restricted_loglik(y, v, t), bounds=(0.0, upper),
+                                   method="bounded", options={"xatol": 1e-12 * max(1.0, upper)})
+    if not res.success:
+        return math.nan, False
+    best = float(res.x)
+    if _restricted_loglik(y, v, 0.0) >= _restricted_loglik(y, v, best):
+        best = 0.0
+    return best, True
 
 
 def random_effects(estimates, se, *, method: str = "DL", knapp_hartung: bool = False,
@@ -72,8 +74,8 @@ def random_effects(estimates, se, *, method: str = "DL", knapp_hartung: bool = F
         One estimate and its SE per case (finite, SE > 0).
     method : {"DL", "REML"}
         Estimator of the between-case variance tau^2: DerSimonian & Laird's
-        (1986) moment estimator, or restricted maximum likelihood (Fisher
-        scoring from the DL value; Viechtbauer 2005), both truncated at 0.
+        (1986) moment estimator, or restricted maximum likelihood (Viechtbauer
+        2005; the likelihood maximised directly over tau^2 >= 0).
     knapp_hartung : bool
         Use the Knapp & Hartung (2003) SE, sqrt(sum w (y - mu)^2 / ((k - 1) sum w)),
         and a t interval on k - 1 df instead of the Wald interval.
@@ -121,7 +123,7 @@ def random_effects(estimates, se, *, method: str = "DL", knapp_hartung: bool = F
     k = y.size
     tau2, q = _dl_tau2(y, v) if k > 1 else (0.0, 0.0)
     if method == "REML" and k > 1:
-        tau2, ok = _reml_tau2(y, v, tau2)
+        tau2, ok = _reml_tau2(y, v)
         if not ok:
             raise ValueError("the REML estimate of tau^2 did not converge; use method='DL'")
     w = 1.0 / (v + tau2)
