@@ -76,7 +76,9 @@ class Reference:
     keyword arguments of the metric's function (``improvement`` included), or
     None for rows scedsim does not reproduce.  Without ``kwargs`` a row maps to
     the default call.  A ``metric`` ending in ``[`` matches every R name with
-    that prefix (scan's ``Tau_U[A vs. B]``).
+    that prefix (scan's ``Tau_U[A vs. B]``).  A row's ``transform=x/k`` option
+    (the values R saw were the series divided by k) is applied to the data by
+    :func:`scedsim.testing.compare_reference`, whatever the metric.
     """
 
     file: str
@@ -86,6 +88,9 @@ class Reference:
     fields: tuple = ("estimate",)
     #: The option string of the rows that a plain ``f(a, b)`` is checked against.
     default: str | None = None
+    #: R's values are scedsim's times ``units`` (100 where R reports a percent
+    #: and scedsim the proportion).
+    units: float = 1.0
 
     def matches(self, package: str, metric: str) -> bool:
         return package == self.package and (

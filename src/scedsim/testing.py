@@ -24,6 +24,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -37,7 +38,7 @@ from .registry import SWAPS
 
 __all__ = [
     "ab_series", "ab_batches", "values",
-    "reference_cases", "literature_cases", "reference_call", "compare_reference",
+    "reference_cases", "literature_cases", "reference_call", "reference_data", "compare_reference",
     "exact_pet", "exact_tau_bc", "check_metric", "CheckReport", "metric_properties",
 ]
 
@@ -160,6 +161,53 @@ def _true(v: str) -> bool:
     return v.upper() == "TRUE"
 
 
+def _data_transform(option: dict):
+    """The map R's data went through, from a row's ``transform=x/k`` (or ``x*k``) option.
+
+    Identity without the option; None for a transform not understood (the row
+    is then not compared).
+    """
+    t = option.get("transform")
+    if t is None:
+        return lambda x: x
+    hit = re.fullmatch(r"x\s*([/*])\s*([0-9.eE+-]+)", t)
+    if hit is None:
+        return None
+    try:
+        k = float(hit.group(2))
+    except ValueError:
+        return None
+    if not (math.isfinite(k) and k != 0.0):
+        return None
+    return (lambda x: x / k) if hit.group(1) == "/" else (lambda x: x * k)
+
+
+def reference_data(row):
+    """The phases ``(a, b)`` of a reference row as R saw them (its ``transform`` option applied)."""
+    transform = _data_transform(_opts(row.option))
+    if transform is None:
+        raise ValueError(f"reference row option {row.option!r} has a transform scedsim cannot apply")
+    return (transform(np.array(str(row.A).split(), dtype=float)),
+            transform(np.array(str(row.B).split(), dtype=float)))
+
+
+def _match(row):
+    """``(metric name, Reference, keyword arguments, options)`` for a reference row, or None."""
+    o, imp = _opts(row.option), row.improvement
+    if "decreasing" in o:
+        # scan states the direction in its options.
+        imp = "decrease" if _true(o["decreasing"]) else "increase"
+    if _data_transform(o) is None:
+        return None
+    kind = getattr(row, "kind", None)  # the reference file, where the row says
+    for name, m in registry.metrics().items():
+        for ref in m.references:
+            if ref.matches(row.package, row.metric) and kind in (None, ref.file):
+                kw = ref.call(o, imp, row.metric)
+                return None if kw is None else (name, ref, kw, o)
+    return None
+
+
 def reference_call(row):
     """Map a reference row to ``(function name, keyword arguments, fields to compare)``.
 
@@ -168,20 +216,13 @@ def reference_call(row):
     that file.
     Returns None for rows scedsim does not reproduce: scan's sort-based PAND
     (a different statistic), PET's CI, scan's ``corrected_tau`` and the
-    randomization tests (compared elsewhere), and diagnostic rows such as
-    Tau-BC's slope, intercept and pretest p-value.
+    randomization tests (compared elsewhere), diagnostic rows such as
+    Tau-BC's slope, intercept and pretest p-value, and rows whose
+    ``transform`` option is not of the form ``x/k`` or ``x*k``.  The data of
+    a row are :func:`reference_data`'s (with that transform applied).
     """
-    o, imp = _opts(row.option), row.improvement
-    if "decreasing" in o:
-        # scan states the direction in its options.
-        imp = "decrease" if _true(o["decreasing"]) else "increase"
-    kind = getattr(row, "kind", None)  # the reference file, where the row says
-    for name, m in registry.metrics().items():
-        for ref in m.references:
-            if ref.matches(row.package, row.metric) and kind in (None, ref.file):
-                kw = ref.call(o, imp, row.metric)
-                return None if kw is None else (name, kw, ref.fields)
-    return None
+    hit = _match(row)
+    return None if hit is None else (hit[0], hit[2], hit[1].fields)
 
 
 # ----------------------------------------------------------------------------- exact oracles
@@ -317,18 +358,33 @@ def _close(ours, ref, tol) -> bool:
     return abs(float(ours) - ref) <= tol * max(1.0, abs(ref))
 
 
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _in_units(row, units: float):
+    """``row`` (a named tuple) with its estimate, SE and interval divided by ``units``."""
+    return row._replace(**{f: _num(getattr(row, f)) / units for f in ("estimate", "se", "ci_lower", "ci_upper")})
+
+
 def compare_reference(row, fn: Callable) -> str:
     """Compare scedsim (or ``fn``) with one mapped reference row.
 
     Returns ``"ok"``, ``"known: <reason>"`` for a documented difference that was
     verified (e.g. our value is the exact-arithmetic one), or a mismatch text.
     """
-    mapped = reference_call(row)
-    if mapped is None:
+    hit = _match(row)
+    if hit is None:
         return "unmapped"
-    _, kw, fields_ = mapped
-    a = np.array(str(row.A).split(), dtype=float)
-    b = np.array(str(row.B).split(), dtype=float)
+    _, ref_entry, kw, _ = hit
+    fields_ = ref_entry.fields
+    a, b = reference_data(row)
+    # R's values in scedsim's units (a percent read as a proportion).
+    if ref_entry.units != 1.0:
+        row = _in_units(row, ref_entry.units)
     try:
         res = fn(a, b, **kw)
     except ValueError as exc:

@@ -1093,51 +1093,77 @@ def _smd_2d_python(a, b, pooled, bias_correct, z, out):
 _smd_2d = kernel(_smd_2d_python)
 
 
-def _lrr_2d_python(a, b, sign, bias_correct, z, out):
-    """Log response ratio on the count scale (Pustejovsky 2018), with its floors.
+# ln of the largest double: exp overflows above it (math.expm1 raises there in
+# plain Python, so the twin needs the test; numba would give inf anyway).
+_LOG_MAX = 709.782712893384
 
-    ``sign`` (+1 or -1) orients R = L_B - L_A.  Fields of ``out``: estimate, se,
-    ci_lower, ci_upper (Wald).  A one-point phase has no sample variance: the
-    SE and interval are NaN, and so is the bias-corrected estimate, whose
-    correction needs that variance (SingleCaseES returns NA).
+
+def _lrr_2d_python(a, b, complement, d_const, sign, bias_correct, pct_change, z, out):
+    """Log response ratio (Pustejovsky 2018) with SingleCaseES's truncation.
+
+    Per phase (n points): M = mean, replaced by ``complement`` - M when
+    ``complement`` > 0 (a bounded scale read the other way), and V = s^2.  When
+    ``d_const`` = D > 0, M >= 1/(2 D n) and V >= 1/(D^2 n^3) (D = inf: floors
+    0).  L = ln M + [bias_correct] V/(2 n M^2); estimate = sign (L_B - L_A),
+    SE = sqrt(sum V/(n M^2)), Wald interval.  With ``pct_change`` the estimate
+    and bounds become exp(.) - 1 and the SE NaN.  Fields of ``out``: estimate,
+    se, ci_lower, ci_upper.  A one-point phase has no sample variance (the
+    floor is for a variance estimated as 0, not for an undefined one): the SE,
+    interval and bias-corrected estimate are NaN (SingleCaseES returns NA).
+    M = 0 after truncation gives ln 0 = -inf and V/0, as in R.
     """
     rows, m = a.shape
     n = b.shape[1]
-    one_point = m < 2 or n < 2
     for r in range(rows):
-        sa = 0.0
-        for i in range(m):
-            sa += a[r, i]
-        sb = 0.0
-        for j in range(n):
-            sb += b[r, j]
-        ma = max(sa / m, 1.0 / (2.0 * m))
-        mb = max(sb / n, 1.0 / (2.0 * n))
-        va = 0.0
-        for i in range(m):
-            va += (a[r, i] - sa / m) ** 2
-        va = va / (m - 1) if m > 1 else 0.0
-        vb = 0.0
-        for j in range(n):
-            vb += (b[r, j] - sb / n) ** 2
-        vb = vb / (n - 1) if n > 1 else 0.0
-        va = max(va, 1.0 / m ** 3)
-        vb = max(vb, 1.0 / n ** 3)
-        la = math.log(ma)
-        lb = math.log(mb)
-        if bias_correct:
-            la += va / (2.0 * m * ma * ma)
-            lb += vb / (2.0 * n * mb * mb)
-        est = sign * (lb - la)
-        se = math.sqrt(va / (m * ma * ma) + vb / (n * mb * mb))
-        if one_point:
+        est = 0.0
+        var = 0.0
+        for p in range(2):
+            x = a if p == 0 else b
+            k = m if p == 0 else n
+            s = 0.0
+            for i in range(k):
+                s += x[r, i]
+            mean = s / k
+            v = np.nan
+            if k > 1:
+                ss = 0.0
+                for i in range(k):
+                    ss += (x[r, i] - mean) ** 2
+                v = ss / (k - 1)
+            if complement > 0.0:
+                mean = complement - mean
+            if d_const > 0.0:
+                mean = max(mean, 1.0 / (2.0 * d_const * k))
+                if v == v:
+                    v = max(v, 1.0 / (d_const * d_const * k * k * k))
+            if mean > 0.0:
+                lg = math.log(mean)
+                if bias_correct:
+                    lg += v / (2.0 * k * mean * mean)
+                term = v / (k * mean * mean)
+            elif mean == 0.0:
+                # ln 0 = -inf; V/0 is inf for V > 0 and NaN for V = 0, so -inf + V/0 is NaN.
+                lg = np.nan if bias_correct else -np.inf
+                term = np.inf if v > 0.0 else np.nan
+            else:
+                # Only without truncation (D = 0): the log of a negative mean.
+                lg = np.nan
+                term = v / (k * mean * mean)
+            est += lg if p == 1 else -lg
+            var += term
+        est *= sign
+        se = math.sqrt(var) if var >= 0.0 else np.nan
+        lo = est - z * se
+        hi = est + z * se
+        if pct_change:
+            est = math.inf if est > _LOG_MAX else math.expm1(est)
+            lo = math.inf if lo > _LOG_MAX else math.expm1(lo)
+            hi = math.inf if hi > _LOG_MAX else math.expm1(hi)
             se = np.nan
-            if bias_correct:
-                est = np.nan
         out[0, r] = est
         out[1, r] = se
-        out[2, r] = est - z * se
-        out[3, r] = est + z * se
+        out[2, r] = lo
+        out[3, r] = hi
 
 
 _lrr_2d = kernel(_lrr_2d_python)
