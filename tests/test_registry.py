@@ -193,3 +193,60 @@ def test_estimand_cache_key_follows_the_code(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "_PKG_HASH", ["different source"])
     E.compute_estimands(*args, n_design=200, cache_root=tmp_path)
     assert len(list((tmp_path / "estimands").glob("*.json"))) == 2
+
+
+@pytest.mark.slow
+def test_user_statistic_reaches_worker_processes(toy):
+    # A test naming a user's metric as its statistic: the workers must know the name.
+    study = Study(metrics=["nap", {"name": "perm_test", "statistic": "above_median"},
+                           {"name": "between_test", "statistic": "above_median", "centre": 0.5}],
+                  n_cases=3, n_reps=1000, block_size=500, seed=3, estimands=False)
+    one = run(study, quiet=True)
+    two = run(study, n_jobs=2, quiet=True)
+    pd.testing.assert_frame_equal(one.summary, two.summary)
+    n = one.measure("n", metric="p_perm_above_median", scope="case")
+    assert float(n.value.iloc[0]) == 3000
+    pickled = run(study, n_jobs=2, backend="multiprocessing", quiet=True)
+    pd.testing.assert_frame_equal(one.summary, pickled.summary)
+
+
+def test_user_code_changes_the_fingerprints():
+    def make(k):
+        return lambda a, b: (b > np.median(a, axis=1)[:, None]).mean(axis=1) + k
+
+    ss.register_metric("shifted", make(0.0))
+    try:
+        s0 = Study(metrics=["shifted"], n_reps=10, estimands=False)
+        f0, c0 = s0.fingerprint(), s0.code_fingerprint({})
+        ss.register_metric("shifted", make(10.0), replace=True)
+        s1 = Study(metrics=["shifted"], n_reps=10, estimands=False)
+        # Same code, another closure value: the study and its estimands are different.
+        assert s1.fingerprint() != f0 and s1.code_fingerprint({}) != c0
+    finally:
+        ss.unregister_metric("shifted")
+
+
+def test_review_guards():
+    with pytest.raises(ValueError, match="built-in test statistic"):
+        ss.register_metric("mean_diff", above_median)
+    with pytest.raises(ValueError, match="needs at least 2 cases"):
+        Study(metrics=[{"name": "between_test", "statistic": "mean_diff"}], n_cases=1, n_reps=10)
+    with pytest.raises(ValueError, match="not a discrete metric"):
+        Study(metrics=["nap"], report={"distributions": ["nap"]}, n_reps=10)
+    with pytest.raises(ValueError, match="must be a list"):
+        Study(metrics=["ird"], report={"distributions": "ird"}, n_reps=10)
+    s = Study(metrics=[{"name": "tau_u", "method": "complete"}], n_reps=10, estimands=False)
+    with pytest.raises(TypeError, match="frozen"):
+        s.specs[0].options["method"] = "parker"
+    # Per-design contrasts are part of the study's identity.
+    a = Study(design="A3 B2 C2", contrasts={"A3 B2 C2": ["A:B"]}, n_reps=10, estimands=False)
+    b = Study(design="A3 B2 C2", contrasts={"A3 B2 C2": ["A:C"]}, n_reps=10, estimands=False)
+    assert a.fingerprint() != b.fingerprint()
+
+
+def test_rank_null_of_p_values_only_for_rank_statistics():
+    from scedsim.inference.permutation import _perm_null
+
+    assert _perm_null({"statistic": "nap"}, 3, 4) is not None
+    assert _perm_null({"statistic": "mean_diff"}, 3, 4) is None
+    assert _perm_null({"statistic": "smd"}, 3, 4) is None

@@ -35,6 +35,8 @@ __all__ = ["Metric", "TestSpec", "KernelCase", "NormalShift", "Reference", "regi
            "code_fingerprint", "unknown_name", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "scedsim.metrics"
+#: Statistics that tests know without the registry: no metric may take these names.
+RESERVED = ("mean_diff", "median_diff")
 
 #: The tidy note where a one-point phase leaves the unbiased SE undefined.
 ONE_POINT_SE_NOTE = ("SE needs 2 points per phase (se='unbiased'); estimate and score interval kept, "
@@ -254,10 +256,11 @@ class Metric:
 
     def __reduce__(self):
         # Built-in entries travel to worker processes by name (their limits are
-        # lambdas); a user's entry travels whole (joblib's cloudpickle handles it).
+        # lambdas); a user's entry travels as its function and is registered
+        # again on arrival, so that names (e.g. a test's statistic) resolve there.
         if not self.user:
             return (get_metric, (self.name,))
-        return super().__reduce__()
+        return (_rebuild_user, (self.name, self.func.user_func, self.label, self.bounds, self.discrete))
 
     def swapped(self, v: float) -> float:
         return SWAPS[self.swap](v)
@@ -300,6 +303,8 @@ class TestSpec:
         ``check(options, improvement)``: raise ValueError on a bad option.
     across : bool
         One p-value per replication from all cases together.
+    min_cases : int
+        Cases per replication the test needs.
     """
 
     name: str
@@ -310,6 +315,7 @@ class TestSpec:
     needs: tuple = ()
     check: Callable | None = None
     across: bool = False
+    min_cases: int = 1
     user: bool = False
 
     def __reduce__(self):
@@ -505,6 +511,8 @@ def register_metric(name: str, func: Callable, *, label: str | None = None, boun
     if not callable(func):
         raise ValueError(f"func must be callable, got {type(func).__name__}")
     name = str(name)
+    if name in RESERVED:
+        raise ValueError(f"{name!r} is the name of a built-in test statistic; choose another name")
     if bounds is not None:
         bounds = (float(bounds[0]), float(bounds[1]))
     wrapped = _public_wrapper(name, label or name, func)
@@ -519,6 +527,16 @@ def register_metric(name: str, func: Callable, *, label: str | None = None, boun
         if old is not None and not replace:
             raise ValueError(f"a metric named {name!r} is already registered; pass replace=True to redefine it")
         return register(entry, replace=True)
+
+
+def _rebuild_user(name, func, label, bounds, discrete) -> Metric:
+    """A user's metric arriving in another process: registered there too."""
+    _ensure_loaded()
+    with _lock:
+        old = _METRICS.get(name)
+        if old is not None and old.user and getattr(old.func, "user_func", None) is func:
+            return old
+    return register_metric(name, func, label=label, bounds=bounds, discrete=discrete, replace=True)
 
 
 def _public_wrapper(name: str, label: str, func: Callable) -> Callable:
@@ -548,17 +566,40 @@ def _public_wrapper(name: str, label: str, func: Callable) -> Callable:
 # --------------------------------------------------------------------------- fingerprints
 
 def _source_bytes(obj) -> bytes:
-    """The code that defines ``obj``: its module's source if it can be read, else its bytecode."""
+    """The code that defines ``obj``: its module's source, plus, for a function
+    outside scedsim, the function itself by value (code, closure cells and the
+    globals it uses, through cloudpickle), so that a changed closure or global
+    changes the fingerprint too."""
     target = getattr(obj, "user_func", obj)
     target = getattr(target, "py_func", target)
+    out = b""
     try:
         mod = inspect.getmodule(target)
-        if mod is not None:
-            return inspect.getsource(mod).encode()
+        if mod is not None and not getattr(mod, "__name__", "").startswith("__main__"):
+            out += inspect.getsource(mod).encode()
     except (OSError, TypeError):
         pass
-    code = getattr(target, "__code__", None)
-    return code.co_code + repr(code.co_consts).encode() if code is not None else repr(target).encode()
+    if not (getattr(target, "__module__", "") or "").startswith("scedsim"):
+        out += _value_bytes(target)
+    return out
+
+
+def _value_bytes(func) -> bytes:
+    """A function by value: cloudpickle where installed (joblib's process workers
+    use it), else its bytecode, constants, closure cells and the globals it names."""
+    try:
+        import cloudpickle
+
+        return cloudpickle.dumps(func, protocol=4)
+    except Exception:  # noqa: BLE001 - not installed, or an unpicklable callable
+        pass
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return repr(func).encode()
+    cells = tuple(c.cell_contents for c in (func.__closure__ or ()) if c.cell_contents is not c)
+    names = {n: func.__globals__.get(n) for n in code.co_names if n in getattr(func, "__globals__", {})}
+    plain = {n: v for n, v in names.items() if isinstance(v, (int, float, str, bool, tuple, type(None)))}
+    return code.co_code + repr((code.co_consts, cells, sorted(plain.items()))).encode()
 
 
 def code_fingerprint(*objects) -> str:

@@ -536,8 +536,9 @@ register(Metric(
 register(Metric(
     name="pem", label="PEM", func=pem, bounds=(0.0, 1.0), discrete=True,
     references=(_sces("PEM"), _scan("PEM", _scan_pem)),
-    # Each B point beyond A's median with probability 1/2 (continuous data; any m).
-    null_centre=lambda m, n, o: 0.5 if o.get("center", "median") == "median" else None,
+    # With odd m, each B point lies beyond A's median (an order statistic of the
+    # pooled sample) with probability exactly 1/2 for exchangeable continuous data.
+    null_centre=lambda m, n, o: 0.5 if o.get("center", "median") == "median" and m % 2 == 1 else None,
     limit=lambda q, o: L.exceed_limit(q),
     kernels=(KernelCase("pem-median-half", K._pem_2d, 1, lambda m, n: (False, True)),
              KernelCase("pem-mean-strict", K._pem_2d, 1, lambda m, n: (True, False)))))

@@ -338,7 +338,6 @@ register(Metric(
     references=(Reference("parametric", "SingleCaseES", "SMD", _sces_smd, ("estimate", "se", "ci"),
                           "std_dev=baseline;bias_correct=TRUE;confidence=0.95"),),
     limit=lambda q, o: q.delta / q.s,
-    null_centre=lambda m, n, o: 0.0,  # symmetric about 0 under no effect
     undefined="SMD not defined: the standardizing SD is 0 (or the small-sample correction is 0)",
     kernels=(KernelCase("smd-baseline", K._smd_2d, 4, lambda m, n: (False, True, _Z95)),
              KernelCase("smd-pool", K._smd_2d, 4, lambda m, n: (True, False, _Z95)))))

@@ -295,6 +295,8 @@ register(Metric(
                           lambda o, imp, metric: dict(improvement=imp, method="parker")),
                 Reference("nonoverlap", "scan", "Tau_U[", _scan_tau_u)),
     limit=_tau_u_limit,
+    # Negating the data negates every Tau-U: its mean under exchangeable data is 0.
+    null_centre=lambda m, n, o: 0.0,
     undefined="Tau-U not defined: its denominator is 0",
     # The default call (ab_minus_trend_a, parker) first.
     kernels=tuple(KernelCase(f"tau-u-{c}-{meth}", K._tau_u_2d, 1,

@@ -58,10 +58,17 @@ def null_centre(statistic: str, m: int, n: int, options: dict | None = None) -> 
     """The value of a per-case statistic under no effect, for m + n points.
 
     ``mean_diff`` and ``median_diff``: 0.  A registered metric: its entry's
-    ``null_centre`` where it declares one (e.g. NAP 1/2, SMD 0); otherwise, for
-    a rank-based metric, its exact mean over every equally likely arrangement
-    of m + n distinct values (exchangeable continuous data), e.g. 11/30 for
-    robust IRD with 3 + 4 points.
+    ``null_centre`` where it declares one (NAP 1/2, Tau and Tau-U 0, PND
+    1/(m + 1), PEM 1/2 for odd m); otherwise, for a rank-based metric, its
+    exact mean over every equally likely arrangement of m + n distinct values,
+    e.g. 11/30 for robust IRD with 3 + 4 points.
+
+    These are expectations for exchangeable *continuous* data.  With ties
+    (counts, short rating scales) rank metrics such as IRD and PND have other
+    null means, and the tests then lose their level (they become conservative
+    when ties lower the statistic): centre such data yourself (``centre=``) or
+    use the mean difference.  SMD has no such centre (its null mean is 0 only
+    for symmetric errors).
 
     References
     ----------
@@ -233,7 +240,9 @@ def between_person_test(values, *, centre: float = 0.0, method: str = "t", alter
         raise ValueError(f"centre must be a finite number or one per person, got {centre!r}")
     _check(method, alternative, x.shape[1])
     if method != "t" and x.shape[1] > max_exact and rng is None:
-        rng = np.random.default_rng()
+        from .permutation import data_rng
+
+        rng = data_rng(x, c)  # seeded by the data: the same call gives the same p-value
     stat, p, n_arr, min_p, kind = _test(x - c, method, alternative, max_exact, n_resamples, rng)
     if is_1d:
         stat, p = float(stat[0]), float(p[0])
@@ -343,4 +352,4 @@ def _between_min_pvalue(options: dict, m: int, n: int, k: int) -> float:
 
 
 register_test(TestSpec(name="between_test", prefix="p_between", pvalues=_between_pvalues,
-                       min_pvalue=_between_min_pvalue, needs=("statistic",), across=True))
+                       min_pvalue=_between_min_pvalue, needs=("statistic",), across=True, min_cases=2))

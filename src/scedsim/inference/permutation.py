@@ -359,7 +359,14 @@ _NOT_STAT_OPTIONS = ("statistic", "alternative", "method", "n_resamples", "max_e
 
 
 def _perm_null(options: dict, m: int, n: int):
-    """Null distribution of the p-value over rank arrangements (None if too many)."""
+    """Null distribution of the p-value over rank arrangements for continuous data, or None
+    (too many arrangements, or a statistic that is not rank-based, whose p-values
+    depend on the values themselves)."""
+    from ..registry import metrics
+
+    entry = metrics().get(options["statistic"]) if isinstance(options["statistic"], str) else None
+    if entry is None or not entry.rank:
+        return None
     opts = {k: v for k, v in options.items() if k not in _NOT_STAT_OPTIONS}
     return rank_null_pvalues(m, n, options["statistic"], options.get("alternative", "greater"), opts or None)
 

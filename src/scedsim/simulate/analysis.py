@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._numba import kernel
+from .._frozen import freeze
 from .._validation import assume_finite
 from ..registry import TestSpec, metrics, tests, unknown_name
 from .design import Contrast, Design
@@ -30,6 +31,11 @@ class MetricSpec:
         # The entry travels with the spec, so that worker processes see metrics
         # registered at run time in the parent.
         object.__setattr__(self, "_entry", known_t.get(self.name) or known_m[self.name])
+        object.__setattr__(self, "options", freeze(self.options))
+        # A user's metric named as a test's statistic travels with the spec to worker processes.
+        stat = self.options.get("statistic")
+        dep = known_m.get(stat) if isinstance(stat, str) else None
+        object.__setattr__(self, "_deps", (dep,) if dep is not None and dep.user else ())
         if "improvement" in self.options:
             raise ValueError("set the direction of improvement on the study or model, not on a metric")
         if self.is_test:

@@ -142,7 +142,7 @@ def _acc(sums, key, x):
 
 def compute_estimands(model: Model, params: dict, design: Design, contrasts, specs, improvement: str,
                       seed: int, condition_key: str, n_design: int = 100_000, use_cache: bool = True,
-                      cache_root=None) -> dict:
+                      cache_root=None, code: str | None = None) -> dict:
     """Estimands for one condition.
 
     Returns ``{(contrast, label, level): {"limit": value, "limit_mcse": ...,
@@ -156,7 +156,10 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
                 seed, condition_key, n_design, LONG_TOTAL, LONG_REPS)
     # The cache key adds a fingerprint of every scedsim source file and of the modules
     # that define the metrics (a user's metric too): changed code never reuses a value.
-    key = _key(code_fingerprint(type(model), *(s.func for s in specs)), *identity)
+    if code is None:
+        code = code_fingerprint(type(model), getattr(model, "func", None) or type(model),
+                                *(s.func for s in specs), *(d.func for s in specs for d in s._deps))
+    key = _key(code, *identity)
     # The random stream depends on the study, never on the code: it keeps the
     # derivation that earlier releases used (salt 3 and the version).
     from .._version import __version__

@@ -21,6 +21,7 @@ import pandas as pd
 from .analysis import FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs
 from .design import Contrast, Design
 from .estimands import compute_estimands
+from .._frozen import freeze as _freeze
 from .checks import check_list
 from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
 from .models import get_model
@@ -31,26 +32,6 @@ _DESIGN_KEYS = ("design", "n_cases", "model")
 # Column names of the output tables; a grid parameter may not take one of them.
 _RESERVED = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value", "mcse", "status",
              "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate")
-
-
-class _FrozenDict(dict):
-    """A dict that cannot change, so that a Study's derived state is never stale."""
-
-    def _read_only(self, *args, **kwargs):
-        raise TypeError("a Study is frozen; make a changed copy with dataclasses.replace(study, ...)")
-
-    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
-
-    def __reduce__(self):
-        return (_FrozenDict, (dict(self),))
-
-
-def _freeze(v):
-    if isinstance(v, dict):
-        return _FrozenDict({k: _freeze(x) for k, x in v.items()})
-    if isinstance(v, list):
-        return tuple(_freeze(x) for x in v)
-    return v
 
 
 @dataclass(frozen=True)
@@ -138,8 +119,6 @@ class Study:
     def __post_init__(self):
         for f in ("grid", "metrics", "params", "rules", "contrasts", "checks", "report"):
             object.__setattr__(self, f, _freeze(getattr(self, f)))
-        if isinstance(self.grid, pd.DataFrame):
-            object.__setattr__(self, "grid", self.grid.copy())
         for spec in self.specs:
             check_spec(spec)
         if not 0.0 <= float(self.max_error_rate) <= 1.0:
@@ -159,11 +138,14 @@ class Study:
         check_list(self.checks)
         if not isinstance(self.report, dict) or set(self.report) - {"distributions"}:
             raise ValueError(f"report must be a mapping with the key 'distributions', got {self.report!r}")
-        labels = {sp.label for sp in self.specs}
-        for label in self.report.get("distributions", ()):
-            if label not in labels:
-                raise ValueError(f"report.distributions names {label!r}, which is not a metric of this study; "
-                                 f"metrics: {', '.join(sorted(labels))}")
+        dists = self.report.get("distributions", ())
+        if isinstance(dists, str) or not isinstance(dists, tuple):
+            raise ValueError(f"report.distributions must be a list of metric labels, got {dists!r}")
+        discrete = {sp.label for sp in self.specs if sp.discrete}
+        for label in dists:
+            if label not in discrete:
+                raise ValueError(f"report.distributions names {label!r}, which is not a discrete metric of this "
+                                 f"study; discrete metrics: {', '.join(sorted(discrete)) or 'none'}")
         self._conditions  # noqa: B018
 
     @cached_property
@@ -218,6 +200,11 @@ class Study:
             raise ValueError(f"grid parameter(s) {', '.join(clash)} clash with output column names; rename them")
         for row in df.to_dict("records"):
             design = self.design_for(row)
+            for spec in self.specs:
+                need = getattr(spec.entry, "min_cases", 1)
+                if design.n_cases < need:
+                    raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
+                                     f"a condition has n_cases = {design.n_cases}")
             params = self.params_for(row)
             self.model_for(row).params(params)  # unknown parameter names raise here
             for c in self.contrasts_for(design):
@@ -278,15 +265,33 @@ class Study:
         from .._version import __version__
         from .models import model_identity
 
+        from ..registry import code_fingerprint
+
         design = self.design if isinstance(self.design, str) else str(self.design)
+        # A user's metric is identified by its code too, so that a resume never
+        # mixes chunks of an old and a redefined metric.
+        users = {e.name: e for s in self.specs for e in ((s.entry,) if getattr(s.entry, "user", False) else ())
+                 + s._deps}
+        extra = {"user_code": {n: code_fingerprint(e.func) for n, e in sorted(users.items())}} if users else {}
         return dict(
-            scedsim=__version__, design=design, model=model_identity(self.model_obj),
+            **extra, scedsim=__version__, design=design, model=model_identity(self.model_obj),
             grid=self.conditions.to_dict("list"), metrics=[(s.name, s.options, s.label) for s in self.specs],
-            n_cases=self.n_cases, n_reps=self.n_reps, seed=int(self.seed), contrasts=list(map(str, self.contrasts or [])),
+            n_cases=self.n_cases, n_reps=self.n_reps, seed=int(self.seed),
+            contrasts=({k: list(map(str, v)) for k, v in self.contrasts.items()} if isinstance(self.contrasts, dict)
+                       else list(map(str, self.contrasts or []))),
             params=self.params, rules=[r.text for r in self.rule_list], improvement=self.improvement,
             block_size=self.block_size, chunk_size=self.blocks_per_chunk * self.block_size,
             estimands=self.estimands, n_design=self.n_design, keep_raw=self.keep_raw,
             max_error_rate=self.max_error_rate)
+
+    def code_fingerprint(self, row: dict) -> str:
+        """A hash of the code that computes this condition's values: scedsim's
+        sources, the metrics' and tests' functions (a user's by value) and the model."""
+        from ..registry import code_fingerprint
+
+        model = self.model_for(row)
+        funcs = [s.func for s in self.specs] + [d.func for s in self.specs for d in s._deps]
+        return code_fingerprint(type(model), getattr(model, "func", None) or type(model), *funcs)
 
     def fingerprint(self) -> str:
         """Hash of everything that determines the results (not the study's name)."""
@@ -366,15 +371,16 @@ def _block_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j))
 
 
-def _estimand_task(study: Study, i: int, row: dict, cache_root=None) -> tuple[int, dict, dict | None]:
-    """Estimands of one condition; a failure is returned as an error record, not raised."""
+def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
+    """Estimands of one condition; a failure is returned as an error record, not raised.
+    ``code`` is the code fingerprint, computed in the parent process."""
     design = study.design_for(row)
     params = study.params_for(row)
     key = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
     try:
         est = compute_estimands(study.model_for(row), params, design, study.contrasts_for(design), study.specs,
                                 study.improvement_for(row), int(study.seed), key, study.n_design,
-                                cache_root=cache_root)
+                                cache_root=cache_root, code=code)
         return i, est, None
     except Exception as exc:  # noqa: BLE001 - logged; the condition runs without estimands
         frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -554,7 +560,10 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         from .estimands import cache_dir
 
         root = str(cache_dir())
-        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root) for i in todo), n_jobs, backend):
+        # In the parent: a worker would fingerprint a user's __main__ code as its own.
+        codes = {i: study.code_fingerprint(conds[i]) for i in todo}
+        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root, codes[i]) for i in todo),
+                                 n_jobs, backend):
             estimands[i] = est
             if err is not None:
                 estimand_errors.append(err)
