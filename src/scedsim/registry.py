@@ -86,6 +86,8 @@ class Reference:
     fields: tuple = ("estimate",)
     #: The option string of the rows that a plain ``f(a, b)`` is checked against.
     default: str | None = None
+    #: R's values are ours times this (100 where R reports a percentage and we a proportion).
+    r_units: float = 1.0
 
     def matches(self, package: str, metric: str) -> bool:
         return package == self.package and (
@@ -151,6 +153,13 @@ class Metric:
     oriented : bool
         True when ``improvement="decrease"`` equals the same call on negated data;
         False for ratios of raw means (LRR), which take the direction as an option.
+    directed : bool
+        False when the direction lies in the options (PoGO's goal): ``improvement``
+        is accepted for a uniform call, validated, and does not change the result.
+    required : dict
+        Options the metric cannot run without, each with an example value that
+        the generic tests and the benchmarks use (``{"goal": 10.0}``).  The tidy
+        layer accepts them per outcome and names them when they are missing.
     statistic : bool
         Usable as the statistic of a permutation or randomization test.
     statistic_options : dict
@@ -202,6 +211,8 @@ class Metric:
     swap: str | None = None
     default: bool = True
     oriented: bool = True
+    directed: bool = True
+    required: dict = field(default_factory=dict)
     statistic: bool = True
     statistic_options: dict = field(default_factory=dict)
     references: tuple = ()

@@ -171,6 +171,12 @@ def reference_call(row):
     randomization tests (compared elsewhere), and diagnostic rows such as
     Tau-BC's slope, intercept and pretest p-value.
     """
+    found = _reference_entry(row)
+    return None if found is None else (found[0], found[2], found[1].fields)
+
+
+def _reference_entry(row):
+    """``(metric name, Reference, keyword arguments)`` for a reference row, or None."""
     o, imp = _opts(row.option), row.improvement
     if "decreasing" in o:
         # scan states the direction in its options.
@@ -180,7 +186,7 @@ def reference_call(row):
         for ref in m.references:
             if ref.matches(row.package, row.metric) and kind in (None, ref.file):
                 kw = ref.call(o, imp, row.metric)
-                return None if kw is None else (name, kw, ref.fields)
+                return None if kw is None else (name, ref, kw)
     return None
 
 
@@ -323,10 +329,12 @@ def compare_reference(row, fn: Callable) -> str:
     Returns ``"ok"``, ``"known: <reason>"`` for a documented difference that was
     verified (e.g. our value is the exact-arithmetic one), or a mismatch text.
     """
-    mapped = reference_call(row)
+    mapped = _reference_entry(row)
     if mapped is None:
         return "unmapped"
-    _, kw, fields_ = mapped
+    _, ref_entry, kw = mapped
+    fields_ = ref_entry.fields
+    units = ref_entry.r_units  # R's scale over ours (R's percent for our proportion)
     a = np.array(str(row.A).split(), dtype=float)
     b = np.array(str(row.B).split(), dtype=float)
     try:
@@ -340,7 +348,7 @@ def compare_reference(row, fn: Callable) -> str:
     if row.status == "error":
         return "known: R raised an error, scedsim returns a value"
     est = float(res.estimate)
-    ref = float(row.estimate) if row.status == "ok" else math.nan
+    ref = float(row.estimate) / units if row.status == "ok" else math.nan
     if row.metric == "SMD" and (not math.isfinite(ref) or
                                 (kw["std_dev"] == "baseline" and kw["bias_correct"] and len(a) == 2)):
         return "ok" if math.isnan(est) else f"undefined SMD gave {est}"
@@ -357,7 +365,7 @@ def compare_reference(row, fn: Callable) -> str:
                 return "known: R's Kendall package ties residuals in single precision"
         return f"estimate {est!r} vs {ref!r}"
     if "se" in fields_ and not (isinstance(row.se, float) and math.isnan(row.se)):
-        if not _close(float(res.se), float(row.se), tol):
+        if not _close(float(res.se), float(row.se) / units, tol):
             if row.metric == "Tau_BC" and getattr(res, "corrected", True):
                 exact, exact_se, sensitive = exact_tau_bc(a, b, kw["improvement"], kw["kendall"], kw.get("se", "unbiased"))
                 if sensitive and _close(est, exact, tol) and _close(float(res.se), exact_se, tol):
@@ -369,7 +377,7 @@ def compare_reference(row, fn: Callable) -> str:
                 return "known: single-precision tau at +-1"
             return f"se {float(res.se)!r} vs {row.se!r}"
     if "ci" in fields_ and not (isinstance(row.ci_lower, float) and math.isnan(row.ci_lower)):
-        lo, hi = float(row.ci_lower), float(row.ci_upper)
+        lo, hi = float(row.ci_lower) / units, float(row.ci_upper) / units
         olo, ohi = float(res.ci_lower), float(res.ci_upper)
         nap_scale = row.metric in ("NAP", "Tau") or (row.metric == "Tau_BC" and not kw["kendall"])
         if nap_scale and lo == hi and lo in (0.0, 1.0, -1.0):
