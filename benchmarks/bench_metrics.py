@@ -409,12 +409,14 @@ def main(argv=None):
         public = {}
         for metric in METRICS:
             entry_ = ss.get_metric(metric)
-            fn = functools.partial(entry_.func, **entry_.bench)
+            # Options a metric cannot run without take their registry examples.
+            fn = functools.partial(entry_.func, **{**entry_.required, **entry_.bench})
             fn(a, b)  # warm-up: compile or load numba's cache
             public[metric] = best_time(lambda: fn(a, b), args.repeats, args.budget)
 
         for metric in METRICS:
-            fn = functools.partial(ss.get_metric(metric).func, **ss.get_metric(metric).bench)
+            entry_ = ss.get_metric(metric)
+            fn = functools.partial(entry_.func, **{**entry_.required, **entry_.bench})
             entry = {"m": m, "n": n}
             best, times = public[metric]
             rate = args.rows / best

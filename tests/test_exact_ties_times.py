@@ -166,6 +166,27 @@ def test_times_per_row_in_a_batch():
         np.testing.assert_array_equal(batch, one)
 
 
+def test_times_per_row_in_a_batch_split_over_threads():
+    # Above 2 x 32768 rows the batch runs in row blocks; each block needs its own rows of times.
+    from scedsim._threads import get_num_threads, set_num_threads
+
+    rows = 70_000
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 9, (rows, 4)).astype(float)
+    b = rng.integers(0, 9, (rows, 5)).astype(float)
+    times = np.tile(np.arange(1.0, 10.0), (rows, 1))
+    times[rows // 2:, 4:] += 7.0  # a gap before B in the second half only
+    old = get_num_threads()
+    try:
+        for fn in (ss.pet, ss.tau_bc):
+            set_num_threads(2)
+            split = fn(a, b, times=times).estimate
+            set_num_threads(1)
+            np.testing.assert_array_equal(split, fn(a, b, times=times).estimate)
+    finally:
+        set_num_threads(old)
+
+
 @pytest.mark.parametrize("times,match", [
     ([1, 2, 3, 4], "one time per point"),
     ([1, 2, 2, 4, 5], "strictly increasing"),

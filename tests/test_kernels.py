@@ -39,7 +39,7 @@ def test_first_kernel_case_is_the_default_call():
         k = m.kernels[0]
         out = np.empty((k.fields, 50))
         k.kernel(a / k.units, b / k.units, *k.args(4, 5), out)
-        np.testing.assert_array_equal(out[0], m.func(a, b).estimate, err_msg=name)
+        np.testing.assert_array_equal(out[0], m.func(a, b, **m.required).estimate, err_msg=name)
 
 
 def test_every_metric_declares_its_kernels():

@@ -26,14 +26,19 @@ def burnout():
 def full_table(burnout):
     # Rows shuffled: effect_sizes must sort sessions itself.
     shuffled = burnout.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    return ss.effect_sizes(shuffled, metrics="all", contrast=list(CONTRASTS), improvement=DIRECTIONS)
+    return ss.effect_sizes(shuffled, metrics="all", contrast=list(CONTRASTS), improvement=DIRECTIONS,
+                           options=REQUIRED)
+
+
+# The example value of every option a metric cannot run without (PoGO's goal), so that "all" is every metric.
+REQUIRED = {n: dict(m.required) for n, m in registry.metrics().items() if m.required}
 
 
 def _direct(df, case, outcome, comp, metric, improvement):
     s = df[(df["case"] == case) & (df["outcome"] == outcome)].sort_values("session")
     a = s.loc[s["phase"] == "A", "value"].to_numpy(float)
     b = s.loc[s["phase"].isin(comp), "value"].to_numpy(float)
-    return getattr(ss, metric)(a, b, improvement=improvement)
+    return getattr(ss, metric)(a, b, improvement=improvement, **REQUIRED.get(metric, {}))
 
 
 def test_agrees_with_single_series_calls_for_every_metric_outcome_and_contrast(burnout, full_table):

@@ -1,4 +1,5 @@
 """Bad input raises a ValueError that names the problem."""
+import functools
 import math
 
 import numpy as np
@@ -24,12 +25,14 @@ A, B = [3.0, 4.0, 3.0], [6.0, 7.0, 5.0, 8.0]
 ])
 def test_bad_phase_a(name, bad, match):
     with pytest.raises(ValueError, match=match):
-        registry.get_metric(name).func(bad, B)
+        m = registry.get_metric(name)
+        m.func(bad, B, **m.required)
 
 
 @pytest.mark.parametrize("name", FUNCS)
 def test_bad_phase_b_and_direction(name):
-    fn = registry.get_metric(name).func
+    m = registry.get_metric(name)
+    fn = functools.partial(m.func, **m.required)  # the example of each option it cannot run without
     with pytest.raises(ValueError, match="phase B contains NaN"):
         fn(A, [1.0, np.nan])
     with pytest.raises(ValueError, match="phase B is empty"):

@@ -55,8 +55,13 @@ def set_num_threads(k: int) -> None:
             _pool = None
 
 
-def run_rows(kern, a, b, out, *args) -> None:
-    """Call ``kern(a, b, *args, out)``, split over row blocks on threads when the batch is large."""
+def run_rows(kern, a, b, out, *args, per_row=()) -> None:
+    """Call ``kern(a, b, *args, out)``, split over row blocks on threads when the batch is large.
+
+    ``per_row`` names the positions in ``args`` of arrays with one entry per row
+    (a goal per series): each block gets its own slice of them.  An array with a
+    single row is shared by every row and passed whole.
+    """
     global _pool
     rows = a.shape[0]
     k = min(get_num_threads(), rows // _MIN_ROWS_PER_THREAD)
@@ -68,7 +73,11 @@ def run_rows(kern, a, b, out, *args) -> None:
             _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="scedsim")
         pool = _pool
     edges = [rows * i // k for i in range(k + 1)]
-    futures = [pool.submit(kern, a[lo:hi], b[lo:hi], *args, out[:, lo:hi])
+    def block(lo, hi):
+        return [x[lo:hi] if i in per_row and x.shape[0] == rows and rows > 1 else x
+                for i, x in enumerate(args)]
+
+    futures = [pool.submit(kern, a[lo:hi], b[lo:hi], *block(lo, hi), out[:, lo:hi])
                for lo, hi in zip(edges[:-1], edges[1:])]
     for f in futures:
         f.result()

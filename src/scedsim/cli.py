@@ -44,6 +44,11 @@ def effect_size_table(a, b, improvement: str = "increase") -> str:
     """Every effect size for one AB series, as an aligned text table."""
     lines = [f"{'metric':26s} {'estimate':>9s} {'SE':>9s} {'95% CI':>21s}"]
     for label, entry, kw in ab_rows():
+        missing = [k for k in entry.required if k not in kw]
+        if missing:
+            # e.g. PoGO's goal: there is no default to show.
+            lines.append(f"{label:26s}  not computed: needs {', '.join(f'{k}=' for k in missing)}")
+            continue
         try:
             r = entry.func(a, b, improvement=improvement, **kw)
         except ValueError as exc:
@@ -229,9 +234,10 @@ def _cmd_es(args) -> int:
                              f"outcomes: {', '.join(outcomes)}")
         improvement = {o: "decrease" if o in decrease else "increase" for o in outcomes}
     metrics = "all" if args.metrics == "all" else _names(args.metrics)
+    options = _goal_options(args, metrics, outcomes)
     res = _warned(ss.effect_sizes, df, **kw, contrast=_names(args.contrast), metrics=metrics,
                   improvement=improvement, confidence=args.confidence, summary=True,
-                  times=args.times)
+                  times=args.times, options=options, goal_column=args.goal_column)
     if args.json and not args.out:
         print(json.dumps(_as_json(res), indent=1))
         return 0
@@ -250,6 +256,55 @@ def _cmd_es(args) -> int:
     if written:
         print(f"\nwrote {', '.join(written)}")
     return 0
+
+
+def _parse_goal(text: str, outcomes):
+    """``--goal``: one number for every outcome, or NAME=NUMBER pairs naming every outcome."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    goals = {}
+    for part in (t.strip() for t in text.split(",")):
+        name, sep, num = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            goals[name.strip()] = float(num)
+        except ValueError:
+            raise ValueError(f"--goal takes one number or NAME=NUMBER pairs (e.g. --goal EE=10,PA=40); "
+                             f"got {part!r}") from None
+    if outcomes is not None:
+        unknown = [g for g in goals if g not in outcomes]
+        if unknown:
+            raise ValueError(f"--goal names {unknown[0]!r}, which is not an outcome; "
+                             f"outcomes: {', '.join(outcomes)}")
+        missing = [o for o in outcomes if o not in goals]
+        if missing:
+            raise ValueError(f"--goal gives no goal for outcome {missing[0]!r}; name every outcome "
+                             f"({', '.join(outcomes)}) or give one number for all")
+    return goals
+
+
+def _goal_options(args, metrics, outcomes):
+    """``options`` for the metrics that take a goal (PoGO), from ``--goal``."""
+    from .registry import default_metrics, metrics as registered
+
+    asked = list(registered()) if metrics == "all" else (metrics or default_metrics())
+    names = [n for n in asked if n in registered() and "goal" in registered()[n].required]
+    given = args.goal is not None or args.goal_column is not None
+    if args.goal is not None and args.goal_column is not None:
+        raise ValueError("give --goal or --goal-column, not both")
+    if names and not given and metrics != "all":
+        raise ValueError(f"--metrics {names[0]} needs a goal: --goal EE=10,PA=40 (one per outcome), "
+                         "--goal 10 (every outcome) or --goal-column NAME")
+    if given and not names:
+        raise ValueError("--goal and --goal-column are for --metrics pogo; no metric asked for takes a goal")
+    if args.goal is None:
+        return None
+    goal = _parse_goal(args.goal, outcomes)
+    return {n: {"goal": goal} for n in names}
 
 
 def _same_file(p, q) -> bool:
@@ -299,7 +354,8 @@ def _add_es(sub) -> None:
         epilog="examples:\n"
                "  scedsim es data.csv --case participant --session occasion --phase phase \\\n"
                "      --outcome EE,DP,PA --decrease EE,DP --metrics nap,tau,ird --out results.csv\n"
-               "  scedsim es long.csv --outcome-column scale --value score --contrast A:B,A:C,A:B+C --json",
+               "  scedsim es long.csv --outcome-column scale --value score --contrast A:B,A:C,A:B+C --json\n"
+               "  scedsim es data.csv --outcome EE,PA --metrics nap,pogo --goal EE=10,PA=40",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_table_arguments(p)
     p.add_argument("--decrease", metavar="NAMES",
@@ -312,6 +368,11 @@ def _add_es(sub) -> None:
     p.add_argument("--contrast", metavar="LIST", default=None,
                    help="comma-separated contrasts baseline:comparison, e.g. A:B,A:C,A:B+C "
                         "(B+C pools B and C; default A:B)")
+    p.add_argument("--goal", metavar="GOALS",
+                   help="PoGO's goal per outcome, e.g. EE=10,PA=40 (every outcome named), or one number "
+                        "for every outcome")
+    p.add_argument("--goal-column", metavar="NAME",
+                   help="column holding PoGO's goal (one value per case and outcome), instead of --goal")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--times", choices=("position", "session"), default="position",
                    help="time axis of PET, Tau-BC and Tau-U: positions 1..m+n (default, as SingleCaseES) "

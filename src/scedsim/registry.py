@@ -158,6 +158,13 @@ class Metric:
     oriented : bool
         True when ``improvement="decrease"`` equals the same call on negated data;
         False for ratios of raw means (LRR), which take the direction as an option.
+    directed : bool
+        False when the direction lies in the options (PoGO's goal): ``improvement``
+        is accepted for a uniform call, validated, and does not change the result.
+    required : dict
+        Options the metric cannot run without, each with an example value that
+        the generic tests and the benchmarks use (``{"goal": 10.0}``).  The tidy
+        layer accepts them per outcome and names them when they are missing.
     statistic : bool
         Usable as the statistic of a permutation or randomization test.
     statistic_options : dict
@@ -214,6 +221,8 @@ class Metric:
     swap: str | None = None
     default: bool = True
     oriented: bool = True
+    directed: bool = True
+    required: dict = field(default_factory=dict)
     statistic: bool = True
     statistic_options: dict = field(default_factory=dict)
     references: tuple = ()

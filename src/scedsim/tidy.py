@@ -67,11 +67,14 @@ def _parse_contrasts(contrast, baseline, treatment):
     return out
 
 
-def _parse_metrics(metrics):
+def _parse_metrics(metrics, given=lambda name, option: False):
+    """The metric names asked for; ``"all"`` leaves out those missing an option
+    they cannot run without (``given(name, option)`` says whether it was given)."""
     if metrics is None:
         metrics = list(registry.default_metrics())
     elif isinstance(metrics, str):
-        metrics = list(registry.metric_names()) if metrics == "all" else [metrics]
+        metrics = [n for n, m in registry.metrics().items()
+                   if all(given(n, k) for k in m.required)] if metrics == "all" else [metrics]
     metrics = [str(m).strip().lower() for m in metrics]
     if not metrics:
         raise ValueError("metrics is empty; name at least one, e.g. metrics=['nap']")
@@ -99,9 +102,15 @@ def _directions(improvement, outcomes):
     return dict(improvement)
 
 
-def _check_options(metrics, options, confidence):
+def _check_options(metrics, options, confidence, columns=()):
     """Per-metric keyword arguments, tried once on a small series so that a bad
-    option is an error now rather than a NaN in every row."""
+    option is an error now rather than a NaN in every row.
+
+    An option a metric cannot run without (its registry entry's ``required``)
+    may be one value for every outcome or a mapping from outcome to value
+    (resolved per outcome by :func:`_per_outcome`); ``columns`` names the
+    options read from a column of the table instead.
+    """
     options = dict(options or {})
     known = registry.metrics()
     for name in options:
@@ -109,19 +118,92 @@ def _check_options(metrics, options, confidence):
             raise registry.unknown_name("metric", name, tuple(known))
     kwargs = {}
     for m in metrics:
+        entry = known[m]
         kw = dict(options.get(m, {}))
         if "improvement" in kw:
             raise ValueError("give improvement as an argument of effect_sizes, not in options")
-        if known[m].takes_confidence:
+        if entry.takes_confidence:
             kw.setdefault("confidence", confidence)
-        try:
-            known[m].func([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], **kw)
-        except TypeError as exc:
-            raise ValueError(f"bad option for {m}: {exc}") from None
-        except ValueError as exc:
-            raise ValueError(f"bad option for {m}: {exc}") from None
+        trials = [{}]
+        for opt, example in entry.required.items():
+            if opt in kw and opt in columns:
+                raise ValueError(f"{m}'s {opt} is given twice: in options and as a column; give one")
+            if opt in columns:
+                trials = [dict(t, **{opt: example}) for t in trials]
+            elif opt not in kw:
+                raise ValueError(f"{m} needs {opt}=...: e.g. options={{{m!r}: {{{opt!r}: {example!r}}}}} "
+                                 f"for every outcome, or {{{opt!r}: {{outcome: value, ...}}}} per outcome")
+            elif isinstance(kw[opt], Mapping):
+                if not kw[opt]:
+                    raise ValueError(f"{m}'s {opt} is an empty mapping; give a value per outcome")
+                trials = [dict(t, **{opt: v}) for t in trials for v in kw[opt].values()]
+        for trial in trials:
+            try:
+                entry.func([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0], **dict(kw, **trial))
+            except TypeError as exc:
+                raise ValueError(f"bad option for {m}: {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"bad option for {m}: {exc}") from None
         kwargs[m] = kw
     return kwargs
+
+
+def _per_outcome(kwargs, outcomes):
+    """``{outcome: {metric: kwargs}}``: each required option given as a mapping
+    replaced by the value for that outcome.  A mapping must name every outcome
+    it is used for, and only outcomes of the data."""
+    entries = registry.metrics()
+    out = {o: {m: dict(kw) for m, kw in kwargs.items()} for o in outcomes}
+    for m, kw in kwargs.items():
+        for opt in entries[m].required:
+            value = kw.get(opt)
+            if not isinstance(value, Mapping):
+                continue
+            extra = [k for k in value if k not in outcomes]
+            if extra:
+                raise ValueError(f"{m}'s {opt} names outcome {extra[0]!r}, which is not in the data; "
+                                 f"outcomes: {', '.join(map(str, outcomes))}")
+            missing = [o for o in outcomes if o not in value]
+            if missing:
+                raise ValueError(f"{m}'s {opt} gives no value for outcome {missing[0]!r}; name every "
+                                 f"outcome ({', '.join(map(str, outcomes))}) or give one value for all")
+            for o in outcomes:
+                out[o][m][opt] = value[o]
+    return out
+
+
+def _column_goals(df, goal_column, read, series):
+    """``{(case, outcome): goal}`` from ``goal_column``, read like the scores (one
+    value per case and outcome of a long table, per case of a wide one)."""
+    from .io import _reads_as_wide
+
+    if goal_column not in df.columns:
+        raise ValueError(f"goal_column {goal_column!r} is not a column of the table; it has: "
+                         f"{', '.join(map(str, df.columns))}")
+    wide = _reads_as_wide(df, read["case"], read["session"], read["outcome"], read["value"], read["outcomes"])
+    try:
+        if wide:
+            goals = to_long(df, **dict(read, outcomes=[goal_column]))
+        else:
+            goals = to_long(df, **dict(read, value=goal_column))
+    except ValueError as exc:
+        raise ValueError(f"goal_column {goal_column!r}: {exc}") from None
+    found = {}
+    for g in goals:
+        vals = np.unique(g.values)
+        if len(vals) > 1:
+            where = f"case {g.case!r}" + ("" if wide else f", outcome {g.outcome!r}")
+            raise ValueError(f"goal_column {goal_column!r} holds {len(vals)} different goals for {where} "
+                             f"({', '.join(f'{v:g}' for v in vals[:3])}); give one goal per "
+                             f"{'case' if wide else 'case and outcome'}")
+        if len(vals):
+            found[(g.case, g.outcome)] = float(vals[0])
+    out = {}
+    for s in series:
+        key = (s.case, goal_column if wide else s.outcome)
+        if key in found:
+            out[(s.case, s.outcome)] = found[key]
+    return out
 
 
 # --------------------------------------------------------------------------- series
@@ -178,22 +260,24 @@ def _session_times(series, labels):
 SE_NOTE = registry.ONE_POINT_SE_NOTE
 
 
-def _run_group(metric, fn, A, B, kw):
+def _run_group(metric, fn, A, B, kw, rows_kw=None):
     """Fields for a group of series of equal phase lengths, with per-row notes.
 
     One batched call; if it raises (a phase too short for the metric), each
     series is tried alone so that every row gets its own reason.  With a
     phase shorter than a metric's ``se_min_points`` (NAP, Tau and Tau-BC with
     the unbiased SE, LRR) the fields that need a variance are NaN, and the
-    note (the registry entry's ``short_note``) says why.
+    note (the registry entry's ``short_note``) says why.  ``rows_kw`` holds
+    options with one entry per series (session times, goals).
     """
+    rows_kw = rows_kw or {}
     k = A.shape[0]
     note = ""
     entry = registry.get_metric(metric)
     if min(A.shape[1], B.shape[1]) < entry.se_min_points and entry.short_note is not None:
         note = entry.short_note(kw)
     try:
-        r = fn(A, B, **kw)
+        r = fn(A, B, **kw, **rows_kw)
         return (np.asarray(r.estimate, float), np.asarray(r.se, float), np.asarray(r.ci_lower, float),
                 np.asarray(r.ci_upper, float), [note] * k)
     except ValueError:
@@ -201,7 +285,7 @@ def _run_group(metric, fn, A, B, kw):
     fields = np.full((4, k), np.nan)
     notes = []
     for i in range(k):
-        one = dict(kw, times=kw["times"][i]) if kw.get("times") is not None else kw
+        one = dict(kw, **{k: v[i] for k, v in rows_kw.items()})
         try:
             r = fn(A[i], B[i], **one)
             fields[:, i] = (r.estimate, r.se, r.ci_lower, r.ci_upper)
@@ -218,7 +302,7 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                  baseline: str = "A", treatment="B", contrast=None,
                  metrics=None, improvement="increase", options=None,
                  confidence: float = 0.95, missing: str = "error", summary: bool = False,
-                 times: str = "position"):
+                 times: str = "position", goal_column: str | None = None):
     """Every effect size for every case, outcome and phase contrast of a study table.
 
     Parameters
@@ -251,9 +335,10 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         ``+`` (use ``baseline``/``treatment`` for such labels).
     metrics : sequence of str or "all", optional
         Names of registered metrics (:func:`scedsim.registry.metric_names`:
-        ``nap, tau, pnd, pem, pand, ird, pet, tau_u, tau_bc, smd, lrr`` and any
-        registered with :func:`scedsim.register_metric`).  Default: the
-        registry's defaults (all built-in metrics but ``lrr``).
+        ``nap, tau, pnd, pem, pand, ird, pet, tau_u, tau_bc, smd, lrr, lor, lrm,
+        pogo`` and any registered with :func:`scedsim.register_metric`).
+        Default: the registry's defaults.  ``"all"`` is every metric that can
+        run with the options given: ``pogo`` only with a goal.
     improvement : str or mapping
         ``"increase"`` or ``"decrease"`` for every outcome, or a mapping from
         every outcome to its direction, e.g. ``{"EE": "decrease", "PA":
@@ -261,6 +346,9 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     options : mapping, optional
         Keyword arguments per metric, e.g. ``{"tau_u": {"method": "complete"},
         "nap": {"se": "hanley"}}``.  They are checked before anything runs.
+        An option a metric cannot run without (PoGO's ``goal``) is one value
+        for every outcome, ``{"pogo": {"goal": 10}}``, or a mapping that names
+        every outcome, ``{"pogo": {"goal": {"EE": 10, "PA": 40}}}``.
     confidence : float
         Confidence level of every interval (and of the summary).
     missing : {"error", "drop"}
@@ -275,6 +363,11 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         single-series functions), or the values of the ``session`` column
         (whole numbers, or dates as days), as scan uses them.  They differ when
         sessions are irregular or missing values were dropped.
+    goal_column : str, optional
+        A column holding PoGO's goal, instead of ``options={"pogo": {"goal":
+        ...}}``: one value per case and outcome in a long table (per case in a
+        wide one), repeated on its rows; a case whose rows disagree is an
+        error.
 
     Returns
     -------
@@ -344,13 +437,21 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
     z_for(confidence)
     check_choice("times", times, ("position", "session"))
     specs = _parse_contrasts(contrast, baseline, treatment)
-    names = _parse_metrics(metrics)
+    # Options read from a column of the table, one value per series.
+    columns = () if goal_column is None else ("goal",)
+    names = _parse_metrics(metrics, lambda n, k: k in columns or (
+        isinstance(options, Mapping) and isinstance(options.get(n), Mapping) and k in options[n]))
     entries = registry.metrics()
-    kwargs = _check_options(names, options, confidence)
-    series = to_long(df, case=case, session=session, phase=phase, outcome=outcome, value=value,
-                     outcomes=outcomes, missing=missing)
+    if columns and not any("goal" in entries[m].required for m in names):
+        raise ValueError(f"goal_column is given, but none of the metrics ({', '.join(names)}) takes a goal")
+    kwargs = _check_options(names, options, confidence, columns)
+    read = dict(case=case, session=session, phase=phase, outcome=outcome, value=value, outcomes=outcomes,
+                missing=missing)
+    series = to_long(df, **read)
     outcome_order = list(dict.fromkeys(s.outcome for s in series))
     directions = _directions(improvement, outcome_order)
+    kwargs = _per_outcome(kwargs, outcome_order)
+    goals = _column_goals(df, goal_column, read, series) if columns else {}
 
     labels = set()
     for s in series:
@@ -408,10 +509,13 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
                 continue
             A = np.vstack([mem[1] for mem in use])
             B = np.vstack([mem[2] for mem in use])
-            kw = dict(kwargs[m], improvement=directions[o])
+            kw = dict(kwargs[o][m], improvement=directions[o])
+            rows_kw = {}
             if entries[m].time_ordered and times == "session":
-                kw["times"] = np.vstack([mem[4] for mem in use])
-            est, se, lo, hi, notes = _run_group(m, entries[m].func, A, B, kw)
+                rows_kw["times"] = np.vstack([mem[4] for mem in use])
+            if columns and "goal" in entries[m].required:
+                rows_kw["goal"] = np.array([goals.get((records[mem[0]]["case"], o), np.nan) for mem in use])
+            est, se, lo, hi, notes = _run_group(m, entries[m].func, A, B, kw, rows_kw)
             for i, (slot, *_) in enumerate(use):
                 rec = records[slot + j]
                 rec.update(estimate=float(est[i]), se=float(se[i]), ci_lower=float(lo[i]),

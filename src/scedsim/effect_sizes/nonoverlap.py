@@ -402,7 +402,7 @@ def pet(a, b, *, improvement: str = "increase", times=None):
     t = session_times(times, A.shape[0], m, n, metric="PET",
                       coef=lambda span: 2.0 * m ** 3 * (span + 1.0) ** 2)
     out = np.empty((1, A.shape[0]))
-    run_rows(K._pet_times_2d, A, B, out, t)
+    run_rows(K._pet_times_2d, A, B, out, t, per_row=(0,))
     return make(EffectSize, out, is_1d, metric="PET", n_a=m, n_b=n, improvement=improvement,
                 options={} if times is None else {"times": "session"})
 

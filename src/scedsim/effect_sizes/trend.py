@@ -227,7 +227,7 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     out = np.empty((8, rows))
     few = not use_table(rows, m, n)
     table = EMPTY_TABLE if (kendall or few) else ci_table(m, n, z, tol)
-    run_rows(K._tau_bc_times_2d, A, B, out, t, bool(kendall), alpha, se_code, table, z)
+    run_rows(K._tau_bc_times_2d, A, B, out, t, bool(kendall), alpha, se_code, table, z, per_row=(0,))
     if few and not kendall:
         out[2:4] = 2.0 * score_bounds((out[0] + 1.0) / 2.0, m, n, z, tol) - 1.0
     if improvement == "decrease":
