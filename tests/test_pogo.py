@@ -119,7 +119,7 @@ def test_one_point_phases_keep_the_estimate():
 def test_registry_entry():
     m = registry.get_metric("pogo")
     assert m.required == {"goal": 10.0} and not m.default and not m.directed and not m.statistic
-    assert m.references[0].r_units == 100.0
+    assert m.references[0].units == 100.0
     assert m.limit(NormalShift(delta=0.5, s=1.0, tau=0.0, pi=0.5), {"goal": 2.0}) == 0.25
     assert m.limit(NormalShift(delta=0.5, s=1.0, tau=0.0, pi=0.5), {}) is None
     # Under the simulator's convention (data negated for "decrease") the raw data come back.
