@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 18   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 19   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -211,7 +211,13 @@ def _recorded(outer, inner):
 
 
 _kp = "scedsim.effect_sizes._kernels."
+def _mean_var_calls(rng):
+    x = np.vstack([rng.normal(size=6), np.full(6, 2.5), np.arange(6.0)])
+    return [(x, r, k) for r in range(3) for k in (1, 2, 6)]
+
+
 CALLS = {
+    _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,
     _kp + "_dot_sign": _dot_sign_calls,

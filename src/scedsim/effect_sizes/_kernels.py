@@ -1098,6 +1098,28 @@ _smd_2d = kernel(_smd_2d_python)
 _LOG_MAX = 709.782712893384
 
 
+def _mean_var_python(x, r, k):
+    """Mean and sample variance of ``x[r, :k]`` (the variance is NaN for one point).
+
+    Shared by the kernels of the parametric comparators (LRR, LOR, PoGO).
+    """
+    s = 0.0
+    for i in range(k):
+        s += x[r, i]
+    mean = s / k
+    v = np.nan
+    if k > 1:
+        ss = 0.0
+        for i in range(k):
+            d = x[r, i] - mean
+            ss += d * d
+        v = ss / (k - 1)
+    return mean, v
+
+
+_mean_var = kernel(_mean_var_python)
+
+
 def _lrr_2d_python(a, b, complement, d_const, sign, bias_correct, pct_change, z, out):
     """Log response ratio (Pustejovsky 2018) with SingleCaseES's truncation.
 
@@ -1120,16 +1142,7 @@ def _lrr_2d_python(a, b, complement, d_const, sign, bias_correct, pct_change, z,
         for p in range(2):
             x = a if p == 0 else b
             k = m if p == 0 else n
-            s = 0.0
-            for i in range(k):
-                s += x[r, i]
-            mean = s / k
-            v = np.nan
-            if k > 1:
-                ss = 0.0
-                for i in range(k):
-                    ss += (x[r, i] - mean) ** 2
-                v = ss / (k - 1)
+            mean, v = _mean_var(x, r, k)
             if complement > 0.0:
                 mean = complement - mean
             if d_const > 0.0:
