@@ -20,7 +20,8 @@ from ..registry import TestSpec, metrics, register_test
 from ._result import ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
 from ._stats import PLAIN, statistic_function
 
-__all__ = ["between_person_test", "between_cases", "null_centre", "METHODS", "MAX_EXACT_CASES"]
+__all__ = ["between_person_test", "between_cases", "null_centre", "permutation_centre", "METHODS",
+           "MAX_EXACT_CASES"]
 
 METHODS = ("t", "sign_flip", "wilcoxon")
 #: Sign patterns are enumerated up to this many people (2^16 patterns); Monte Carlo beyond.
@@ -96,6 +97,71 @@ def null_centre(statistic: str, m: int, n: int, options: dict | None = None) -> 
     if entry.rank:
         return _rank_null_mean(statistic, int(m), int(n), tuple(sorted(options.items())))
     raise ValueError(f"{statistic} has no known value under no effect; give centre= yourself")
+
+
+def permutation_centre(statistic, a, b, *, improvement: str = "increase", options: dict | None = None,
+                       max_arrangements: int = 5000) -> np.ndarray:
+    """Each series' statistic averaged over every reassignment of its own values to the phases.
+
+    The exact null expectation given the observed values: under no effect
+    (the phases exchangeable) the statistic's mean equals this average, ties
+    and skewed values included, so it centres a between-person test where the
+    unconditional :func:`null_centre` assumes continuous data.
+
+    Parameters
+    ----------
+    statistic : str or callable
+        As for :func:`scedsim.inference.permutation_test`.
+    a, b : array_like
+        One series (1-D) or a batch (2-D, one per row).
+    improvement : {"increase", "decrease"}
+    options : dict, optional
+    max_arrangements : int
+        At most this many arrangements C(m + n, m).
+
+    Returns
+    -------
+    float or ndarray
+
+    References
+    ----------
+    Edgington, E. S., & Onghena, P. (2007). *Randomization tests* (4th ed.).
+    Chapman & Hall/CRC.
+
+    Examples
+    --------
+    With tied counts robust IRD's conditional null mean is not 11/30:
+
+    >>> from scedsim.inference import permutation_centre
+    >>> permutation_centre("ird", [0, 1, 0], [1, 1, 0, 2])
+    0.25
+    >>> round(permutation_centre("ird", [1, 2, 3], [4, 5, 6, 7]) * 30, 10)   # no ties: 11/30
+    11.0
+    """
+    from .._validation import phases
+    from .permutation import arrangements
+
+    A, B, is_1d = phases(a, b, improvement, metric="permutation centre")
+    m, n = A.shape[1], B.shape[1]
+    if math.comb(m + n, m) > max_arrangements:
+        raise ValueError(f"a permutation centre with {m} + {n} points needs C({m + n}, {m}) = "
+                         f"{math.comb(m + n, m)} arrangements, above max_arrangements={max_arrangements}")
+    _, f = statistic_function(statistic, options, improvement)
+    out = _perm_means(f, A, B)
+    return float(out[0]) if is_1d else out
+
+
+def _perm_means(f, A, B) -> np.ndarray:
+    """Per row, the mean of ``f`` over every assignment of the row's values to m + n positions."""
+    from .permutation import arrangements
+
+    m, n = A.shape[1], B.shape[1]
+    idx_a, idx_b = arrangements(m + n, m)
+    pooled = np.concatenate([A, B], axis=1)
+    vals = f(np.ascontiguousarray(pooled[:, idx_a].reshape(-1, m)),
+             np.ascontiguousarray(pooled[:, idx_b].reshape(-1, n)))
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(np.asarray(vals, dtype=np.float64).reshape(A.shape[0], idx_a.shape[0]), axis=1)
 
 
 # --------------------------------------------------------------------------- the tests
@@ -265,9 +331,11 @@ def between_cases(a, b, *, statistic: str = "mean_diff", method: str = "t", impr
     method, alternative, max_exact, n_resamples, rng
         As for :func:`between_person_test`.
     improvement : {"increase", "decrease"}
-    centre : float, optional
+    centre : float or "permutation", optional
         The statistic under no effect; default :func:`null_centre` for each
-        person's phase lengths.
+        person's phase lengths (continuous data).  ``"permutation"``: each
+        person's :func:`permutation_centre` (exact given their values; use it
+        for counts and short rating scales, where ties are common).
     options : dict, optional
         Options of the statistic.
 
@@ -299,7 +367,13 @@ def between_cases(a, b, *, statistic: str = "mean_diff", method: str = "t", impr
 
         A, B, _ = phases(ai, bi, improvement, metric=f"person {i + 1}")
         values.append(float(f(A, B)[0]))
-        centres.append(null_centre(statistic, A.shape[1], B.shape[1], options) if centre is None else centre)
+        if centre is None:
+            centres.append(null_centre(statistic, A.shape[1], B.shape[1], options))
+        elif isinstance(centre, str):
+            check_choice("centre", centre, ("permutation",))
+            centres.append(float(_perm_means(f, A, B)[0]))
+        else:
+            centres.append(centre)
     if not np.all(np.isfinite(values)):
         bad = [i + 1 for i, v in enumerate(values) if not math.isfinite(v)]
         raise ValueError(f"{statistic} is not defined for person {bad[0]}")
@@ -331,7 +405,12 @@ def _between_pvalues(y, baseline_lengths, improvement="increase", **options):
         a = np.ascontiguousarray(sign * y[:, c, :m])
         b = np.ascontiguousarray(sign * y[:, c, m:])
         centre = options.get("centre")
-        centre = null_centre(statistic, m, total - m, stat_opts) if centre is None else float(centre)
+        if centre == "permutation":
+            centre = _perm_means(f, a, b)   # per replication: exact given the case's values
+        elif centre is None:
+            centre = null_centre(statistic, m, total - m, stat_opts)
+        else:
+            centre = float(centre)
         d[:, c] = f(a, b) - centre
     p = np.full(reps, np.nan)
     ok = np.all(np.isfinite(d), axis=1)
