@@ -297,3 +297,19 @@ def test_help_lists_every_subcommand_with_an_example(capsys):
         with pytest.raises(SystemExit):
             cli.main([name, "--help"])
         assert f"scedsim {name} {example}" in capsys.readouterr().out
+
+
+def test_es_weighting_and_tau2_reach_the_summary(study):
+    d, df, _ = study
+    r = run("es", "long.csv", "--case", "participant", "--session", "occasion", "--outcome-column", "scale",
+            "--value", "score", "--outcome", "EE,PA", "--decrease", "EE", "--metrics", "nap,smd",
+            "--weighting", "nA, 1/nA+1/nB", "--tau2", "REML", "--out", "w.csv", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert "REML tau^2" in r.stdout and "weighted mean (1/nA+1/nB)" in r.stdout
+    summary = pd.read_csv(d / "w_summary.csv")
+    methods = set(summary["method"])
+    assert {"weighted mean (nA)", "weighted mean (1/nA+1/nB)", "random effects (REML)"} <= methods
+    assert "random effects (DL)" not in methods
+    r = run("es", "long.csv", "--case", "participant", "--session", "occasion", "--outcome-column", "scale",
+            "--value", "score", "--outcome", "EE", "--weighting", "nC", cwd=d)
+    assert r.returncode == 2 and "unknown weighting 'nC'" in r.stderr

@@ -160,8 +160,16 @@ def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
                          f"{_num(by.loc['median', 'estimate'], 8)}  {w:23s}{pooled:>7s}"
                          f"{int(by.loc['mean', 'n_cases']):7d}")
     lines.append("")
-    lines.append("weighted: random-effects mean of NAP or Tau (DerSimonian-Laird tau^2, weights")
-    lines.append("1/(SE^2 + tau^2)), Wald CI; pooled: robust IRD of the PAND counts summed over cases.")
+    methods = [str(x) for x in summary["method"].unique()]
+    reml = any(x.startswith("random effects (REML") for x in methods)
+    kh = any("Knapp-Hartung" in x for x in methods)
+    lines.append(f"weighted: random-effects mean of NAP or Tau ({'REML' if reml else 'DerSimonian-Laird'} "
+                 f"tau^2, weights")
+    lines.append(f"1/(SE^2 + tau^2)), {'Knapp-Hartung t' if kh else 'Wald'} CI; pooled: robust IRD of the "
+                 "PAND counts summed over cases.")
+    extra = [x for x in methods if x.startswith("weighted mean (")]
+    if extra:
+        lines.append(f"The summary file also holds: {', '.join(extra)}.")
     return "\n".join(lines)
 
 
@@ -204,6 +212,15 @@ def _warned(fn, *a, **kw):
     return out
 
 
+def _weighting_arg(text):
+    if text is None:
+        return None
+    if text.strip() == "all":
+        return "all"
+    # "1/nA+1/nB" holds no comma, so a comma separates schemes.
+    return [w for w in (x.strip() for x in text.split(",")) if w]
+
+
 def _cmd_es(args) -> int:
     import json
     import pathlib
@@ -236,7 +253,8 @@ def _cmd_es(args) -> int:
     metrics = "all" if args.metrics == "all" else _names(args.metrics)
     options = _goal_options(args, metrics, outcomes)
     res = _warned(ss.effect_sizes, df, **kw, contrast=_names(args.contrast), metrics=metrics,
-                  improvement=improvement, confidence=args.confidence, summary=True,
+                  improvement=improvement, confidence=args.confidence,
+                  summary={"tau2": args.tau2, "weighting": _weighting_arg(args.weighting)},
                   times=args.times, options=options, goal_column=args.goal_column)
     if args.json and not args.out:
         print(json.dumps(_as_json(res), indent=1))
@@ -374,6 +392,11 @@ def _add_es(sub) -> None:
     p.add_argument("--goal-column", metavar="NAME",
                    help="column holding PoGO's goal (one value per case and outcome), instead of --goal")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--tau2", choices=("DL", "REML"), default="DL",
+                   help="between-case variance of the summary's random-effects mean (default DL)")
+    p.add_argument("--weighting", metavar="SCHEMES",
+                   help="also write SingleCaseES's weighted means in the summary: comma-separated from "
+                        "equal, nA, nB, nAnB, 1/nA+1/nB, 1/V, or all")
     p.add_argument("--times", choices=("position", "session"), default="position",
                    help="time axis of PET, Tau-BC and Tau-U: positions 1..m+n (default, as SingleCaseES) "
                         "or the session numbers (as scan)")

@@ -15,9 +15,15 @@ from scipy import stats
 
 from ._validation import check_choice, z_for
 
-__all__ = ["RandomEffects", "random_effects", "TAU2_METHODS"]
+__all__ = ["RandomEffects", "random_effects", "TAU2_METHODS", "WeightedMean", "weighted_mean", "WEIGHTINGS"]
 
 TAU2_METHODS = ("DL", "REML")
+
+# SingleCaseES's weighting schemes (batch_calc_ES(aggregate = ..., weighting = ...)).
+WEIGHTINGS = ("equal", "nA", "nB", "nAnB", "1/nA+1/nB", "1/V")
+_WEIGHTING_ALIASES = {"equal": "equal", "na": "nA", "n_a": "nA", "nb": "nB", "n_b": "nB",
+                      "nanb": "nAnB", "na*nb": "nAnB", "n_a*n_b": "nAnB",
+                      "1/na+1/nb": "1/nA+1/nB", "1/n_a+1/n_b": "1/nA+1/nB", "1/v": "1/V"}
 
 
 class RandomEffects(NamedTuple):
@@ -138,3 +144,107 @@ def random_effects(estimates, se, *, method: str = "DL", knapp_hartung: bool = F
         crit = z
     return RandomEffects(mean, se_mu, mean - crit * se_mu, mean + crit * se_mu, float(tau2), float(q), k,
                          method + (" (Knapp-Hartung)" if knapp_hartung else ""))
+
+
+class WeightedMean(NamedTuple):
+    """A weighted mean of per-case estimates under one of SingleCaseES's weighting schemes."""
+
+    estimate: float
+    se: float
+    ci_lower: float
+    ci_upper: float
+    k: int
+    weighting: str
+
+
+def weighting_name(weighting: str) -> str:
+    """The canonical name of a weighting scheme (SingleCaseES's synonyms accepted:
+    ``"n_A"``, ``"nA * nB"``, ``"1/n_A + 1/n_B"``, ...)."""
+    key = "".join(str(weighting).split()).lower()
+    if key not in _WEIGHTING_ALIASES:
+        raise ValueError(f"unknown weighting {weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
+    return _WEIGHTING_ALIASES[key]
+
+
+def weighted_mean(estimates, se=None, n_a=None, n_b=None, *, weighting: str = "equal",
+                  confidence: float = 0.95) -> WeightedMean:
+    """Weighted mean of per-case effect sizes, as SingleCaseES aggregates them.
+
+    Weights w_i per case: ``"equal"`` 1; ``"nA"`` the baseline points n_A;
+    ``"nB"`` the treatment points n_B; ``"nAnB"`` n_A n_B; ``"1/nA+1/nB"``
+    1/(1/n_A + 1/n_B) = n_A n_B/(n_A + n_B), the reciprocal of the
+    sampling-variance factor of a difference of two phase means (so larger
+    cases weigh more); ``"1/V"`` 1/SE_i^2 (the fixed-effect inverse-variance
+    mean).  Estimate = sum w y / sum w.  SE: for ``"1/V"`` 1/sqrt(sum w);
+    otherwise sqrt(sum w^2 SE_i^2)/sum w, the SE of a fixed-weight mean of
+    independent estimates (NaN when a case has no SE, as when the metric has
+    none).  Interval: estimate +- z SE.
+
+    Parameters
+    ----------
+    estimates : array_like
+        One finite estimate per case.
+    se : array_like or None
+        The cases' SEs (required for ``"1/V"``; otherwise only the SE needs them).
+    n_a, n_b : array_like or None
+        Points per phase (required for the n-based schemes).
+    weighting : str
+        One of ``"equal", "nA", "nB", "nAnB", "1/nA+1/nB", "1/V"`` (SingleCaseES's
+        spellings ``"n_A"``, ``"nA*nB"``, ``"1/n_A + 1/n_B"`` ... are accepted).
+    confidence : float
+
+    Returns
+    -------
+    WeightedMean
+
+    References
+    ----------
+    Pustejovsky, J. E., Chen, M., & Swan, D. M. (2023). SingleCaseES: A
+    calculator for single-case effect sizes (R package version 0.7),
+    ``batch_calc_ES(aggregate, weighting)``. https://CRAN.R-project.org/package=SingleCaseES
+
+    Examples
+    --------
+    >>> from scedsim.synthesis import weighted_mean
+    >>> weighted_mean([0.5, 1.0], [0.2, 0.1], n_a=[3, 6], n_b=[4, 6], weighting="nA").estimate
+    0.8333333333333334
+    >>> r = weighted_mean([0.5, 1.0], [0.2, 0.1], weighting="1/V")
+    >>> round(r.estimate, 4), round(r.se, 4)          # weights 25 and 100
+    (0.9, 0.0894)
+    """
+    name = weighting_name(weighting)
+    z = z_for(confidence)
+    y = np.asarray(estimates, dtype=np.float64).ravel()
+    k = y.size
+    if k == 0:
+        raise ValueError("no case to combine")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("every estimate must be finite")
+    s = None if se is None else np.asarray(se, dtype=np.float64).ravel()
+    if s is not None and s.shape != y.shape:
+        raise ValueError(f"estimates and se must have the same length; got {k} and {s.size}")
+    if name in ("nA", "nB", "nAnB", "1/nA+1/nB"):
+        if n_a is None or n_b is None:
+            raise ValueError(f"weighting {name!r} needs the points per phase (n_a and n_b)")
+        na = np.asarray(n_a, dtype=np.float64).ravel()
+        nb = np.asarray(n_b, dtype=np.float64).ravel()
+        if na.shape != y.shape or nb.shape != y.shape:
+            raise ValueError("n_a and n_b need one value per estimate")
+        if not (np.all(na >= 1) and np.all(nb >= 1)):
+            raise ValueError("n_a and n_b must be at least 1")
+        w = {"nA": na, "nB": nb, "nAnB": na * nb, "1/nA+1/nB": 1.0 / (1.0 / na + 1.0 / nb)}[name]
+    elif name == "1/V":
+        if s is None or not (np.all(np.isfinite(s)) and np.all(s > 0)):
+            raise ValueError("weighting '1/V' needs every case's SE, finite and > 0")
+        w = 1.0 / (s * s)
+    else:
+        w = np.ones(k)
+    sw = float(np.sum(w))
+    mean = float(np.sum(w * y) / sw)
+    if name == "1/V":
+        se_mu = 1.0 / math.sqrt(sw)
+    elif s is not None and np.all(np.isfinite(s)):
+        se_mu = math.sqrt(float(np.sum(w * w * s * s))) / sw
+    else:
+        se_mu = math.nan
+    return WeightedMean(mean, se_mu, mean - z * se_mu, mean + z * se_mu, k, name)

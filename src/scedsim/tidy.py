@@ -16,7 +16,7 @@ from . import registry
 from ._validation import IMPROVEMENTS, check_choice, z_for
 from .io import phase_runs, to_long
 from .inference.between import METHODS, between_person_test, null_centre
-from .synthesis import TAU2_METHODS, random_effects
+from .synthesis import TAU2_METHODS, WEIGHTINGS, random_effects, weighted_mean, weighting_name
 
 __all__ = ["effect_sizes", "summarize", "EffectSizeTables"]
 
@@ -355,8 +355,9 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         A missing score is a ValueError naming the case, session and outcome;
         with ``"drop"`` it is left out, a warning is issued, and the rows of
         that case and outcome say so in ``notes``.
-    summary : bool
-        Also return the across-case summary (:func:`summarize`).
+    summary : bool or mapping
+        Also return the across-case summary (:func:`summarize`); a mapping
+        passes its options, e.g. ``{"weighting": ["nA", "1/V"], "tau2": "REML"}``.
     times : {"position", "session"}
         The time axis of the trend-based metrics (``pet``, ``tau_bc``,
         ``tau_u``): the positions 1..m+n (default, as SingleCaseES and the
@@ -529,8 +530,13 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         rec["notes"] = "; ".join(rec["notes"])
     table = pd.DataFrame.from_records(records, columns=COLUMNS)
     table = table.astype({"n_a": "int64", "n_b": "int64"})
-    if summary:
-        return EffectSizeTables(table, summarize(table, confidence=confidence))
+    if summary is not False and summary is not None:
+        opts = dict(summary) if isinstance(summary, Mapping) else {}
+        if not isinstance(summary, (bool, Mapping)):
+            raise ValueError(f"summary must be True, False or a mapping of summarize options; got {summary!r}")
+        if "confidence" in opts:
+            raise ValueError("set the summary's confidence with effect_sizes(confidence=...)")
+        return EffectSizeTables(table, summarize(table, confidence=confidence, **opts))
     return table
 
 
@@ -551,8 +557,27 @@ def _between_row(add, key, method, metric, est, n_a, n_b, note):
         notes="; ".join(filter(None, [f"{centre_text}; estimate = mean excess over it, one-sided p", note])))
 
 
+def _weighted_row(add, key, scheme, g, est, ok, note, entry, confidence):
+    """One SingleCaseES weighted-mean row (``summarize(weighting=...)``)."""
+    method = f"weighted mean ({scheme})"
+    se = g["se"].to_numpy(float)
+    use = ok & np.isfinite(se) & (se > 0) if scheme == "1/V" else ok
+    if scheme == "1/V":
+        out = list(g["case"][ok & ~use])
+        note = "; ".join(filter(None, [note, f"left out (SE missing or 0): {', '.join(map(str, out))}"
+                                       if out else ""]))
+    if not use.any():
+        add(key, method, notes=note or "no case has an SE")
+        return
+    r = weighted_mean(est[use], se[use], g["n_a"].to_numpy(float)[use], g["n_b"].to_numpy(float)[use],
+                      weighting=scheme, confidence=confidence)
+    lo_, hi_ = (entry.bounds if entry is not None and entry.bounds else (-np.inf, np.inf))
+    lo, hi = (max(lo_, r.ci_lower), min(hi_, r.ci_upper)) if np.isfinite(r.se) else (np.nan, np.nan)
+    add(key, method, r.estimate, r.se, lo, hi, r.k, note)
+
+
 def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL",
-              knapp_hartung: bool = False, between: str | None = "t") -> pd.DataFrame:
+              knapp_hartung: bool = False, between: str | None = "t", weighting=None) -> pd.DataFrame:
     """Combine the cases of an :func:`effect_sizes` table, per contrast, outcome and metric.
 
     Methods (named in the ``method`` column):
@@ -586,6 +611,12 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
         (:func:`scedsim.inference.between_person_test`, one-sided towards
         improvement).  ``estimate`` is the mean excess over the centre and
         ``pvalue`` the test's p-value.
+    ``"weighted mean (nA)"`` and the other ``weighting`` schemes
+        SingleCaseES's aggregation of every metric
+        (:func:`scedsim.synthesis.weighted_mean`): weights 1, n_A, n_B,
+        n_A n_B, 1/(1/n_A + 1/n_B) or 1/SE^2; SE sqrt(sum w^2 SE^2)/sum w (NaN
+        when a case has no SE; 1/sqrt(sum w) for 1/V) and interval estimate
+        +- z SE, cut to the metric's range.  Only when asked for.
     ``"pooled counts"``
         Robust IRD only: the PAND removals r_i of the cases (recovered from
         each case's IRD = 1 - (m_i + n_i) r_i / (2 m_i n_i)) and the phase
@@ -612,6 +643,9 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
     between : {"t", "sign_flip", "wilcoxon"} or None
         The between-person test of each metric against its null centre
         (None: no test rows).
+    weighting : str, sequence of str or None
+        SingleCaseES weighting schemes to add as rows: ``"equal", "nA", "nB",
+        "nAnB", "1/nA+1/nB", "1/V"`` (or ``"all"``).
 
     Returns
     -------
@@ -621,6 +655,13 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
     """
     z = z_for(confidence)
     check_choice("tau2", tau2, TAU2_METHODS)
+    if weighting is None:
+        schemes = []
+    elif isinstance(weighting, str):
+        schemes = list(WEIGHTINGS) if weighting == "all" else [weighting_name(weighting)]
+    else:
+        schemes = [weighting_name(w) for w in weighting]
+    schemes = list(dict.fromkeys(schemes))
     if between is not None:
         check_choice("between", between, METHODS)
     need = ["case", "outcome", "contrast", "metric", "estimate", "se", "n_a", "n_b", "improvement"]
@@ -671,6 +712,8 @@ def summarize(table: pd.DataFrame, *, confidence: float = 0.95, tau2: str = "DL"
                     min(hi_, mean + z * s), int(w_ok.sum()), wnote)
             else:
                 add(key, "inverse-variance (fixed effect)", notes=wnote or "no case has an SE")
+        for scheme in schemes:
+            _weighted_row(add, key, scheme, g, est, ok, note, entry, confidence)
         if between is not None and entry is not None and k >= 2:
             _between_row(add, key, between, m, est[ok], g["n_a"].to_numpy(int)[ok], g["n_b"].to_numpy(int)[ok],
                          note)
