@@ -60,6 +60,16 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     ``improvement="decrease"`` negates delta, as the metrics negate the data.
     Returns None where no closed form is known, NaN where the metric has no
     meaningful limit.
+
+    A gradual onset (``onset`` > 0) leaves the limit unchanged: the level
+    effect after j treatment occasions is ``level (1 - onset^(j+1))``, so the
+    share of treatment points not yet within any epsilon of the full effect
+    tends to 0 as the phases grow, and the limit is that of the full level
+    shift.  The finite-phase attenuation is what the ``design`` estimand (the
+    expectation at the design's own phase lengths) measures.  Outlier
+    contamination (``outlier_rate`` > 0) makes the phases' distributions normal
+    mixtures, for which no closed form is used: None (the limit is simulated
+    at about ``LONG_TOTAL`` occasions).
     """
     if spec.is_test or not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
         return None
@@ -67,7 +77,7 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     if limit is None:
         return None
     p = model.params(params)
-    if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0:
+    if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0 or float(p.get("outlier_rate", 0.0)) > 0:
         return None
     _, unit = model.units(p)
     phi = float(p["phi"])
