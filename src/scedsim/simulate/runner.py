@@ -371,6 +371,12 @@ def _block_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j))
 
 
+def _start_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
+    """The stream of block ``j``'s drawn start points: the block stream's first spawned
+    child, so that the model's own draws are those of a fixed design."""
+    return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j, 0))
+
+
 def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
     """Estimands of one condition; a failure is returned as an error record, not raised.
     ``code`` is the code fingerprint, computed in the parent process."""
@@ -415,9 +421,13 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
         seq = _block_seed(study, row, j)
         try:
             reps = study.block_reps(j)
-            y = model.generate(design, params, np.random.default_rng(seq), reps)
-            res = analyze_block(y, design, contrasts, study.specs, improvement)
-            across = across_tests(y, design, contrasts, study.specs, improvement)
+            used = design
+            if design.is_random:
+                # Start points drawn per replication, from their own stream.
+                used = design.realise(design.draw_starts(np.random.default_rng(_start_seed(study, row, j)), reps))
+            y = model.generate(used, params, np.random.default_rng(seq), reps)
+            res = analyze_block(y, used, contrasts, study.specs, improvement)
+            across = across_tests(y, used, contrasts, study.specs, improvement)
             for (c, label, _), v in across.items():
                 res_view = {"estimate": v["estimate"]}
                 res.setdefault((c, label), res_view)
@@ -655,6 +665,8 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
 
 
 def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
+    if design.is_random:
+        return None  # phase lengths vary between replications
     sizes = {tuple(x.size for x in design.indices(c, k)) for k in range(design.n_cases)}
     return sizes.pop() if len(sizes) == 1 else None
 
@@ -701,8 +713,10 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
         for c in study.contrasts_for(design):
             mins = []
             for k in range(design.n_cases):
-                ia, ib = design.indices(c, k)
-                mins.append(spec.entry.min_pvalue(spec.options, ia.size, ib.size, design.n_cases))
+                # Over every start point the case can draw (its own one in a fixed design).
+                for m in design.start_distribution(k) if design.is_random else (None,):
+                    ia, ib = design.indices(c, k) if m is None else design.fixed(k, m).indices(c, 0)
+                    mins.append(spec.entry.min_pvalue(spec.options, ia.size, ib.size, design.n_cases))
             out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
                             measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
