@@ -3,7 +3,9 @@
 Every model fills an array of shape ``(n_reps, n_cases, n_time)`` from a
 :class:`numpy.random.Generator`.  Random numbers are drawn with NumPy in bulk,
 in a fixed order; the AR(1) recursion runs in a numba kernel.  A model may also
-be any callable ``f(design, params, rng, n_reps) -> array``.
+be any callable ``f(design, params, rng, n_reps) -> array``; for a design with
+start points drawn per replication, ``design.realised`` holds the
+``(n_reps, n_cases)`` baseline lengths it must use (None for a fixed design).
 
 Parameters shared by the models (names used in study grids):
 

@@ -42,6 +42,9 @@ class Study:
     ----------
     design : str or Design
         Phase structure, e.g. ``"A3 B4"``; may also vary in ``grid`` (key ``design``).
+        ``"MB n_time=12 starts=3-9"`` (see :func:`~scedsim.simulate.design.parse_random`)
+        draws each replication's multiple-baseline start points from their own
+        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``.
     model : str, Model or callable
         ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
         ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
@@ -334,7 +337,9 @@ class SimulationResult:
         One row per failed block: condition, block, seed entropy and spawn key,
         the exception and its message.
     seeds : DataFrame
-        The seed of every (condition, block): ``SeedSequence(entropy, spawn_key=(condition, block))``.
+        The seed of every (condition, block): ``SeedSequence(entropy, spawn_key=(condition, block))``
+        (a design with random start points draws them from its first spawned
+        child, spawn key ``(condition, block, 0)``).
     estimands : DataFrame
         Per condition, contrast, metric and scope: the limit (and how it was
         obtained) and the design-length expectation, with MCSEs.
