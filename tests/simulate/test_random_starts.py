@@ -158,3 +158,51 @@ def test_runner_results_depend_only_on_the_seed():
                     for m in range(3, 7)])
     assert np.allclose(est.query("metric == 'ird' and level == 1.0").limit, want)
     assert norm.cdf(1 / math.sqrt(2)) == pytest.approx(0.7602499389065233)
+
+
+def test_batched_koehler_levin_matches_the_single_test():
+    """tier_starts: the batched p-values over a design's own randomization equal
+    multiple_baseline_test's (cases ordered by tier, as it expects); with every
+    case's set the full admissible set they equal the default Marascuilo-Busk ones."""
+    d = Design.parse("MB n_time=10 starts=2-3,5-6,7-8 scheme=koehler_levin")
+    m = d.draw_starts(np.random.default_rng(12), 30)
+    y = get_model("normal_ar1").generate(d.realise(m), {"level": 0.5, "phi": 0.3}, np.random.default_rng(13), 30)
+    tiers = [[2, 3], [5, 6], [7, 8]]
+    for r in range(30):
+        p = multiple_baseline_pvalues(y[r:r + 1], m[r], scheme="koehler_levin", tier_starts=tiers)[0]
+        order = np.argsort(m[r])  # tiers do not overlap: the k-th smallest start is tier k's
+        cases = [(y[r, k, :m[r, k]], y[r, k, m[r, k]:]) for k in order]
+        want = multiple_baseline_test(cases, scheme="koehler_levin", tier_starts=tiers)
+        assert p == pytest.approx(want.pvalue, abs=1e-12) and want.n_arrangements == 48
+    full = [list(range(2, 9))] * 3
+    y3 = get_model("normal_ar1").generate(Design.parse("A4 B6", n_cases=3), {"level": 0.5}, np.random.default_rng(14), 50)
+    np.testing.assert_allclose(multiple_baseline_pvalues(y3, [4, 4, 4], tier_starts=full),
+                               multiple_baseline_pvalues(y3, [4, 4, 4]), atol=1e-12)
+    with pytest.raises(ValueError, match="tier 1"):
+        multiple_baseline_pvalues(y3, [4, 4, 4], tier_starts=[[1, 4], [4], [4]])
+    with pytest.raises(ValueError, match="not in the reference set"):
+        multiple_baseline_pvalues(y3, [4, 4, 4], tier_starts=[[3], [4], [4]])
+
+
+def test_design_reference_set_is_exact_for_koehler_levin():
+    """tier_starts = "design": the reference set is the design's randomization, 3! x 2^3
+    = 48 arrangements, so P(p <= 0.05) = 2/48 under no effect, with a trend and
+    autocorrelation, within 4 MCSE; in a study the smallest p is 1/48."""
+    r = 4000
+    d = Design.parse("MB n_time=10 starts=2-3,5-6,7-8 scheme=koehler_levin")
+    m = d.draw_starts(np.random.default_rng(15), r)
+    used = d.realise(m)
+    y = get_model("normal_ar1").generate(used, {"phi": 0.6, "trend": 0.3}, np.random.default_rng(16), r)
+    specs = metric_specs([{"name": "mbd_test", "statistic": "mean_diff", "tier_starts": "design"}])
+    p = across_tests(y, used, used.contrasts, specs, "increase")[("A:B", "p_mbd_mean_diff[tier_starts=design]",
+                                                                   "replication")]["estimate"]
+    size = 2 / 48
+    assert abs((p <= 0.05).mean() - size) <= Z * math.sqrt(size * (1 - size) / r), (p <= 0.05).mean()
+    study = Study(design="MB n_time=10 starts=2-3,5-6,7-8 scheme=koehler_levin", n_cases=3, n_reps=100,
+                  metrics=[{"name": "mbd_test", "statistic": "mean_diff", "tier_starts": "design"}], n_design=100)
+    res = run(study, quiet=True)
+    assert res.errors.empty
+    assert res.summary.query("measure == 'min_pvalue'").value.iloc[0] == pytest.approx(1 / 48)
+    with pytest.raises(ValueError, match="needs a design with random start points"):
+        Study(design="A3 B4", n_cases=3, metrics=[{"name": "mbd_test", "statistic": "mean_diff",
+                                                   "tier_starts": "design"}])

@@ -128,7 +128,9 @@ def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
 def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: str) -> dict:
     """Replication-level p-values of the across-case tests (``mbd_test``): the
     Marascuilo-Busk randomization test of the mean (or median) statistic over the
-    cases, on each case's baseline and comparison points.
+    cases, on each case's baseline and comparison points (with
+    ``tier_starts = "design"``, over the design's own randomization: see
+    :func:`resolved_options`).
 
     Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
     replications with a missing occasion get NaN.  A design realised with
@@ -150,6 +152,7 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
                 parts = [(np.flatnonzero(inverse.ravel() == g),
                           [design.fixed(k, m).indices(c, 0) for k, m in enumerate(combo)])
                          for g, combo in enumerate(combos)]
+            opts = resolved_options(spec, design)
             for reps, idx in parts:
                 sizes = {ia.size + ib.size for ia, ib in idx}
                 if len(sizes) != 1:
@@ -157,10 +160,26 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
                 sub = np.stack([y[reps][:, k, np.concatenate([ia, ib])] for k, (ia, ib) in enumerate(idx)], axis=1)
                 ok = ~np.isnan(sub).any(axis=(1, 2))
                 if ok.any():
-                    opts = dict(spec.options)
                     p[reps[ok]] = spec.func(sub[ok], [ia.size for ia, _ in idx], improvement=improvement, **opts)
             out[(str(c), spec.label, "replication")] = {"estimate": p}
     return out
+
+
+def resolved_options(spec: MetricSpec, design: Design | None) -> dict:
+    """A test's options for ``design``: ``tier_starts = "design"`` (``mbd_test``) becomes
+    the design's sets of start points and ``scheme`` its randomization scheme, so that
+    the reference set is the design's own randomization."""
+    opts = dict(spec.options)
+    if opts.get("tier_starts") == "design":
+        if design is None:
+            # Checking the options on a two-case, nine-point example.
+            opts.update(tier_starts=[[4], [4]], scheme="marascuilo_busk")
+        elif not design.is_random:
+            raise ValueError(f"{spec.label}: tier_starts = 'design' needs a design with random start points "
+                             f"(e.g. 'MB n_time=12 starts=3-9'), got {design.describe()!r}")
+        else:
+            opts.update(tier_starts=[list(t) for t in design.starts], scheme=design.scheme)
+    return opts
 
 
 def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
@@ -171,7 +190,7 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     try:
         if spec.across:
             spec.func(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4], improvement=improvement,
-                      **spec.options)
+                      **resolved_options(spec, None))
         elif spec.is_test:
             spec.func(a, b, improvement, **spec.options)
         else:

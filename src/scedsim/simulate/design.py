@@ -155,7 +155,9 @@ class Design:
             holds every start leaving ``min_phase`` points per phase.
             ``"koehler_levin"``: the cases are assigned to the tiers by a random
             permutation, and tier k draws its baseline length uniformly from set k
-            (regulated randomization, Koehler & Levin 1998).
+            (regulated randomization, Koehler & Levin 1998).  A study's
+            ``mbd_test`` with ``tier_starts = "design"`` takes exactly this
+            randomization (sets and scheme) as its reference set.
         labels, contrasts
             As for :meth:`multiple_baseline`.
 

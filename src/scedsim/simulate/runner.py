@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs
+from .analysis import (FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs,
+                       resolved_options)
 from .design import Contrast, Design
 from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
@@ -208,6 +209,8 @@ class Study:
                 if design.n_cases < need:
                     raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
                                      f"a condition has n_cases = {design.n_cases}")
+                if spec.is_test:
+                    resolved_options(spec, design)  # tier_starts = "design" needs random starts
             params = self.params_for(row)
             self.model_for(row).params(params)  # unknown parameter names raise here
             for c in self.contrasts_for(design):
@@ -721,7 +724,7 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
                 # Over every start point the case can draw (its own one in a fixed design).
                 for m in design.start_distribution(k) if design.is_random else (None,):
                     ia, ib = design.indices(c, k) if m is None else design.fixed(k, m).indices(c, 0)
-                    mins.append(spec.entry.min_pvalue(spec.options, ia.size, ib.size, design.n_cases))
+                    mins.append(spec.entry.min_pvalue(resolved_options(spec, design), ia.size, ib.size, design.n_cases))
             out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
                             measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
