@@ -244,7 +244,14 @@ class Design:
     def realise(self, starts: np.ndarray) -> "Design":
         """The design with per-replication baseline lengths ``starts`` (``(n_reps, n_cases)``),
         which the models and :func:`~scedsim.simulate.analysis.analyze_block` use."""
-        return replace(self, realised=np.asarray(starts, dtype=np.int64))
+        starts = np.asarray(starts, dtype=np.int64)
+        if starts.ndim != 2 or starts.shape[1] != self.n_cases:
+            raise ValueError(f"realised starts must be (n_reps, {self.n_cases}), got shape {starts.shape}")
+        if any(len(case) != 2 for case in self.phases):
+            raise ValueError("realised start points need an AB design (a baseline, then a treatment phase)")
+        if starts.size and (starts.min() < 1 or starts.max() > self.n_time - 1):
+            raise ValueError(f"realised baseline lengths must lie in 1..{self.n_time - 1}")
+        return replace(self, realised=starts)
 
     def fixed(self, case: int, m: int) -> "Design":
         """A one-case fixed design: ``case``'s structure with a baseline of ``m`` points."""

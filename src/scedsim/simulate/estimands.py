@@ -177,6 +177,12 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
 
     Returns ``{(contrast, label, level): {"limit": value, "limit_mcse": ...,
     "limit_kind": "analytic" | "long_run", "design": value, "design_mcse": ...}}``.
+
+    With start points drawn per replication (:meth:`Design.multiple_baseline_random`)
+    the design-length and long-run simulations draw them too (the long run with
+    every start scaled with the phases); an analytic limit is each case's
+    expectation over its start distribution, and the pooled one pools those at
+    the cases' expected phase lengths.
     """
     cache_file = None
     # The code fingerprint covers every scedsim source file and the modules that
