@@ -120,8 +120,10 @@ def test_designs():
 _BEFORE = {
     ("A3 B2 A2 B3", "normal_ar1"): "c7c2460412e4a298", ("A3 B2 A2 B3", "poisson"): "99d8bf404e2cc14a",
     ("A3 B2 A2 B3", "negbin"): "867c7a2d412b3d03", ("A3 B2 A2 B3", "bounded_scale"): "89f8e8e9b8af3200",
-    ("A3 B4 | A4 B3 | A5 B2", "normal_ar1"): "3bd8bd51a91945ca", ("A3 B4 | A4 B3 | A5 B2", "poisson"): "c634169822e0dd52",
-    ("A3 B4 | A4 B3 | A5 B2", "negbin"): "7155ef9e64a7ec0e", ("A3 B4 | A4 B3 | A5 B2", "bounded_scale"): "948b110b80d4f2a4",
+    ("A3 B4 | A4 B3 | A5 B2", "normal_ar1"): "3bd8bd51a91945ca",
+    ("A3 B4 | A4 B3 | A5 B2", "poisson"): "c634169822e0dd52",
+    ("A3 B4 | A4 B3 | A5 B2", "negbin"): "7155ef9e64a7ec0e",
+    ("A3 B4 | A4 B3 | A5 B2", "bounded_scale"): "948b110b80d4f2a4",
 }
 _CFG = {"normal_ar1": {"phi": 0.4, "level": 1.0, "slope": 0.3, "trend": 0.1, "effect_sd": 0.5, "case_sd": 0.3,
                        "me_sd": 0.2, "missing_rate": 0.1},

@@ -175,7 +175,8 @@ def test_batched_koehler_levin_matches_the_single_test():
         want = multiple_baseline_test(cases, scheme="koehler_levin", tier_starts=tiers)
         assert p == pytest.approx(want.pvalue, abs=1e-12) and want.n_arrangements == 48
     full = [list(range(2, 9))] * 3
-    y3 = get_model("normal_ar1").generate(Design.parse("A4 B6", n_cases=3), {"level": 0.5}, np.random.default_rng(14), 50)
+    y3 = get_model("normal_ar1").generate(Design.parse("A4 B6", n_cases=3), {"level": 0.5},
+                                          np.random.default_rng(14), 50)
     np.testing.assert_allclose(multiple_baseline_pvalues(y3, [4, 4, 4], tier_starts=full),
                                multiple_baseline_pvalues(y3, [4, 4, 4]), atol=1e-12)
     with pytest.raises(ValueError, match="tier 1"):

@@ -127,7 +127,8 @@ def _check_params(name: str, params: dict, defaults: dict) -> dict:
     if not (math.isfinite(ok) and ok >= 0):
         raise ValueError(f"outlier_k must be a finite non-negative number of units, got {ok}")
     if _extra(p, "outlier_sign") not in _SIGNS:
-        raise ValueError(f"outlier_sign must be one of {', '.join(map(repr, _SIGNS))}, got {_extra(p, 'outlier_sign')!r}")
+        raise ValueError(f"outlier_sign must be one of {', '.join(map(repr, _SIGNS))}, "
+                         f"got {_extra(p, 'outlier_sign')!r}")
     rate = float(p.get("missing_rate", 0.0))
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"missing_rate must be in [0, 1), got {rate}")
