@@ -398,13 +398,22 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
 def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", improvement: str = "increase",
                               min_phase: int = 2, alternative: str = "greater", combine: str | None = None,
                               max_arrangements: int = 200_000, n_resamples: int = 9999, rng=None,
-                              options: dict | None = None) -> np.ndarray:
-    """Marascuilo-Busk p-values for a batch of multiple-baseline data sets.
+                              options: dict | None = None, scheme: str = "marascuilo_busk",
+                              tier_starts=None) -> np.ndarray:
+    """Marascuilo-Busk (or Koehler-Levin) p-values for a batch of multiple-baseline data sets.
 
     The batched form of :func:`multiple_baseline_test` for simulations: ``y`` is
     ``(n_reps, n_cases, n_time)``, case ``k`` has ``baseline_lengths[k]`` baseline
     points, and every case's intervention point varies independently over the
     points that leave ``min_phase`` points in each phase.
+
+    With ``tier_starts`` (one set of baseline lengths per case, each admissible
+    under ``min_phase``) the reference set is the design's own randomization:
+    for ``scheme="marascuilo_busk"`` case k's point varies over set k; for
+    ``scheme="koehler_levin"`` the cases are also permuted over the tiers
+    (n! times the product of the sets' sizes arrangements), and the observed
+    statistic is each case's statistic at its own baseline length, whichever
+    tier drew it.
 
     When the combinations exceed ``max_arrangements``, ``n_resamples`` random
     combinations (shared by the rows of the batch) give Monte Carlo p-values,
@@ -446,6 +455,12 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     elif improvement != "increase":
         check_choice("improvement", improvement, ("increase", "decrease"))
     n_reps, n_cases, n_time = y.shape
+    if scheme not in ("marascuilo_busk", "koehler_levin"):
+        raise ValueError(f"the batched multiple-baseline test takes scheme 'marascuilo_busk' or 'koehler_levin', "
+                         f"got {scheme!r}")
+    if tier_starts is not None or scheme == "koehler_levin":
+        return _tier_pvalues(y, baseline_lengths, f, min_phase, alternative, combine, max_arrangements,
+                             n_resamples, rng, scheme, tier_starts)
     starts = admissible_starts(n_time, int(min_phase))
     total = starts.size ** n_cases
     monte_carlo = total > max_arrangements
@@ -481,6 +496,75 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     return p
 
 
+def _data_rng(y, rng):
+    if rng is None:
+        import hashlib
+
+        digest = hashlib.sha256(np.ascontiguousarray(y).tobytes()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _tier_sets(tier_starts, n_cases: int, n_time: int, min_phase: int) -> list[np.ndarray]:
+    if tier_starts is None or isinstance(tier_starts, str) or len(tier_starts) != n_cases:
+        raise ValueError(f"tier_starts must hold one set of baseline lengths per case ({n_cases}), got {tier_starts!r}")
+    allowed = set(admissible_starts(n_time, int(min_phase)).tolist())
+    tiers = [np.asarray(sorted({int(v) for v in t})) for t in tier_starts]
+    for k, t in enumerate(tiers):
+        bad = sorted(set(t.tolist()) - allowed)
+        if not t.size or bad:
+            raise ValueError(f"tier {k + 1}: baseline lengths {bad or '(none)'} are not admissible with "
+                             f"min_phase={min_phase} in a {n_time}-point series")
+    return tiers
+
+
+def _tier_pvalues(y, baseline_lengths, f, min_phase, alternative, combine, max_arrangements, n_resamples, rng,
+                  scheme, tier_starts):
+    """Batched p-values over a design's own randomization (see multiple_baseline_pvalues)."""
+    n_reps, n_cases, n_time = y.shape
+    tiers = _tier_sets(tier_starts, n_cases, n_time, min_phase)
+    all_starts = np.unique(np.concatenate(tiers))
+    pos = {int(v): i for i, v in enumerate(all_starts)}
+    obs = []
+    for k, m in enumerate(baseline_lengths):
+        ok = int(m) in (pos if scheme == "koehler_levin" else set(tiers[k].tolist()))
+        if not ok:
+            raise ValueError(f"case {k + 1}: its baseline of {m} points is not in the reference set of "
+                             f"tier_starts {[t.tolist() for t in tiers]}")
+        obs.append(pos[int(m)])
+    table = np.stack([_split_stats(np.ascontiguousarray(y[:, k, :]), all_starts, f) for k in range(n_cases)],
+                     axis=1)  # (reps, case, start)
+    perms = (list(itertools.permutations(range(n_cases))) if scheme == "koehler_levin"
+             else [tuple(range(n_cases))])
+    sizes = [t.size for t in tiers]
+    total = len(perms) * math.prod(sizes)
+    monte_carlo = total > max_arrangements
+    if monte_carlo:
+        g = _data_rng(y, rng)
+        perm_idx = g.integers(0, len(perms), int(n_resamples))
+        choice = np.stack([g.integers(0, s_, int(n_resamples)) for s_ in sizes], axis=1)
+        total = int(n_resamples)
+    else:
+        combos = np.array(list(itertools.product(*[range(s_) for s_ in sizes])), dtype=np.int64).reshape(-1, n_cases)
+        perm_idx = np.repeat(np.arange(len(perms)), combos.shape[0])
+        choice = np.tile(combos, (len(perms), 1))
+    # Arrangement r puts case perm[t] in tier t, at that tier's chosen start.
+    perm_arr = np.array(perms, dtype=np.int64)[perm_idx]                          # (K, tiers): case per tier
+    start_arr = np.stack([np.array([pos[int(v)] for v in t])[choice[:, j]]
+                          for j, t in enumerate(tiers)], axis=1)                    # (K, tiers): start index
+    agg = (lambda v, axis: np.median(v, axis=axis)) if combine == "median" else (lambda v, axis: v.mean(axis=axis))
+    observed = agg(table[:, np.arange(n_cases), obs], 1)
+    scale = np.abs(y).reshape(n_reps, -1).max(axis=1)
+    p = np.empty(n_reps)
+    step = max(1, 4_000_000 // (total * n_cases))
+    for lo in range(0, n_reps, step):
+        hi = min(n_reps, lo + step)
+        null = agg(table[lo:hi][:, perm_arr, start_arr], 2)                        # (rows, K)
+        ge, le, k_def = count_extreme(null, observed[lo:hi], alternative, data_scale=scale[lo:hi])
+        p[lo:hi] = pvalue_from_counts(ge, le, k_def, alternative, plus_one=monte_carlo, observed=observed[lo:hi])
+    return p
+
+
 # --------------------------------------------------------------------------- registry entries
 
 def _rand_pvalues(a, b, improvement="increase", **options):
@@ -489,6 +573,15 @@ def _rand_pvalues(a, b, improvement="increase", **options):
 
 def _n_starts(options: dict, m: int, n: int) -> int:
     return admissible_starts(m + n, int(options.get("min_phase", 2))).size
+
+
+def _n_arrangements(options: dict, m: int, n: int, k: int) -> int:
+    """Size of mbd_test's reference set (``tier_starts`` already resolved to sets)."""
+    tiers = options.get("tier_starts")
+    if tiers is None or isinstance(tiers, str):
+        return _n_starts(options, m, n) ** k
+    perms = math.factorial(k) if options.get("scheme") == "koehler_levin" else 1
+    return perms * math.prod(len(set(t)) for t in tiers)
 
 
 def _two(options: dict) -> float:
@@ -502,4 +595,4 @@ register_test(TestSpec(
     name="mbd_test", prefix="p_mbd", pvalues=lambda y, n_a, improvement="increase", **o:
         multiple_baseline_pvalues(y, n_a, improvement=improvement, **o),
     needs=("statistic",), across=True,
-    min_pvalue=lambda o, m, n, k: min(1.0, _two(o) / _n_starts(o, m, n) ** k)))
+    min_pvalue=lambda o, m, n, k: min(1.0, _two(o) / _n_arrangements(o, m, n, k))))

@@ -128,10 +128,14 @@ def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
 def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: str) -> dict:
     """Replication-level p-values of the across-case tests (``mbd_test``): the
     Marascuilo-Busk randomization test of the mean (or median) statistic over the
-    cases, on each case's baseline and comparison points.
+    cases, on each case's baseline and comparison points (with
+    ``tier_starts = "design"``, over the design's own randomization: see
+    :func:`resolved_options`).
 
     Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
-    replications with a missing occasion get NaN.
+    replications with a missing occasion get NaN.  A design realised with
+    per-replication start points (:meth:`Design.realise`) gives each
+    replication's test its own realised baseline lengths.
     """
     out = {}
     for spec in specs:
@@ -139,18 +143,43 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
             continue
         for contrast in contrasts:
             c = Contrast.parse(contrast)
-            idx = [design.indices(c, k) for k in range(design.n_cases)]
-            sizes = {ia.size + ib.size for ia, ib in idx}
-            if len(sizes) != 1:
-                raise ValueError(f"{spec.label}: contrast {c} leaves cases of different lengths")
-            sub = np.stack([y[:, k, np.concatenate([ia, ib])] for k, (ia, ib) in enumerate(idx)], axis=1)
             p = np.full(y.shape[0], np.nan)
-            ok = ~np.isnan(sub).any(axis=(1, 2))
-            if ok.any():
-                opts = dict(spec.options)
-                p[ok] = spec.func(sub[ok], [ia.size for ia, _ in idx], improvement=improvement, **opts)
+            if design.realised is None:
+                parts = [(np.arange(y.shape[0]), [design.indices(c, k) for k in range(design.n_cases)])]
+            else:
+                # Start points drawn per replication: one call per realised combination.
+                combos, inverse = np.unique(design.realised, axis=0, return_inverse=True)
+                parts = [(np.flatnonzero(inverse.ravel() == g),
+                          [design.fixed(k, m).indices(c, 0) for k, m in enumerate(combo)])
+                         for g, combo in enumerate(combos)]
+            opts = resolved_options(spec, design)
+            for reps, idx in parts:
+                sizes = {ia.size + ib.size for ia, ib in idx}
+                if len(sizes) != 1:
+                    raise ValueError(f"{spec.label}: contrast {c} leaves cases of different lengths")
+                sub = np.stack([y[reps][:, k, np.concatenate([ia, ib])] for k, (ia, ib) in enumerate(idx)], axis=1)
+                ok = ~np.isnan(sub).any(axis=(1, 2))
+                if ok.any():
+                    p[reps[ok]] = spec.func(sub[ok], [ia.size for ia, _ in idx], improvement=improvement, **opts)
             out[(str(c), spec.label, "replication")] = {"estimate": p}
     return out
+
+
+def resolved_options(spec: MetricSpec, design: Design | None) -> dict:
+    """A test's options for ``design``: ``tier_starts = "design"`` (``mbd_test``) becomes
+    the design's sets of start points and ``scheme`` its randomization scheme, so that
+    the reference set is the design's own randomization."""
+    opts = dict(spec.options)
+    if opts.get("tier_starts") == "design":
+        if design is None:
+            # Checking the options on a two-case, nine-point example.
+            opts.update(tier_starts=[[4], [4]], scheme="marascuilo_busk")
+        elif not design.is_random:
+            raise ValueError(f"{spec.label}: tier_starts = 'design' needs a design with random start points "
+                             f"(e.g. 'MB n_time=12 starts=3-9'), got {design.describe()!r}")
+        else:
+            opts.update(tier_starts=[list(t) for t in design.starts], scheme=design.scheme)
+    return opts
 
 
 def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
@@ -161,7 +190,7 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     try:
         if spec.across:
             spec.func(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4], improvement=improvement,
-                      **spec.options)
+                      **resolved_options(spec, None))
         elif spec.is_test:
             spec.func(a, b, improvement, **spec.options)
         else:
@@ -171,12 +200,29 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
 
 
 def _groups(design: Design, contrast: Contrast):
-    """Cases grouped by identical baseline and comparison time indices."""
+    """Cases grouped by identical baseline and comparison time indices.
+
+    For a design realised with per-replication start points the fourth item is
+    the (replication, case) rows of each group, else None (every replication)."""
     groups: dict = {}
+    if design.realised is None:
+        for c in range(design.n_cases):
+            ia, ib = design.indices(contrast, c)
+            groups.setdefault((tuple(ia), tuple(ib)), []).append(c)
+        return [(np.array(k[0]), np.array(k[1]), np.array(v), None) for k, v in groups.items()]
+    real = np.asarray(design.realised)
     for c in range(design.n_cases):
-        ia, ib = design.indices(contrast, c)
-        groups.setdefault((tuple(ia), tuple(ib)), []).append(c)
-    return [(np.array(k[0]), np.array(k[1]), np.array(v)) for k, v in groups.items()]
+        for m in np.unique(real[:, c]):
+            ia, ib = design.fixed(c, int(m)).indices(contrast, 0)
+            reps = np.flatnonzero(real[:, c] == m)
+            groups.setdefault((tuple(ia), tuple(ib)), []).append((reps, np.full(reps.size, c)))
+    out = []
+    for k, v in groups.items():
+        reps = np.concatenate([r for r, _ in v])
+        cases = np.concatenate([c for _, c in v])
+        order = np.lexsort((cases, reps))
+        out.append((np.array(k[0]), np.array(k[1]), np.unique(cases), (reps[order], cases[order])))
+    return out
 
 
 def _take(y: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -206,7 +252,9 @@ def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: 
         ``{(contrast, label): {"estimate", "se", "ci_lower", "ci_upper": (n_reps, n_cases)
         arrays, "n_a", "n_b": (n_reps, n_cases) point counts}}``.  Series with
         missing occasions are grouped by their pattern of observed points, so
-        that every call stays batched; a phase left too short gives NaN.
+        that every call stays batched; a phase left too short gives NaN.  For a
+        design realised with per-replication start points (:meth:`Design.realise`)
+        the (replication, case) series are grouped by their realised phase indices.
     """
     n_reps, n_cases, _ = y.shape
     out = {}
@@ -228,7 +276,7 @@ def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
         specs = [sp for sp in specs if not sp.across]
         if not any_missing and len(groups) == 1:
             # Fast path: every case shares its phase indices and nothing is missing.
-            ia, ib, _ = groups[0]
+            ia, ib, _, _ = groups[0]
             a = _take(y, ia)
             b = _take(y, ib)
             full_a = np.full((n_reps, n_cases), float(ia.size))
@@ -243,11 +291,17 @@ def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
         res = {(str(c), s.label): {f: np.full((n_reps, n_cases), np.nan) for f in FIELDS} for s in specs}
         counts_a = np.zeros((n_reps, n_cases))
         counts_b = np.zeros((n_reps, n_cases))
-        for ia, ib, cases in groups:
-            a = y[:, cases][:, :, ia].reshape(-1, ia.size)
-            b = y[:, cases][:, :, ib].reshape(-1, ib.size)
-            rows_rep = np.repeat(np.arange(n_reps), cases.size)
-            rows_case = np.tile(cases, n_reps)
+        for ia, ib, cases, pairs in groups:
+            if pairs is None:
+                a = y[:, cases][:, :, ia].reshape(-1, ia.size)
+                b = y[:, cases][:, :, ib].reshape(-1, ib.size)
+                rows_rep = np.repeat(np.arange(n_reps), cases.size)
+                rows_case = np.tile(cases, n_reps)
+            else:
+                # Realised start points: the (replication, case) series with these indices.
+                rows_rep, rows_case = pairs
+                a = y[rows_rep, rows_case][:, ia]
+                b = y[rows_rep, rows_case][:, ib]
             ok_a = ~np.isnan(a)
             ok_b = ~np.isnan(b)
             counts_a[rows_rep, rows_case] = ok_a.sum(axis=1)

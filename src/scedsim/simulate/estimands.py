@@ -60,6 +60,16 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     ``improvement="decrease"`` negates delta, as the metrics negate the data.
     Returns None where no closed form is known, NaN where the metric has no
     meaningful limit.
+
+    A gradual onset (``onset`` > 0) leaves the limit unchanged: the level
+    effect after j treatment occasions is ``level (1 - onset^(j+1))``, so the
+    share of treatment points not yet within any epsilon of the full effect
+    tends to 0 as the phases grow, and the limit is that of the full level
+    shift.  The finite-phase attenuation is what the ``design`` estimand (the
+    expectation at the design's own phase lengths) measures.  Outlier
+    contamination (``outlier_rate`` > 0) makes the phases' distributions normal
+    mixtures, for which no closed form is used: None (the limit is simulated
+    at about ``LONG_TOTAL`` occasions).
     """
     if spec.is_test or not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
         return None
@@ -67,7 +77,7 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     if limit is None:
         return None
     p = model.params(params)
-    if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0:
+    if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0 or float(p.get("outlier_rate", 0.0)) > 0:
         return None
     _, unit = model.units(p)
     phi = float(p["phi"])
@@ -86,6 +96,22 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     return None if v is None else float(v)
 
 
+def _case_limit(model, params, spec, design, contrast, case, improvement):
+    """:func:`analytic_limit` of one case; with start points drawn per replication,
+    its expectation over the case's start distribution (the limit of a level shift
+    does not depend on the start, but a limit that depends on the phases' shares,
+    such as PAND's or IRD's, does)."""
+    if not design.is_random:
+        return analytic_limit(model, params, spec, design, contrast, case, improvement)
+    total = 0.0
+    for m, q in design.start_distribution(case).items():
+        v = analytic_limit(model, params, spec, design.fixed(case, m), contrast, 0, improvement)
+        if v is None:
+            return None
+        total += q * v
+    return total
+
+
 # --------------------------------------------------------------------------- simulated estimands
 
 def _key(*parts) -> str:
@@ -95,8 +121,7 @@ def _key(*parts) -> str:
 
 def _long_design(design: Design) -> Design:
     factor = max(2, math.ceil(LONG_TOTAL / design.n_time))
-    phases = tuple(tuple((lab, n * factor) for lab, n in case) for case in design.phases)
-    return Design(phases, design.contrasts)
+    return design.scaled(factor)
 
 
 def _simulate_means(model, params, design, contrasts, specs, improvement, seed_seq, n_series, block=None):
@@ -113,8 +138,13 @@ def _simulate_means(model, params, design, contrasts, specs, improvement, seed_s
     for child in children:
         k = min(block, n_reps - done)
         done += k
-        y = model.generate(design, params, np.random.default_rng(child), k)
-        res = analyze_block(y, design, contrasts, specs, improvement)
+        used = design
+        if design.is_random:
+            # Start points from the child's own spawned stream, as in the runner.
+            starts = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (0,))
+            used = design.realise(design.draw_starts(np.random.default_rng(starts), k))
+        y = model.generate(used, params, np.random.default_rng(child), k)
+        res = analyze_block(y, used, contrasts, specs, improvement)
         for (c, label), r in res.items():
             _acc(sums, (c, label, "case"), r["estimate"])
         for key, v in case_summaries(res, specs).items():
@@ -147,6 +177,12 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
 
     Returns ``{(contrast, label, level): {"limit": value, "limit_mcse": ...,
     "limit_kind": "analytic" | "long_run", "design": value, "design_mcse": ...}}``.
+
+    With start points drawn per replication (:meth:`Design.multiple_baseline_random`)
+    the design-length and long-run simulations draw them too (the long run with
+    every start scaled with the phases); an analytic limit is each case's
+    expectation over its start distribution, and the pooled one pools those at
+    the cases' expected phase lengths.
     """
     cache_file = None
     # The code fingerprint covers every scedsim source file and the modules that
@@ -189,7 +225,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             if s.is_test:
                 no_limit.add((str(c), s.label))  # p-values have no large-sample target
                 continue
-            vals = [analytic_limit(model, params, s, design, c, k, improvement) for k in range(design.n_cases)]
+            vals = [_case_limit(model, params, s, design, c, k, improvement) for k in range(design.n_cases)]
             if any(v is not None and math.isnan(v) for v in vals):
                 no_limit.add((str(c), s.label))  # no meaningful target (e.g. LRR of centred data)
             elif all(v is not None for v in vals):
@@ -216,8 +252,11 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
             vals = analytic[(c, label)]
             if level == "pooled":
                 pool = next(s.entry.pool for s in specs if s.label == label)
-                ms = [design.indices(c, k)[0].size for k in range(design.n_cases)]
-                ns = [design.indices(c, k)[1].size for k in range(design.n_cases)]
+                # Random starts: each case's expected phase lengths.
+                ms = [sum(q * design.fixed(k, m).indices(c, 0)[0].size for m, q in design.start_distribution(k).items())
+                      if design.is_random else design.indices(c, k)[0].size for k in range(design.n_cases)]
+                ns = [design.n_time - mk if design.is_random else design.indices(c, k)[1].size
+                      for k, mk in enumerate(ms)]
                 lim = float(pool(np.array(vals), np.array(ms), np.array(ns)))
             else:
                 lim = float(np.mean(vals))

@@ -3,7 +3,9 @@
 Every model fills an array of shape ``(n_reps, n_cases, n_time)`` from a
 :class:`numpy.random.Generator`.  Random numbers are drawn with NumPy in bulk,
 in a fixed order; the AR(1) recursion runs in a numba kernel.  A model may also
-be any callable ``f(design, params, rng, n_reps) -> array``.
+be any callable ``f(design, params, rng, n_reps) -> array``; for a design with
+start points drawn per replication, ``design.realised`` holds the
+``(n_reps, n_cases)`` baseline lengths it must use (None for a fixed design).
 
 Parameters shared by the models (names used in study grids):
 
@@ -23,6 +25,36 @@ Parameters shared by the models (names used in study grids):
     SD of independent measurement error added to every observation.
 ``missing_rate``
     probability that an occasion is missing (MCAR); missing values are NaN.
+
+Optional generators, off by default, accepted by every built-in model
+(they are not among a model's ``defaults``, so a study that does not set them
+keeps its random streams and fingerprint, and draws no extra random numbers):
+
+``onset``
+    gradual onset of the level change, the carry-over weight omega in [0, 1)
+    of the gradual effects model of Swan & Pustejovsky (2018): the treatment
+    indicator D_t is replaced by z_t = omega z_{t-1} + (1 - omega) D_t
+    (z_0 = 0), so that j occasions after treatment starts (j = 0 at the first
+    treatment occasion) the level effect is ``level * (1 - omega ** (j + 1))``,
+    approaching ``level``; after a return to baseline it dissipates at the same
+    rate.  Half-life in occasions: log(1/2) / log(omega).  0 (default): an
+    abrupt change.  The random level effect (``effect_sd``) follows the same
+    path; ``slope`` is not affected.
+``outlier_rate``, ``outlier_k``, ``outlier_sign``
+    outlier contamination: each observation independently, with probability
+    ``outlier_rate`` (default 0), is shifted by ``outlier_k`` (default 3)
+    units, up, down, or up or down with probability 1/2 each for
+    ``outlier_sign`` ``"+"``, ``"-"`` or ``"random"`` (default).  The unit is
+    that of ``level``: the marginal SD of the errors for ``normal_ar1`` (the
+    innovation SD with ``scale="innovation"``), the latent SD for
+    ``bounded_scale`` (the shift is applied before rounding and clipping),
+    and the log mean for ``poisson`` and ``negbin`` (an outlier multiplies the
+    expected count by exp(k)).  The draws come after all others.
+
+References
+----------
+Swan, D. M., & Pustejovsky, J. E. (2018). A gradual effects model for
+single-case designs. *Multivariate Behavioral Research*, 53(4), 574-593.
 """
 from __future__ import annotations
 
@@ -69,12 +101,34 @@ def ar1_errors(rng: np.random.Generator, shape, phi: float, innovation_sd: float
     return out.reshape(shape)
 
 
+# Optional generators accepted by every built-in model: off by default and kept
+# out of ``defaults`` (and so out of the model's identity and the estimands' streams).
+EXTRAS = {"onset": 0.0, "outlier_rate": 0.0, "outlier_k": 3.0, "outlier_sign": "random"}
+_SIGNS = ("random", "+", "-")
+
+
+def _extra(p: dict, name: str):
+    return p.get(name, EXTRAS[name])
+
+
 def _check_params(name: str, params: dict, defaults: dict) -> dict:
-    unknown = set(params) - set(defaults)
+    unknown = set(params) - set(defaults) - set(EXTRAS)
     if unknown:
         raise ValueError(f"model {name!r} has no parameter(s) {', '.join(sorted(unknown))}; "
-                         f"it takes {', '.join(sorted(defaults))}")
+                         f"it takes {', '.join(sorted(set(defaults) | set(EXTRAS)))}")
     p = {**defaults, **params}
+    onset = float(_extra(p, "onset"))
+    if not 0.0 <= onset < 1.0:
+        raise ValueError(f"onset (the carry-over weight of a gradual onset) must be in [0, 1), got {onset}")
+    orate = float(_extra(p, "outlier_rate"))
+    if not 0.0 <= orate <= 1.0:
+        raise ValueError(f"outlier_rate must be in [0, 1], got {orate}")
+    ok = float(_extra(p, "outlier_k"))
+    if not (math.isfinite(ok) and ok >= 0):
+        raise ValueError(f"outlier_k must be a finite non-negative number of units, got {ok}")
+    if _extra(p, "outlier_sign") not in _SIGNS:
+        raise ValueError(f"outlier_sign must be one of {', '.join(map(repr, _SIGNS))}, "
+                         f"got {_extra(p, 'outlier_sign')!r}")
     rate = float(p.get("missing_rate", 0.0))
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"missing_rate must be in [0, 1), got {rate}")
@@ -104,24 +158,60 @@ class Model:
 
     # Structure shared by the models: the linear predictor of each occasion.
     @staticmethod
-    def _structure(design: Design):
+    def _structure(design: Design, onset: float = 0.0):
+        """``(t, treat, since)``: occasions 1..n_time, and the level and slope-change
+        regressors as ``(R, n_cases, n_time)`` arrays, R = 1 for a fixed design and
+        ``n_reps`` for a design realised with per-replication start points
+        (:meth:`Design.realise`).  With ``onset`` > 0 ``treat`` is the gradual
+        indicator z_t = onset z_{t-1} + (1 - onset) D_t."""
         t = np.arange(1, design.n_time + 1, dtype=np.float64)
-        # D_t = 1 in every phase whose label is not the baseline's; the slope change
-        # counts occasions since treatment last began (t - t0), running on through
-        # a follow-up phase and restarting after a return to baseline (ABAB).
-        treat = (design.phase_codes() != 0).astype(np.float64)
-        since = np.zeros((design.n_cases, design.n_time))
-        base = design.baseline_label
-        for k, case in enumerate(design.phases):
-            start, t0 = 0, None
-            for lab, n in case:
-                if lab == base:
-                    t0 = None
-                else:
-                    t0 = start if t0 is None else t0
-                    since[k, start:start + n] = np.arange(start - t0, start - t0 + n)
-                start += n
+        realised = design.realised
+        if realised is not None:
+            # Multiple baseline with drawn starts: baseline m[r, k], then treatment.
+            m = np.asarray(realised, dtype=np.int64)[:, :, None]
+            occ = np.arange(design.n_time)[None, None, :]
+            treat = (occ >= m).astype(np.float64)
+            since = np.where(occ >= m, occ - m, 0).astype(np.float64)
+        else:
+            # D_t = 1 in every phase whose label is not the baseline's; the slope change
+            # counts occasions since treatment last began (t - t0), running on through
+            # a follow-up phase and restarting after a return to baseline (ABAB).
+            treat = (design.phase_codes() != 0).astype(np.float64)[None]
+            since = np.zeros((1, design.n_cases, design.n_time))
+            base = design.baseline_label
+            for k, case in enumerate(design.phases):
+                start, t0 = 0, None
+                for lab, n in case:
+                    if lab == base:
+                        t0 = None
+                    else:
+                        t0 = start if t0 is None else t0
+                        since[0, k, start:start + n] = np.arange(start - t0, start - t0 + n)
+                    start += n
+        if onset > 0:
+            z = np.empty_like(treat)
+            prev = np.zeros(treat.shape[:2])
+            for j in range(design.n_time):
+                prev = onset * prev + (1.0 - onset) * treat[:, :, j]
+                z[:, :, j] = prev
+            treat = z
         return t, treat, since
+
+    @staticmethod
+    def _outliers(x: np.ndarray, p: dict, unit: float, rng: np.random.Generator) -> np.ndarray:
+        """Shift a share ``outlier_rate`` of the values of ``x`` (in place) by
+        ``outlier_k * unit``; no random numbers are drawn when the rate is 0."""
+        rate = float(_extra(p, "outlier_rate"))
+        if rate <= 0:
+            return x
+        hit = rng.random(x.shape) < rate
+        shift = float(_extra(p, "outlier_k")) * unit
+        sign = _extra(p, "outlier_sign")
+        if sign == "random":
+            x += np.where(hit, np.where(rng.random(x.shape) < 0.5, -shift, shift), 0.0)
+        else:
+            x += np.where(hit, shift if sign == "+" else -shift, 0.0)
+        return x
 
     @staticmethod
     def _missing(y: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
@@ -164,14 +254,14 @@ class NormalAR1(Model):
         sigma_u, unit = self.units(p)
         shape = (n_reps, design.n_cases, design.n_time)
         e = ar1_errors(rng, shape, float(p["phi"]), sigma_u)
-        t, treat, since = self._structure(design)
-        # The fixed part is one (cases x time) array, added in place to the errors.
-        mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, :] \
+        t, treat, since = self._structure(design, float(_extra(p, "onset")))
+        # The fixed part is one (1 or reps, cases, time) array, added in place to the errors.
+        mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, None, :] \
             + float(p["level"]) * unit * treat + float(p["slope"]) * unit * since
         y = e
-        y += mean[None]
+        y += mean
         if p["effect_sd"] > 0:
-            y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["effect_sd"]) * unit) * treat[None]
+            y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["effect_sd"]) * unit) * treat
         if p["case_sd"] > 0:
             y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["case_sd"]) * unit)
         if p["me_sd"] > 0:
@@ -181,7 +271,8 @@ class NormalAR1(Model):
     def generate(self, design, params, rng, n_reps):
         p = self.params(params)
         y = self.latent(design, p, rng, n_reps)
-        return self._missing(y, float(p["missing_rate"]), rng)
+        y = self._missing(y, float(p["missing_rate"]), rng)
+        return self._outliers(y, p, self.units(p)[1], rng)
 
 
 @dataclass(frozen=True)
@@ -203,19 +294,19 @@ class Poisson(Model):
         if float(p["rate"]) <= 0:
             raise ValueError(f"rate must be positive, got {p['rate']}")
         shape = (n_reps, design.n_cases, design.n_time)
-        t, treat, since = self._structure(design)
+        t, treat, since = self._structure(design, float(_extra(p, "onset")))
         level = float(p["level"])
         if p["effect_sd"] > 0:
             level = level + rng.standard_normal((n_reps, design.n_cases, 1)) * float(p["effect_sd"])
         eta = (math.log(float(p["rate"])) + float(p["trend"]) * t)[None, None, :] \
-            + level * treat[None] + float(p["slope"]) * since[None]
+            + level * treat + float(p["slope"]) * since
         eta = eta + np.zeros(shape)
         if p["sd"] > 0:
             phi = float(p["phi"])
             eta += ar1_errors(rng, shape, phi, float(p["sd"]) * math.sqrt(1.0 - phi * phi))
         if p["case_sd"] > 0:
             eta += rng.standard_normal((n_reps, design.n_cases, 1)) * float(p["case_sd"])
-        return eta
+        return self._outliers(eta, p, 1.0, rng)
 
     def generate(self, design, params, rng, n_reps):
         p = self.params(params)
@@ -284,8 +375,10 @@ class BoundedScale(Model):
         sign = -1.0 if self.improvement(params) == "decrease" else 1.0
         latent_p = dict(phi=p["phi"], level=sign * float(p["level"]), slope=sign * float(p["slope"]),
                         trend=sign * float(p["trend"]), intercept=0.0, sd=1.0, scale="marginal",
-                        case_sd=p["case_sd"], effect_sd=p["effect_sd"], me_sd=p["me_sd"], missing_rate=0.0)
+                        case_sd=p["case_sd"], effect_sd=p["effect_sd"], me_sd=p["me_sd"], missing_rate=0.0,
+                        onset=_extra(p, "onset"))
         z = NormalAR1().latent(design, latent_p, rng, n_reps)
+        z = self._outliers(z, p, 1.0, rng)
         y = np.clip(np.floor(center + spread * z + 0.5), lo, hi)
         return self._missing(y, float(p["missing_rate"]), rng)
 

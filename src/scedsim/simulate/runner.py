@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs
+from .analysis import (FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs,
+                       resolved_options)
 from .design import Contrast, Design
 from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
@@ -42,6 +43,9 @@ class Study:
     ----------
     design : str or Design
         Phase structure, e.g. ``"A3 B4"``; may also vary in ``grid`` (key ``design``).
+        ``"MB n_time=12 starts=3-9"`` (see :func:`~scedsim.simulate.design.parse_random`)
+        draws each replication's multiple-baseline start points from their own
+        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``.
     model : str, Model or callable
         ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
         ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
@@ -205,6 +209,8 @@ class Study:
                 if design.n_cases < need:
                     raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
                                      f"a condition has n_cases = {design.n_cases}")
+                if spec.is_test:
+                    resolved_options(spec, design)  # tier_starts = "design" needs random starts
             params = self.params_for(row)
             self.model_for(row).params(params)  # unknown parameter names raise here
             for c in self.contrasts_for(design):
@@ -334,7 +340,9 @@ class SimulationResult:
         One row per failed block: condition, block, seed entropy and spawn key,
         the exception and its message.
     seeds : DataFrame
-        The seed of every (condition, block): ``SeedSequence(entropy, spawn_key=(condition, block))``.
+        The seed of every (condition, block): ``SeedSequence(entropy, spawn_key=(condition, block))``
+        (a design with random start points draws them from its first spawned
+        child, spawn key ``(condition, block, 0)``).
     estimands : DataFrame
         Per condition, contrast, metric and scope: the limit (and how it was
         obtained) and the design-length expectation, with MCSEs.
@@ -369,6 +377,12 @@ def condition_key(row: dict) -> int:
 
 def _block_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j))
+
+
+def _start_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
+    """The stream of block ``j``'s drawn start points: the block stream's first spawned
+    child, so that the model's own draws are those of a fixed design."""
+    return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j, 0))
 
 
 def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
@@ -415,9 +429,13 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
         seq = _block_seed(study, row, j)
         try:
             reps = study.block_reps(j)
-            y = model.generate(design, params, np.random.default_rng(seq), reps)
-            res = analyze_block(y, design, contrasts, study.specs, improvement)
-            across = across_tests(y, design, contrasts, study.specs, improvement)
+            used = design
+            if design.is_random:
+                # Start points drawn per replication, from their own stream.
+                used = design.realise(design.draw_starts(np.random.default_rng(_start_seed(study, row, j)), reps))
+            y = model.generate(used, params, np.random.default_rng(seq), reps)
+            res = analyze_block(y, used, contrasts, study.specs, improvement)
+            across = across_tests(y, used, contrasts, study.specs, improvement)
             for (c, label, _), v in across.items():
                 res_view = {"estimate": v["estimate"]}
                 res.setdefault((c, label), res_view)
@@ -655,6 +673,8 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
 
 
 def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
+    if design.is_random:
+        return None  # phase lengths vary between replications
     sizes = {tuple(x.size for x in design.indices(c, k)) for k in range(design.n_cases)}
     return sizes.pop() if len(sizes) == 1 else None
 
@@ -701,8 +721,10 @@ def _min_pvalues(study: Study, row: dict) -> list[dict]:
         for c in study.contrasts_for(design):
             mins = []
             for k in range(design.n_cases):
-                ia, ib = design.indices(c, k)
-                mins.append(spec.entry.min_pvalue(spec.options, ia.size, ib.size, design.n_cases))
+                # Over every start point the case can draw (its own one in a fixed design).
+                for m in design.start_distribution(k) if design.is_random else (None,):
+                    ia, ib = design.indices(c, k) if m is None else design.fixed(k, m).indices(c, 0)
+                    mins.append(spec.entry.min_pvalue(resolved_options(spec, design), ia.size, ib.size, design.n_cases))
             out.append(dict(contrast=str(c), metric=spec.label, scope="replication" if spec.across else "case",
                             measure="min_pvalue", estimand="",
                             at=np.nan, rule="", value=min(mins), mcse=0.0))
