@@ -163,7 +163,7 @@ _group_median = kernel(_group_median_python)
 
 
 def _cdc_2d_python(a, b, trend, c, kc, pc, out):
-    """Count of B points strictly beyond both CDC lines, per row (``out[0]``).
+    """Share of B points strictly beyond both CDC lines, per row (``out[0]``, count / n).
 
     Data are oriented (higher is better).  B_j counts when B_j > T_j + c s and
     B_j > mean(A) + c s, with T the baseline trend (``trend``: 0 OLS, 1
@@ -178,8 +178,8 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
     n = b.shape[1]
     big = m + n
     xv = np.empty(big)
-    coef = np.empty(m + 1)
-    vals = np.empty(m + 1)
+    coef = np.empty(max(m + 1, 5))
+    vals = np.empty(max(m + 1, 5))
     idx = np.empty(m, dtype=np.int64)
     tsum = m * (m - 1) / 2.0  # times 0..m-1 (shifting the times moves no line)
     w = m * (m * (m * m - 1.0)) / 12.0  # m sum t^2 - (sum t)^2
@@ -286,7 +286,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
                 if not ok:
                     continue
             cnt += 1
-        out[0, r] = cnt
+        out[0, r] = cnt / n
 
 
 _cdc_2d = kernel(_cdc_2d_python)
@@ -391,7 +391,7 @@ def _check_length(m: int, n: int) -> None:
         raise ValueError(f"CDC: phases of {m} and {n} points are too long for exact tie decisions")
 
 
-def _counts(A, B, trend: str, c: float) -> np.ndarray:
+def _estimates(A, B, trend: str, c: float) -> np.ndarray:
     kc, pc = _decimal(c)
     out = np.empty((1, A.shape[0]))
     run_rows(_cdc_2d, A, B, out, TREND_CODES[trend], c, kc, pc)
@@ -511,15 +511,15 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
     A, B, is_1d = phases(a, b, improvement, min_a=2, metric="CDC (its baseline SD)")
     m, n = A.shape[1], B.shape[1]
     _check_length(m, n)
-    count = _counts(A, B, trend, c)
-    k = count.astype(np.int64)
+    est = _estimates(A, B, trend, c)
+    k = np.rint(est * n).astype(np.int64)
     pvalue = _binom_sf(n)[k]
     if decision == "binomial":
         dec = pvalue < lev
     else:
         need = cdc_required_count(n)
         dec = np.zeros(k.shape, dtype=bool) if need is None else k >= need
-    out = (count / n).reshape(1, -1)
+    out = est.reshape(1, -1)
     if is_1d:
         extra = dict(count=int(k[0]), pvalue=float(pvalue[0]), decision=bool(dec[0]))
     else:
