@@ -236,8 +236,9 @@ def _beyond_exact_calls(rng):
     for bv, kc, pc in ((5.0, 25.0, 100.0), (5.0 + 2 ** -40, 25.0, 100.0), (4.0, 0.0, 1.0), (5.0, 1 / 3, 1.0)):
         coef = np.array([3.0, -1.0, -1.0, -1.0])
         vals = np.array([bv, 0.0, 4.0, 8.0])
-        out.append((coef, vals, 4, 3.0, kc, pc, xv, 3))
-    out.append((np.array([1.0, -1.0]), np.array([2.0, 2.0]), 2, 1.0, 1.0, 1.0, np.array([2.0, 2.0]), 2))
+        out.append((coef, vals, 4, 3.0, kc, pc, xv, 3, np.zeros(8), np.zeros(8)))
+    out.append((np.array([1.0, -1.0]), np.array([2.0, 2.0]), 2, 1.0, 1.0, 1.0, np.array([2.0, 2.0]), 2,
+                np.zeros(4), np.zeros(4)))
     return out
 
 

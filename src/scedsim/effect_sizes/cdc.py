@@ -74,16 +74,15 @@ def _mul_python(e, f):
 _mul = kernel(_mul_python)
 
 
-def _beyond_exact_python(coef, vals, k, dmul, kc, pc, xv, m):
+def _beyond_exact_python(coef, vals, k, dmul, kc, pc, xv, m, terms, h):
     """Exact: sum_i coef[i] vals[i] / dmul > (kc / pc) * SD(xv[:m]), with dmul > 0, kc >= 0.
 
     ``coef`` holds exact integers; ``vals`` and ``xv`` exact values (the
     data as integers, or the doubles themselves).  With s^2 = Q / (m (m - 1))
     and Q = m sum x^2 - (sum x)^2, the comparison L / D > c s is L > 0 and
     m (m - 1) pc^2 L^2 > D^2 kc^2 Q, decided on exact expansions.
+    ``terms`` and ``h`` are scratch of length >= 2k (the shift-0 path allocates nothing).
     """
-    terms = np.empty(2 * k)
-    h = np.empty(2 * k)
     sl = _dot_sign(coef, vals, k, terms, h)
     if sl <= 0:
         return False
@@ -162,29 +161,39 @@ def _group_median_python(a, r, lo, hi, idx):
 _group_median = kernel(_group_median_python)
 
 
-def _cdc_2d_python(a, b, trend, c, kc, pc, out):
-    """Share of B points strictly beyond both CDC lines, per row (``out[0]``, count / n).
+def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
+    """B points strictly beyond both CDC lines, per row.
+
+    Fields of ``out``: estimate (count / n), count, p-value ``sf[count]`` (the
+    binomial tail P(Bin(n, 1/2) >= count)) and the decision, 1.0 where
+    count >= ``need`` (the fewest points that make p < alpha) else 0.0.
 
     Data are oriented (higher is better).  B_j counts when B_j > T_j + c s and
     B_j > mean(A) + c s, with T the baseline trend (``trend``: 0 OLS, 1
     bi-split, 2 tri-split) at B's times m+1..m+n, s = SD(A) and c = ``shift``
-    = kc / pc (kc, pc the decimal the shift stands for).  A fast floating-point
-    comparison decides unless it lies within its error bound of the threshold;
-    then the comparison is made exactly (:func:`_beyond_exact`) on the data as
-    written (decimals taken as the decimals they stand for), so exact ties
+    = kc / pc (kc, pc the decimal the shift stands for).  A branch-free
+    floating-point pass decides a row unless some B value lies within the
+    pass's error bound of a threshold; such a row is counted again point by
+    point, each near-tie decided exactly (:func:`_beyond_exact`) on the data
+    as written (decimals taken as the decimals they stand for), so exact ties
     count as not beyond.  Needs m >= 2.
     """
     rows, m = a.shape
     n = b.shape[1]
     big = m + n
     xv = np.empty(big)
-    coef = np.empty(max(m + 1, 5))
-    vals = np.empty(max(m + 1, 5))
+    kk = max(m + 1, 5)
+    coef = np.empty(kk)
+    vals = np.empty(kk)
+    terms = np.empty(2 * kk)
+    h = np.empty(2 * kk)
     idx = np.empty(m, dtype=np.int64)
     tsum = m * (m - 1) / 2.0  # times 0..m-1 (shifting the times moves no line)
     w = m * (m * (m * m - 1.0)) / 12.0  # m sum t^2 - (sum t)^2
     tbar = tsum / m
-    sxx = w / m
+    r_m = 1.0 / m
+    r_m1 = 1.0 / (m - 1.0)
+    r_sxx = m / w  # 1 / Sxx
     g1 = 0
     s2 = 0
     t1d = 0.0
@@ -197,6 +206,10 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
         s2 = min((m * (k - 1) + 2 * k - 1) // k, m) - 1
         t1d = g1 - 1.0  # doubled median time of group 1 (times 0..): 0 + (g1 - 1)
         t2d = s2 + m - 1.0
+    # The floating-point comparisons' error bound, per unit of the data's
+    # magnitude: it covers the rounding of the lines (reciprocals included) and
+    # the distance between the doubles and the decimals they stand for, generously.
+    unit = 64.0 * (big + 8.0) * (big + 8.0) * _EPS * (1.0 + c)
     for r in range(rows):
         # Mean and SD (two passes), the largest magnitude.
         s = 0.0
@@ -204,12 +217,12 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
         for i in range(m):
             s += a[r, i]
             big_x = max(big_x, abs(a[r, i]))
-        mean = s / m
+        mean = s * r_m
         ss = 0.0
         for i in range(m):
             d = a[r, i] - mean
             ss += d * d
-        sd = math.sqrt(ss / (m - 1.0))
+        sd = math.sqrt(ss * r_m1)
         # Trend: intercept at time 0 and slope.
         p1 = 0
         q1 = 0
@@ -219,7 +232,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
             sxy = 0.0
             for i in range(m):
                 sxy += (i - tbar) * a[r, i]
-            slope = sxy / sxx
+            slope = sxy * r_sxx
             icpt = mean - slope * tbar
         else:
             p1, q1 = _group_median(a, r, 0, g1, idx)
@@ -229,64 +242,74 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, out):
             slope = 2.0 * (y2 - y1) / (t2d - t1d)
             icpt = y1 - slope * 0.5 * t1d
         shift = c * sd
-        have_exact = False
+        thr_mean = mean + shift
+        thr_icpt = icpt + shift
+        # Branch-free pass.
         cnt = 0
+        near = False
         for j in range(n):
             x = b[r, j]
-            tau = m + j
-            scale = max(big_x, abs(x)) * (1.0 + c)
-            bound = 64.0 * (big + 8.0) * (big + 8.0) * _EPS * scale
-            # The mean line.
-            e = x - (mean + shift)
-            if e < -bound:
-                continue
-            if e <= bound:
-                if not have_exact:
-                    _exact_values(a, b, r, xv)
-                    have_exact = True
-                coef[0] = m
-                vals[0] = xv[m + j]
-                for i in range(m):
-                    coef[i + 1] = -1.0
-                    vals[i + 1] = xv[i]
-                if not _beyond_exact(coef, vals, m + 1, float(m), kc, pc, xv, m):
+            bound = unit * max(big_x, abs(x))
+            e1 = x - thr_mean
+            e2 = x - (thr_icpt + slope * (m + j))
+            cnt += (e1 > bound) & (e2 > bound)
+            near |= (abs(e1) <= bound) | (abs(e2) <= bound)
+        if near:
+            # Point by point, near-ties exactly.
+            _exact_values(a, b, r, xv)
+            cnt = 0
+            for j in range(n):
+                x = b[r, j]
+                tau = m + j
+                bound = unit * max(big_x, abs(x))
+                # The mean line.
+                e = x - thr_mean
+                if e < -bound:
                     continue
-            # The trend line.
-            e = x - (icpt + slope * tau + shift)
-            if e < -bound:
-                continue
-            if e <= bound:
-                if not have_exact:
-                    _exact_values(a, b, r, xv)
-                    have_exact = True
-                if trend == T_OLS:
-                    # m W B - W S - g P, P = sum (m t_i - T) a_i, g = m tau - T.
-                    g = m * tau - tsum
-                    coef[0] = m * w
+                if e <= bound:
+                    coef[0] = m
                     vals[0] = xv[m + j]
                     for i in range(m):
-                        coef[i + 1] = -(w + g * (m * i - tsum))
+                        coef[i + 1] = -1.0
                         vals[i + 1] = xv[i]
-                    ok = _beyond_exact(coef, vals, m + 1, m * w, kc, pc, xv, m)
-                else:
-                    # 2 d B + (e - d)(a_p + a_q) - e (a_r + a_s), doubled times.
-                    dd = t2d - t1d
-                    ee = 2.0 * tau - t1d
-                    coef[0] = 2.0 * dd
-                    vals[0] = xv[m + j]
-                    coef[1] = ee - dd
-                    vals[1] = xv[p1]
-                    coef[2] = ee - dd
-                    vals[2] = xv[q1]
-                    coef[3] = -ee
-                    vals[3] = xv[p2]
-                    coef[4] = -ee
-                    vals[4] = xv[q2]
-                    ok = _beyond_exact(coef, vals, 5, 2.0 * dd, kc, pc, xv, m)
-                if not ok:
+                    if not _beyond_exact(coef, vals, m + 1, float(m), kc, pc, xv, m, terms, h):
+                        continue
+                # The trend line.
+                e = x - (thr_icpt + slope * tau)
+                if e < -bound:
                     continue
-            cnt += 1
+                if e <= bound:
+                    if trend == T_OLS:
+                        # m W B - W S - g P, P = sum (m t_i - T) a_i, g = m tau - T.
+                        g = m * tau - tsum
+                        coef[0] = m * w
+                        vals[0] = xv[m + j]
+                        for i in range(m):
+                            coef[i + 1] = -(w + g * (m * i - tsum))
+                            vals[i + 1] = xv[i]
+                        ok = _beyond_exact(coef, vals, m + 1, m * w, kc, pc, xv, m, terms, h)
+                    else:
+                        # 2 d B + (e - d)(a_p + a_q) - e (a_r + a_s), doubled times.
+                        dd = t2d - t1d
+                        ee = 2.0 * tau - t1d
+                        coef[0] = 2.0 * dd
+                        vals[0] = xv[m + j]
+                        coef[1] = ee - dd
+                        vals[1] = xv[p1]
+                        coef[2] = ee - dd
+                        vals[2] = xv[q1]
+                        coef[3] = -ee
+                        vals[3] = xv[p2]
+                        coef[4] = -ee
+                        vals[4] = xv[q2]
+                        ok = _beyond_exact(coef, vals, 5, 2.0 * dd, kc, pc, xv, m, terms, h)
+                    if not ok:
+                        continue
+                cnt += 1
         out[0, r] = cnt / n
+        out[1, r] = cnt
+        out[2, r] = sf[cnt]
+        out[3, r] = 1.0 if cnt >= need else 0.0
 
 
 _cdc_2d = kernel(_cdc_2d_python)
@@ -391,11 +414,10 @@ def _check_length(m: int, n: int) -> None:
         raise ValueError(f"CDC: phases of {m} and {n} points are too long for exact tie decisions")
 
 
-def _estimates(A, B, trend: str, c: float) -> np.ndarray:
-    kc, pc = _decimal(c)
-    out = np.empty((1, A.shape[0]))
-    run_rows(_cdc_2d, A, B, out, TREND_CODES[trend], c, kc, pc)
-    return out[0]
+def _need(n: int, alpha: float) -> int:
+    """The fewest of n points that make the binomial p < alpha (n + 1: none)."""
+    sf = _binom_sf(n)
+    return next((k for k in range(n + 1) if sf[k] < alpha), n + 1)
 
 
 def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float = 0.25,
@@ -511,22 +533,23 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
     A, B, is_1d = phases(a, b, improvement, min_a=2, metric="CDC (its baseline SD)")
     m, n = A.shape[1], B.shape[1]
     _check_length(m, n)
-    est = _estimates(A, B, trend, c)
-    k = np.rint(est * n).astype(np.int64)
-    pvalue = _binom_sf(n)[k]
     if decision == "binomial":
-        dec = pvalue < lev
+        need = _need(n, lev)
     else:
         need = cdc_required_count(n)
-        dec = np.zeros(k.shape, dtype=bool) if need is None else k >= need
-    out = est.reshape(1, -1)
+        need = n + 1 if need is None else need
+    kc, pc = _decimal(c)
+    out = np.empty((4, A.shape[0]))
+    run_rows(_cdc_2d, A, B, out, TREND_CODES[trend], c, kc, pc, _binom_sf(n), need)
+    k = out[1].astype(np.int64)
+    pvalue, dec = out[2], out[3] > 0.5
     if is_1d:
         extra = dict(count=int(k[0]), pvalue=float(pvalue[0]), decision=bool(dec[0]))
     else:
         for v in (k, pvalue, dec):
             v.flags.writeable = False
         extra = dict(count=k, pvalue=pvalue, decision=dec)
-    return make(CDCResult, out, is_1d, metric="CDC" if c > 0 else "DC", n_a=m, n_b=n, improvement=improvement,
+    return make(CDCResult, out[:1], is_1d, metric="CDC" if c > 0 else "DC", n_a=m, n_b=n, improvement=improvement,
                 options={"trend": trend, "shift": shift, "alpha": alpha, "decision": decision}, **extra)
 
 
@@ -544,10 +567,12 @@ register(Metric(
     references=(Reference("comparators", "scan", "cdc_exceeding", _scan_cdc, ("count", "pvalue")),
                 Reference("comparators", "scan", "cdc_decision", _scan_cdc, ("decision",))),
     undefined="CDC not defined for these values",
-    kernels=(KernelCase("cdc-ols", _cdc_2d, 1, lambda m, n: (T_OLS, 0.25, 25.0, 100.0)),
-             KernelCase("cdc-bisplit-dc", _cdc_2d, 1, lambda m, n: (T_BISPLIT, 0.0, 0.0, 1.0)),
-             KernelCase("cdc-trisplit-half", _cdc_2d, 1, lambda m, n: (T_TRISPLIT, 0.5, 5.0, 10.0)),
-             KernelCase("cdc-ols-dc", _cdc_2d, 1, lambda m, n: (T_OLS, 0.0, 0.0, 1.0)))))
+    kernels=(KernelCase("cdc-ols", _cdc_2d, 4, lambda m, n: (T_OLS, 0.25, 25.0, 100.0, _binom_sf(n), _need(n, 0.05))),
+             KernelCase("cdc-bisplit-dc", _cdc_2d, 4,
+                        lambda m, n: (T_BISPLIT, 0.0, 0.0, 1.0, _binom_sf(n), _need(n, 0.05))),
+             KernelCase("cdc-trisplit-half", _cdc_2d, 4,
+                        lambda m, n: (T_TRISPLIT, 0.5, 5.0, 10.0, _binom_sf(n), _need(n, 0.1))),
+             KernelCase("cdc-ols-dc", _cdc_2d, 4, lambda m, n: (T_OLS, 0.0, 0.0, 1.0, _binom_sf(n), n + 1)))))
 
 
 def _cdc_pvalues(a, b, improvement="increase", *, trend="ols", shift=0.25):
