@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -161,12 +161,11 @@ def _group_median_python(a, r, lo, hi, idx):
 _group_median = kernel(_group_median_python)
 
 
-def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
-    """B points strictly beyond both CDC lines, per row.
+def _cdc_2d_python(a, b, trend, c, kc, pc, out):
+    """Share of B points strictly beyond both CDC lines, per row (``out[0]``: count / n).
 
-    Fields of ``out``: estimate (count / n), count, p-value ``sf[count]`` (the
-    binomial tail P(Bin(n, 1/2) >= count)) and the decision, 1.0 where
-    count >= ``need`` (the fewest points that make p < alpha) else 0.0.
+    The count, p-value and decision follow from it (:class:`CDCResult`), so
+    the kernel writes one field.
 
     Data are oriented (higher is better).  B_j counts when B_j > T_j + c s and
     B_j > mean(A) + c s, with T the baseline trend (``trend``: 0 OLS, 1
@@ -188,6 +187,9 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
     terms = np.empty(2 * kk)
     h = np.empty(2 * kk)
     idx = np.empty(m, dtype=np.int64)
+    frac = np.empty(n + 1)
+    for k in range(n + 1):
+        frac[k] = k / n
     tsum = m * (m - 1) / 2.0  # times 0..m-1 (shifting the times moves no line)
     w = m * (m * (m * m - 1.0)) / 12.0  # m sum t^2 - (sum t)^2
     tbar = tsum / m
@@ -198,6 +200,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
     s2 = 0
     t1d = 0.0
     t2d = 0.0
+    r_half_dt = 0.0
     if trend != T_OLS:
         k = 2 if trend == T_BISPLIT else 3
         # Group 1: the first floor(m/k) points; group 2 from 1-based index
@@ -206,6 +209,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
         s2 = min((m * (k - 1) + 2 * k - 1) // k, m) - 1
         t1d = g1 - 1.0  # doubled median time of group 1 (times 0..): 0 + (g1 - 1)
         t2d = s2 + m - 1.0
+        r_half_dt = 2.0 / (t2d - t1d)
     # The floating-point comparisons' error bound, per unit of the data's
     # magnitude: it covers the rounding of the lines (reciprocals included) and
     # the distance between the doubles and the decimals they stand for, generously.
@@ -239,7 +243,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
             p2, q2 = _group_median(a, r, s2, m, idx)
             y1 = 0.5 * (a[r, p1] + a[r, q1])
             y2 = 0.5 * (a[r, p2] + a[r, q2])
-            slope = 2.0 * (y2 - y1) / (t2d - t1d)
+            slope = (y2 - y1) * r_half_dt
             icpt = y1 - slope * 0.5 * t1d
         shift = c * sd
         thr_mean = mean + shift
@@ -306,10 +310,7 @@ def _cdc_2d_python(a, b, trend, c, kc, pc, sf, need, out):
                     if not ok:
                         continue
                 cnt += 1
-        out[0, r] = cnt / n
-        out[1, r] = cnt
-        out[2, r] = sf[cnt]
-        out[3, r] = 1.0 if cnt >= need else 0.0
+        out[0, r] = frac[cnt]
 
 
 _cdc_2d = kernel(_cdc_2d_python)
@@ -323,18 +324,44 @@ class CDCResult(EffectSize):
 
     Attributes
     ----------
+    required_count : int
+        The fewest B points beyond both lines that make ``decision`` True
+        (n_b + 1 where no count does).
     count : int or numpy.ndarray
-        B points beyond both lines.
+        B points beyond both lines (computed from the estimate when read).
     pvalue : float or numpy.ndarray
         One-sided binomial p-value, P(Bin(n_b, 1/2) >= count).
     decision : bool or numpy.ndarray
         The criterion's verdict ("systematic change"): ``pvalue < alpha``, or
-        ``count >= cdc_required_count(n_b)`` with ``decision="table"``.
+        ``count >= cdc_required_count(n_b)`` with ``decision="table"``; both
+        are ``count >= required_count``.
     """
 
-    count: Any = 0
-    pvalue: Any = np.nan
-    decision: Any = False
+    required_count: int = 0
+
+    @cached_property
+    def count(self):
+        k = np.rint(np.asarray(self.estimate) * self.n_b).astype(np.int64)
+        if not self.is_batch:
+            return int(k)
+        k.flags.writeable = False
+        return k
+
+    @cached_property
+    def pvalue(self):
+        p = _binom_sf(self.n_b)[self.count]
+        if not self.is_batch:
+            return float(p)
+        p.flags.writeable = False
+        return p
+
+    @cached_property
+    def decision(self):
+        d = self.count >= self.required_count
+        if not self.is_batch:
+            return bool(d)
+        d.flags.writeable = False
+        return d
 
     def _extra_repr(self):
         return ("count", "pvalue")
@@ -539,18 +566,11 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
         need = cdc_required_count(n)
         need = n + 1 if need is None else need
     kc, pc = _decimal(c)
-    out = np.empty((4, A.shape[0]))
-    run_rows(_cdc_2d, A, B, out, TREND_CODES[trend], c, kc, pc, _binom_sf(n), need)
-    k = out[1].astype(np.int64)
-    pvalue, dec = out[2], out[3] > 0.5
-    if is_1d:
-        extra = dict(count=int(k[0]), pvalue=float(pvalue[0]), decision=bool(dec[0]))
-    else:
-        for v in (k, pvalue, dec):
-            v.flags.writeable = False
-        extra = dict(count=k, pvalue=pvalue, decision=dec)
-    return make(CDCResult, out[:1], is_1d, metric="CDC" if c > 0 else "DC", n_a=m, n_b=n, improvement=improvement,
-                options={"trend": trend, "shift": shift, "alpha": alpha, "decision": decision}, **extra)
+    out = np.empty((1, A.shape[0]))
+    run_rows(_cdc_2d, A, B, out, TREND_CODES[trend], c, kc, pc)
+    return make(CDCResult, out, is_1d, metric="CDC" if c > 0 else "DC", n_a=m, n_b=n, improvement=improvement,
+                options={"trend": trend, "shift": shift, "alpha": alpha, "decision": decision},
+                required_count=need)
 
 
 # --------------------------------------------------------------------------- registry entries
@@ -567,12 +587,10 @@ register(Metric(
     references=(Reference("comparators", "scan", "cdc_exceeding", _scan_cdc, ("count", "pvalue")),
                 Reference("comparators", "scan", "cdc_decision", _scan_cdc, ("decision",))),
     undefined="CDC not defined for these values",
-    kernels=(KernelCase("cdc-ols", _cdc_2d, 4, lambda m, n: (T_OLS, 0.25, 25.0, 100.0, _binom_sf(n), _need(n, 0.05))),
-             KernelCase("cdc-bisplit-dc", _cdc_2d, 4,
-                        lambda m, n: (T_BISPLIT, 0.0, 0.0, 1.0, _binom_sf(n), _need(n, 0.05))),
-             KernelCase("cdc-trisplit-half", _cdc_2d, 4,
-                        lambda m, n: (T_TRISPLIT, 0.5, 5.0, 10.0, _binom_sf(n), _need(n, 0.1))),
-             KernelCase("cdc-ols-dc", _cdc_2d, 4, lambda m, n: (T_OLS, 0.0, 0.0, 1.0, _binom_sf(n), n + 1)))))
+    kernels=(KernelCase("cdc-ols", _cdc_2d, 1, lambda m, n: (T_OLS, 0.25, 25.0, 100.0)),
+             KernelCase("cdc-bisplit-dc", _cdc_2d, 1, lambda m, n: (T_BISPLIT, 0.0, 0.0, 1.0)),
+             KernelCase("cdc-trisplit-half", _cdc_2d, 1, lambda m, n: (T_TRISPLIT, 0.5, 5.0, 10.0)),
+             KernelCase("cdc-ols-dc", _cdc_2d, 1, lambda m, n: (T_OLS, 0.0, 0.0, 1.0)))))
 
 
 def _cdc_pvalues(a, b, improvement="increase", *, trend="ols", shift=0.25):
