@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 19   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 23   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -216,7 +216,42 @@ def _mean_var_calls(rng):
     return [(x, r, k) for r in range(3) for k in (1, 2, 6)]
 
 
+_cdc = "scedsim.effect_sizes.cdc."
+
+
+def _grow_calls(rng):
+    cases = [[1e16, 1.0, -1e16], [0.1, 0.2, -0.3], [], [2.0 ** -60, 1.0, 2.0 ** 60], list(rng.normal(size=7))]
+    return [(np.array(c + [0.0]), len(c)) for c in cases]
+
+
+def _mul_calls(rng):
+    e = [np.array([]), np.array([1.0]), np.array([2.0 ** -70, 1.0 / 3]), np.array([1e-20, 0.1, 1e16])]
+    return [(x, y) for x in e for y in e]
+
+
+def _beyond_exact_calls(rng):
+    # (1 B - mean) / 1 against c SD: exact ties at c = 1/4 (SD 4, B - mean = 1) and near them.
+    xv = np.array([0.0, 4.0, 8.0, 5.0])
+    out = []
+    for bv, kc, pc in ((5.0, 25.0, 100.0), (5.0 + 2 ** -40, 25.0, 100.0), (4.0, 0.0, 1.0), (5.0, 1 / 3, 1.0)):
+        coef = np.array([3.0, -1.0, -1.0, -1.0])
+        vals = np.array([bv, 0.0, 4.0, 8.0])
+        out.append((coef, vals, 4, 3.0, kc, pc, xv, 3, np.zeros(8), np.zeros(8)))
+    out.append((np.array([1.0, -1.0]), np.array([2.0, 2.0]), 2, 1.0, 1.0, 1.0, np.array([2.0, 2.0]), 2,
+                np.zeros(4), np.zeros(4)))
+    return out
+
+
+def _group_median_calls(rng):
+    a = rng.integers(0, 4, (3, 7)).astype(float)
+    return [(a, r, lo, hi, np.zeros(7, dtype=np.int64)) for r in range(3) for lo, hi in ((0, 1), (0, 2), (3, 7), (2, 5))]
+
+
 CALLS = {
+    _cdc + "_grow": _grow_calls,
+    _cdc + "_mul": _mul_calls,
+    _cdc + "_beyond_exact": _beyond_exact_calls,
+    _cdc + "_group_median": _group_median_calls,
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

@@ -6,7 +6,7 @@
   scan 0.67.1 on 150 public series, and worked examples from the papers), with
   :func:`reference_cases` to read them.
 * Exact-arithmetic oracles for the statistics that compare data with fitted
-  lines (:func:`exact_pet`, :func:`exact_tau_bc`).
+  lines (:func:`exact_pet`, :func:`exact_tau_bc`, :func:`exact_cdc`).
 * :func:`check_metric`, which runs a user's implementation of a named metric
   through the reference values and the properties the metric must have, and
   reports what fails.
@@ -39,7 +39,7 @@ from .registry import SWAPS
 __all__ = [
     "ab_series", "ab_batches", "values",
     "reference_cases", "literature_cases", "reference_call", "reference_data", "compare_reference",
-    "exact_pet", "exact_tau_bc", "check_metric", "CheckReport", "metric_properties",
+    "exact_pet", "exact_tau_bc", "exact_cdc", "check_metric", "CheckReport", "metric_properties",
 ]
 
 # ----------------------------------------------------------------------------- strategies
@@ -255,6 +255,79 @@ def exact_pet(a, b, improvement: str = "increase") -> float:
     return hits / len(b)
 
 
+def exact_cdc(a, b, improvement: str = "increase", trend: str = "ols", shift: float = 0.25):
+    """CDC's counts in exact rational arithmetic: ``(strictly beyond both lines, beyond or on them)``.
+
+    The data and the shift are taken as the decimals they are written as
+    (``Fraction(str(x))``); a B value beyond a line by exactly c s is *on* it.
+    Split-middle groups as :func:`scedsim.cdc` defines them (any m >= 2).
+    """
+    a, b = _fracs(a), _fracs(b)
+    if improvement == "decrease":
+        a, b = [-x for x in a], [-x for x in b]
+    c = Fraction(str(float(shift)))
+    m = len(a)
+    mean = sum(a) / m
+    var = sum((x - mean) ** 2 for x in a) / (m - 1)
+    if trend == "ols":
+        tbar = Fraction(m + 1, 2)
+        slope = sum((t + 1 - tbar) * (y - mean) for t, y in enumerate(a)) / sum((t + 1 - tbar) ** 2 for t in range(m))
+        x0, y0 = tbar, mean
+    else:
+        k = 2 if trend == "bisplit" else 3
+        g1 = max(m // k, 1)
+        s2 = min(-(-(m * (k - 1) + k) // k), m)  # 1-based start of group 2
+        t1, t2 = list(range(1, g1 + 1)), list(range(s2, m + 1))
+        x0, y0 = _fmedian([Fraction(t) for t in t1]), _fmedian(a[:g1])
+        slope = (_fmedian(a[s2 - 1:]) - y0) / (_fmedian([Fraction(t) for t in t2]) - x0)
+
+    def where(d):  # 1 beyond, 0 on, -1 short of "d > c s"
+        if c == 0 or var == 0:
+            return _sgn(d)
+        return -1 if d < 0 else _sgn(d * d - c * c * var)
+
+    strict = loose = 0
+    for j, y in enumerate(b):
+        fit = y0 + slope * (m + 1 + j - x0)
+        w = min(where(y - mean), where(y - fit))
+        strict += w > 0
+        loose += w >= 0
+    return strict, loose
+
+
+def _binom_sf(k: int, n: int) -> float:
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
+
+
+def _compare_cdc(row, res, a, b, kw) -> str:
+    """scan's CDC rows: the count and p (cdc_exceeding) or the decision (cdc_decision).
+
+    scan breaks exact ties with a line either way; where a B value lies on a
+    threshold, any count between the strict and the tie-including one is R's
+    possible answer, and scedsim's must be the strict one.
+    """
+    lo, hi = exact_cdc(a, b, kw["improvement"], kw.get("trend", "ols"), kw.get("shift", 0.25))
+    n = len(b)
+    count = int(res.count)
+    if count != lo:
+        return f"count {count} vs exact {lo}"
+    if not _close(float(res.pvalue), _binom_sf(count, n), TIGHT):
+        return f"p {res.pvalue!r} vs {_binom_sf(count, n)!r}"
+    if row.metric == "cdc_exceeding":
+        ref = int(round(float(row.estimate)))
+        if ref == count and _close(float(res.pvalue), _num(row.p_value), TIGHT):
+            return "ok"
+        if lo <= ref <= hi and _close(_binom_sf(ref, n), _num(row.p_value), TIGHT):
+            return "known: exact tie with a CDC line"
+        return f"count {count} (p {res.pvalue!r}) vs {ref} (p {row.p_value})"
+    ref_dec = float(row.estimate) == 1.0
+    if bool(res.decision) == ref_dec:
+        return "ok"
+    if any((_binom_sf(k, n) < 0.05) == ref_dec for k in range(lo, hi + 1)):
+        return "known: exact tie with a CDC line"
+    return f"decision {bool(res.decision)} vs {ref_dec}"
+
+
 def _nap_se_exact(q, se: str) -> float:
     """NAP SE from an exact matrix of pair scores q[i][j] in {0, 1/2, 1} (definitional form)."""
     m, n = len(q), len(q[0])
@@ -395,6 +468,8 @@ def compare_reference(row, fn: Callable) -> str:
         return f"raised ValueError: {exc}"
     if row.status == "error":
         return "known: R raised an error, scedsim returns a value"
+    if row.metric in ("cdc_exceeding", "cdc_decision"):
+        return _compare_cdc(row, res, a, b, kw)
     est = float(res.estimate)
     ref = float(row.estimate) if row.status == "ok" else math.nan
     if row.metric == "SMD" and (not math.isfinite(ref) or
