@@ -30,20 +30,21 @@ _STEPS = (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.5, 1.8, 2.2, 2.7, 3.4, 4.5, 6.
 GRID = np.array(sorted({0.0, THETA_MAX, -THETA_MAX} | {s for s in _STEPS} | {-s for s in _STEPS}))
 #: Output rows of the kernel.
 _FIELDS = 19
-_LOG2 = math.log(2.0)
 _LOG2PI = math.log(2.0 * math.pi)
 
 
 # --------------------------------------------------------------------------- kernels
 
-def _plm_profile_python(theta, G, hq, L, N):
+def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
     """-2 log-likelihood of the AR(1) model at phi = tanh(theta), less constants, profiled over
-    beta and sigma^2: N log Q~ + 2 log cosh(theta), where Q~ = (1 - phi^2) Q(phi).
+    beta and sigma^2: N log Q~ - log(1 - phi^2), where Q~ = (1 - phi^2) Q(phi).
 
     With T the tridiagonal matrix (1 - phi^2) R^-1, u'Tv = S0 - phi S1 + phi^2 S2 for the moments
     S0 = sum u_t v_t, S1 = sum (u_t v_t+1 + u_t+1 v_t), S2 = sum over t = 2..N-1 of u_t v_t:
     ``G`` holds them for the design (3 x 4 x 4), ``hq`` for (design, y) and (y, y) (3 x 5).
     The Cholesky factor of [X'TX, X'Ty; y'TX, y'Ty] goes to ``L``; its last pivot is Q~.
+    ``X``, ``z`` (the design and the centred series) and ``beta`` (scratch) serve the exact
+    path near Q~ = 0.
     """
     phi = math.tanh(theta)
     p2 = phi * phi
@@ -65,11 +66,25 @@ def _plm_profile_python(theta, G, hq, L, N):
             else:
                 L[i, j] = v / L[j, j]
     q = L[4, 4]
+    if q <= 1e-6 * hq[0, 4]:
+        # Q~ lost to cancellation (near-exact fits, phi near -1 with 1 residual df): from the
+        # whitened residuals themselves, as the final fit computes it.
+        for j in range(3, -1, -1):
+            s = L[4, j]
+            for k in range(j + 1, 4):
+                s -= L[k, j] * beta[k]
+            beta[j] = s / L[j, j]
+        q = 0.0
+        eprev = 0.0
+        for i in range(N):
+            e = z[i] - (X[i, 0] * beta[0] + X[i, 1] * beta[1] + X[i, 2] * beta[2] + X[i, 3] * beta[3])
+            q += (1.0 - phi) * (1.0 + phi) * e * e if i == 0 else (e - phi * eprev) * (e - phi * eprev)
+            eprev = e
     if not q > 0.0:
         return -np.inf  # y in the span of the whitened design: the likelihood is unbounded here
-    t = abs(theta)
-    # -log(1 - phi^2) = 2 log cosh(theta), written to stay exact for large |theta|.
-    return N * math.log(q) + 2.0 * (t + math.log1p(math.exp(-2.0 * t)) - _LOG2)
+    # 1 - phi^2 from the rounded phi itself (exact near |phi| = 1), so that the objective is
+    # one function of phi: near the boundary tanh moves phi in steps of an ulp.
+    return N * math.log(q) - math.log((1.0 - phi) * (1.0 + phi))
 
 
 _plm_profile = kernel(_plm_profile_python)
@@ -158,7 +173,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
             best = 0
             fbest = np.inf
             for k in range(ng):
-                f = _plm_profile(grid[k], G, hq, L, N)
+                f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
                 if f < fbest:
                     fbest = f
                     best = k
@@ -204,7 +219,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
                         e_ = (hi - x) if x < xm else (lo - x)
                         d = gold * e_
                     u = x + d if abs(d) >= tol1 else (x + tol1 if d > 0.0 else x - tol1)
-                    fu = _plm_profile(u, G, hq, L, N)
+                    fu = _plm_profile(u, G, hq, L, N, X, z, beta)
                     if fu <= fx:
                         if u < x:
                             hi = x
@@ -229,15 +244,15 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
                         elif fu <= fv or v_ == x or v_ == w:
                             v_ = u
                             fv = fu
-            # Within the search's tolerance of the end of the range: the boundary.
-            if abs(x) >= grid[ng - 1] - 1e-6:
-                x = grid[ng - 1] if x > 0.0 else grid[0]
+            # The end of the range at least as good as the search's best (phi moves in ulp
+            # steps there), or within its tolerance: the boundary.
+            if (best == 0 or best == ng - 1) and (fbest <= fx or abs(x) >= grid[ng - 1] - 1e-6):
+                x = grid[best]
                 boundary = 1.0
-            _plm_profile(x, G, hq, L, N)
+            _plm_profile(x, G, hq, L, N, X, z, beta)
             phi = math.tanh(x)
-            at = abs(x)
-            logfac = 2.0 * (at + math.log1p(math.exp(-2.0 * at)) - _LOG2)
-            c2 = math.exp(-logfac)  # 1 - phi^2, exact for large |theta|
+            c2 = (1.0 - phi) * (1.0 + phi)
+            logfac = -math.log(c2)
             # beta from L4' beta = L[4, :4]; diag of (X'TX)^-1 from L4^-1 (into hq's rows).
             for j in range(3, -1, -1):
                 s = L[4, j]
@@ -473,6 +488,8 @@ class PLMResult(EffectSize):
     @cached_property
     def f_pvalue(self):
         f = np.atleast_1d(np.asarray(self.f_statistic, dtype=np.float64))
+        # A negative F (GLS residuals larger than the mean's, AR(1)): p = 1, as R's pf.
+        f = np.where(f < 0.0, 0.0, f)
         return _frozen(special.fdtrc(3, self.df, f), np.ndim(self.f_statistic) == 0)
 
     def _extra_repr(self):
@@ -679,10 +696,9 @@ register(Metric(
     statistic=False,
     references=tuple(Reference("comparators", "scan", f"plm_{e}", _scan_plm, ("estimate", "se"))
                      for e in EFFECTS),
-    # Under a pure level shift with stationary errors the level coefficient of models W
-    # and H-M estimates the shift itself.
-    limit=lambda q, o: (q.delta if o.get("effect", "level") == "level" and o.get("model", "W") in ("W", "H-M")
-                        else (0.0 if o.get("effect") == "slope" else None)),
+    # Under a pure level shift (no trend, stationary errors) every model's level coefficient
+    # is unbiased for the shift and its slope change for 0.
+    limit=lambda q, o: q.delta if o.get("effect", "level") == "level" else 0.0,
     undefined="PLM not defined: fewer than 5 points, or fewer than 2 in a phase",
     kernels=(KernelCase("plm-ols", _plm_2d, _FIELDS, lambda m, n: _kernel_args(m, n)),
              KernelCase("plm-ar1", _plm_2d, _FIELDS, lambda m, n: _kernel_args(m, n, "H-M", 1)),
