@@ -708,4 +708,4 @@ register(Metric(
                         lambda m, n: _kernel_args(m, n, "JW", 1, -1.0, "slope", 0.9)))))
 
 register_test(TestSpec(name="plm_test", prefix="p_plm", pvalues=_plm_pvalues, needs=("effect",),
-                       check=_plm_test_check, min_pvalue=lambda o, m, n, k: 0.0))
+                       check=_plm_test_check, min_pvalue=lambda o, m, n, k: 0.0, discrete=False))
