@@ -143,12 +143,13 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
             sse = 0.0
             q = 0.0
             sse_c = 0.0
-            # Coefficients that are 0 up to round-off are 0: their t is then NaN, not +-inf.
+            # Coefficients that are 0 up to round-off (relative to the weights of their
+            # least-squares combination times the data's range) are 0: t is then NaN, not +-inf.
             for j in range(4):
                 scale = 0.0
                 for i in range(N):
-                    scale += abs(P[j, i] * z[i])
-                if abs(beta[j]) <= 1e-12 * scale:
+                    scale += abs(P[j, i])
+                if abs(beta[j]) <= 1e-12 * scale * zmax:
                     beta[j] = 0.0
             if ar:
                 phi = np.nan  # every phi fits exactly: undefined
@@ -291,7 +292,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
             for j in range(4):
                 out[8 + j, r] = math.sqrt(q / df * cdiag[j])
         beta0 = beta[0] + y0
-        if perfect and abs(beta0) <= 1e-12 * (abs(y0) + abs(beta[0])):
+        if perfect and abs(beta0) <= 1e-12 * (abs(y0) + zmax):
             beta0 = 0.0
         out[4, r] = beta0
         for j in range(1, 4):
