@@ -61,10 +61,11 @@ def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
                     if not v > 0.0:
                         return np.nan
                     L[i, i] = math.sqrt(v)
+                    L[j, 4] = 1.0 / L[i, i]  # the reciprocal pivot, in the unused upper triangle
                 else:
                     L[4, 4] = v
             else:
-                L[i, j] = v / L[j, j]
+                L[i, j] = v * L[j, 4]
     q = L[4, 4]
     if q <= 1e-6 * hq[0, 4]:
         # Q~ lost to cancellation (near-exact fits, phi near -1 with 1 residual df): from the
@@ -90,11 +91,13 @@ def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
 _plm_profile = kernel(_plm_profile_python)
 
 
-def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
+def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
     """Piecewise regression of each row of (a | b) on the design ``X`` (N x 4).
 
-    ``P`` = (X'X)^-1 X' and ``cdiag`` = diag((X'X)^-1) serve the OLS fit; ``G`` and ``grid``
-    the AR(1) profile likelihood (``ar`` = 1).  Rows of ``out``: 0-3 the oriented effect
+    ``P`` = (X'X)^-1 X' and ``cdiag`` = diag((X'X)^-1) serve the OLS fit; ``G``, ``grid`` and
+    ``gridL`` the AR(1) profile likelihood (``ar`` = 1): ``gridL[k]`` is the Cholesky factor of
+    X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k and -log(1 - phi_k^2) in
+    its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of ``out``: 0-3 the oriented effect
     (``sign`` times coefficient ``eff``), its SE and a t interval (quantile ``tq``); 4-7 the
     coefficients; 8-11 their SEs; 12 F; 13 R^2; 14 adjusted R^2; 15 phi; 16 boundary flag;
     17 log-likelihood (ML); 18 perfect-fit flag.
@@ -107,6 +110,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
     beta = np.empty(4)
     L = np.empty((5, 5))
     hq = np.empty((3, 5))
+    wv = np.empty(4)
     ng = grid.shape[0]
     for r in range(rows):
         # Centred on the first value: exact zeros for constant data, and less round-off.
@@ -174,7 +178,19 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
             best = 0
             fbest = np.inf
             for k in range(ng):
-                f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
+                ph = gridL[k, 0, 3]
+                p2 = ph * ph
+                qk = hq[0, 4] - ph * hq[1, 4] + p2 * hq[2, 4]
+                for j in range(4):
+                    v = hq[0, j] - ph * hq[1, j] + p2 * hq[2, j]
+                    for l in range(j):
+                        v -= gridL[k, j, l] * wv[l]
+                    wv[j] = v * gridL[k, j, j]
+                    qk -= wv[j] * wv[j]
+                if qk > 1e-6 * hq[0, 4]:
+                    f = N * math.log(qk) + gridL[k, 1, 3]
+                else:
+                    f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
                 if f < fbest:
                     fbest = f
                     best = k
@@ -192,7 +208,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, ar, sign, eff, tq, out):
                 gold = 0.3819660112501051
                 for _ in range(100):
                     xm = 0.5 * (lo + hi)
-                    tol1 = 1e-10 * abs(x) + 1e-9
+                    tol1 = 1e-8 * abs(x) + 1e-8
                     tol2 = 2.0 * tol1
                     if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
                         break
@@ -354,9 +370,20 @@ def _design_args(times: tuple, m: int, model: str):
     G[0] = X.T @ X
     G[1] = X[:-1].T @ X[1:] + X[1:].T @ X[:-1]
     G[2] = X[1:-1].T @ X[1:-1]
-    for arr in (X, P, cdiag, G):
+    gridL = np.zeros((GRID.size, 4, 4))
+    for k, theta in enumerate(GRID):
+        phi = math.tanh(theta)
+        try:
+            low = np.linalg.cholesky(G[0] - phi * G[1] + phi * phi * G[2])
+            gridL[k] = np.tril(low)
+            gridL[k][np.diag_indices(4)] = 1.0 / np.diag(low)
+        except np.linalg.LinAlgError:
+            gridL[k] = np.nan  # numerically singular near |phi| = 1: the kernel's full path decides
+        gridL[k, 0, 3] = phi
+        gridL[k, 1, 3] = -math.log((1.0 - phi) * (1.0 + phi))
+    for arr in (X, P, cdiag, G, gridL):
         arr.flags.writeable = False
-    return np.ascontiguousarray(X), P, cdiag, G
+    return np.ascontiguousarray(X), P, cdiag, G, gridL
 
 
 @lru_cache(maxsize=64)
@@ -366,8 +393,8 @@ def _t_quantile(df: int, confidence: float) -> float:
 
 def _kernel_args(m, n, model="W", ar=0, sign=1.0, effect="level", confidence=0.95, times=None):
     times = tuple(range(1, m + n + 1)) if times is None else tuple(times)
-    X, P, cdiag, G = _design_args(times, m, model)
-    return (X, P, cdiag, G, GRID, int(ar), float(sign), 2 + EFFECTS.index(effect),
+    X, P, cdiag, G, gridL = _design_args(times, m, model)
+    return (X, P, cdiag, G, GRID, gridL, int(ar), float(sign), 2 + EFFECTS.index(effect),
             _t_quantile(m + n - 4, confidence))
 
 
