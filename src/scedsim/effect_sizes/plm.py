@@ -29,7 +29,7 @@ THETA_MAX = math.atanh(1.0 - 1e-12)
 _STEPS = (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.5, 1.8, 2.2, 2.7, 3.4, 4.5, 6.0, 8.0, 10.5)
 GRID = np.array(sorted({0.0, THETA_MAX, -THETA_MAX} | {s for s in _STEPS} | {-s for s in _STEPS}))
 #: Output rows of the kernel.
-_FIELDS = 19
+_FIELDS = 17
 _LOG2PI = math.log(2.0 * math.pi)
 
 
@@ -97,10 +97,10 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
     ``P`` = (X'X)^-1 X' and ``cdiag`` = diag((X'X)^-1) serve the OLS fit; ``G``, ``grid`` and
     ``gridL`` the AR(1) profile likelihood (``ar`` = 1): ``gridL[k]`` is the Cholesky factor of
     X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k and -log(1 - phi_k^2) in
-    its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of ``out``: 0-3 the oriented effect
-    (``sign`` times coefficient ``eff``), its SE and a t interval (quantile ``tq``); 4-7 the
-    coefficients; 8-11 their SEs; 12 F; 13 R^2; 14 adjusted R^2; 15 phi; 16 boundary flag;
-    17 log-likelihood (ML); 18 perfect-fit flag.
+    its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of
+    ``out``: 0 the oriented effect (``sign`` times coefficient ``eff``), 1-2 its t interval
+    (quantile ``tq``); 3-6 the coefficients; 7-10 their SEs; 11 F; 12 R^2; 13 adjusted R^2;
+    14 phi; 15 log-likelihood (ML); 16 flags: 1 on the AR(1) boundary, 2 for a perfect fit.
     """
     rows, m = a.shape
     n = b.shape[1]
@@ -117,24 +117,37 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
         y0 = a[r, 0]
         zs = 0.0
         zmax = 0.0
-        for i in range(N):
-            v = (a[r, i] if i < m else b[r, i - m]) - y0
+        for i in range(m):
+            v = a[r, i] - y0
             z[i] = v
             zs += v
             zmax = max(zmax, abs(v))
+        for i in range(n):
+            v = b[r, i] - y0
+            z[m + i] = v
+            zs += v
+            zmax = max(zmax, abs(v))
         zbar = zs / N
+        # OLS through the shared (X'X)^-1 X', and the total SS, in one pass.
         sst = 0.0
+        b0 = 0.0
+        b1 = 0.0
+        b2 = 0.0
+        b3 = 0.0
         for i in range(N):
-            sst += (z[i] - zbar) * (z[i] - zbar)
-        # OLS through the shared (X'X)^-1 X'.
-        for j in range(4):
-            s = 0.0
-            for i in range(N):
-                s += P[j, i] * z[i]
-            beta[j] = s
+            v = z[i]
+            sst += (v - zbar) * (v - zbar)
+            b0 += P[0, i] * v
+            b1 += P[1, i] * v
+            b2 += P[2, i] * v
+            b3 += P[3, i] * v
+        beta[0] = b0
+        beta[1] = b1
+        beta[2] = b2
+        beta[3] = b3
         sse = 0.0
         for i in range(N):
-            e = z[i] - (X[i, 0] * beta[0] + X[i, 1] * beta[1] + X[i, 2] * beta[2] + X[i, 3] * beta[3])
+            e = z[i] - (X[i, 0] * b0 + X[i, 1] * b1 + X[i, 2] * b2 + X[i, 3] * b3)
             sse += e * e
         # A fit exact up to round-off (constant phases, collinear points): SSE is 0.
         perfect = sse <= 1e-24 * N * zmax * zmax
@@ -303,38 +316,36 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                 es += e
             sse_c = sse - es * es / N
             for j in range(4):
-                out[8 + j, r] = math.sqrt(q / df * hq[1, j])
+                out[7 + j, r] = math.sqrt(q / df * hq[1, j])
         if not ar or perfect:
             for j in range(4):
-                out[8 + j, r] = math.sqrt(q / df * cdiag[j])
+                out[7 + j, r] = math.sqrt(q / df * cdiag[j])
         beta0 = beta[0] + y0
         if perfect and abs(beta0) <= 1e-12 * (abs(y0) + zmax):
             beta0 = 0.0
-        out[4, r] = beta0
+        out[3, r] = beta0
         for j in range(1, 4):
-            out[4 + j, r] = beta[j]
+            out[3 + j, r] = beta[j]
         if sse > 0.0:
-            out[12, r] = ((sst - sse) / 3.0) / (sse / df)
+            out[11, r] = ((sst - sse) / 3.0) / (sse / df)
         else:
-            out[12, r] = np.inf if sst > 0.0 else np.nan
+            out[11, r] = np.inf if sst > 0.0 else np.nan
         if sst > 0.0:
             r2 = 1.0 - sse_c / sst
-            out[13, r] = r2
-            out[14, r] = 1.0 - (1.0 - r2) * (N - 1.0) / df
+            out[12, r] = r2
+            out[13, r] = 1.0 - (1.0 - r2) * (N - 1.0) / df
         else:
+            out[12, r] = np.nan
             out[13, r] = np.nan
-            out[14, r] = np.nan
-        out[15, r] = phi
-        out[16, r] = boundary
+        out[14, r] = phi
         # ML log-likelihood: -(N log(2 pi Q/N) + (N - 1) log(1 - phi^2) + N) / 2, Q = Q~/(1 - phi^2).
-        out[17, r] = np.inf if q <= 0.0 else -0.5 * (N * (_LOG2PI + math.log(q / N)) + logfac + N)
-        out[18, r] = 1.0 if perfect else 0.0
-        est = sign * out[4 + eff, r]
-        se = out[8 + eff, r]
+        out[15, r] = np.inf if q <= 0.0 else -0.5 * (N * (_LOG2PI + math.log(q / N)) + logfac + N)
+        out[16, r] = boundary + (2.0 if perfect else 0.0)
+        est = sign * out[3 + eff, r]
+        se = out[7 + eff, r]
         out[0, r] = est
-        out[1, r] = se
-        out[2, r] = est - tq * se
-        out[3, r] = est + tq * se
+        out[1, r] = est - tq * se
+        out[2, r] = est + tq * se
 
 
 _plm_2d = kernel(_plm_2d_python)
@@ -527,11 +538,13 @@ class PLMResult(EffectSize):
 def _result(out, is_1d, m, n, improvement, options) -> PLMResult:
     df = m + n - 4
     f = [_frozen(out[k], is_1d) for k in range(_FIELDS)]
-    coefs = {name: Coefficient(name, f[4 + j], f[8 + j], df) for j, name in enumerate(COEFS)}
-    flag = (lambda v: bool(v)) if is_1d else (lambda v: _frozen(np.asarray(v) != 0.0, False))
-    return PLMResult(f"PLM {options['effect']}", f[0], f[1], f[2], f[3], m, n, improvement, options,
-                     **coefs, f_statistic=f[12], r2=f[13], r2_adj=f[14], df=df, phi=f[15],
-                     boundary=flag(f[16]), perfect_fit=flag(f[18]), loglik=f[17])
+    coefs = {name: Coefficient(name, f[3 + j], f[7 + j], df) for j, name in enumerate(COEFS)}
+    se = f[7 + 2 + EFFECTS.index(options["effect"])]
+    flag = (lambda v: bool(v[0])) if is_1d else (lambda v: _frozen(np.asarray(v) != 0.0, False))
+    flags = out[16]
+    return PLMResult(f"PLM {options['effect']}", f[0], se, f[1], f[2], m, n, improvement, options,
+                     **coefs, f_statistic=f[11], r2=f[12], r2_adj=f[13], df=df, phi=f[14],
+                     boundary=flag(flags == 1.0), perfect_fit=flag(flags == 2.0), loglik=f[15])
 
 
 # --------------------------------------------------------------------------- public function
@@ -674,13 +687,13 @@ def _groups(t: np.ndarray):
 
 def _warn(out: np.ndarray, ar: int) -> None:
     rows = out.shape[1]
-    k = int(np.count_nonzero(out[18]))
+    k = int(np.count_nonzero(out[16] == 2.0))
     if k:
         what = "the series fits" if rows == 1 else f"{k} of {rows} series fit"
         warnings.warn(f"PLM: {what} perfectly (residuals 0): SEs are 0, t and p are +-inf/0 or NaN",
                       RuntimeWarning, stacklevel=3)
     if ar:
-        k = int(np.count_nonzero(out[16]))
+        k = int(np.count_nonzero(out[16] == 1.0))
         if k:
             what = "the series" if rows == 1 else f"{k} of {rows} series"
             warnings.warn(f"PLM AR(1): for {what} the likelihood grows without bound as |phi| -> 1; "
