@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 20   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 21   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -237,6 +237,7 @@ def _plm_profile_calls(rng):
 
 CALLS = {
     "scedsim.effect_sizes.plm._plm_profile": _plm_profile_calls,
+    "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

@@ -91,6 +91,40 @@ def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
 _plm_profile = kernel(_plm_profile_python)
 
 
+def _plm_dprofile_python(theta, G, hq, L, N, X, z, beta):
+    """d/dtheta of :func:`_plm_profile`'s objective, from the GLS residuals r at phi = tanh(theta):
+    (1 - phi^2) N Q~'/Q~ + 2 phi, where Q~' = -S1(r, r) + 2 phi S2(r, r) (the residuals' own
+    moments; beta is at its optimum, so only T(phi) moves).  NaN where the fit fails."""
+    f = _plm_profile(theta, G, hq, L, N, X, z, beta)
+    if not math.isfinite(f):
+        return np.nan
+    phi = math.tanh(theta)
+    for j in range(3, -1, -1):
+        s = L[4, j]
+        for k in range(j + 1, 4):
+            s -= L[k, j] * beta[k]
+        beta[j] = s * L[j, 4]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    eprev = 0.0
+    for i in range(N):
+        e = z[i] - (X[i, 0] * beta[0] + X[i, 1] * beta[1] + X[i, 2] * beta[2] + X[i, 3] * beta[3])
+        s0 += e * e
+        if i > 0:
+            s1 += 2.0 * e * eprev
+        if 0 < i < N - 1:
+            s2 += e * e
+        eprev = e
+    q = s0 - phi * s1 + phi * phi * s2
+    if not q > 0.0:
+        return np.nan
+    return (1.0 - phi) * (1.0 + phi) * N * (2.0 * phi * s2 - s1) / q + 2.0 * phi
+
+
+_plm_dprofile = kernel(_plm_dprofile_python)
+
+
 def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
     """Piecewise regression of each row of (a | b) on the design ``X`` (N x 4).
 
@@ -112,6 +146,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
     hq = np.empty((3, 5))
     wv = np.empty(4)
     ng = grid.shape[0]
+    fg = np.empty(ng)
     for r in range(rows):
         # Centred on the first value: exact zeros for constant data, and less round-off.
         y0 = a[r, 0]
@@ -204,6 +239,7 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                     f = N * math.log(qk) + gridL[k, 1, 3]
                 else:
                     f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
+                fg[k] = f
                 if f < fbest:
                     fbest = f
                     best = k
@@ -218,10 +254,16 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                 fv = fx
                 d = 0.0
                 e_ = 0.0
+                if 0 < best < ng - 1 and math.isfinite(fg[best - 1]) and math.isfinite(fg[best + 1]):
+                    # Start from the parabola through the best grid point and its neighbours.
+                    w, fw, v_, fv = lo, fg[best - 1], hi, fg[best + 1]
+                    if fv < fw:
+                        w, fw, v_, fv = hi, fg[best + 1], lo, fg[best - 1]
+                    e_ = hi - lo
                 gold = 0.3819660112501051
                 for _ in range(100):
                     xm = 0.5 * (lo + hi)
-                    tol1 = 1e-8 * abs(x) + 1e-8
+                    tol1 = 1e-6 * abs(x) + 1e-6
                     tol2 = 2.0 * tol1
                     if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
                         break
@@ -279,6 +321,26 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
             if (best == 0 or best == ng - 1) and (fbest <= fx or abs(x) >= grid[ng - 1] - 1e-6):
                 x = grid[best]
                 boundary = 1.0
+            elif fx > -np.inf:
+                # The objective is flat to round-off within ~1e-7 of its minimum: polish x by
+                # the secant method on its exact derivative, inside Brent's final bracket.
+                xa = x
+                ga = _plm_dprofile(xa, G, hq, L, N, X, z, beta)
+                xb = x + 1e-6 * (1.0 + abs(x))
+                gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
+                for _ in range(6):
+                    if not (math.isfinite(ga) and math.isfinite(gb)) or ga == gb:
+                        break
+                    xn = xb - gb * (xb - xa) / (gb - ga)
+                    if not (lo - 1e-6 <= xn <= hi + 1e-6) or abs(xn - x) > 1e-4:
+                        break
+                    xa = xb
+                    ga = gb
+                    xb = xn
+                    gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
+                    if abs(xb - xa) <= 1e-13 * (1.0 + abs(xb)):
+                        x = xb
+                        break
             _plm_profile(x, G, hq, L, N, X, z, beta)
             phi = math.tanh(x)
             c2 = (1.0 - phi) * (1.0 + phi)
