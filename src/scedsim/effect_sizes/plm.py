@@ -104,19 +104,34 @@ def _plm_dprofile_python(theta, G, hq, L, N, X, z, beta):
         for k in range(j + 1, 4):
             s -= L[k, j] * beta[k]
         beta[j] = s * L[j, 4]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    eprev = 0.0
-    for i in range(N):
-        e = z[i] - (X[i, 0] * beta[0] + X[i, 1] * beta[1] + X[i, 2] * beta[2] + X[i, 3] * beta[3])
-        s0 += e * e
-        if i > 0:
-            s1 += 2.0 * e * eprev
-        if 0 < i < N - 1:
-            s2 += e * e
-        eprev = e
-    q = s0 - phi * s1 + phi * phi * s2
+    q = L[4, 4]
+    if q > 1e-6 * hq[0, 4]:
+        # The residuals' moments from the row's and the design's: S(r, r) = S(z, z)
+        # - 2 beta'S(X, z) + beta'S(X, X) beta, without cancellation trouble at this Q~.
+        s1 = hq[1, 4]
+        s2 = hq[2, 4]
+        for j in range(4):
+            t1 = 0.0
+            t2 = 0.0
+            for k in range(4):
+                t1 += G[1, j, k] * beta[k]
+                t2 += G[2, j, k] * beta[k]
+            s1 += beta[j] * (t1 - 2.0 * hq[1, j])
+            s2 += beta[j] * (t2 - 2.0 * hq[2, j])
+    else:
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        eprev = 0.0
+        for i in range(N):
+            e = z[i] - (X[i, 0] * beta[0] + X[i, 1] * beta[1] + X[i, 2] * beta[2] + X[i, 3] * beta[3])
+            s0 += e * e
+            if i > 0:
+                s1 += 2.0 * e * eprev
+            if 0 < i < N - 1:
+                s2 += e * e
+            eprev = e
+        q = s0 - phi * s1 + phi * phi * s2
     if not q > 0.0:
         return np.nan
     return (1.0 - phi) * (1.0 + phi) * N * (2.0 * phi * s2 - s1) / q + 2.0 * phi
@@ -247,7 +262,64 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
             hi = grid[min(best + 1, ng - 1)]
             x = grid[best]
             fx = fbest
-            if fx > -np.inf:
+            done = False
+            if 0 < best < ng - 1 and fx > -np.inf and math.isfinite(fg[best - 1] + fg[best + 1]):
+                # The secant method on the derivative, from the vertex of the parabola through
+                # the best grid point and its neighbours; it must stay inside them.
+                d1 = (fg[best + 1] - fx) / (hi - x)
+                d0 = (fx - fg[best - 1]) / (x - lo)
+                xa = x - (d0 * (hi - x) + d1 * (x - lo)) / (2.0 * (d1 - d0)) if d1 > d0 else x
+                xa = min(max(xa, lo), hi)
+                ga = _plm_dprofile(xa, G, hq, L, N, X, z, beta)
+                xb = xa + 1e-4
+                gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
+                for _ in range(20):
+                    if not (math.isfinite(ga) and math.isfinite(gb)) or ga == gb:
+                        break
+                    xc = xb - gb * (xb - xa) / (gb - ga)
+                    if not lo <= xc <= hi:
+                        break
+                    xa = xb
+                    ga = gb
+                    xb = xc
+                    gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
+                    if gb == 0.0 or abs(xb - xa) <= 1e-10 * (1.0 + abs(xb)):
+                        x = xb
+                        done = True
+                        break
+            if not done and 0 < best < ng - 1 and fx > -np.inf:
+                # The derivative changes sign across the best grid point's neighbours: its
+                # root by the Illinois method (regula falsi, superlinear), to ~1e-12.
+                ga = _plm_dprofile(lo, G, hq, L, N, X, z, beta)
+                gb = _plm_dprofile(hi, G, hq, L, N, X, z, beta)
+                if ga < 0.0 and gb > 0.0:
+                    xa = lo
+                    xb = hi
+                    xp = x
+                    side = 0
+                    for _ in range(100):
+                        xc = (xa * gb - xb * ga) / (gb - ga)
+                        gc = _plm_dprofile(xc, G, hq, L, N, X, z, beta)
+                        if not math.isfinite(gc):
+                            break
+                        if gc > 0.0:
+                            xb = xc
+                            gb = gc
+                            if side == 1:
+                                ga *= 0.5
+                            side = 1
+                        elif gc < 0.0:
+                            xa = xc
+                            ga = gc
+                            if side == -1:
+                                gb *= 0.5
+                            side = -1
+                        if gc == 0.0 or abs(xc - xp) <= 1e-10 * (1.0 + abs(xc)):
+                            x = xc
+                            done = True
+                            break
+                        xp = xc
+            if fx > -np.inf and not done:
                 w = x
                 v_ = x
                 fw = fx
@@ -318,7 +390,9 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                             fv = fu
             # The end of the range at least as good as the search's best (phi moves in ulp
             # steps there), or within its tolerance: the boundary.
-            if (best == 0 or best == ng - 1) and (fbest <= fx or abs(x) >= grid[ng - 1] - 1e-6):
+            if done:
+                pass
+            elif (best == 0 or best == ng - 1) and (fbest <= fx or abs(x) >= grid[ng - 1] - 1e-6):
                 x = grid[best]
                 boundary = 1.0
             elif fx > -np.inf:
