@@ -822,18 +822,13 @@ def _groups(t: np.ndarray):
 
 
 def _warn(out: np.ndarray, ar: int) -> None:
-    rows = out.shape[1]
-    k = int(np.count_nonzero(out[16] == 2.0))
-    if k:
-        what = "the series fits" if rows == 1 else f"{k} of {rows} series fit"
-        warnings.warn(f"PLM: {what} perfectly (residuals 0): SEs are 0, t and p are +-inf/0 or NaN",
-                      RuntimeWarning, stacklevel=3)
-    if ar:
-        k = int(np.count_nonzero(out[16] == 1.0))
-        if k:
-            what = "the series" if rows == 1 else f"{k} of {rows} series"
-            warnings.warn(f"PLM AR(1): for {what} the likelihood grows without bound as |phi| -> 1; "
-                          "reported at |phi| = 1 - 1e-12 (boundary=True)", RuntimeWarning, stacklevel=3)
+    # Fixed texts: Python shows each once per place, not once per batch of a simulation.
+    if np.any(out[16] == 2.0):
+        warnings.warn("PLM: a series fits perfectly (residuals 0): its SEs are 0, t and p are +-inf/0 "
+                      "or NaN (perfect_fit=True)", RuntimeWarning, stacklevel=3)
+    if ar and np.any(out[16] == 1.0):
+        warnings.warn("PLM AR(1): for a series the likelihood grows without bound as |phi| -> 1; its fit "
+                      "is reported at |phi| = 1 - 1e-12 (boundary=True)", RuntimeWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- registry entries
