@@ -24,8 +24,9 @@ EFFECTS = ("level", "slope")
 COEFS = ("intercept", "trend", "level", "slope")
 #: The AR(1) search stops at |phi| = 1 - 1e-12 (as gls does); atanh of that.
 THETA_MAX = math.atanh(1.0 - 1e-12)
-#: Coarse grid in atanh(phi) for the AR(1) profile likelihood, refined by Brent's method
-#: between the neighbours of its best point.  Denser near 0, where most optima lie.
+#: Coarse grid in atanh(phi) for the AR(1) profile likelihood, refined between the
+#: neighbours of its best point (the derivative's root; Brent's minimisation as a fallback).
+#: Denser near 0, where most optima lie.
 _STEPS = (0.15, 0.3, 0.45, 0.6, 0.8, 1.0, 1.25, 1.5, 1.8, 2.2, 2.7, 3.4, 4.5, 6.0, 8.0, 10.5)
 GRID = np.array(sorted({0.0, THETA_MAX, -THETA_MAX} | {s for s in _STEPS} | {-s for s in _STEPS}))
 #: Output rows of the kernel.
@@ -237,7 +238,8 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                 hq[0, j] = s0
                 hq[1, j] = s1
                 hq[2, j] = s2
-            # Coarse grid, then Brent's minimisation between the best point's neighbours.
+            # Coarse grid; then the root of the derivative next to its best point (secant
+            # method, or Illinois on the bracket), else Brent's minimisation there.
             best = 0
             fbest = np.inf
             for k in range(ng):
@@ -319,6 +321,15 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                             done = True
                             break
                         xp = xc
+            if done:
+                # A root of the derivative that is no better than the grid's best point is not
+                # the minimum: Brent's search decides.  (Leaves L factored at x.)
+                fnew = _plm_profile(x, G, hq, L, N, X, z, beta)
+                if fnew <= fbest + 1e-12 * (1.0 + abs(fbest)):
+                    fx = fnew
+                else:
+                    done = False
+                    x = grid[best]
             if fx > -np.inf and not done:
                 w = x
                 v_ = x
@@ -415,7 +426,8 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
                     if abs(xb - xa) <= 1e-13 * (1.0 + abs(xb)):
                         x = xb
                         break
-            _plm_profile(x, G, hq, L, N, X, z, beta)
+            if not done:
+                _plm_profile(x, G, hq, L, N, X, z, beta)
             phi = math.tanh(x)
             c2 = (1.0 - phi) * (1.0 + phi)
             logfac = -math.log(c2)
@@ -705,7 +717,8 @@ def plm(a, b, *, model: str = "W", ar: int = 0, improvement: str = "increase", t
     t tests on N - 4 df.  ``ar=1``: AR(1) errors (R(phi)_ij = phi^|i - j| by position)
     fitted by maximum likelihood, as ``nlme::gls(correlation = corARMA(p = 1), method =
     "ML")``: phi maximises the profile likelihood -2l = N log(2 pi Q(phi)/N) + (N - 1)
-    log(1 - phi^2) + N, Q the GLS residual SS (a grid in atanh phi, then Brent's method);
+    log(1 - phi^2) + N, Q the GLS residual SS (a grid in atanh phi, then the root of the exact
+    derivative next to the grid's best point, by the secant method; Brent's method as fallback);
     the SEs use Q(phi)/(N - 4).  The F test and R^2 use the raw residuals.
 
     Parameters
