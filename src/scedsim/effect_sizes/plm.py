@@ -141,10 +141,10 @@ def _plm_dprofile_python(theta, G, hq, L, N, X, z, beta):
 _plm_dprofile = kernel(_plm_dprofile_python)
 
 
-def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
+def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
     """Piecewise regression of each row of (a | b) on the design ``X`` (N x 4).
 
-    ``P`` = (X'X)^-1 X' and ``cdiag`` = diag((X'X)^-1) serve the OLS fit; ``G``, ``grid`` and
+    ``P`` = (X'X)^-1 X' and ``csd`` = sqrt(diag((X'X)^-1)) serve the OLS fit; ``G``, ``grid`` and
     ``gridL`` the AR(1) profile likelihood (``ar`` = 1): ``gridL[k]`` is the Cholesky factor of
     X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k and -log(1 - phi_k^2) in
     its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of
@@ -466,8 +466,9 @@ def _plm_2d_python(a, b, X, P, cdiag, G, grid, gridL, ar, sign, eff, tq, out):
             for j in range(4):
                 out[7 + j, r] = math.sqrt(q / df * hq[1, j])
         if not ar or perfect:
+            s = math.sqrt(q / df)
             for j in range(4):
-                out[7 + j, r] = math.sqrt(q / df * cdiag[j])
+                out[7 + j, r] = s * csd[j]
         beta0 = beta[0] + y0
         if perfect and abs(beta0) <= 1e-12 * (abs(y0) + zmax):
             beta0 = 0.0
@@ -524,7 +525,7 @@ def _design_args(times: tuple, m: int, model: str):
         raise ValueError("PLM design is singular: each phase needs 2 distinct session times")
     rinv = np.linalg.inv(rr)
     P = np.ascontiguousarray(rinv @ q.T)
-    cdiag = np.ascontiguousarray(np.sum(rinv * rinv, axis=1))
+    csd = np.ascontiguousarray(np.sqrt(np.sum(rinv * rinv, axis=1)))
     G = np.zeros((3, 4, 4))
     G[0] = X.T @ X
     G[1] = X[:-1].T @ X[1:] + X[1:].T @ X[:-1]
@@ -540,9 +541,9 @@ def _design_args(times: tuple, m: int, model: str):
             gridL[k] = np.nan  # numerically singular near |phi| = 1: the kernel's full path decides
         gridL[k, 0, 3] = phi
         gridL[k, 1, 3] = -math.log((1.0 - phi) * (1.0 + phi))
-    for arr in (X, P, cdiag, G, gridL):
+    for arr in (X, P, csd, G, gridL):
         arr.flags.writeable = False
-    return np.ascontiguousarray(X), P, cdiag, G, gridL
+    return np.ascontiguousarray(X), P, csd, G, gridL
 
 
 @lru_cache(maxsize=64)
@@ -552,8 +553,8 @@ def _t_quantile(df: int, confidence: float) -> float:
 
 def _kernel_args(m, n, model="W", ar=0, sign=1.0, effect="level", confidence=0.95, times=None):
     times = tuple(range(1, m + n + 1)) if times is None else tuple(times)
-    X, P, cdiag, G, gridL = _design_args(times, m, model)
-    return (X, P, cdiag, G, GRID, gridL, int(ar), float(sign), 2 + EFFECTS.index(effect),
+    X, P, csd, G, gridL = _design_args(times, m, model)
+    return (X, P, csd, G, GRID, gridL, int(ar), float(sign), 2 + EFFECTS.index(effect),
             _t_quantile(m + n - 4, confidence))
 
 
