@@ -763,6 +763,11 @@ def plm(a, b, *, model: str = "W", ar: int = 0, improvement: str = "increase", t
     bound as phi -> +-1: the search stops at |phi| = 1 - 1e-12, returns the limiting
     fit (SEs near 0), sets ``boundary`` and warns (gls stops there too, or fails).
 
+    In a simulation study the t test is the registered test ``plm_test``:
+    ``{name = "plm_test", effect = "level"}`` gives the p-value ``p_plm_level`` (rule
+    ``"p_plm_level <= 0.05"``), two-sided as R reports it, or one-sided in the direction
+    of improvement with ``alternative = "greater"``; ``model`` and ``ar`` pass through.
+
     References
     ----------
     Huitema, B. E., & McKean, J. W. (2000). Design specification issues in
