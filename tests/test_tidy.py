@@ -70,7 +70,7 @@ def test_trend_metrics_say_when_the_comparison_does_not_follow_the_baseline(full
     t = full_table
     ac = t[t["contrast"] == "A:C"]
     trend = [n for n, m in registry.metrics().items() if m.time_ordered]
-    assert {"pet", "tau_u", "tau_bc", "cdc"} <= set(trend)
+    assert {"pet", "tau_u", "tau_bc", "cdc", "plm"} <= set(trend)
     assert ac.loc[ac["metric"].isin(trend), "notes"].str.contains("between A and C").all()
     assert (ac.loc[~ac["metric"].isin(trend), "notes"] == "").all()
     assert (t.loc[t["contrast"] != "A:C", "notes"] == "").all()

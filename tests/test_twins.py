@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 23   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 25   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -247,11 +247,32 @@ def _group_median_calls(rng):
     return [(a, r, lo, hi, np.zeros(7, dtype=np.int64)) for r in range(3) for lo, hi in ((0, 1), (0, 2), (3, 7), (2, 5))]
 
 
+def _plm_profile_calls(rng):
+    import sys
+
+    mod = sys.modules["scedsim.effect_sizes.plm"]
+    out = []
+    for model, m, n in (("W", 3, 4), ("JW", 3, 2), ("B&L-B", 6, 5)):
+        X, _, _, G, grid, *_ = mod._kernel_args(m, n, model, 1)
+        # Noise, ties, and an exact fit (the whitened-residual path and Q~ = 0).
+        for y in (rng.normal(size=m + n), rng.integers(0, 5, m + n).astype(float), X @ [1.0, 2.0, -3.0, 0.5]):
+            z = y - y[0]
+            hq = np.empty((3, 5))
+            for j in range(5):
+                u = X[:, j] if j < 4 else z
+                hq[:, j] = (u @ z, u[:-1] @ z[1:] + u[1:] @ z[:-1], u[1:-1] @ z[1:-1])
+            for theta in (0.0, 0.7, -2.5, grid[0], grid[-1]):
+                out.append((theta, G, hq, np.zeros((5, 5)), m + n, X, z, np.zeros(4)))
+    return out
+
+
 CALLS = {
     _cdc + "_grow": _grow_calls,
     _cdc + "_mul": _mul_calls,
     _cdc + "_beyond_exact": _beyond_exact_calls,
     _cdc + "_group_median": _group_median_calls,
+    "scedsim.effect_sizes.plm._plm_profile": _plm_profile_calls,
+    "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

@@ -314,6 +314,9 @@ class TestSpec:
         One p-value per replication from all cases together.
     min_cases : int
         Cases per replication the test needs.
+    discrete : bool
+        Its p-values take few values (exact tests on short series), so that study
+        reports give their distribution; False for a continuous p-value (a t test).
     """
 
     name: str
@@ -325,6 +328,7 @@ class TestSpec:
     check: Callable | None = None
     across: bool = False
     min_cases: int = 1
+    discrete: bool = True
     user: bool = False
 
     def __reduce__(self):

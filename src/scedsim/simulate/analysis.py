@@ -74,8 +74,8 @@ class MetricSpec:
 
     @property
     def discrete(self) -> bool:
-        # Exact p-values take few values in short series.
-        return self.is_test or self.entry.discrete
+        # Exact p-values take few values in short series (a test says when its do not).
+        return self.entry.discrete
 
     @property
     def has_ci(self) -> bool:
