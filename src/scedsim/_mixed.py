@@ -369,3 +369,36 @@ def inv_diag(KX, Kinv, out):
         for m in range(r, p):
             s += Kinv[m, r] * Kinv[m, r]
         out[r] = s
+
+
+@kernel
+def fit_batch(X, Y, off, t, reml, ar, out, xy, C, logdet_r, zc, L, S, M, U, K, KX, Kinv, beta, dg):
+    """Random-intercept fits of many data sets with one design X (N x P, cases by off).
+
+    Row r of ``out`` gets beta (P), the unscaled variances diag((X'W^-1X)^-1) (P),
+    RSS, lam, phi and the log-likelihood.  ``xy`` (N x NC) and the rest are work arrays.
+    """
+    n_obs = X.shape[0]
+    p = X.shape[1]
+    for j in range(n_obs):
+        for c in range(p):
+            xy[j, c] = X[j, c]
+    for r in range(Y.shape[0]):
+        for j in range(n_obs):
+            xy[j, p] = Y[r, j]
+        if ar:
+            phi, lam, ll = max_phi_lambda(xy, off, t, C, logdet_r, zc, L, float(n_obs), reml, S, M, U, K, KX, beta)
+        else:
+            phi = 0.0
+            crossprods(xy, off, t, 0.0, C, logdet_r)
+            lam, ll = max_lambda(C, logdet_r, zc, L, float(n_obs), reml, S, M, U, K, KX, beta)
+        inv_diag(KX, Kinv, dg)
+        rss = S[p, p]
+        for c in range(p):
+            rss -= S[c, p] * beta[c]
+            out[r, c] = beta[c]
+            out[r, p + c] = dg[c]
+        out[r, 2 * p] = rss
+        out[r, 2 * p + 1] = lam
+        out[r, 2 * p + 2] = phi
+        out[r, 2 * p + 3] = ll
