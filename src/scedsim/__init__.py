@@ -11,7 +11,7 @@ from .registry import get_metric, register_metric, unregister_metric
 # ``ss.effect_sizes(df, ...)``).  The subpackage stays importable by its dotted path:
 # ``from scedsim.effect_sizes import nonoverlap``.
 from .tidy import EffectSizeTables, effect_sizes, summarize
-from .hplm import HplmResult, hplm
+from .multilevel import HplmResult, hplm
 
 from ._version import __version__
 

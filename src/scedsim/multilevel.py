@@ -314,9 +314,9 @@ def hplm(data, *, case="case", session="session", phase="phase", outcome="outcom
     ...                     "outcome": v} for c in y for s, v in enumerate(y[c])])
     >>> r = ss.hplm(df)
     >>> round(r.level.estimate, 4), round(r.level.se, 4), r.level.df
-    (1.4683, 0.6713, 18)
+    (1.6321, 0.7391, 18)
     >>> round(r.sd_intercept, 4), round(r.sd_residual, 4), round(r.loglik, 4)
-    (0.5306, 0.7689, -30.5155)
+    (0.5998, 0.8445, -32.423)
     """
     _check_options(model, method, ar)
     xs, ys, ts, _names = _prepare(data, case, session, phase, outcome, baseline, treatment, model)
@@ -458,11 +458,11 @@ def hplm_batch(y, baseline_lengths, *, model="W", method="ML", ar=0, sessions=No
     outcome doubled:
 
     >>> import numpy as np
-    >>> from scedsim.hplm import hplm_batch
+    >>> from scedsim.multilevel import hplm_batch
     >>> y = np.array([[3, 4, 3, 6, 7, 5, 8, 7], [2, 3, 4, 3, 5, 7, 8, 8], [5, 4, 5, 6, 5, 6, 9, 9]], float)
     >>> b = hplm_batch(np.stack([y, 2 * y]), [3, 4, 5])
     >>> b.estimate[:, 2].round(4).tolist(), b.se[:, 2].round(4).tolist(), b.df
-    ([1.4683, 2.9366], [0.6713, 1.3426], 18)
+    ([1.6321, 3.2642], [0.7391, 1.4783], 18)
     """
     _check_options(model, method, ar)
     y = np.asarray(y, dtype=np.float64)
