@@ -180,8 +180,8 @@ def _unpack(theta, q, ar):
 
 
 def _fit_general(xy, off, t, zc, n, reml, ar, work, start_lam, start_phi):
-    """Random level / random slopes: quasi-Newton over the log-Cholesky factor of
-    G / s2 (and atanh phi), from a few starts, then a Nelder-Mead polish."""
+    """Random level / random slopes: Nelder-Mead over the log-Cholesky factor of
+    G / s2 (and atanh phi), from a few starts, restarted until it stops improving."""
     from scipy.optimize import minimize
 
     q = zc.size
@@ -203,6 +203,11 @@ def _fit_general(xy, off, t, zc, n, reml, ar, work, start_lam, start_phi):
         bounds += [(-1e3, 1e3)] * (q - 1 - j)
     if ar:
         bounds.append((-7.0, 7.0))
+    def nm(x0):
+        return minimize(negll, np.clip(x0, lo, hi), method="Nelder-Mead", bounds=bounds,
+                        options={"xatol": 1e-10, "fatol": 1e-14, "maxfev": 2000 * npar, "adaptive": npar > 3})
+
+    lo, hi = np.array(bounds).T
     best = None
     base = math.log(max(math.sqrt(start_lam), 1e-3))
     for other in (-1.0, -3.0, 0.0):
@@ -212,13 +217,24 @@ def _fit_general(xy, off, t, zc, n, reml, ar, work, start_lam, start_phi):
             x0 += [0.0] * (q - 1 - j)
         if ar:
             x0.append(math.atanh(max(-0.95, min(0.95, start_phi))))
-        r = minimize(negll, np.array(x0), method="L-BFGS-B", bounds=bounds,
-                     options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+        r = nm(np.array(x0))
         if best is None or r.fun < best.fun:
             best = r
-    r = minimize(negll, best.x, method="Nelder-Mead",
-                 options={"xatol": 1e-9, "fatol": 1e-13, "maxiter": 4000 * npar, "maxfev": 4000 * npar})
-    theta = r.x if r.fun <= best.fun else best.x
+        if npar > 4:  # random slopes: Nelder-Mead alone stalls in ten dimensions
+            r = minimize(negll, np.array(x0), method="L-BFGS-B", bounds=bounds,
+                         options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+            if r.fun < best.fun:
+                best = r
+    # Nelder-Mead restarted from its own answer until it stops improving (a fresh simplex
+    # escapes the collapsed one); a quasi-Newton step would cost more per evaluation here.
+    for _ in range(10):
+        r = nm(best.x)
+        done = r.fun >= best.fun - 1e-12
+        if r.fun < best.fun:
+            best = r
+        if done:
+            break
+    theta = best.x
     L, phi = _unpack(theta, q, ar)
     _mx.crossprods(xy, off, t, phi, work.C, work.ldr)
     work.L[...] = L
@@ -252,7 +268,7 @@ def hplm(data, *, case="case", session="session", phase="phase", outcome="outcom
     constants) with b and s2 profiled out: for a random intercept a grid in
     log(tau^2 / s2) then Brent, the boundary tau = 0 included, and for AR(1) an
     outer grid and Brent over atanh(phi); with ``random_level`` or
-    ``random_slopes`` a quasi-Newton search over the log-Cholesky factor.
+    ``random_slopes`` Nelder-Mead (restarted) over the log-Cholesky factor.
     Standard errors are those of ``summary.lme`` for both methods:
     sqrt(diag(RSS / (N - 4) (sum X'W^-1 X)^-1)); t tests use nlme's
     containment df, N - k - 3 (k cases).
