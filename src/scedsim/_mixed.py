@@ -149,6 +149,9 @@ def gls(S, K, beta):
     rss = S[p, p]
     for a in range(p):
         rss -= S[a, p] * beta[a]
+    if rss <= 1e-10 * S[p, p]:
+        # A perfect fit, or one lost in round-off (y is centred first): no likelihood.
+        return np.nan, ld
     return rss, ld
 
 
@@ -234,6 +237,72 @@ def _brent_lam(a, b, in_log, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
     return x, -fx
 
 
+@kernel
+def _dll_dtheta(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+    """Random intercept: (ll, d ll / d log lam) at lam > 0 (beta and s2 profiled out, so
+    only the explicit dependence counts).  With a_i = 1'R^-1 1, M_i = 1 + lam a_i and
+    u_i = 1'R^-1 r_i:  d RSS / d lam = -sum u_i^2 / M_i^2,  d log|W_i| / d lam = a_i / M_i,
+    and for REML d log|X'W^-1 X| / d lam = -sum v_i' (X'W^-1 X)^-1 v_i / M_i^2, v_i = X'R^-1 1."""
+    ll = _ll_lam(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    if not ll > -np.inf:
+        return ll, np.nan
+    p = KX.shape[0]
+    rss = S[p, p]
+    for c in range(p):
+        rss -= S[c, p] * beta[c]
+    t1 = t2 = t3 = 0.0
+    for i in range(C.shape[0]):
+        a = C[i, 0, 0]
+        m = 1.0 + lam * a
+        u = C[i, 0, p]
+        for c in range(p):
+            u -= C[i, 0, c] * beta[c]
+        t1 += u * u / (m * m)
+        t2 += a / m
+        if reml:
+            # |K^-1 v|^2 by forward substitution, in U's first row (free after the fit)
+            ss = 0.0
+            for r in range(p):
+                w = C[i, 0, r]
+                for c in range(r):
+                    w -= KX[r, c] * U[0, c]
+                w /= KX[r, r]
+                U[0, r] = w
+                ss += w * w
+            t3 += ss / (m * m)
+    nn = n - p if reml else n
+    g = 0.5 * nn * t1 / rss - 0.5 * t2 + (0.5 * t3 if reml else 0.0)
+    return ll, lam * g
+
+
+@kernel
+def _polish(lam, ll, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+    """Secant steps on d ll / d log lam = 0 from Brent's answer: Brent stops where ll is
+    flat to round-off (~1e-8 in log lam); the root of the derivative is found to ~1e-15.
+    Kept only if ll does not drop beyond round-off and the derivative shrinks."""
+    x0 = math.log(lam)
+    f0, g0 = _dll_dtheta(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    if not (g0 == g0):
+        return lam, ll
+    x1 = x0 + 1e-6
+    f1, g1 = _dll_dtheta(math.exp(x1), C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    for _ in range(20):
+        if not (g1 == g1) or g1 == g0:
+            break
+        x2 = x1 - g1 * (x1 - x0) / (g1 - g0)
+        if abs(x2 - x1) > 0.1:   # not the local root: leave Brent's answer
+            break
+        x0, g0 = x1, g1
+        x1 = x2
+        f1, g1 = _dll_dtheta(math.exp(x1), C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        if abs(x1 - x0) <= 1e-15 * max(1.0, abs(x1)):
+            break
+    if f1 >= ll - 1e-12 * abs(ll) and abs(g1) <= abs(_dll_dtheta(lam, C, logdet_r, zc, L, n, reml, S, M, U, K,
+                                                                   KX, beta)[1]):
+        return math.exp(x1), f1
+    return lam, ll
+
+
 LO, HI, STEP = -14.0, 10.0, 1.0   # grid of log(tau^2 / s2)
 
 
@@ -266,6 +335,8 @@ def max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
         lam, ll = 0.0, ll0
     if best > ll:
         lam, ll = math.exp(LO + bj * STEP), best
+    if lam > 0.0:
+        lam, ll = _polish(lam, ll, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     ll = _ll_lam(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     return lam, ll
 
@@ -384,8 +455,13 @@ def fit_batch(X, Y, off, t, reml, ar, out, xy, C, logdet_r, zc, L, S, M, U, K, K
         for c in range(p):
             xy[j, c] = X[j, c]
     for r in range(Y.shape[0]):
+        # Centred y (every model has an intercept column): RSS = y'W^-1y - ... keeps its digits.
+        ybar = 0.0
         for j in range(n_obs):
-            xy[j, p] = Y[r, j]
+            ybar += Y[r, j]
+        ybar /= n_obs
+        for j in range(n_obs):
+            xy[j, p] = Y[r, j] - ybar
         if ar:
             phi, lam, ll = max_phi_lambda(xy, off, t, C, logdet_r, zc, L, float(n_obs), reml, S, M, U, K, KX, beta)
         else:
@@ -398,6 +474,7 @@ def fit_batch(X, Y, off, t, reml, ar, out, xy, C, logdet_r, zc, L, S, M, U, K, K
             rss -= S[c, p] * beta[c]
             out[r, c] = beta[c]
             out[r, p + c] = dg[c]
+        out[r, 0] += ybar
         out[r, 2 * p] = rss
         out[r, 2 * p + 1] = lam
         out[r, 2 * p + 2] = phi

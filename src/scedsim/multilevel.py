@@ -355,7 +355,11 @@ def hplm(data, *, case="case", session="session", phase="phase", outcome="outcom
     if np.linalg.matrix_rank(X) < _mx.P:
         raise ValueError("the design is rank deficient (e.g. every case has a single treatment session, "
                          "so the slope change is not estimable)")
-    xy = np.ascontiguousarray(np.column_stack([X, np.concatenate(ys)]))
+    y = np.concatenate(ys)
+    # Centred (every model has an intercept): RSS keeps its digits.  A plain running
+    # sum, the kernel's order in hplm_batch, so that the two agree to the last bit.
+    ybar = sum(y.tolist()) / y.size
+    xy = np.ascontiguousarray(np.column_stack([X, y - ybar]))
     t = np.concatenate(ts)
     off = np.concatenate([[0], np.cumsum([y.size for y in ys])]).astype(np.int64)
     reml = method == "REML"
@@ -377,14 +381,15 @@ def hplm(data, *, case="case", session="session", phase="phase", outcome="outcom
         L, phi, ll = _fit_general(xy, off, t, zc, n, reml, ar, work, lam, phi)
     if not np.isfinite(ll):
         raise ValueError("the likelihood could not be evaluated (a perfect fit, or a degenerate design)")
-    return _result(work, L, zc, phi, ll, n, k, model, method)
+    return _result(work, L, zc, phi, ll, n, k, model, method, ybar)
 
 
-def _result(work, L, zc, phi, ll, n, k, model, method) -> HplmResult:
+def _result(work, L, zc, phi, ll, n, k, model, method, ybar) -> HplmResult:
     from scipy import stats
 
     p = _mx.P
     rss = work.S[p, p] - work.S[:p, p] @ work.beta
+    work.beta[0] += ybar
     _mx.inv_diag(work.KX, work.Kinv, work.dg)
     s2_se = rss / (n - p)
     s2 = rss / (n - p) if method == "REML" else rss / n
