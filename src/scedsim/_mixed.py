@@ -308,6 +308,18 @@ LO, HI, STEP = -14.0, 10.0, 1.0   # grid of log(tau^2 / s2)
 
 @kernel
 def max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+    """Random intercept: the maximum over lam = tau^2 / s2 >= 0 (:func:`search_lambda`),
+    polished by secant steps on the derivative.  Returns (lam, ll); L, S, beta are left
+    at the returned lam."""
+    lam, ll = search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    if lam > 0.0:
+        lam, ll = _polish(lam, ll, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        ll = _ll_lam(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    return lam, ll
+
+
+@kernel
+def search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
     """Random intercept: maximise the profiled log-likelihood over lam = tau^2 / s2 >= 0.
 
     A grid in log lam, then Brent around the best point; near the lower end the
@@ -335,8 +347,6 @@ def max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
         lam, ll = 0.0, ll0
     if best > ll:
         lam, ll = math.exp(LO + bj * STEP), best
-    if lam > 0.0:
-        lam, ll = _polish(lam, ll, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     ll = _ll_lam(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     return lam, ll
 
@@ -344,7 +354,8 @@ def max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
 @kernel
 def _ll_phi(z, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
     crossprods(xy, off, t, math.tanh(z), C, logdet_r)
-    return max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+    # Brent's precision is enough inside the outer search; the final point is polished.
+    return search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
 
 
 ZLO, ZHI, ZSTEP = -5.0, 5.0, 0.5   # grid of atanh(phi)
