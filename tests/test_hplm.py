@@ -215,7 +215,8 @@ def test_reference_rows_random_level(sets, ref):
 
 @pytest.mark.parametrize("kw,zcols", [({}, (0,)), ({"method": "REML"}, (0,)), ({"ar": 1}, (0,)),
                                       ({"ar": 1, "method": "REML"}, (0,)), ({"random_level": True}, (0, 2)),
-                                      ({"model": "H-M", "random_level": True, "method": "REML"}, (0, 2))])
+                                      ({"model": "H-M", "random_level": True, "method": "REML"}, (0, 2)),
+                                      ({"random_level": True, "ar": 1}, (0, 2))])
 def test_loglik_is_the_multivariate_normal_density(sets, kw, zcols):
     for sid in ("mb_001", "mb_004"):
         d = sets[sid]
@@ -242,6 +243,34 @@ def test_optimum_beats_a_grid(sets, method):
     best = max(_gls(d, g, f, "W", method)[2] for g in [0.0, *np.exp(np.linspace(-6, 3, 10))]
                for f in np.linspace(-0.9, 0.9, 13))
     assert best <= ra.loglik + 1e-10
+
+
+def test_ar1_with_missing_sessions_is_the_dense_model(sets):
+    """Gaps in the sessions: the correlation is phi^|t_j - t_l| (the AR(1) process seen at
+    the observed sessions), which the O(n) whitening must reproduce."""
+    d = sets["mb_001"]
+    d = d[d.session % 4 != 0]
+    for method in ("ML", "REML"):
+        r = ss.hplm(d, ar=1, method=method)
+        assert r.loglik == pytest.approx(_dense_loglik(d, r, "W", method), abs=1e-8 * abs(r.loglik))
+        lam = (r.sd_intercept / r.sd_residual) ** 2
+        beta, se, ll = _gls(d, lam, r.phi, "W", method)
+        assert _est(r) == pytest.approx(beta, rel=1e-9) and _se(r) == pytest.approx(se, rel=1e-9)
+        assert max(_gls(d, lam, r.phi + h, "W", method)[2] for h in (-1e-3, 1e-3)) < r.loglik
+
+
+@pytest.mark.slow
+def test_random_slopes_reach_r_maximum(sets, ref):
+    """Not in the checker (scan's random.slopes): never below R's log-likelihood, and the
+    log-likelihood is the dense density at the fit's own parameters."""
+    rows = ref[(ref.option == "random.slopes=TRUE (random intercept + trend + level + slope)")
+               & (ref.metric == "hplm_logLik")]
+    assert len(rows) >= 15
+    for row in rows.itertuples():
+        r = ss.hplm(sets[row.set_id], random_slopes=True)
+        assert r.loglik >= float(row.estimate) - 1e-8 * abs(float(row.estimate)), row.set_id
+    r = ss.hplm(sets["mb_004"], random_slopes=True)
+    assert r.loglik == pytest.approx(_dense_loglik(sets["mb_004"], r, zcols=(0, 1, 2, 3)), abs=1e-8 * abs(r.loglik))
 
 
 def test_boundary_tau_zero():
