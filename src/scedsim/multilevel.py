@@ -217,14 +217,13 @@ def _fit_general(xy, off, t, zc, n, reml, ar, work, start_lam, start_phi):
             x0 += [0.0] * (q - 1 - j)
         if ar:
             x0.append(math.atanh(max(-0.95, min(0.95, start_phi))))
-        r = nm(np.array(x0))
-        if best is None or r.fun < best.fun:
-            best = r
-        if npar > 4:  # random slopes: Nelder-Mead alone stalls in ten dimensions
+        if npar > 4:  # random slopes: Nelder-Mead stalls in ten dimensions, a quasi-Newton start does not
             r = minimize(negll, np.array(x0), method="L-BFGS-B", bounds=bounds,
                          options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
-            if r.fun < best.fun:
-                best = r
+        else:
+            r = nm(np.array(x0))
+        if best is None or r.fun < best.fun:
+            best = r
     # Nelder-Mead restarted from its own answer until it stops improving (a fresh simplex
     # escapes the collapsed one); a quasi-Newton step would cost more per evaluation here.
     for _ in range(10):
@@ -295,8 +294,15 @@ def hplm(data, *, case="case", session="session", phase="phase", outcome="outcom
         ``.se``, ``.statistic``, ``.pvalue``, ``.df``), ``.sd_intercept``,
         ``.sd_residual``, ``.loglik``, ``.phi``.
 
+    See Also
+    --------
+    hplm_batch : the random-intercept fit of many data sets of one design (compiled).
+    hplm_pvalues : its p-values, the simulator's ``hplm_test`` rule.
+
     Notes
     -----
+    ``random_slopes=True`` (ten variance parameters) is searched from several
+    starts and takes seconds per fit; the other models take milliseconds.
     R's ``optim`` (scan's default) often stops short of the maximum near
     tau = 0 and on flat likelihoods; this function maximises properly, so its
     log-likelihood is at least R's and its estimates can differ from scan's by
