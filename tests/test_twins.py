@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 35   # kernels that are not a metric's (helpers, simulation, permutation, hplm's mixed model)
+N_OTHER = 36   # kernels that are not a metric's (helpers, simulation, permutation, hplm's mixed model)
 Z = 1.959963984540054
 
 
@@ -265,7 +265,9 @@ def _mixed_calls(name):
         if name in ("max_lambda", "search_lambda"):
             return [full(w1, z1, r) for r in (False, True)]
         if name == "_ll_phi":
-            return [(z, xy, off, t, *full(w1, z1, False)) for z in (-0.5, 0.3)]
+            return [(z, pol, xy, off, t, *full(w1, z1, False)) for z in (-0.5, 0.3) for pol in (False, True)]
+        if name == "_ll_phi_near":
+            return [(0.3, lam0, xy, off, t, *full(w1, z1, False)) for lam0 in (0.0, 0.5, 1e-9)]
         if name == "max_phi_lambda":
             return [(xy, off, t, *full(w1, z1, False))]
         if name == "inv_diag":
@@ -278,7 +280,7 @@ def _mixed_calls(name):
 
 
 _MIXED = ("crossprods", "chol", "accumulate", "gls", "loglik", "profile", "_ll_lam", "_brent_lam", "_dll_dtheta",
-          "_polish", "max_lambda", "search_lambda", "_ll_phi", "max_phi_lambda", "inv_diag", "fit_batch")
+          "_polish", "max_lambda", "search_lambda", "_ll_phi", "_ll_phi_near", "max_phi_lambda", "inv_diag", "fit_batch")
 
 CALLS = {
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},

@@ -352,10 +352,26 @@ def search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
 
 
 @kernel
-def _ll_phi(z, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+def _ll_phi(z, polish, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+    """(lam, ll) at z = atanh(phi), the inner maximum polished or not."""
     crossprods(xy, off, t, math.tanh(z), C, logdet_r)
-    # Brent's precision is enough inside the outer search; the final point is polished.
-    return search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+    if polish:
+        return max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    return search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+
+
+@kernel
+def _ll_phi_near(z, lam0, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
+    """(lam, ll) at z = atanh(phi), the inner search started from lam0, the optimum at a
+    nearby phi: Brent in log lam on log lam0 +- 2, or the full search when lam0 = 0 or
+    the answer lands on the bracket's edge.  (The final phi gets the full search.)"""
+    crossprods(xy, off, t, math.tanh(z), C, logdet_r)
+    if lam0 > 0.0:
+        c = math.log(lam0)
+        x, ll = _brent_lam(c - 2.0, c + 2.0, True, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        if abs(x - c) < 1.99 and ll > -np.inf:
+            return math.exp(x), ll
+    return search_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
 
 
 ZLO, ZHI, ZSTEP = -5.0, 5.0, 0.5   # grid of atanh(phi)
@@ -366,11 +382,11 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
     """Random intercept + AR(1): the outer 1-D search over z = atanh(phi) (grid, then
     Brent), the inner one over lam.  Returns (phi, lam, ll), work arrays at them."""
     ng = int((ZHI - ZLO) / ZSTEP) + 1
-    best, bj = -np.inf, -1
+    best, bj, lam_best = -np.inf, -1, 0.0
     for j in range(ng):
-        v = _ll_phi(ZLO + j * ZSTEP, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        lv, v = _ll_phi(ZLO + j * ZSTEP, False, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
         if v > best:
-            best, bj = v, j
+            best, bj, lam_best = v, j, lv
     if bj < 0:
         return np.nan, np.nan, -np.inf
     a = ZLO + max(bj - 1, 0) * ZSTEP
@@ -378,7 +394,8 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
     # Brent over z (the same steps as _brent_lam, objective -_ll_phi).
     tol = 1e-10
     x = w = v = a + GOLD * (b - a)
-    fx = -_ll_phi(x, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    lam_x, fx = _ll_phi_near(x, lam_best, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    fx = -fx
     fw = fv = fx
     d = e = 0.0
     for _ in range(200):
@@ -407,7 +424,8 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
             e = (a - x) if x >= xm else (b - x)
             d = GOLD * e
         u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0 else -tol1)
-        fu = -_ll_phi(u, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        lam_u, fu = _ll_phi_near(u, lam_x, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+        fu = -fu
         if not fu == fu:
             fu = np.inf
         if fu <= fx:
@@ -416,6 +434,7 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
             else:
                 b = x
             v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
+            lam_x = lam_u
         else:
             if u < x:
                 a = u
@@ -428,8 +447,27 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
     z = x
     if best > -fx:
         z = ZLO + bj * ZSTEP
-    crossprods(xy, off, t, math.tanh(z), C, logdet_r)
-    lam, ll = max_lambda(C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
+    # Brent stops where ll(z) is flat to round-off (~1e-7 in z); parabolas through
+    # z -+ 1e-4 on the polished profile put the vertex within ~1e-9.  Kept only if ll
+    # does not drop beyond round-off.
+    fz = _ll_phi(z, True, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+    h = 1e-4
+    for _ in range(2):
+        if abs(z) > ZHI - 10 * h:
+            break
+        fp = _ll_phi(z + h, True, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+        fm = _ll_phi(z - h, True, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+        den = fp - 2.0 * fz + fm
+        if not den < 0.0:
+            break
+        zn = z - h * (fp - fm) / (2.0 * den)
+        if abs(zn - z) > h:
+            break
+        fn = _ll_phi(zn, True, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)[1]
+        if not fn >= fz - 1e-12 * abs(fz):
+            break
+        z, fz = zn, fn
+    lam, ll = _ll_phi(z, True, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     return math.tanh(z), lam, ll
 
 
