@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 25   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 42   # kernels that are not a metric's (helpers, simulation, permutation, hplm's mixed model)
 Z = 1.959963984540054
 
 
@@ -266,6 +266,72 @@ def _plm_profile_calls(rng):
     return out
 
 
+def _mixed_calls(name):
+    """Calls of the mixed-model kernels (scedsim._mixed) on a 3-case, 6-session data set."""
+    def calls(rng):
+        from scedsim import _mixed as mx
+        from scedsim.multilevel import _Work, _design
+
+        k, n_t = 3, 6
+        t1 = np.arange(1.0, n_t + 1)
+        X = np.vstack([_design(t1, (np.arange(n_t) >= m).astype(float), "W") for m in (2, 3, 4)])
+        y = rng.normal(size=k * n_t) + np.repeat(rng.normal(size=k), n_t)
+        xy, off, t = np.column_stack([X, y]), np.array([0, 6, 12, 18]), np.tile(t1, k)
+        z1, z2 = np.zeros(1, np.int64), np.array([0, 2])
+
+        def work(q):
+            w = _Work(k, q)
+            mx.crossprods(xy, off, t, 0.3, w.C, w.ldr)
+            w.L[...] = 0.5 * np.tril(np.ones((q, q)))
+            return w
+
+        w1, w2 = work(1), work(2)
+
+        def full(w, zc, reml):
+            return (w.C, w.ldr, zc, w.L, float(k * n_t), reml, w.S, w.M, w.U, w.K, w.KX, w.beta)
+
+        spd = np.cov(rng.normal(size=(4, 12)))
+        if name == "crossprods":
+            return [(xy, off, t, phi, np.empty((k, 5, 5)), np.empty(k)) for phi in (0.0, 0.4, -0.3)]
+        if name == "chol":
+            return [(spd, 4, np.empty((4, 4))), (-spd, 4, np.empty((4, 4))), (spd, 2, np.empty((2, 2)))]
+        if name == "accumulate":
+            return [(w.C, w.ldr, zc, w.L, w.S, w.M, w.U, w.K) for w, zc in ((w1, z1), (w2, z2))]
+        if name == "gls":
+            return [(np.cov(rng.normal(size=(5, 12))), np.empty((4, 4)), np.empty(4)), (np.ones((5, 5)),
+                    np.empty((4, 4)), np.empty(4))]
+        if name == "loglik":
+            return [(3.0, 1.0, 2.0, 18.0, 4, r) for r in (False, True)] + [(0.0, 1.0, 2.0, 18.0, 4, False)]
+        if name == "profile":
+            return [full(w, zc, r) for w, zc in ((w1, z1), (w2, z2)) for r in (False, True)]
+        if name == "_ll_lam":
+            return [(lam, *full(w1, z1, r)) for lam in (0.0, 0.7) for r in (False, True)]
+        if name == "_brent_lam":
+            return [(-3.0, 2.0, True, *full(w1, z1, False)), (0.0, 0.5, False, *full(w1, z1, True))]
+        if name == "_dll_dtheta":
+            return [(0.7, *full(w1, z1, r)) for r in (False, True)]
+        if name == "_polish":
+            return [(0.7, -40.0, *full(w1, z1, r)) for r in (False, True)]
+        if name in ("max_lambda", "search_lambda"):
+            return [full(w1, z1, r) for r in (False, True)]
+        if name == "_ll_phi":
+            return [(z, pol, xy, off, t, *full(w1, z1, False)) for z in (-0.5, 0.3) for pol in (False, True)]
+        if name == "_ll_phi_near":
+            return [(0.3, lam0, xy, off, t, *full(w1, z1, False)) for lam0 in (0.0, 0.5, 1e-9)]
+        if name == "max_phi_lambda":
+            return [(xy, off, t, *full(w1, z1, False))]
+        if name == "inv_diag":
+            return [(np.linalg.cholesky(spd), np.empty((4, 4)), np.empty(4))]
+        assert name == "fit_batch"
+        Y = rng.normal(size=(2, k * n_t))
+        return [(X, Y, off, t, reml, False, np.empty((2, 12)), np.empty((k * n_t, 5)), w1.C, w1.ldr, z1, w1.L,
+                 w1.S, w1.M, w1.U, w1.K, w1.KX, np.empty((4, 4)), w1.beta, np.empty(4)) for reml in (False, True)]
+    return calls
+
+
+_MIXED = ("crossprods", "chol", "accumulate", "gls", "loglik", "profile", "_ll_lam", "_brent_lam", "_dll_dtheta",
+          "_polish", "max_lambda", "search_lambda", "_ll_phi", "_ll_phi_near", "max_phi_lambda", "inv_diag", "fit_batch")
+
 CALLS = {
     _cdc + "_grow": _grow_calls,
     _cdc + "_mul": _mul_calls,
@@ -273,6 +339,7 @@ CALLS = {
     _cdc + "_group_median": _group_median_calls,
     "scedsim.effect_sizes.plm._plm_profile": _plm_profile_calls,
     "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
+    **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

@@ -11,9 +11,10 @@ from .registry import get_metric, register_metric, unregister_metric
 # ``ss.effect_sizes(df, ...)``).  The subpackage stays importable by its dotted path:
 # ``from scedsim.effect_sizes import nonoverlap``.
 from .tidy import EffectSizeTables, effect_sizes, summarize
+from .multilevel import HplmResult, hplm
 
 from ._version import __version__
 
 __all__ = [*_METRIC_FUNCTIONS,
            "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",
-           "EffectSize", "TauBCResult", "get_num_threads", "set_num_threads", "__version__"]
+           "hplm", "HplmResult", "EffectSize", "TauBCResult", "get_num_threads", "set_num_threads", "__version__"]
