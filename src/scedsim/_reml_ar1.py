@@ -7,6 +7,9 @@
 method = "REML")``), and the design-comparable SMD of Pustejovsky, Hedges &
 Shadish (2014) computed from it.
 
+Powers are ``math.pow`` with a float exponent, so that kernel and twin agree to
+the bit (numba computes ``x ** int`` by repeated multiplication).
+
 Layout as in :mod:`scedsim._hps`: ``Y[set, case, j]`` padded, ``n[case]`` points,
 integer ``times`` increasing within a case, ``trt`` 1.0/0.0.
 
@@ -55,7 +58,8 @@ def _forms_python(y, times, trt, n, phi, q):
         sdy = wd * wy
         syy = wy * wy
         for j in range(1, n[i]):
-            r = phi ** (times[i, j] - times[i, j - 1])
+            gap = times[i, j] - times[i, j - 1]
+            r = phi if gap == 1 else math.pow(phi, float(gap))  # consecutive sessions: no pow
             v = 1.0 - r * r
             ld += math.log(v)
             sc = 1.0 / math.sqrt(v)
@@ -359,8 +363,8 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
             for j in range(ni):
                 for l in range(ni):
                     lag = abs(times[i, j] - times[i, l])
-                    Rm[j * T + l] = phi ** lag
-                    dR[j * T + l] = s2 * lag * phi ** (lag - 1) if lag > 0 else 0.0
+                    Rm[j * T + l] = math.pow(phi, float(lag))
+                    dR[j * T + l] = s2 * lag * math.pow(phi, float(lag - 1)) if lag > 0 else 0.0
             # U = Vi X; C_a = Vi A_a (A_1 = J, A_2 = sigma^2 dR/dphi, A_3 = R).
             for j in range(ni):
                 u0 = 0.0
@@ -524,10 +528,10 @@ def _case_winv_python(times, trt, n, i, phi, lam, Rinv1, Wi, T):
     for j in range(ni):
         d = 1.0
         if j > 0:
-            r = phi ** (times[i, j] - times[i, j - 1])
+            r = math.pow(phi, float(times[i, j] - times[i, j - 1]))
             d = 1.0 / (1.0 - r * r)
         if j < ni - 1:
-            r = phi ** (times[i, j + 1] - times[i, j])
+            r = math.pow(phi, float(times[i, j + 1] - times[i, j]))
             v = 1.0 - r * r
             d += r * r / v
             Wi[j * T + j + 1] = -r / v

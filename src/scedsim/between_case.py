@@ -423,10 +423,10 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     >>> df = pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
     >>> r = ss.bcsmd(df)
     >>> round(r.estimate, 4), round(r.se, 4), round(r.df, 3)
-    (2.1598, 1.4467, 3.32)
+    (2.1604, 1.447, 3.32)
     >>> r = ss.bcsmd(df, method="reml")
     >>> round(r.estimate, 4), round(r.se, 4), round(r.phi, 4)
-    (2.4699, 1.4317, -0.2132)
+    (2.4699, 1.4322, -0.2132)
     """
     _check_method_design(method, design)
     confidence = _check_confidence(confidence)
