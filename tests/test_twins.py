@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 29   # kernels that are not a metric's (helpers, simulation, permutation)
+N_OTHER = 30   # kernels that are not a metric's (helpers, simulation, permutation)
 Z = 1.959963984540054
 
 
@@ -292,6 +292,12 @@ def _case_winv_calls(rng):
     return [(d.times, d.trt, d.n, i, 0.4, 0.7, np.zeros(7), np.zeros(49), 7) for i in range(d.k)]
 
 
+def _no_residual_calls(rng):
+    Y, d = _bcsmd_sets(rng, 1)
+    exact = 2.0 + 1.5 * d.trt + np.arange(d.k)[:, None]
+    return [(Y[0], d.trt, d.n), (exact, d.trt, d.n), (np.full_like(exact, 3.0), d.trt, d.n)]
+
+
 _kr = "scedsim._reml_ar1."
 CALLS = {
     "scedsim._hps._hps_mb": _hps_calls,
@@ -304,6 +310,7 @@ CALLS = {
     _kr + "_brent_phi": _brent_phi_calls,
     _kr + "_reml_loglik": _reml_loglik_calls,
     _kr + "_case_winv": _case_winv_calls,
+    _kr + "_no_residual": _no_residual_calls,
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

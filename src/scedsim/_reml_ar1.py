@@ -302,6 +302,10 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
     AU = work[o + 6 * TT + 9 * T:o + 6 * TT + 15 * T]
     for s in range(n_sets):
         y = Y[s]
+        if _no_residual(y, trt, n):
+            for f in range(out.shape[0]):
+                out[f, s] = math.nan
+            continue
         # Profile over atanh(phi): grid, then Brent around the best grid point.
         best = math.inf
         zb = 0.0
@@ -516,6 +520,44 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
         out[10, s] = J
         out[11, s] = loglik
         out[12, s] = lam
+
+
+def _no_residual_python(y, trt, n):
+    """True when case intercepts and one treatment effect fit y (almost) exactly: sigma^2
+    would be 0 (REML runs lambda to infinity), so there is nothing to standardise by."""
+    k = n.shape[0]
+    tot = 0.0
+    cnt = 0
+    for i in range(k):
+        for j in range(n[i]):
+            tot += y[i, j]
+            cnt += 1
+    grand = tot / cnt
+    sst = 0.0
+    syy = 0.0
+    sdy = 0.0
+    sdd = 0.0
+    for i in range(k):
+        my = 0.0
+        md = 0.0
+        for j in range(n[i]):
+            my += y[i, j]
+            md += trt[i, j]
+        my /= n[i]
+        md /= n[i]
+        for j in range(n[i]):
+            e = y[i, j] - my
+            dd = trt[i, j] - md
+            syy += e * e
+            sdy += dd * e
+            sdd += dd * dd
+            c = y[i, j] - grand
+            sst += c * c
+    rss = syy - sdy * sdy / sdd if sdd > 0.0 else syy
+    return not (rss > 1e-14 * sst)
+
+
+_no_residual = kernel(_no_residual_python)
 
 
 def _case_winv_python(times, trt, n, i, phi, lam, Rinv1, Wi, T):
