@@ -280,3 +280,20 @@ def test_batch_errors():
         ss.bcsmd_batch(bad, trt)
     with pytest.raises(ValueError, match="no treatment"):
         ss.bcsmd_batch(y, np.zeros((3, 6), bool))
+
+
+def test_threaded_batch_equals_one_thread(monkeypatch):
+    from scedsim import between_case
+
+    rng = np.random.default_rng(8)
+    trt = np.arange(7) >= np.array([[2], [3], [3], [4]])
+    y = rng.normal(size=(64, 4, 7)) + 0.5 * trt
+    one = {m: ss.bcsmd_batch(y, trt, method=m) for m in ("hps", "reml")}
+    monkeypatch.setattr(between_case, "_MIN_SETS_PER_THREAD", {"hps": 8, "reml": 8})
+    before = ss.get_num_threads()
+    ss.set_num_threads(3)
+    try:
+        for m in ("hps", "reml"):
+            np.testing.assert_array_equal(ss.bcsmd_batch(y, trt, method=m).estimate, one[m].estimate)
+    finally:
+        ss.set_num_threads(before)

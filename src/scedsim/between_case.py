@@ -352,6 +352,9 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     expected information of (tau^2, phi, sigma^2).  Any design whose cases
     all have baseline and treatment points, reversal designs included.
 
+    The sign is that of treatment minus baseline: for an outcome that
+    improves by decreasing, a negative g is an improvement.
+
     Parameters
     ----------
     data : pandas.DataFrame
