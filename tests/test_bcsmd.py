@@ -297,3 +297,115 @@ def test_threaded_batch_equals_one_thread(monkeypatch):
             np.testing.assert_array_equal(ss.bcsmd_batch(y, trt, method=m).estimate, one[m].estimate)
     finally:
         ss.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- dense oracles, sessions with gaps
+
+def _gappy_table(seed=21):
+    """4 cases, unequal lengths, skipped sessions (the R reference sets have none)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, (sessions, start) in enumerate([((1, 2, 3, 5, 6, 8, 9, 10), 3), ((1, 3, 4, 5, 7, 8, 9), 4),
+                                            ((2, 3, 4, 6, 7, 9, 10, 11, 12), 5), ((1, 2, 4, 5, 6, 8), 3)]):
+        u = rng.normal(0, 0.8)
+        e = 0.0
+        for j, t in enumerate(sessions):
+            e = 0.4 * e + rng.normal()
+            rows.append((f"c{i}", t, "B" if j >= start else "A", 10 + u + e + (1.2 if j >= start else 0.0)))
+    return pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
+
+
+def _dense(df):
+    Y, times, trt, n = _from_table(df, "case", "session", "phase", "outcome", "A", "B")
+    blocks = [(Y[i, :n[i]], times[i, :n[i]].astype(float), trt[i, :n[i]]) for i in range(len(n))]
+    return blocks
+
+
+def _block_diag(mats):
+    size = sum(m.shape[0] for m in mats)
+    out = np.zeros((size, size))
+    o = 0
+    for m in mats:
+        out[o:o + m.shape[0], o:o + m.shape[0]] = m
+        o += m.shape[0]
+    return out
+
+
+def test_hps_with_gaps_matches_dense_formulas():
+    df = _gappy_table()
+    r = ss.bcsmd(df)
+    blocks = _dense(df)
+    y = np.concatenate([b[0] for b in blocks])
+    t = np.concatenate([b[1] for b in blocks])
+    d = np.concatenate([b[2] for b in blocks])
+    case = np.concatenate([np.full(len(b[0]), i) for i, b in enumerate(blocks)])
+    k, g = len(blocks), len(y)
+    X = np.zeros((g, 2 * k))
+    X[np.arange(g), 2 * case + d.astype(int)] = 1.0
+    _, cell = np.unique(t * 2 + d, return_inverse=True)
+    C = np.eye(cell.max() + 1)[cell]
+    P = C @ np.linalg.solve(C.T @ C, C.T)
+    S2 = y @ (np.eye(g) - P) @ y / (g - C.shape[1])
+    e = y - X @ np.linalg.solve(X.T @ X, X.T @ y)
+    a0 = e @ e
+    a1 = sum(e[j] * e[j - 1] for j in range(1, g) if case[j] == case[j - 1])
+    h = X.sum(0)
+    phi = a1 / a0 + ((h - 1) / h).sum() / (g - 2 * k)
+    lags = [np.abs(np.subtract.outer(b[1], b[1])) for b in blocks]
+    R = _block_diag([phi ** L for L in lags])
+    XtXi = np.linalg.inv(X.T @ X)
+    s2w = a0 / (g - np.trace(XtXi @ X.T @ R @ X))
+    rho = max(0.0, 1 - s2w / S2)
+    Sig = _block_diag([rho + (1 - rho) * phi ** L for L in lags])
+    A = np.eye(g) - P
+    nu = (g - C.shape[1]) ** 2 / np.trace(A @ Sig @ A @ Sig)
+    V = XtXi @ X.T @ Sig @ X @ XtXi
+    theta2 = sum(V[2 * i + 1, 2 * i + 1] + V[2 * i, 2 * i] - 2 * V[2 * i, 2 * i + 1] for i in range(k)) / k ** 2
+    Dbar = np.mean([b[0][b[2] > 0].mean() - b[0][b[2] == 0].mean() for b in blocks])
+    J = 1 - 3 / (4 * nu - 1)
+    est = J * Dbar / np.sqrt(S2)
+    var = J ** 2 * (theta2 * nu / (nu - 2) + est ** 2 * (nu / (nu - 2) - 1 / J ** 2))
+    for got, want in ((r.estimate, est), (r.se, np.sqrt(var)), (r.df, nu), (r.phi, phi), (r.rho, rho),
+                      (r.theta, np.sqrt(theta2)), (r.details["S2"], S2)):
+        assert got == pytest.approx(want, rel=1e-11)
+
+
+def test_reml_with_gaps_matches_dense_formulas():
+    df = _gappy_table()
+    r = ss.bcsmd(df, method="reml")
+    blocks = _dense(df)
+    y = np.concatenate([b[0] for b in blocks])
+    X = np.column_stack([np.ones(len(y)), np.concatenate([b[2] for b in blocks])])
+    g = len(y)
+    lags = [np.abs(np.subtract.outer(b[1], b[1])) for b in blocks]
+    ones = _block_diag([np.ones_like(L) for L in lags])
+
+    def loglik(lam, phi):
+        W = lam * ones + _block_diag([phi ** L for L in lags])
+        Wi = np.linalg.inv(W)
+        XWX = X.T @ Wi @ X
+        b = np.linalg.solve(XWX, X.T @ Wi @ y)
+        rss = (y - X @ b) @ Wi @ (y - X @ b)
+        ll = (-0.5 * (g - 2) * (np.log(2 * np.pi * rss / (g - 2)) + 1) - 0.5 * np.linalg.slogdet(W)[1]
+              - 0.5 * np.linalg.slogdet(XWX)[1])
+        return ll, b, rss / (g - 2), Wi
+
+    Y, times, trt, n = _from_table(df, "case", "session", "phase", "outcome", "A", "B")
+    for lam, phi in ((0.0, 0.3), (0.7, -0.4), (2.5, 0.8)):
+        got = _reml_loglik(Y, times, trt, n, lam, phi, np.zeros(6 * len(n) + 6))
+        assert got == pytest.approx(loglik(lam, phi)[0], rel=1e-12)
+    lam, phi = r.details["lambda"], r.phi
+    ll, b, s2, Wi = loglik(lam, phi)
+    tau2 = lam * s2
+    Vi = Wi / s2
+    Pm = Vi - Vi @ X @ np.linalg.solve(X.T @ Vi @ X, X.T @ Vi)
+    dphi = [np.where(L > 0, L * phi ** np.maximum(L - 1, 0), 0.0) for L in lags]
+    dV = [ones, s2 * _block_diag(dphi), _block_diag([phi ** L for L in lags])]
+    info = np.array([[0.5 * np.trace(Pm @ a @ Pm @ c) for c in dV] for a in dV])
+    rv = np.array([1.0, 0.0, 1.0])
+    nu = 2 * (tau2 + s2) ** 2 / (rv @ np.linalg.solve(info, rv))
+    kappa = np.sqrt(np.linalg.inv(X.T @ Vi @ X)[1, 1] / (tau2 + s2))
+    delta = b[1] / np.sqrt(tau2 + s2)
+    for got, want in ((r.df, nu), (r.theta, kappa), (r.delta_unadjusted, delta), (r.sigma2_within, s2),
+                      (r.details["loglik"], ll)):
+        assert got == pytest.approx(want, rel=1e-9)
