@@ -274,7 +274,8 @@ def _best_lam_calls(rng):
 
 def _phi_crit_calls(rng):
     y, d, q, ldr = _reml_forms(rng)
-    return [(z, y, d.times, d.trt, d.n, d.g, q, np.zeros(6), np.zeros(2)) for z in (-0.5, 0.0, 1.2)]
+    return [(z, y, d.times, d.trt, d.n, d.g, q, np.zeros(6), np.array([lam, 0.0]), warm)
+            for z in (-0.5, 0.0, 1.2) for lam, warm in ((0.0, False), (0.8, True), (1e-6, True))]
 
 
 def _brent_phi_calls(rng):

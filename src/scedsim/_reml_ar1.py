@@ -90,18 +90,25 @@ def _lam_crit_python(lam, q, k, g, ldr, G):
     for a in range(6):
         G[a] = 0.0
     ld = ldr
+    # log|W| = log|R| + sum_i log(1 + lam s11_i): one log of a running product (rescaled
+    # before it can overflow) instead of one per case.
+    prod = 1.0
     for i in range(k):
         s11 = q[6 * i]
         s1d = q[6 * i + 1]
         s1y = q[6 * i + 2]
         c = lam / (1.0 + lam * s11)
-        ld += math.log1p(lam * s11)
+        prod *= 1.0 + lam * s11
+        if prod > 1e150:
+            ld += math.log(prod)
+            prod = 1.0
         G[0] += s11 - c * s11 * s11
         G[1] += s1d - c * s11 * s1d
         G[2] += s1y - c * s11 * s1y
         G[3] += q[6 * i + 3] - c * s1d * s1d
         G[4] += q[6 * i + 4] - c * s1d * s1y
         G[5] += q[6 * i + 5] - c * s1y * s1y
+    ld += math.log(prod)
     det = G[0] * G[3] - G[1] * G[1]
     rss = G[5] - (G[3] * G[2] * G[2] - 2.0 * G[1] * G[2] * G[4] + G[0] * G[4] * G[4]) / det
     if not (det > 0.0 and rss > 0.0):
@@ -190,10 +197,22 @@ def _best_lam_python(q, k, g, ldr, G):
 _best_lam = kernel(_best_lam_python)
 
 
-def _phi_crit_python(z, y, times, trt, n, g, q, G, lam_out):
-    """Profile criterion at phi = tanh(z), minimised over lambda; lam_out[0] gets lambda."""
+def _phi_crit_python(z, y, times, trt, n, g, q, G, lam_out, warm):
+    """Profile criterion at phi = tanh(z), minimised over lambda; lam_out[0] gets lambda.
+
+    ``warm``: start from the lambda in lam_out[0] (Brent within a factor e of it) and
+    fall back to the full search when the optimum leaves that bracket or lies near 0.
+    """
     ldr = _forms(y, times, trt, n, math.tanh(z), q)
-    lam = _best_lam(q, n.shape[0], g, ldr, G)
+    k = n.shape[0]
+    lam = -1.0
+    if warm and lam_out[0] > math.exp(_U_LO + _U_STEP):
+        u0 = math.log(lam_out[0])
+        u = _brent_lam(u0 - 1.0, u0 + 1.0, False, q, k, g, ldr, G)
+        if abs(u - u0) < 0.999:
+            lam = math.exp(u)
+    if lam < 0.0:
+        lam = _best_lam(q, k, g, ldr, G)
     lam_out[0] = lam
     return _lam_crit(lam, q, n.shape[0], g, ldr, G)
 
@@ -204,7 +223,7 @@ _phi_crit = kernel(_phi_crit_python)
 def _brent_phi_python(lo, hi, y, times, trt, n, g, q, G, lam_out):
     """Minimise _phi_crit over z = atanh(phi) in [lo, hi] (Brent 1973); returns z."""
     x = w = v = lo + _GOLD * (hi - lo)
-    fx = fw = fv = _phi_crit(x, y, times, trt, n, g, q, G, lam_out)
+    fx = fw = fv = _phi_crit(x, y, times, trt, n, g, q, G, lam_out, True)
     d = 0.0
     e = 0.0
     for _ in range(200):
@@ -233,7 +252,7 @@ def _brent_phi_python(lo, hi, y, times, trt, n, g, q, G, lam_out):
             e = (hi - x) if x < xm else (lo - x)
             d = _GOLD * e
         u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0.0 else -tol1)
-        fu = _phi_crit(u, y, times, trt, n, g, q, G, lam_out)
+        fu = _phi_crit(u, y, times, trt, n, g, q, G, lam_out, True)
         if fu <= fx:
             if u >= x:
                 lo = x
@@ -311,7 +330,7 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
         zb = 0.0
         z = _Z_LO
         while z <= _Z_HI + 1e-9:
-            f = _phi_crit(z, y, times, trt, n, g, q, G, lam_out)
+            f = _phi_crit(z, y, times, trt, n, g, q, G, lam_out, False)
             if f < best:
                 best = f
                 zb = z
@@ -319,10 +338,10 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
         lo = zb - _Z_STEP if zb > _Z_LO + 1e-9 else -_Z_MAX
         hi = zb + _Z_STEP if zb < _Z_HI - 1e-9 else _Z_MAX
         zh = _brent_phi(lo, hi, y, times, trt, n, g, q, G, lam_out)
-        fz = _phi_crit(zh, y, times, trt, n, g, q, G, lam_out)
+        fz = _phi_crit(zh, y, times, trt, n, g, q, G, lam_out, False)
         if fz > best:  # the grid point was better (a flat or rough profile)
             zh = zb
-            fz = _phi_crit(zh, y, times, trt, n, g, q, G, lam_out)
+            fz = _phi_crit(zh, y, times, trt, n, g, q, G, lam_out, False)
         phi = math.tanh(zh)
         lam = lam_out[0]
         # GLS at the optimum (G holds the W^-1 forms at (lam, phi)).
