@@ -19,8 +19,9 @@ and with W = lambda*J + R (lambda = tau^2 / sigma^2) Sherman-Morrison gives
 ``a' W^-1 b`` and ``log|W|`` from the ``R^-1`` forms of the vectors 1, D, y.  For a
 fixed phi those six forms per case are computed once; the profile over lambda
 then costs O(cases) per evaluation.  The REML criterion is maximised over
-lambda for each phi (grid on log lambda, then Brent) and over atanh(phi)
-(grid, then Brent).  The expected information is computed once, at the
+lambda for each phi (grid on log lambda, then Brent; during the Brent search
+over phi, Brent near the previous lambda, with the grid as fallback) and over
+atanh(phi) (grid, then Brent).  The expected information is computed once, at the
 optimum, with dense per-case blocks.
 """
 from __future__ import annotations
