@@ -313,3 +313,24 @@ def test_es_weighting_and_tau2_reach_the_summary(study):
     r = run("es", "long.csv", "--case", "participant", "--session", "occasion", "--outcome-column", "scale",
             "--value", "score", "--outcome", "EE", "--weighting", "nC", cwd=d)
     assert r.returncode == 2 and "unknown weighting 'nC'" in r.stderr
+
+
+def test_bcsmd_subcommand(tmp_path, capsys):
+    from scedsim.testing import reference_cases
+
+    raw = reference_cases("mb_sets_data")
+    d = raw[raw.set_id == "mb_001"].rename(columns={"case": "id", "time": "day", "treatment": "cond"})
+    d[["id", "day", "cond", "outcome"]].to_csv(tmp_path / "mb.csv", index=False)
+    args = ["bcsmd", str(tmp_path / "mb.csv"), "--case", "id", "--session", "day", "--phase", "cond",
+            "--baseline", "baseline", "--treatment", "treatment"]
+    assert cli.main(args + ["--method", "both"]) == 0
+    out = capsys.readouterr().out
+    assert "5 cases, 100 observations" in out
+    assert "hps      -0.0259" in out and "reml     -0.1125" in out
+    assert cli.main(args + ["--json"]) == 0
+    import json
+
+    (r,) = json.loads(capsys.readouterr().out)
+    assert abs(r["estimate"] - -0.025919962593124287) < 1e-12 and r["method"] == "hps"
+    assert cli.main(args[:2]) == 2   # default column names are missing
+    assert "no column" in capsys.readouterr().err

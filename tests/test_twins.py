@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 42   # kernels that are not a metric's (helpers, simulation, permutation, hplm's mixed model)
+N_OTHER = 53   # kernels that are not a metric's (helpers, simulation, permutation, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -332,6 +332,90 @@ def _mixed_calls(name):
 _MIXED = ("crossprods", "chol", "accumulate", "gls", "loglik", "profile", "_ll_lam", "_brent_lam", "_dll_dtheta",
           "_polish", "max_lambda", "search_lambda", "_ll_phi", "_ll_phi_near", "max_phi_lambda", "inv_diag", "fit_batch")
 
+def _bcsmd_sets(rng, n_sets=2):
+    """Staggered multiple baseline, 3 cases x 7 sessions, the second with gaps in its sessions."""
+    from scedsim.between_case import _Design
+
+    k, T = 3, 7
+    trt = (np.arange(T) >= np.array([[2], [3], [4]])).astype(float)
+    times = np.tile(np.arange(1, T + 1), (k, 1))
+    times[1] += np.arange(T) // 3
+    d = _Design(times, trt, np.full(k, T))
+    Y = rng.normal(size=(n_sets, k, T)) + 0.8 * trt + rng.normal(size=(n_sets, k, 1))
+    Y[-1, :, :] = rng.integers(0, 4, (k, T))  # ties
+    return Y, d
+
+
+def _hps_calls(rng):
+    Y, d = _bcsmd_sets(rng, 4)
+    work = np.zeros(d.lagmax + 1 + d.K + d.K * d.K)
+    return [(Y, d.times, d.trt, d.n, d.cell, d.ncell, d.lagmax, work, np.full((11, 4), -99.0))]
+
+
+def _reml_calls(rng):
+    from scedsim._reml_ar1 import _work_size
+
+    Y, d = _bcsmd_sets(rng)
+    return [(Y, d.times, d.trt, d.n, np.zeros(_work_size(d.k, 7)), np.full((13, 2), -99.0))]
+
+
+def _reml_forms(rng, phi=0.3):
+    from scedsim._reml_ar1 import _forms
+
+    Y, d = _bcsmd_sets(rng, 1)
+    q = np.zeros(6 * d.k)
+    ldr = _forms(Y[0], d.times, d.trt, d.n, phi, q)
+    return Y[0], d, q, ldr
+
+
+def _forms_calls(rng):
+    Y, d = _bcsmd_sets(rng, 1)
+    return [(Y[0], d.times, d.trt, d.n, phi, np.zeros(6 * d.k)) for phi in (0.0, 0.4, -0.6)]
+
+
+def _lam_crit_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(lam, q, d.k, d.g, ldr, np.zeros(6)) for lam in (0.0, 0.3, 5.0)]
+
+
+def _brent_lam_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(0.0, 0.01, True, q, d.k, d.g, ldr, np.zeros(6)), (-3.0, 3.0, False, q, d.k, d.g, ldr, np.zeros(6))]
+
+
+def _best_lam_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(q, d.k, d.g, ldr, np.zeros(6))]
+
+
+def _phi_crit_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(z, y, d.times, d.trt, d.n, d.g, q, np.zeros(6), np.array([lam, 0.0]), warm)
+            for z in (-0.5, 0.0, 1.2) for lam, warm in ((0.0, False), (0.8, True), (1e-6, True))]
+
+
+def _brent_phi_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(-1.0, 1.0, y, d.times, d.trt, d.n, d.g, q, np.zeros(6), np.zeros(2))]
+
+
+def _reml_loglik_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(y, d.times, d.trt, d.n, lam, phi, np.zeros(6 * d.k + 6)) for lam in (0.0, 1.5) for phi in (0.0, -0.3)]
+
+
+def _case_winv_calls(rng):
+    y, d, q, ldr = _reml_forms(rng)
+    return [(d.times, d.trt, d.n, i, 0.4, 0.7, np.zeros(7), np.zeros(49), 7) for i in range(d.k)]
+
+
+def _no_residual_calls(rng):
+    Y, d = _bcsmd_sets(rng, 1)
+    exact = 2.0 + 1.5 * d.trt + np.arange(d.k)[:, None]
+    return [(Y[0], d.trt, d.n), (exact, d.trt, d.n), (np.full_like(exact, 3.0), d.trt, d.n)]
+
+
+_kr = "scedsim._reml_ar1."
 CALLS = {
     _cdc + "_grow": _grow_calls,
     _cdc + "_mul": _mul_calls,
@@ -340,6 +424,17 @@ CALLS = {
     "scedsim.effect_sizes.plm._plm_profile": _plm_profile_calls,
     "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
+    "scedsim._hps._hps_mb": _hps_calls,
+    _kr + "_reml_bcsmd": _reml_calls,
+    _kr + "_forms": _forms_calls,
+    _kr + "_lam_crit": _lam_crit_calls,
+    _kr + "_brent_lam": _brent_lam_calls,
+    _kr + "_best_lam": _best_lam_calls,
+    _kr + "_phi_crit": _phi_crit_calls,
+    _kr + "_brent_phi": _brent_phi_calls,
+    _kr + "_reml_loglik": _reml_loglik_calls,
+    _kr + "_case_winv": _case_winv_calls,
+    _kr + "_no_residual": _no_residual_calls,
     _kp + "_mean_var": _mean_var_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,

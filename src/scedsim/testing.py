@@ -122,7 +122,11 @@ def reference_cases(kind: str = "nonoverlap"):
     SingleCaseES (13 studies, every case x outcome x contrast, both
     directions; extra columns dataset, case, outcome, contrast, n_missing),
     and ``"realdata_series"`` the same data as long series (dataset, case,
-    session, phase_raw, outcome, value, direction, phase).  Columns are those
+    session, phase_raw, outcome, value, direction, phase).  ``"bcsmd"``:
+    scdhlm 0.7.4 / lmeInfo's between-case SMD (``effect_size_MB``,
+    ``g_mlm``) on 30 synthetic multiple-baseline sets, whose data are
+    ``"mb_sets_data"`` (set_id, case, time, treatment, outcome; see
+    :func:`scedsim.bcsmd`).  Columns are those
     of the files: case_id, case_type, n_A, n_B, A, B, improvement, package,
     metric, option, estimate, se, ci_lower, ci_upper, p_value, status, note.
     """

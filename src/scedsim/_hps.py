@@ -1,0 +1,159 @@
+"""Kernel of the HPS (2013) design-comparable SMD for multiple-baseline designs.
+
+Layout shared with :mod:`scedsim._reml_ar1`: a set is ``y[case, j]`` padded to
+the longest case, with ``n[case]`` points, integer ``times[case, j]``
+(increasing within a case), ``trt[case, j]`` 1.0 for treatment and 0.0 for
+baseline, ``cell[case, j]`` the index of the (session, phase) cell of the
+point and ``ncell[c]`` the number of points in cell ``c``.  Only ``y``
+changes between the sets of a batch.
+"""
+from __future__ import annotations
+
+import math
+
+from ._numba import kernel
+
+#: Output rows of :func:`_hps_mb`.
+HPS_FIELDS = ("estimate", "se", "nu", "delta_unadjusted", "D_bar", "S2", "phi", "sigma2_within",
+              "rho", "theta", "J")
+
+
+def _hps_mb_python(Y, times, trt, n, cell, ncell, lagmax, work, out):
+    """out[:, s] = the HPS fields (``HPS_FIELDS``) of set ``Y[s]``.
+
+    ``work`` needs ``lagmax + 1 + K + K*K`` floats, K = len(ncell).
+    """
+    n_sets, k = Y.shape[0], Y.shape[1]
+    K = ncell.shape[0]
+    pw = work[0:lagmax + 1]
+    cmean = work[lagmax + 1:lagmax + 1 + K]
+    M = work[lagmax + 1 + K:lagmax + 1 + K + K * K]
+    g = 0
+    for i in range(k):
+        g += n[i]
+    for s in range(n_sets):
+        y = Y[s]
+        # 1. Mean B - A per case; 3. AR(1) moments of the residuals around the case x phase means.
+        dsum = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        hsum = 0.0
+        for i in range(k):
+            sa = 0.0
+            sb = 0.0
+            ha = 0
+            for j in range(n[i]):
+                if trt[i, j] > 0.5:
+                    sb += y[i, j]
+                else:
+                    sa += y[i, j]
+                    ha += 1
+            hb = n[i] - ha
+            ma = sa / ha
+            mb = sb / hb
+            dsum += mb - ma
+            hsum += (ha - 1.0) / ha + (hb - 1.0) / hb
+            prev = 0.0
+            for j in range(n[i]):
+                e = y[i, j] - (mb if trt[i, j] > 0.5 else ma)
+                a0 += e * e
+                if j > 0:
+                    a1 += e * prev
+                prev = e
+        dbar = dsum / k
+        # 2. Residual variance around the session x phase cell means (across cases).
+        for c in range(K):
+            cmean[c] = 0.0
+        for i in range(k):
+            for j in range(n[i]):
+                cmean[cell[i, j]] += y[i, j]
+        for c in range(K):
+            cmean[c] /= ncell[c]
+        ss = 0.0
+        for i in range(k):
+            for j in range(n[i]):
+                r = y[i, j] - cmean[cell[i, j]]
+                ss += r * r
+        S2 = ss / (g - K)
+        delta_u = dbar / math.sqrt(S2)
+        # 3. phi: lag-1 autocorrelation plus the bias correction of HPS (2013).
+        phi = a1 / a0 + hsum / (g - 2 * k)
+        pw[0] = 1.0
+        for d in range(1, lagmax + 1):
+            pw[d] = pw[d - 1] * phi
+        # 4. Within-case variance: a0 over g minus tr((X'X)^-1 X'R(phi)X).
+        tr = 0.0
+        for i in range(k):
+            ha = 0
+            for j in range(n[i]):
+                if trt[i, j] < 0.5:
+                    ha += 1
+            hb = n[i] - ha
+            for j in range(n[i]):
+                for l in range(n[i]):
+                    if trt[i, j] == trt[i, l]:
+                        lag = abs(times[i, j] - times[i, l])
+                        tr += pw[lag] / (hb if trt[i, j] > 0.5 else ha)
+        s2w = a0 / (g - tr)
+        rho = 1.0 - s2w / S2
+        if rho < 0.0:
+            rho = 0.0
+        # 5. nu = (g - K)^2 / tr(A S A S), S = rho + (1 - rho) phi^|t - s| within a case and
+        #    A = I - P, P the projection on the cell indicators:
+        #    tr(ASAS) = sum_j (1 - 2/n_c(j)) (S^2)_jj + sum_{c,c'} M_cc'^2/(n_c n_c'),
+        #    M_cc' = 1_c' S 1_c' (one point per case and cell).
+        # 6. theta^2 = sum_i Var(D_i) / k^2 from the same blocks.
+        for c in range(K * K):
+            M[c] = 0.0
+        trss = 0.0
+        vd = 0.0
+        for i in range(k):
+            ha = 0
+            for j in range(n[i]):
+                if trt[i, j] < 0.5:
+                    ha += 1
+            hb = n[i] - ha
+            vaa = 0.0
+            vbb = 0.0
+            vab = 0.0
+            for j in range(n[i]):
+                diag = 0.0
+                cj = cell[i, j]
+                for l in range(n[i]):
+                    v = rho + (1.0 - rho) * pw[abs(times[i, j] - times[i, l])]
+                    diag += v * v
+                    M[cj * K + cell[i, l]] += v
+                    if trt[i, j] > 0.5:
+                        if trt[i, l] > 0.5:
+                            vbb += v
+                        else:
+                            vab += v
+                    elif trt[i, l] < 0.5:
+                        vaa += v
+                trss += (1.0 - 2.0 / ncell[cj]) * diag
+            vd += vbb / (hb * hb) + vaa / (ha * ha) - 2.0 * vab / (ha * hb)
+        for c in range(K):
+            for c2 in range(K):
+                m = M[c * K + c2]
+                trss += m * m / (ncell[c] * ncell[c2])
+        nu = (g - K) ** 2 / trss
+        theta2 = vd / (k * k)
+        # 7. Small-sample correction and variance.
+        J = 1.0 - 3.0 / (4.0 * nu - 1.0)
+        est = J * delta_u
+        nut = nu if nu > 2.001 else 2.001
+        var = J * J * (theta2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (J * J)))
+        out[0, s] = est
+        out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
+        out[2, s] = nu
+        out[3, s] = delta_u
+        out[4, s] = dbar
+        out[5, s] = S2
+        out[6, s] = phi
+        out[7, s] = s2w
+        out[8, s] = rho
+        out[9, s] = math.sqrt(theta2)
+        out[10, s] = J
+
+
+_hps_mb = kernel(_hps_mb_python)
