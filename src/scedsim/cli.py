@@ -586,6 +586,9 @@ def _cmd_simulate(args) -> int:
         show = s[(s.scope == "case") & (s.measure.isin(["mean", "bias"])) & (s.estimand.isin(["", "limit"])
                                                                                  | s.estimand.isna())]
         cols = [c for c in res.conditions.columns if c not in ("n_blocks", "n_errors", "status")]
+        # Stacked grids leave a parameter blank where a grid does not set it; pivot_table
+        # would drop those rows.
+        show = show.assign(**{c: show[c].astype(object).where(show[c].notna(), "") for c in cols})
         table = show.pivot_table(index=cols + ["contrast", "metric"], columns="measure", values="value",
                                  sort=False)
         print(table.round(4).to_string())

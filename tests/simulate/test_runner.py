@@ -312,3 +312,27 @@ def test_stacked_grids_models_and_per_design_contrasts():
                 quiet=True)
     a = res.summary[res.summary.model == "normal_ar1"]
     assert np.array_equal(a.value.to_numpy(), alone.summary.value.to_numpy(), equal_nan=True)
+
+
+def test_cli_simulate_prints_every_grid_of_a_stack(tmp_path, capsys):
+    """A parameter set in one stacked grid only is blank in the other; its rows still print."""
+    from scedsim import cli
+
+    study_file = tmp_path / "stack.toml"
+    study_file.write_text(textwrap.dedent("""
+        design = "A3 B4"
+        n_reps = 200
+        seed = 3
+        n_design = 1000
+        metrics = ["nap"]
+        [[grid]]
+        level = [0.0]
+        [[grid]]
+        level = [1.0]
+        slope = [0.5]
+        """))
+    assert cli.main(["simulate", str(study_file), "--out", str(tmp_path / "res"), "--n-jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Empty DataFrame" not in out
+    lines = [ln for ln in out.splitlines() if " nap " in f" {ln} "]
+    assert len(lines) == 2, out
