@@ -7,6 +7,8 @@
   enumerates its 35 arrangements in a numba kernel.  Target >= 10^6 series/s.
 * continuous data (no ties): the p-value is a lookup in the null table of the
   Mann-Whitney U for (3, 4).  Target >= 40% of the NAP kernel's throughput.
+* between-person tests (t, exact sign flip, Wilcoxon) of six people's NAP per
+  replication: each must cost less than computing those six NAPs (issue 11).
 
 Run from the project root::
 
@@ -27,7 +29,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _timing import best  # noqa: E402
 
 import scedsim as ss
-from scedsim.inference import permutation_test
+from scedsim.inference import between_person_test, permutation_test
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -58,6 +60,17 @@ def main(argv=None):
           f"   target >= 1.00")
     print(f"  exact permutation p, continuous data        {rows / t_con / 1e6:7.2f} M series/s"
           f"   = {t_nap / t_con:.2f} of NAP (target >= 0.40)")
+    # Six people per replication: rows/6 replications of six NAPs, then one test each.
+    reps = rows // 6
+    nap6 = ss.nap(ac[:reps * 6], bc[:reps * 6], se="none").estimate.reshape(reps, 6)
+    t_nap6 = best(lambda: ss.nap(ac[:reps * 6], bc[:reps * 6], se="none"))
+    res["between"] = {"replications": reps, "nap_of_six_s": t_nap6}
+    print(f"  six people per replication, {reps:,} replications: six NAPs take {t_nap6 * 1e3:.1f} ms")
+    for method in ("t", "sign_flip", "wilcoxon"):
+        t_b = best(lambda: between_person_test(nap6, centre=0.5, method=method))
+        res["between"][method] = {"s": t_b, "share_of_nap": t_b / t_nap6}
+        print(f"  between-person {method:9s} test              {reps / t_b / 1e6:7.2f} M replications/s"
+              f"   = {t_b / t_nap6:.2f} of the six NAPs' time (target < 1)")
     pathlib.Path(args.json).write_text(json.dumps(res, indent=1))
     print(f"wrote {args.json}")
 

@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 53   # kernels that are not a metric's (helpers, simulation, permutation, mixed models, BC-SMD)
+N_OTHER = 55   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -416,7 +416,24 @@ def _no_residual_calls(rng):
 
 
 _kr = "scedsim._reml_ar1."
+def _gray_steps(k):
+    from scedsim.inference.between import _gray_steps as g
+
+    return g(k)
+
+
+def _between_calls(rng):
+    # Ties, zeros, a sum on the tie tolerance and random values; k = 1, 2, 6.
+    xs = [np.array([[1.0, -1.0, 2.0, 0.0, 2.0, -2.0]]), rng.normal(size=(5, 6)), rng.integers(-2, 3, (5, 2)) * 1.0,
+          np.array([[0.1, 0.2, -0.3]]), np.zeros((2, 4)), rng.normal(size=(3, 1))]
+    return xs
+
+
 CALLS = {
+    "scedsim.inference.between._flip_counts": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((2, x.shape[0])))
+        for x in _between_calls(rng)],
+    "scedsim.inference.between._signed_ranks": lambda rng: [(x, np.empty_like(x)) for x in _between_calls(rng)],
     _cdc + "_grow": _grow_calls,
     _cdc + "_mul": _mul_calls,
     _cdc + "_beyond_exact": _beyond_exact_calls,

@@ -13,11 +13,13 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
+from .._numba import kernel
+from .._threads import run_rows
 from .._validation import check_choice
 from ..registry import TestSpec, metrics, register_test
-from ._result import ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
+from ._result import ALTERNATIVES, TIE_RTOL, TestResult, count_extreme, pvalue_from_counts
 from ._stats import PLAIN, statistic_function
 
 __all__ = ["between_person_test", "between_cases", "null_centre", "permutation_centre", "METHODS",
@@ -175,13 +177,78 @@ def _sign_patterns(k: int) -> np.ndarray:
     return out
 
 
-def _signed_ranks(d: np.ndarray) -> np.ndarray:
+def _signed_ranks_python(d, out):
     """Wilcoxon's signed ranks per row: zeros dropped (rank 0), ties averaged."""
-    ad = np.abs(d)
-    zeros = (ad == 0).sum(axis=1, keepdims=True)
-    # Zeros are the smallest |d|: ranking all and subtracting their count ranks the rest among themselves.
-    ranks = stats.rankdata(ad, axis=1) - zeros
-    return np.where(ad == 0, 0.0, np.sign(d) * ranks)
+    rows, k = d.shape
+    for r in range(rows):
+        for i in range(k):
+            ai = abs(d[r, i])
+            if ai == 0.0:
+                out[r, i] = 0.0
+                continue
+            below = 0
+            equal = 0
+            for j in range(k):
+                aj = abs(d[r, j])
+                if aj == 0.0:
+                    continue
+                if aj < ai:
+                    below += 1
+                elif aj == ai:
+                    equal += 1
+            rank = below + (equal + 1) / 2.0
+            out[r, i] = rank if d[r, i] > 0 else -rank
+
+
+_signed_ranks = kernel(_signed_ranks_python)
+
+
+def _flip_counts_python(x, _none, step_idx, step_sign, tie_rtol, out):
+    """Per row, how many of the 2^k sign-flipped sums are >= (``out[0]``) and <=
+    (``out[1]``) the observed sum, within tie_rtol of sum |x| (as count_extreme
+    judges ties).  The sums run through the patterns in Gray-code order: pattern
+    p flips value ``step_idx[p]``, adding ``step_sign[p]`` times twice it.
+    ``_none`` is an empty (rows, 0) array, so that run_rows can split the rows."""
+    rows, k = x.shape
+    n_pat = step_idx.shape[0]
+    for r in range(rows):
+        obs = 0.0
+        scale = 0.0
+        for i in range(k):
+            obs += x[r, i]
+            scale += abs(x[r, i])
+        # Every flipped sum and the observed one are bounded by sum |x|.
+        tol = tie_rtol * max(scale, 1e-300)
+        s = obs
+        g = 1
+        lo = 1
+        for p in range(1, n_pat):
+            s += step_sign[p] * x[r, step_idx[p]]
+            if s - obs >= -tol:
+                g += 1
+            if s - obs <= tol:
+                lo += 1
+        out[0, r] = g
+        out[1, r] = lo
+
+
+_flip_counts = kernel(_flip_counts_python)
+
+
+@lru_cache(maxsize=32)
+def _gray_steps(k: int):
+    """Gray-code order of the 2^k sign patterns: the value flipped at each step and
+    the change of the sum in units of it (-2 when it turns negative, +2 back)."""
+    p = np.arange(1, 2 ** k)
+    idx = np.zeros(2 ** k, dtype=np.int64)
+    sign = np.zeros(2 ** k)
+    low = (p & -p).astype(np.int64)
+    idx[1:] = np.log2(low).astype(np.int64)
+    gray = p ^ (p >> 1)
+    sign[1:] = np.where((gray >> idx[1:]) & 1, -2.0, 2.0)
+    idx.flags.writeable = False
+    sign.flags.writeable = False
+    return idx, sign
 
 
 def _flip_pvalues(x: np.ndarray, alternative: str, max_exact: int, n_resamples: int, rng):
@@ -189,18 +256,15 @@ def _flip_pvalues(x: np.ndarray, alternative: str, max_exact: int, n_resamples: 
     rows, k = x.shape
     observed = x.sum(axis=1)
     two = 2.0 if alternative == "two-sided" else 1.0
-    scale = np.abs(x).sum(axis=1)  # ties are judged relative to the data's magnitude
     if k <= max_exact:
-        signs = _sign_patterns(k)
-        p = np.empty(rows)
-        step = max(1, 2_000_000 // signs.shape[0])
-        for lo in range(0, rows, step):
-            null = x[lo:lo + step] @ signs.T
-            ge, le, total = count_extreme(null, observed[lo:lo + step], alternative, data_scale=scale[lo:lo + step])
-            p[lo:lo + step] = pvalue_from_counts(ge, le, total, alternative)
-        return observed, p, signs.shape[0], min(1.0, two / signs.shape[0]), "exact"
+        out = np.empty((2, rows))
+        idx, sign = _gray_steps(k)
+        run_rows(_flip_counts, np.ascontiguousarray(x), np.empty((rows, 0)), out, idx, sign, TIE_RTOL)
+        p = pvalue_from_counts(out[0], out[1], 2 ** k, alternative)
+        return observed, p, 2 ** k, min(1.0, two / 2 ** k), "exact"
     if rng is None:
         raise ValueError("a Monte Carlo sign-flip test needs rng=")
+    scale = np.abs(x).sum(axis=1)  # ties are judged relative to the data's magnitude
     signs = rng.choice(np.array([-1.0, 1.0]), size=(n_resamples, k))
     null = x @ signs.T
     ge, le, total = count_extreme(null, observed, alternative, data_scale=scale)
@@ -216,14 +280,19 @@ def _test(d: np.ndarray, method: str, alternative: str, max_exact: int, n_resamp
         sd = d.std(axis=1, ddof=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = mean / (sd / math.sqrt(k))
+        # special.stdtr is the t CDF ufunc itself, without scipy.stats' per-call overhead.
         if alternative == "greater":
-            p = stats.t.sf(t, k - 1)
+            p = special.stdtr(k - 1, -t)
         elif alternative == "less":
-            p = stats.t.cdf(t, k - 1)
+            p = special.stdtr(k - 1, t)
         else:
-            p = np.minimum(1.0, 2.0 * stats.t.sf(np.abs(t), k - 1))
+            p = np.minimum(1.0, 2.0 * special.stdtr(k - 1, -np.abs(t)))
         return t, p, 0, 0.0, "t"
-    x = _signed_ranks(d) if method == "wilcoxon" else d
+    if method == "wilcoxon":
+        x = np.empty_like(d)
+        _signed_ranks(np.ascontiguousarray(d), x)  # O(k^2) per row: k is a handful of people
+    else:
+        x = d
     return _flip_pvalues(x, alternative, max_exact, n_resamples, rng)
 
 
