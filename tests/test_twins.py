@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 55   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 60   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -416,6 +416,18 @@ def _no_residual_calls(rng):
 
 
 _kr = "scedsim._reml_ar1."
+def _t_lbeta(df):
+    from scedsim.inference.between import _t_lbeta as f
+
+    return f(df)
+
+
+def _rank_tables(k):
+    from scedsim.inference.between import _signed_rank_tables as f
+
+    return f(k)
+
+
 def _gray_steps(k):
     from scedsim.inference.between import _gray_steps as g
 
@@ -432,6 +444,19 @@ def _between_calls(rng):
 CALLS = {
     "scedsim.inference.between._flip_counts": lambda rng: [
         (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((2, x.shape[0])))
+        for x in _between_calls(rng)],
+    "scedsim.inference.between._t_test": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), alt, _t_lbeta(x.shape[1] - 1.0), np.empty((2, x.shape[0])))
+        for x in _between_calls(rng) if x.shape[1] > 1 for alt in (0, 1, 2)],
+    "scedsim.inference.between._t_sf": lambda rng: [(t, df, _t_lbeta(df))
+                                                    for t in (0.0, 1e-9, -0.7, 3.0, 80.0, np.inf, np.nan)
+                                                    for df in (1.0, 2.0, 5.0, 12.0)],
+    "scedsim.inference.between._betacf": lambda rng: [(a, b, x) for a, b in ((2.5, 0.5), (0.5, 2.5), (0.5, 0.5))
+                                                      for x in (1e-12, 0.3, 0.6)],
+    "scedsim.inference.between._wilcoxon_clean": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), np.empty((3, x.shape[0]))) for x in _between_calls(rng)],
+    "scedsim.inference.between._wilcoxon_flips": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((x.shape[1] + 3, x.shape[0])))
         for x in _between_calls(rng)],
     "scedsim.inference.between._signed_ranks": lambda rng: [(x, np.empty_like(x)) for x in _between_calls(rng)],
     _cdc + "_grow": _grow_calls,

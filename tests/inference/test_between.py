@@ -167,3 +167,41 @@ def test_permutation_centre_in_a_study_of_counts():
     assert rej[(0.0, "p_ird_perm <= 0.05")] <= 0.05 + 4 * mcse
     assert rej[(0.0, "p_ird_perm <= 0.05")] > 5 * rej[(0.0, "p_between_ird <= 0.05")]
     assert rej[(0.7, "p_ird_perm <= 0.05")] > rej[(0.7, "p_between_ird <= 0.05")] + 0.2
+
+
+def test_t_tail_against_closed_forms_and_scipy():
+    """The t-test's tail probability: exact closed forms for 1 and 2 df (Cauchy;
+    1/2 - t/(2 sqrt(2 + t^2))), and scipy elsewhere, far tails included."""
+    from scipy import stats
+
+    from scedsim.inference.between import _t_lbeta, _t_sf
+
+    for t in [0.0, 1e-8, -1e-8, 0.3, -2.5, 7.0, 40.0, 1e3, 1e6]:
+        assert _t_sf(t, 1.0, _t_lbeta(1.0)) == pytest.approx(math.atan2(1.0, t) / math.pi, rel=1e-14, abs=0)
+        if t > 1:  # the tail as 1/(2 (2 + t^2) (1 + t/sqrt(2 + t^2))), free of cancellation
+            want = 1.0 / ((2.0 + t * t) * (1.0 + t / math.sqrt(2.0 + t * t)))
+        else:
+            want = 0.5 - t / (2.0 * math.sqrt(2.0 + t * t))
+        assert _t_sf(t, 2.0, _t_lbeta(2.0)) == pytest.approx(want, rel=1e-14, abs=0)
+    for df in (3, 5, 9, 30):
+        for t in [-30.0, -1.0, 0.2, 2.0, 11.0, 300.0]:
+            assert _t_sf(t, float(df), _t_lbeta(df)) == pytest.approx(stats.t.sf(t, df), rel=1e-12, abs=0)
+    lb = _t_lbeta(5.0)
+    assert _t_sf(np.inf, 5.0, lb) == 0.0 and _t_sf(-np.inf, 5.0, lb) == 1.0 and np.isnan(_t_sf(np.nan, 5.0, lb))
+
+
+@pytest.mark.parametrize("k", [2, 3, 6, 9])
+def test_wilcoxon_table_path_equals_the_sign_flips_of_the_ranks(k):
+    """Rows without zeros or ties take W+ from the exact null table; every row must
+    get what the sign flips of its signed ranks give (ties and zeros included)."""
+    from scedsim.inference import between as B
+
+    rng = np.random.default_rng(k)
+    for data in (rng.normal(size=(500, k)), rng.integers(-3, 4, (500, k)).astype(float)):
+        ranks = np.empty_like(data)
+        B._signed_ranks(data, ranks)
+        for alt in ("greater", "less", "two-sided"):
+            got = between_person_test(data, method="wilcoxon", alternative=alt)
+            stat, p, *_ = B._flip_pvalues(ranks, alt, 16, 0, None)
+            np.testing.assert_array_equal(got.pvalue, p)
+            np.testing.assert_allclose(got.statistic, stat, rtol=0, atol=1e-12)

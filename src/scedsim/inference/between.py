@@ -13,13 +13,12 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from scipy import special
 
 from .._numba import kernel
 from .._threads import run_rows
 from .._validation import check_choice
 from ..registry import TestSpec, metrics, register_test
-from ._result import ALTERNATIVES, TIE_RTOL, TestResult, count_extreme, pvalue_from_counts
+from ._result import ALT_CODES, ALTERNATIVES, TIE_RTOL, TestResult, count_extreme, pvalue_from_counts
 from ._stats import PLAIN, statistic_function
 
 __all__ = ["between_person_test", "between_cases", "null_centre", "permutation_centre", "METHODS",
@@ -235,6 +234,218 @@ def _flip_counts_python(x, _none, step_idx, step_sign, tie_rtol, out):
 _flip_counts = kernel(_flip_counts_python)
 
 
+def _betacf_python(a, b, x):
+    """Continued fraction of the regularized incomplete beta (modified Lentz;
+    Press et al., *Numerical Recipes*, 3rd ed., section 6.4)."""
+    tiny = 1e-300
+    qab = a + b
+    qap = a + 1.0
+    qam = a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if abs(d) < tiny:
+        d = tiny
+    d = 1.0 / d
+    h = d
+    for i in range(1, 300):
+        m2 = 2 * i
+        aa = i * (b - i) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + aa / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + i) * (qab + i) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        if abs(d) < tiny:
+            d = tiny
+        c = 1.0 + aa / c
+        if abs(c) < tiny:
+            c = tiny
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-16:
+            break
+    return h
+
+
+_betacf = kernel(_betacf_python)
+
+
+def _t_lbeta(df: float) -> float:
+    """log Gamma(df/2 + 1/2) - log Gamma(df/2) - log Gamma(1/2), the constant of
+    :func:`_t_sf` (computed outside the kernels: numba's lgamma differs from
+    CPython's in the last bits)."""
+    return math.lgamma(0.5 * df + 0.5) - math.lgamma(0.5 * df) - math.lgamma(0.5)
+
+
+def _t_sf_python(t, df, lbeta):
+    """P(T > t) for Student's t on ``df`` degrees of freedom: half the regularized
+    incomplete beta I_x(df/2, 1/2) at x = df/(df + t^2), with 1 - x = t^2/(df + t^2)
+    formed directly so that the far tails keep their relative accuracy.  ``lbeta``
+    is :func:`_t_lbeta` of ``df``."""
+    if t != t:
+        return np.nan
+    if t == np.inf:
+        return 0.0
+    if t == -np.inf:
+        return 1.0
+    a = 0.5 * df
+    b = 0.5
+    t2 = t * t
+    x = df / (df + t2)
+    y = t2 / (df + t2)
+    if y == 0.0:
+        return 0.5
+    lbt = lbeta + a * math.log(x) + b * math.log(y)
+    if x < (a + 1.0) / (a + b + 2.0):
+        ib = math.exp(lbt) * _betacf(a, b, x) / a
+    else:
+        ib = 1.0 - math.exp(lbt) * _betacf(b, a, y) / b
+    return 0.5 * ib if t > 0 else 1.0 - 0.5 * ib
+
+
+_t_sf = kernel(_t_sf_python)
+
+
+def _t_test_python(d, _none, alt, lbeta, out):
+    """One-sample t-test of each row's values against 0: out[0] = t, out[1] = p
+    (``alt`` 0 greater, 1 less, 2 two-sided).  ``_none`` is an empty (rows, 0)
+    array, so that run_rows can split the rows."""
+    rows, k = d.shape
+    for r in range(rows):
+        s = 0.0
+        for i in range(k):
+            s += d[r, i]
+        mean = s / k
+        ss = 0.0
+        for i in range(k):
+            e = d[r, i] - mean
+            ss += e * e
+        sd = math.sqrt(ss / (k - 1))
+        if sd > 0.0:
+            t = mean / (sd / math.sqrt(k))
+        elif mean != 0.0:
+            t = np.inf if mean > 0 else -np.inf
+        else:
+            t = np.nan
+        if alt == 0:
+            p = _t_sf(t, k - 1.0, lbeta)
+        elif alt == 1:
+            p = _t_sf(-t, k - 1.0, lbeta)
+        else:
+            p = min(1.0, 2.0 * _t_sf(abs(t), k - 1.0, lbeta))
+        out[0, r] = t
+        out[1, r] = p
+
+
+_t_test = kernel(_t_test_python)
+
+
+def _wilcoxon_clean_python(d, _none, ge_table, le_table, out):
+    """Signed-rank counts from the exact null table, for rows with no zero and no
+    tied |value|: W+ = #{i <= j: d_i + d_j > 0} (Walsh averages; Tukey 1949), and
+    out[0], out[1] = the sign patterns with W+ >= and <= the observed one, out[2]
+    = the sum of signed ranks, 2 W+ - k(k + 1)/2.  Rows with a zero or a tie get
+    out[0] = -1 and are left to the general path."""
+    rows, k = d.shape
+    for r in range(rows):
+        w = 0
+        clean = True
+        for i in range(k):
+            di = d[r, i]
+            if di == 0.0:
+                clean = False
+                break
+            for j in range(i, k):
+                dj = d[r, j]
+                if j > i and abs(di) == abs(dj):
+                    clean = False
+                    break
+                if di + dj > 0.0:
+                    w += 1
+            if not clean:
+                break
+        if clean:
+            out[0, r] = ge_table[w]
+            out[1, r] = le_table[w]
+            out[2, r] = 2.0 * w - k * (k + 1) / 2.0
+        else:
+            out[0, r] = -1.0
+            out[1, r] = -1.0
+            out[2, r] = np.nan
+
+
+_wilcoxon_clean = kernel(_wilcoxon_clean_python)
+
+
+@lru_cache(maxsize=32)
+def _signed_rank_tables(k: int):
+    """For W+ = 0..k(k+1)/2: how many of the 2^k sign patterns of ranks 1..k give
+    a W+ at least (``ge``) and at most (``le``) that large."""
+    top = k * (k + 1) // 2
+    counts = np.zeros(top + 1, dtype=np.float64)
+    counts[0] = 1.0
+    for rank in range(1, k + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank].copy()
+    ge = counts[::-1].cumsum()[::-1].copy()
+    le = counts.cumsum()
+    ge.flags.writeable = False
+    le.flags.writeable = False
+    return ge, le
+
+
+def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, out):
+    """Signed ranks (zeros dropped, ties averaged) and their sign-flip counts in one
+    pass per row: out[:k] holds the row's signed ranks, out[k] and out[k + 1] the
+    patterns whose sum is >= and <= the observed one (as :func:`_flip_counts`),
+    out[k + 2] the observed sum."""
+    rows, k = d.shape
+    n_pat = step_idx.shape[0]
+    for r in range(rows):
+        obs = 0.0
+        scale = 0.0
+        for i in range(k):
+            ai = abs(d[r, i])
+            rank = 0.0
+            if ai != 0.0:
+                below = 0
+                equal = 0
+                for j in range(k):
+                    aj = abs(d[r, j])
+                    if aj != 0.0:
+                        if aj < ai:
+                            below += 1
+                        elif aj == ai:
+                            equal += 1
+                rank = below + (equal + 1) / 2.0
+                if d[r, i] < 0:
+                    rank = -rank
+            out[i, r] = rank
+            obs += rank
+            scale += abs(rank)
+        tol = tie_rtol * max(scale, 1e-300)
+        s = obs
+        g = 1
+        lo = 1
+        for p in range(1, n_pat):
+            s += step_sign[p] * out[step_idx[p], r]
+            if s - obs >= -tol:
+                g += 1
+            if s - obs <= tol:
+                lo += 1
+        out[k, r] = g
+        out[k + 1, r] = lo
+        out[k + 2, r] = obs
+
+
+_wilcoxon_flips = kernel(_wilcoxon_flips_python)
+
+
 @lru_cache(maxsize=32)
 def _gray_steps(k: int):
     """Gray-code order of the 2^k sign patterns: the value flipped at each step and
@@ -276,21 +487,31 @@ def _test(d: np.ndarray, method: str, alternative: str, max_exact: int, n_resamp
     """(statistic, p, n_arrangements, min_p, kind) for the rows of centred values ``d``."""
     k = d.shape[1]
     if method == "t":
-        mean = d.mean(axis=1)
-        sd = d.std(axis=1, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = mean / (sd / math.sqrt(k))
-        # special.stdtr is the t CDF ufunc itself, without scipy.stats' per-call overhead.
-        if alternative == "greater":
-            p = special.stdtr(k - 1, -t)
-        elif alternative == "less":
-            p = special.stdtr(k - 1, t)
-        else:
-            p = np.minimum(1.0, 2.0 * special.stdtr(k - 1, -np.abs(t)))
+        out = np.empty((2, d.shape[0]))
+        run_rows(_t_test, np.ascontiguousarray(d), np.empty((d.shape[0], 0)), out, ALT_CODES[alternative],
+                 _t_lbeta(d.shape[1] - 1.0))
+        t, p = out[0], out[1]
         return t, p, 0, 0.0, "t"
     if method == "wilcoxon":
+        d = np.ascontiguousarray(d)
+        if k <= max_exact:
+            # Rows without zeros or ties: the exact null table of W+; the rest below.
+            out = np.empty((3, d.shape[0]))
+            run_rows(_wilcoxon_clean, d, np.empty((d.shape[0], 0)), out, *_signed_rank_tables(k))
+            clean = out[0] >= 0
+            stat = out[2].copy()
+            p = pvalue_from_counts(out[0], out[1], 2 ** k, alternative)
+            rest = np.flatnonzero(~clean)
+            if rest.size:
+                sub = np.empty((k + 3, rest.size))
+                run_rows(_wilcoxon_flips, np.ascontiguousarray(d[rest]), np.empty((rest.size, 0)), sub,
+                         *_gray_steps(k), TIE_RTOL)
+                stat[rest] = sub[k + 2]
+                p[rest] = pvalue_from_counts(sub[k], sub[k + 1], 2 ** k, alternative)
+            two = 2.0 if alternative == "two-sided" else 1.0
+            return stat, p, 2 ** k, min(1.0, two / 2 ** k), "exact"
         x = np.empty_like(d)
-        _signed_ranks(np.ascontiguousarray(d), x)  # O(k^2) per row: k is a handful of people
+        _signed_ranks(d, x)  # O(k^2) per row: k is a handful of people
     else:
         x = d
     return _flip_pvalues(x, alternative, max_exact, n_resamples, rng)
