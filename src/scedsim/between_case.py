@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._hps import HPS_FIELDS, _hps_mb
+from ._hps import HPS_FIELDS, _hps_abk, _hps_mb
 from ._numba import JIT_ENABLED
 from ._reml_ar1 import _Z_MAX, REML_FIELDS, _reml_bcsmd, _work_size
 from ._threads import get_num_threads
@@ -173,6 +173,70 @@ class _Design:
             raise ValueError(f"REML needs more than 2 observations, got {self.g}")
 
 
+class _ReversalDesign(_Design):
+    """:class:`_Design` plus the phases of an (AB)^k design (HPS 2012; see :func:`scedsim._hps._hps_abk`)."""
+
+    def __init__(self, times, trt, n):
+        super().__init__(times, trt, n)
+        k, T = self.trt.shape
+        run = np.zeros((k, T), dtype=np.int64)
+        ordn = np.zeros((k, T), dtype=np.int64)
+        nrun: list = []
+        self.bad_case = None
+        lengths = []  # per case, the phase lengths in order
+        for i in range(k):
+            b = self.trt[i, :self.n[i]] > 0.5
+            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+            ends = np.r_[starts[1:], len(b)]
+            if self.bad_case is None and (b[0] or not b[-1] or (lengths and len(starts) != len(lengths[0]))):
+                self.bad_case = (i, "".join("B" if b[s] else "A" for s in starts),
+                                 len(lengths[0]) if lengths else len(starts))
+            for s, e in zip(starts, ends):
+                run[i, s:e] = len(nrun)
+                ordn[i, s:e] = np.arange(e - s)
+                nrun.append(e - s)
+            lengths.append([e - s for s, e in zip(starts, ends)])
+        self.run = run
+        self.ordn = ordn
+        self.nrun = np.asarray(nrun, dtype=np.int64)
+        self.npairs = len(lengths[0]) // 2
+        # (pair, condition, position) cells that every case has: the first min_i n_i points of each phase.
+        cell = np.full((k, T), -1, dtype=np.int64)
+        if self.bad_case is None:
+            shortest = np.min(np.array(lengths), axis=0)
+            first = np.r_[0, np.cumsum(shortest)[:-1]]
+            for i in range(k):
+                for j in range(self.n[i]):
+                    q = run[i, j] - run[i, 0]
+                    if ordn[i, j] < shortest[q]:
+                        cell[i, j] = first[q] + ordn[i, j]
+            self.K = int(shortest.sum())
+        else:
+            self.K = 0
+        self.cell = cell
+        self.ncell = np.full(self.K, float(k))
+
+    def check(self, method: str) -> None:
+        if self.k < 2:
+            raise ValueError(f"the between-case SMD needs at least 2 cases, got {self.k}")
+        if method != "hps":
+            return super().check(method)
+        if self.bad_case is not None:
+            i, seq, first = self.bad_case
+            raise ValueError(f"method='hps' with design='reversal' needs every case to go through the same "
+                             f"(AB)^k phases (baseline first, treatment last); case #{i + 1} has phases {seq}"
+                             + (f", case #1 has {first} phases" if i > 0 else ""))
+        if self.g - len(self.nrun) <= 0:
+            raise ValueError("HPS needs more than one observation in some phase of some case: "
+                             "no autocorrelation can be estimated")
+
+
+def _make_design(design_name: str, method: str, times, trt, n) -> _Design:
+    if design_name == "reversal" and method == "hps":
+        return _ReversalDesign(times, trt, n)
+    return _Design(times, trt, n)
+
+
 def _run(method: str, design: _Design, Y: np.ndarray) -> np.ndarray:
     """The kernel's output rows for the sets Y (n_sets, k, T), split over threads when large."""
     n_sets = Y.shape[0]
@@ -180,7 +244,11 @@ def _run(method: str, design: _Design, Y: np.ndarray) -> np.ndarray:
     out = np.empty((nf, n_sets))
 
     def block(lo, hi):
-        if method == "hps":
+        if method == "hps" and isinstance(design, _ReversalDesign):
+            work = np.zeros(design.lagmax + 1 + len(design.nrun) + design.K + design.K * design.K)
+            _hps_abk(Y[lo:hi], design.times, design.trt, design.n, design.run, design.nrun, design.ordn,
+                     design.cell, design.ncell, design.npairs, design.lagmax, work, out[:, lo:hi])
+        elif method == "hps":
             work = np.zeros(design.lagmax + 1 + design.K + design.K * design.K)
             _hps_mb(Y[lo:hi], design.times, design.trt, design.n, design.cell, design.ncell,
                     design.lagmax, work, out[:, lo:hi])
@@ -256,9 +324,6 @@ def _check_confidence(confidence) -> float:
 def _check_method_design(method, design):
     check_choice("method", method, METHODS)
     check_choice("design", design, DESIGNS)
-    if design == "reversal" and method == "hps":
-        raise ValueError("method='hps' is available for design='multiple_baseline' only; "
-                         "use method='reml' for a reversal design")
 
 
 # --------------------------------------------------------------------------- tidy entry
@@ -434,11 +499,12 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     _check_method_design(method, design)
     confidence = _check_confidence(confidence)
     Y, times, trt, n = _from_table(data, case, session, phase, outcome, baseline, treatment)
-    d = _Design(times, trt, n)
+    d = _make_design(design, method, times, trt, n)
     d.check(method)
     out = _run(method, d, Y[None])
     if method == "hps" and not out[HPS_FIELDS.index("S2"), 0] > 0.0:
-        raise ValueError("S^2 = 0: the outcome does not vary around the session x phase means")
+        cells = "phase pair x phase x position" if design == "reversal" else "session x phase"
+        raise ValueError(f"S^2 = 0: the outcome does not vary around the {cells} means")
     res = _result(method, design, d, out, confidence, batch=False)
     if not math.isfinite(res.estimate):
         if method == "hps":
@@ -522,7 +588,7 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
         tt = tt.astype(np.int64)
     if not _FINITE_CHECKED.get() and not np.isfinite(Y).all():
         raise ValueError("y contains NaN or infinite values; every case must be observed at every occasion")
-    d = _Design(tt, D.astype(np.float64), np.full(k, T))
+    d = _make_design(design, method, tt, D.astype(np.float64), np.full(k, T))
     d.check(method)
     if n_sets == 0:
         out = np.empty((len(HPS_FIELDS if method == "hps" else REML_FIELDS), 0))
