@@ -5,7 +5,8 @@ takes many data sets of one design as an array, for simulation studies.  Two
 estimators:
 
 * ``method="hps"``: the moment estimator of Hedges, Pustejovsky & Shadish (2013)
-  for multiple-baseline designs (scdhlm's ``effect_size_MB``);
+  for multiple-baseline designs (scdhlm's ``effect_size_MB``) and of Hedges,
+  Pustejovsky & Shadish (2012) for (AB)^k reversal designs (``effect_size_ABk``);
 * ``method="reml"``: REML fit of a random-intercept model with AR(1) errors
   within case, and the corrected SMD of Pustejovsky, Hedges & Shadish (2014)
   (lmeInfo's ``g_mlm`` with the ``lme`` fit ``y ~ D, ~1 | case, corAR1(~ time | case)``).
@@ -77,7 +78,8 @@ class BCSMD:
     details : dict
         The method's other quantities: HPS ``D_bar`` (mean of the cases'
         B - A differences) and ``S2`` (variance around the session x phase
-        means); REML ``beta0``, ``beta1`` (baseline level and treatment
+        means; for a reversal design the (pair, phase, position) means);
+        REML ``beta0``, ``beta1`` (baseline level and treatment
         effect), ``loglik`` (REML log-likelihood, nlme's constant) and
         ``lambda`` (tau^2 / sigma^2).
     """
@@ -408,7 +410,21 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     points: g - K df); phi the lag-1 autocorrelation of the residuals around
     the case x phase means, bias-corrected; sigma^2_w and rho = 1 - sigma^2_w
     / S^2 (at least 0) from them; nu from the variance of S^2 under the fitted
-    covariance.  Multiple-baseline designs only.
+    covariance.
+
+    ``design="reversal"`` with ``method="hps"`` (Hedges, Pustejovsky &
+    Shadish 2012; scdhlm's ``effect_size_ABk``): every case goes through the
+    same k baseline-treatment pairs, (AB)^k, baseline first.  D-bar is the
+    mean over cases and pairs of (treatment mean - baseline mean) within the
+    pair; S^2 the variance across cases around the (pair, phase, position in
+    the phase) means, over the M. positions that every case has (the first
+    min_i n_i points of each phase; M. (m - 1) df for m cases); phi the lag-1
+    autocorrelation of the residuals around each phase's mean, within phases,
+    plus sum(1 - 1/n)/sum(n - 1) over the phases; sigma^2_w = a_0 / (g -
+    tr((X'X)^-1 X'R(phi)X)) with X the phase indicators and R(phi) over the
+    positions within a phase; rho = max(0, 1 - sigma^2_w / S^2); theta^2 =
+    Var(D-bar) and nu = (M. (m - 1))^2 / tr(A Sigma A Sigma) under Sigma =
+    rho + (1 - rho) phi^|t - s| over the session numbers within a case.
 
     ``method="reml"`` (Pustejovsky, Hedges & Shadish 2014; lmeInfo's
     ``g_mlm``): REML fit of y = b0 + b1 D + u_case + e, with u ~ N(0, tau^2)
@@ -430,7 +446,9 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     baseline, treatment : label
         The phase labels; any other label is an error.
     design : {"multiple_baseline", "reversal"}
-        The design.  ``"reversal"`` ((AB)^k) works with ``method="reml"``.
+        The design.  ``"reversal"`` is an (AB)^k design; for
+        ``method="hps"`` every case must have the same number k of
+        baseline-treatment pairs, starting with baseline.
     method : {"hps", "reml"}
         Moment (HPS) or REML estimation.
     confidence : float
@@ -450,8 +468,10 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
         label other than ``baseline``/``treatment``, a case without
         baseline or treatment points, a session repeated within a case,
         fewer than 2 cases, no degrees of freedom (HPS: g - K <= 0 or
-        g - 2k <= 0), an outcome that does not vary (S^2 = 0), or a REML fit
-        that fails (phi at +-1, no residual variance).
+        g - 2k <= 0; reversal: only one-point phases), a reversal design
+        that is not (AB)^k with the same k for every case (HPS), an outcome
+        that does not vary (S^2 = 0), or a REML fit that fails (phi at +-1,
+        no residual variance).
 
     Notes
     -----
@@ -461,6 +481,9 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     with nu floored at 2.001 inside it; REML uses J(floored nu) in the last
     term, HPS J(nu), as the R packages do.  For REML, ``theta`` is kappa,
     ``tau2`` may be 0 (on the boundary; nlme reports a tiny positive value).
+    Reversal HPS reproduces the two worked examples of HPS (2012) as scdhlm's
+    tests report them (Lambert et al. 2006, Anglesea et al. 2008; every
+    quantity to R's 6 printed decimals).
 
     References
     ----------
@@ -495,6 +518,17 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     >>> r = ss.bcsmd(df, method="reml")
     >>> round(r.estimate, 4), round(r.se, 4), round(r.phi, 4)
     (2.4699, 1.4322, -0.2132)
+
+    An ABAB reversal design, three sessions per phase:
+
+    >>> y = {"c1": [3, 4, 3, 8, 9, 7, 4, 2, 3, 9, 8, 10],
+    ...      "c2": [5, 6, 4, 9, 11, 10, 6, 5, 9, 12, 10, 11],
+    ...      "c3": [2, 3, 1, 6, 7, 5, 2, 3, 2, 8, 6, 7]}
+    >>> rows = [(c, t + 1, "AB"[(t // 3) % 2], v) for c, ys in y.items() for t, v in enumerate(ys)]
+    >>> df = pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
+    >>> r = ss.bcsmd(df, design="reversal")
+    >>> round(r.estimate, 4), round(r.se, 4), round(r.df, 3)
+    (1.7216, 1.1436, 3.34)
     """
     _check_method_design(method, design)
     confidence = _check_confidence(confidence)
@@ -541,6 +575,9 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
 
     References
     ----------
+    Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2012). *Research
+    Synthesis Methods*, 3, 224-239.
+
     Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2013). *Research
     Synthesis Methods*, 4, 324-341.
 
