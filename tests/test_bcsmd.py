@@ -216,8 +216,8 @@ def test_reml_runs_on_a_reversal_design():
     df = pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
     r = ss.bcsmd(df, method="reml", design="reversal")
     assert r.design == "reversal" and np.isfinite([r.estimate, r.se, r.df]).all() and r.estimate > 0
-    with pytest.raises(ValueError, match="'multiple_baseline' only"):
-        ss.bcsmd(df, method="hps", design="reversal")
+    h = ss.bcsmd(df, method="hps", design="reversal")
+    assert h.design == "reversal" and np.isfinite([h.estimate, h.se, h.df]).all() and h.estimate > 0
 
 
 # --------------------------------------------------------------------------- errors
@@ -409,3 +409,211 @@ def test_reml_with_gaps_matches_dense_formulas():
     for got, want in ((r.df, nu), (r.theta, kappa), (r.delta_unadjusted, delta), (r.sigma2_within, s2),
                       (r.details["loglik"], ll)):
         assert got == pytest.approx(want, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- (AB)^k designs, HPS (2012)
+
+def _abk_examples():
+    from importlib import resources
+
+    raw = pd.read_csv(resources.files("scedsim").joinpath("data/reference/hps_abk_examples.csv"))
+    return {k: g.drop(columns="study").reset_index(drop=True) for k, g in raw.groupby("study")}
+
+
+ABK = _abk_examples()
+
+# scdhlm's tests/testthat/test_HPS_examples.R ("Example 1/2 from HPS 2012"): effect_size_ABk on the
+# Lambert, Cartledge, Heward & Lo (2006) disruptive-behaviour data (SSR = A, RC = B; NA rows dropped)
+# and on Anglesea, Hoch & Taylor (2008); R rounds to 6 decimals (V_delta_hat to 8).
+ABK_REF = {
+    "lambert2006": dict(M_dot=23, D_bar=-5.457995, S2=4.673913, delta_unadjusted=-2.524601, phi=0.224680,
+                        sigma2_within=4.534312, rho=0.029868, theta=0.144926, df=164.492271,
+                        estimate=-2.513073, V=0.04054616),
+    "anglesea2008": dict(M_dot=13, D_bar=86.870476, S2=2347.845708, delta_unadjusted=1.792823, phi=0.175859,
+                         sigma2_within=198.369968, rho=0.915510, theta=0.091347, df=2.340135,
+                         estimate=1.149507, V=2.43956417),
+}
+
+
+@pytest.mark.parametrize("study", sorted(ABK_REF))
+def test_reversal_hps_matches_scdhlm_hps2012_examples(study):
+    from scedsim.between_case import _ReversalDesign
+
+    ref = ABK_REF[study]
+    df = ABK[study]
+    r = ss.bcsmd(df, design="reversal", method="hps")
+    got = r.as_dict()
+    got["V"] = r.se ** 2
+    _, times, trt, n = _from_table(df, "case", "session", "phase", "outcome", "A", "B")
+    assert _ReversalDesign(times, trt, n).K == ref["M_dot"]
+    for key, want in ref.items():
+        if key == "M_dot":
+            continue
+        tol = 5e-9 if key == "V" else 5e-7  # half a unit in R's last printed digit
+        assert abs(got[key] - want) <= tol, (key, got[key], want)
+    assert (r.n_cases, r.design, r.method) == ({"lambert2006": 9, "anglesea2008": 3}[study], "reversal", "hps")
+
+
+def _abk_dense(df):
+    """HPS (2012) for an (AB)^k table, straight from the formulas with dense matrices."""
+    df = df.sort_values(["case", "session"])
+    cases = list(dict.fromkeys(df.case))
+    m = len(cases)
+    y, t, case, run, pos, key = [], [], [], [], [], []
+    nr = 0
+    for i, c in enumerate(cases):
+        d = df[df.case == c]
+        b = (d.phase == "B").to_numpy().astype(int)
+        r = np.r_[0, np.cumsum(b[1:] != b[:-1])]
+        for j in range(len(b)):
+            p = int((r[:j] == r[j]).sum())
+            y.append(float(d.outcome.iloc[j]))
+            t.append(int(d.session.iloc[j]))
+            case.append(i)
+            run.append(nr + r[j])
+            pos.append(p)
+            key.append((r[j], p))  # (pair, condition) = phase number within the case, then position
+        nr += r[-1] + 1
+    y, t, case, pos = map(np.array, (y, t, case, pos))
+    g = len(y)
+    X = np.eye(nr)[run]
+    npairs = nr // (2 * m)
+    h = X.sum(0)
+    cvec = (X / h) @ np.where(np.arange(nr) % 2 == 1, 1.0, -1.0)  # +1/n_B, -1/n_A
+    Dbar = cvec @ y / (m * npairs)
+    cnt = {k: key.count(k) for k in set(key)}
+    inc = np.array([cnt[k] == m for k in key])
+    cells = sorted({k for k, ok in zip(key, inc) if ok})
+    Z = np.array([[1.0 if key[j] == c else 0.0 for c in cells] for j in np.flatnonzero(inc)])
+    A = np.eye(inc.sum()) - Z @ np.linalg.solve(Z.T @ Z, Z.T)
+    S2 = y[inc] @ A @ y[inc] / (len(cells) * (m - 1))
+    e = y - X @ np.linalg.solve(X.T @ X, X.T @ y)
+    a1 = sum(e[j] * e[j - 1] for j in range(1, g) if run[j] == run[j - 1])
+    phi = a1 / (e @ e) + ((h - 1) / h).sum() / (g - nr)
+    same = case[:, None] == case[None, :]
+    Rpos = np.where(same, phi ** np.abs(pos[:, None] - pos[None, :]), 0.0)
+    s2w = (e @ e) / (g - np.trace(np.linalg.solve(X.T @ X, X.T @ Rpos @ X)))
+    rho = max(0.0, 1 - s2w / S2)
+    Sig = np.where(same, rho + (1 - rho) * phi ** np.abs(t[:, None] - t[None, :]), 0.0)
+    AS = A @ Sig[np.ix_(inc, inc)]
+    nu = (len(cells) * (m - 1)) ** 2 / np.trace(AS @ AS)
+    theta2 = cvec @ Sig @ cvec / (m * npairs) ** 2
+    J = 1 - 3 / (4 * nu - 1)
+    est = J * Dbar / np.sqrt(S2)
+    nut = max(nu, 2.001)
+    var = J ** 2 * (theta2 * nut / (nut - 2) + est ** 2 * (nut / (nut - 2) - 1 / J ** 2))
+    return dict(estimate=est, se=np.sqrt(var), df=nu, phi=phi, rho=rho, theta=np.sqrt(theta2), S2=S2,
+                sigma2_within=s2w, D_bar=Dbar)
+
+
+def _abab_table(seed=11, m=4, pairs=2):
+    """An (AB)^pairs table with unequal phase lengths across cases and a few skipped sessions."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(m):
+        t = 0
+        level = rng.normal(0, 1)
+        for q in range(2 * pairs):
+            ph = "AB"[q % 2]
+            for _ in range(int(rng.integers(3, 7))):
+                t += 1 + int(rng.random() < 0.2)
+                rows.append((f"c{i}", t, ph, level + (0.8 if ph == "B" else 0.0) + rng.normal()))
+    return pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
+
+
+@pytest.mark.parametrize("seed,m,pairs", [(11, 4, 2), (12, 3, 3), (13, 5, 1)])
+def test_reversal_hps_matches_dense_formulas(seed, m, pairs):
+    df = _abab_table(seed, m, pairs)
+    r = ss.bcsmd(df, design="reversal").as_dict()
+    want = _abk_dense(df)
+    for key, w in want.items():
+        assert r[key] == pytest.approx(w, rel=1e-10, abs=1e-13), key
+    ref = _abk_dense(ABK["lambert2006"])
+    got = ss.bcsmd(ABK["lambert2006"], design="reversal").as_dict()
+    for key, w in ref.items():
+        assert got[key] == pytest.approx(w, rel=1e-10), key
+
+
+def test_reversal_hps_invariances():
+    df = ABK["lambert2006"]
+    base = ss.bcsmd(df, design="reversal")
+    keys = ("estimate", "se", "df", "phi", "rho", "theta")
+    shifted = ss.bcsmd(df.assign(outcome=df.outcome + 17.5), design="reversal")
+    scaled = ss.bcsmd(df.assign(outcome=df.outcome * 3.25), design="reversal")
+    flipped = ss.bcsmd(df.assign(outcome=-df.outcome), design="reversal")
+    names = {c: f"z{k}" for k, c in enumerate(reversed(df.case.unique()))}
+    relabelled = ss.bcsmd(df.assign(case=df.case.map(names)).sample(frac=1.0, random_state=3), design="reversal")
+    for other in (shifted, scaled, relabelled):
+        for k in keys:
+            assert getattr(other, k) == pytest.approx(getattr(base, k), rel=1e-10), k
+    assert flipped.estimate == pytest.approx(-base.estimate, rel=1e-12)
+    assert flipped.se == pytest.approx(base.se, rel=1e-12)
+    assert scaled.details["S2"] == pytest.approx(3.25 ** 2 * base.details["S2"], rel=1e-12)
+
+
+def test_reversal_hps_one_pair_has_the_multiple_baseline_numerator():
+    df = SETS["mb_013"]
+    ab = ss.bcsmd(df, design="reversal")
+    mb = ss.bcsmd(df)
+    assert ab.details["D_bar"] == pytest.approx(mb.details["D_bar"], rel=1e-12)
+
+
+def test_reversal_hps_batch_equals_tidy_and_twin():
+    from scedsim._hps import _hps_abk
+    from scedsim.between_case import _ReversalDesign
+
+    trt = np.tile(np.repeat([0, 1, 0, 1], [4, 5, 3, 6]), (3, 1)).astype(bool)
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=(6, 3, 18)) + trt + rng.normal(size=(6, 3, 1))
+    b = ss.bcsmd_batch(y, trt, design="reversal")
+    for s in (0, 5):
+        rows = [(f"c{i}", t + 1, "B" if trt[i, t] else "A", y[s, i, t]) for i in range(3) for t in range(18)]
+        one = ss.bcsmd(pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"]), design="reversal")
+        assert b.estimate[s] == pytest.approx(one.estimate, rel=1e-12)
+        assert b.se[s] == pytest.approx(one.se, rel=1e-12)
+    d = _ReversalDesign(np.tile(np.arange(1, 19), (3, 1)), trt.astype(float), np.full(3, 18))
+    args = (d.times, d.trt, d.n, d.run, d.nrun, d.ordn, d.cell, d.ncell, d.npairs, d.lagmax)
+    w = d.lagmax + 1 + len(d.nrun) + d.K + d.K * d.K
+    o1, o2 = np.zeros((len(HPS_FIELDS), 6)), np.zeros((len(HPS_FIELDS), 6))
+    _hps_abk(y, *args, np.zeros(w), o1)
+    _hps_abk.twin(y, *args, np.zeros(w), o2)
+    np.testing.assert_allclose(o1, o2, rtol=1e-13, atol=0)
+
+
+def test_reversal_hps_is_unbiased_in_monte_carlo():
+    # y = u_i + delta D + e, u ~ N(0, rho), AR(1) e with variance 1 - rho: total variance 1, so the
+    # design-comparable SMD is delta.  g corrects the small-sample bias of D-bar / S.
+    rng = np.random.default_rng(2012)
+    n_sets, m, delta, rho, phi = 20_000, 4, 1.0, 0.4, 0.2
+    trt = np.tile(np.repeat([0, 1, 0, 1], [5, 5, 5, 5]), (m, 1)).astype(bool)
+    T = trt.shape[1]
+    e = np.empty((n_sets, m, T))
+    e[..., 0] = rng.normal(size=(n_sets, m))
+    for t in range(1, T):
+        e[..., t] = phi * e[..., t - 1] + math.sqrt(1 - phi ** 2) * rng.normal(size=(n_sets, m))
+    y = rng.normal(0, math.sqrt(rho), (n_sets, m, 1)) + delta * trt + math.sqrt(1 - rho) * e
+    r = ss.bcsmd_batch(y, trt, design="reversal")
+    g = r.estimate
+    mcse = g.std() / math.sqrt(n_sets)
+    assert abs(g.mean() - delta) < 4 * mcse + 0.01, (g.mean(), mcse)
+    # The uncorrected ratio is biased upwards by about 1/J - 1, which the test can see.
+    assert r.delta_unadjusted.mean() - delta > 4 * mcse
+    # The reported variance tracks the spread of g.
+    assert np.mean(r.se ** 2) == pytest.approx(g.var(), rel=0.15)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda d: d[~((d.case == "A1") & (d.session >= 23))], r"\(AB\)\^k.*case #1 has phases ABA"),
+    (lambda d: d[~((d.case == "B1") & (d.session >= 17))], r"case #5 has phases AB, case #1 has 4 phases"),
+    (lambda d: d[~((d.case == "A2") & (d.session <= 8))], r"case #2 has phases BAB"),
+])
+def test_reversal_hps_errors(change, match):
+    with pytest.raises(ValueError, match=match):
+        ss.bcsmd(change(ABK["lambert2006"]), design="reversal")
+
+
+def test_reversal_hps_single_point_phases_are_an_error():
+    rows = [(c, t, "AB"[(t - 1) % 2], float(t + i)) for i, c in enumerate("xy") for t in range(1, 5)]
+    df = pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
+    with pytest.raises(ValueError, match="more than one observation in some phase"):
+        ss.bcsmd(df, design="reversal")

@@ -24,7 +24,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 60   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 61   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -352,6 +352,22 @@ def _hps_calls(rng):
     return [(Y, d.times, d.trt, d.n, d.cell, d.ncell, d.lagmax, work, np.full((11, 4), -99.0))]
 
 
+def _hps_abk_calls(rng):
+    from scedsim.between_case import _ReversalDesign
+
+    k, T = 3, 14
+    trt = np.tile(np.repeat([0.0, 1.0, 0.0, 1.0], [3, 4, 3, 4]), (k, 1))
+    trt[1] = np.repeat([0.0, 1.0, 0.0, 1.0], [4, 3, 2, 5])  # unequal phases: cells left out
+    times = np.tile(np.arange(1, T + 1), (k, 1))
+    times[2] += np.arange(T) // 4  # skipped sessions
+    d = _ReversalDesign(times, trt, np.full(k, T))
+    Y = rng.normal(size=(4, k, T)) + 0.8 * trt + rng.normal(size=(4, k, 1))
+    Y[-1, :, :] = rng.integers(0, 4, (k, T))  # ties
+    work = np.zeros(d.lagmax + 1 + len(d.nrun) + d.K + d.K * d.K)
+    return [(Y, d.times, d.trt, d.n, d.run, d.nrun, d.ordn, d.cell, d.ncell, d.npairs, d.lagmax, work,
+             np.full((11, 4), -99.0))]
+
+
 def _reml_calls(rng):
     from scedsim._reml_ar1 import _work_size
 
@@ -467,6 +483,7 @@ CALLS = {
     "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
     "scedsim._hps._hps_mb": _hps_calls,
+    "scedsim._hps._hps_abk": _hps_abk_calls,
     _kr + "_reml_bcsmd": _reml_calls,
     _kr + "_forms": _forms_calls,
     _kr + "_lam_crit": _lam_crit_calls,

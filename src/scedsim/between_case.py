@@ -5,7 +5,8 @@ takes many data sets of one design as an array, for simulation studies.  Two
 estimators:
 
 * ``method="hps"``: the moment estimator of Hedges, Pustejovsky & Shadish (2013)
-  for multiple-baseline designs (scdhlm's ``effect_size_MB``);
+  for multiple-baseline designs (scdhlm's ``effect_size_MB``) and of Hedges,
+  Pustejovsky & Shadish (2012) for (AB)^k reversal designs (``effect_size_ABk``);
 * ``method="reml"``: REML fit of a random-intercept model with AR(1) errors
   within case, and the corrected SMD of Pustejovsky, Hedges & Shadish (2014)
   (lmeInfo's ``g_mlm`` with the ``lme`` fit ``y ~ D, ~1 | case, corAR1(~ time | case)``).
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._hps import HPS_FIELDS, _hps_mb
+from ._hps import HPS_FIELDS, _hps_abk, _hps_mb
 from ._numba import JIT_ENABLED
 from ._reml_ar1 import _Z_MAX, REML_FIELDS, _reml_bcsmd, _work_size
 from ._threads import get_num_threads
@@ -77,7 +78,8 @@ class BCSMD:
     details : dict
         The method's other quantities: HPS ``D_bar`` (mean of the cases'
         B - A differences) and ``S2`` (variance around the session x phase
-        means); REML ``beta0``, ``beta1`` (baseline level and treatment
+        means; for a reversal design the (pair, phase, position) means);
+        REML ``beta0``, ``beta1`` (baseline level and treatment
         effect), ``loglik`` (REML log-likelihood, nlme's constant) and
         ``lambda`` (tau^2 / sigma^2).
     """
@@ -173,6 +175,70 @@ class _Design:
             raise ValueError(f"REML needs more than 2 observations, got {self.g}")
 
 
+class _ReversalDesign(_Design):
+    """:class:`_Design` plus the phases of an (AB)^k design (HPS 2012; see :func:`scedsim._hps._hps_abk`)."""
+
+    def __init__(self, times, trt, n):
+        super().__init__(times, trt, n)
+        k, T = self.trt.shape
+        run = np.zeros((k, T), dtype=np.int64)
+        ordn = np.zeros((k, T), dtype=np.int64)
+        nrun: list = []
+        self.bad_case = None
+        lengths = []  # per case, the phase lengths in order
+        for i in range(k):
+            b = self.trt[i, :self.n[i]] > 0.5
+            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+            ends = np.r_[starts[1:], len(b)]
+            if self.bad_case is None and (b[0] or not b[-1] or (lengths and len(starts) != len(lengths[0]))):
+                self.bad_case = (i, "".join("B" if b[s] else "A" for s in starts),
+                                 len(lengths[0]) if lengths else len(starts))
+            for s, e in zip(starts, ends):
+                run[i, s:e] = len(nrun)
+                ordn[i, s:e] = np.arange(e - s)
+                nrun.append(e - s)
+            lengths.append([e - s for s, e in zip(starts, ends)])
+        self.run = run
+        self.ordn = ordn
+        self.nrun = np.asarray(nrun, dtype=np.int64)
+        self.npairs = len(lengths[0]) // 2
+        # (pair, condition, position) cells that every case has: the first min_i n_i points of each phase.
+        cell = np.full((k, T), -1, dtype=np.int64)
+        if self.bad_case is None:
+            shortest = np.min(np.array(lengths), axis=0)
+            first = np.r_[0, np.cumsum(shortest)[:-1]]
+            for i in range(k):
+                for j in range(self.n[i]):
+                    q = run[i, j] - run[i, 0]
+                    if ordn[i, j] < shortest[q]:
+                        cell[i, j] = first[q] + ordn[i, j]
+            self.K = int(shortest.sum())
+        else:
+            self.K = 0
+        self.cell = cell
+        self.ncell = np.full(self.K, float(k))
+
+    def check(self, method: str) -> None:
+        if self.k < 2:
+            raise ValueError(f"the between-case SMD needs at least 2 cases, got {self.k}")
+        if method != "hps":
+            return super().check(method)
+        if self.bad_case is not None:
+            i, seq, first = self.bad_case
+            raise ValueError(f"method='hps' with design='reversal' needs every case to go through the same "
+                             f"(AB)^k phases (baseline first, treatment last); case #{i + 1} has phases {seq}"
+                             + (f", case #1 has {first} phases" if i > 0 else ""))
+        if self.g - len(self.nrun) <= 0:
+            raise ValueError("HPS needs more than one observation in some phase of some case: "
+                             "no autocorrelation can be estimated")
+
+
+def _make_design(design_name: str, method: str, times, trt, n) -> _Design:
+    if design_name == "reversal" and method == "hps":
+        return _ReversalDesign(times, trt, n)
+    return _Design(times, trt, n)
+
+
 def _run(method: str, design: _Design, Y: np.ndarray) -> np.ndarray:
     """The kernel's output rows for the sets Y (n_sets, k, T), split over threads when large."""
     n_sets = Y.shape[0]
@@ -180,7 +246,11 @@ def _run(method: str, design: _Design, Y: np.ndarray) -> np.ndarray:
     out = np.empty((nf, n_sets))
 
     def block(lo, hi):
-        if method == "hps":
+        if method == "hps" and isinstance(design, _ReversalDesign):
+            work = np.zeros(design.lagmax + 1 + len(design.nrun) + design.K + design.K * design.K)
+            _hps_abk(Y[lo:hi], design.times, design.trt, design.n, design.run, design.nrun, design.ordn,
+                     design.cell, design.ncell, design.npairs, design.lagmax, work, out[:, lo:hi])
+        elif method == "hps":
             work = np.zeros(design.lagmax + 1 + design.K + design.K * design.K)
             _hps_mb(Y[lo:hi], design.times, design.trt, design.n, design.cell, design.ncell,
                     design.lagmax, work, out[:, lo:hi])
@@ -256,9 +326,6 @@ def _check_confidence(confidence) -> float:
 def _check_method_design(method, design):
     check_choice("method", method, METHODS)
     check_choice("design", design, DESIGNS)
-    if design == "reversal" and method == "hps":
-        raise ValueError("method='hps' is available for design='multiple_baseline' only; "
-                         "use method='reml' for a reversal design")
 
 
 # --------------------------------------------------------------------------- tidy entry
@@ -343,7 +410,21 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     points: g - K df); phi the lag-1 autocorrelation of the residuals around
     the case x phase means, bias-corrected; sigma^2_w and rho = 1 - sigma^2_w
     / S^2 (at least 0) from them; nu from the variance of S^2 under the fitted
-    covariance.  Multiple-baseline designs only.
+    covariance.
+
+    ``design="reversal"`` with ``method="hps"`` (Hedges, Pustejovsky &
+    Shadish 2012; scdhlm's ``effect_size_ABk``): every case goes through the
+    same k baseline-treatment pairs, (AB)^k, baseline first.  D-bar is the
+    mean over cases and pairs of (treatment mean - baseline mean) within the
+    pair; S^2 the variance across cases around the (pair, phase, position in
+    the phase) means, over the M. positions that every case has (the first
+    min_i n_i points of each phase; M. (m - 1) df for m cases); phi the lag-1
+    autocorrelation of the residuals around each phase's mean, within phases,
+    plus sum(1 - 1/n)/sum(n - 1) over the phases; sigma^2_w = a_0 / (g -
+    tr((X'X)^-1 X'R(phi)X)) with X the phase indicators and R(phi) over the
+    positions within a phase; rho = max(0, 1 - sigma^2_w / S^2); theta^2 =
+    Var(D-bar) and nu = (M. (m - 1))^2 / tr(A Sigma A Sigma) under Sigma =
+    rho + (1 - rho) phi^|t - s| over the session numbers within a case.
 
     ``method="reml"`` (Pustejovsky, Hedges & Shadish 2014; lmeInfo's
     ``g_mlm``): REML fit of y = b0 + b1 D + u_case + e, with u ~ N(0, tau^2)
@@ -365,7 +446,9 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     baseline, treatment : label
         The phase labels; any other label is an error.
     design : {"multiple_baseline", "reversal"}
-        The design.  ``"reversal"`` ((AB)^k) works with ``method="reml"``.
+        The design.  ``"reversal"`` is an (AB)^k design; for
+        ``method="hps"`` every case must have the same number k of
+        baseline-treatment pairs, starting with baseline.
     method : {"hps", "reml"}
         Moment (HPS) or REML estimation.
     confidence : float
@@ -385,8 +468,10 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
         label other than ``baseline``/``treatment``, a case without
         baseline or treatment points, a session repeated within a case,
         fewer than 2 cases, no degrees of freedom (HPS: g - K <= 0 or
-        g - 2k <= 0), an outcome that does not vary (S^2 = 0), or a REML fit
-        that fails (phi at +-1, no residual variance).
+        g - 2k <= 0; reversal: only one-point phases), a reversal design
+        that is not (AB)^k with the same k for every case (HPS), an outcome
+        that does not vary (S^2 = 0), or a REML fit that fails (phi at +-1,
+        no residual variance).
 
     Notes
     -----
@@ -396,6 +481,9 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     with nu floored at 2.001 inside it; REML uses J(floored nu) in the last
     term, HPS J(nu), as the R packages do.  For REML, ``theta`` is kappa,
     ``tau2`` may be 0 (on the boundary; nlme reports a tiny positive value).
+    Reversal HPS reproduces the two worked examples of HPS (2012) as scdhlm's
+    tests report them (Lambert et al. 2006, Anglesea et al. 2008; every
+    quantity to R's 6 printed decimals).
 
     References
     ----------
@@ -430,15 +518,27 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     >>> r = ss.bcsmd(df, method="reml")
     >>> round(r.estimate, 4), round(r.se, 4), round(r.phi, 4)
     (2.4699, 1.4322, -0.2132)
+
+    An ABAB reversal design, three sessions per phase:
+
+    >>> y = {"c1": [3, 4, 3, 8, 9, 7, 4, 2, 3, 9, 8, 10],
+    ...      "c2": [5, 6, 4, 9, 11, 10, 6, 5, 9, 12, 10, 11],
+    ...      "c3": [2, 3, 1, 6, 7, 5, 2, 3, 2, 8, 6, 7]}
+    >>> rows = [(c, t + 1, "AB"[(t // 3) % 2], v) for c, ys in y.items() for t, v in enumerate(ys)]
+    >>> df = pd.DataFrame(rows, columns=["case", "session", "phase", "outcome"])
+    >>> r = ss.bcsmd(df, design="reversal")
+    >>> round(r.estimate, 4), round(r.se, 4), round(r.df, 3)
+    (1.7216, 1.1436, 3.34)
     """
     _check_method_design(method, design)
     confidence = _check_confidence(confidence)
     Y, times, trt, n = _from_table(data, case, session, phase, outcome, baseline, treatment)
-    d = _Design(times, trt, n)
+    d = _make_design(design, method, times, trt, n)
     d.check(method)
     out = _run(method, d, Y[None])
     if method == "hps" and not out[HPS_FIELDS.index("S2"), 0] > 0.0:
-        raise ValueError("S^2 = 0: the outcome does not vary around the session x phase means")
+        cells = "phase pair x phase x position" if design == "reversal" else "session x phase"
+        raise ValueError(f"S^2 = 0: the outcome does not vary around the {cells} means")
     res = _result(method, design, d, out, confidence, batch=False)
     if not math.isfinite(res.estimate):
         if method == "hps":
@@ -475,6 +575,9 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
 
     References
     ----------
+    Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2012). *Research
+    Synthesis Methods*, 3, 224-239.
+
     Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2013). *Research
     Synthesis Methods*, 4, 324-341.
 
@@ -522,7 +625,7 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
         tt = tt.astype(np.int64)
     if not _FINITE_CHECKED.get() and not np.isfinite(Y).all():
         raise ValueError("y contains NaN or infinite values; every case must be observed at every occasion")
-    d = _Design(tt, D.astype(np.float64), np.full(k, T))
+    d = _make_design(design, method, tt, D.astype(np.float64), np.full(k, T))
     d.check(method)
     if n_sets == 0:
         out = np.empty((len(HPS_FIELDS if method == "hps" else REML_FIELDS), 0))

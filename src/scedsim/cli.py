@@ -564,7 +564,7 @@ def _add_bcsmd(sub) -> None:
     p.add_argument("--treatment", default="B", help="treatment phase label (default: B)")
     p.add_argument("--method", choices=("hps", "reml", "both"), default="hps", help="estimator (default: hps)")
     p.add_argument("--design", choices=("multiple_baseline", "reversal"), default="multiple_baseline",
-                   help="design (default: multiple_baseline; reversal needs --method reml)")
+                   help="design (default: multiple_baseline; reversal: (AB)^k)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--json", action="store_true", help="print every field as JSON")
     p.set_defaults(func=_cmd_bcsmd)
