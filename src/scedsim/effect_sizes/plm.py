@@ -189,8 +189,9 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
 
     ``P`` = (X'X)^-1 X' and ``csd`` = sqrt(diag((X'X)^-1)) serve the OLS fit; ``G``, ``grid`` and
     ``gridL`` the AR(1) profile likelihood (``ar`` = 1): ``gridL[k]`` is the Cholesky factor of
-    X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k and (1 - phi_k^2)^(-1/N)
-    in its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of
+    X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k, -log(1 - phi_k^2) and
+    (1 - phi_k^2)^(-1/N) in its unused upper corner), so that a grid point costs a triangular
+    solve per row.  Rows of
     ``out``: 0 the oriented effect (``sign`` times coefficient ``eff``), 1-2 its t interval
     (quantile ``tq``); 3-6 the coefficients; 7-10 their SEs; 11 F; 12 R^2; 13 adjusted R^2;
     14 phi; 15 log-likelihood (ML); 16 flags: 1 on the AR(1) boundary, 2 for a perfect fit.
@@ -206,6 +207,7 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
     wv = np.empty(4)
     ng = grid.shape[0]
     fg = np.empty(ng)
+    qg = np.empty(ng)
     for r in range(rows):
         # Centred on the first value: exact zeros for constant data, and less round-off.
         y0 = a[r, 0]
@@ -298,16 +300,20 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                     qk -= wv[j] * wv[j]
                 if qk > 1e-6 * hq[0, 4]:
                     val = qk * gridL[k, 2, 3]
+                    qg[k] = qk
                 else:
-                    val = math.exp(_plm_profile(grid[k], G, hq, L, N, X, z, beta) / N)
-                fg[k] = val
+                    f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
+                    val = f / N
+                    val = math.exp(val) if val < 700.0 else (np.inf if val > 0.0 else val)
+                    qg[k] = -1.0
+                    fg[k] = f
                 if val < vbest:
                     vbest = val
                     best = k
             # The objective itself at the best point and its neighbours.
             for k in range(max(best - 1, 0), min(best + 2, ng)):
-                val = fg[k]
-                fg[k] = N * math.log(val) if val > 0.0 else (-np.inf if val == 0.0 else np.nan)
+                if qg[k] >= 0.0:
+                    fg[k] = N * math.log(qg[k]) + gridL[k, 1, 3]
             fbest = fg[best] if vbest < np.inf else np.inf
             lo = grid[max(best - 1, 0)]
             hi = grid[min(best + 1, ng - 1)]
@@ -587,6 +593,7 @@ def _design_args(times: tuple, m: int, model: str):
         except np.linalg.LinAlgError:
             gridL[k] = np.nan  # numerically singular near |phi| = 1: the kernel's full path decides
         gridL[k, 0, 3] = phi
+        gridL[k, 1, 3] = -math.log((1.0 - phi) * (1.0 + phi))
         gridL[k, 2, 3] = ((1.0 - phi) * (1.0 + phi)) ** (-1.0 / N)
     for arr in (X, P, csd, G, gridL):
         arr.flags.writeable = False
