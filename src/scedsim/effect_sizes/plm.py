@@ -328,6 +328,7 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                 d0 = (fx - fg[best - 1]) / (x - lo)
                 xa = x - (d0 * (hi - x) + d1 * (x - lo)) / (2.0 * (d1 - d0)) if d1 > d0 else x
                 xa = min(max(xa, lo), hi)
+                sp = 0.0
                 for _ in range(20):
                     ga = _plm_dprofile(xa, G, hq, L, N, X, z, beta)
                     ha = L[0, 1]
@@ -336,11 +337,15 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                     xn = xa - ga / ha
                     if not lo <= xn <= hi:
                         break
-                    if ga == 0.0 or abs(xn - xa) <= 1e-10 * (1.0 + abs(xn)):
+                    # Converged: a step below 1e-10, or one whose successor (|s|^3 / s_prev^2 in
+                    # the quadratic regime) would be below 1e-14.
+                    st = abs(xn - xa)
+                    if ga == 0.0 or st <= 1e-10 * (1.0 + abs(xn)) or st * st * st <= 1e-14 * (1.0 + abs(xn)) * sp * sp:
                         x = xn
                         done = True
                         break
                     xa = xn
+                    sp = st
             if not done and 0 < best < ng - 1 and fx > -np.inf:
                 # The derivative changes sign across the best grid point's neighbours: its
                 # root by the Illinois method (regula falsi, superlinear), to ~1e-12.
