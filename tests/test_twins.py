@@ -13,6 +13,7 @@ import contextlib
 import copy
 import importlib
 import inspect
+import math
 import pkgutil
 import types
 
@@ -24,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 61   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 62   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -266,6 +267,12 @@ def _plm_profile_calls(rng):
     return out
 
 
+def _plm_factor_calls(rng):
+    # Positive definite, and not (|phi| = 1 with a design whose X'TX is then singular).
+    return [(math.tanh(theta), G, hq, L) for theta, G, hq, L, *_ in _plm_profile_calls(rng)] + [
+        (phi, G, hq, L) for _, G, hq, L, *_ in _plm_profile_calls(rng)[:3] for phi in (1.0, -1.0)]
+
+
 def _mixed_calls(name):
     """Calls of the mixed-model kernels (scedsim._mixed) on a 3-case, 6-session data set."""
     def calls(rng):
@@ -481,6 +488,7 @@ CALLS = {
     _cdc + "_group_median": _group_median_calls,
     "scedsim.effect_sizes.plm._plm_profile": _plm_profile_calls,
     "scedsim.effect_sizes.plm._plm_dprofile": _plm_profile_calls,
+    "scedsim.effect_sizes.plm._plm_factor": _plm_factor_calls,
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
     "scedsim._hps._hps_mb": _hps_calls,
     "scedsim._hps._hps_abk": _hps_abk_calls,

@@ -36,18 +36,10 @@ _LOG2PI = math.log(2.0 * math.pi)
 
 # --------------------------------------------------------------------------- kernels
 
-def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
-    """-2 log-likelihood of the AR(1) model at phi = tanh(theta), less constants, profiled over
-    beta and sigma^2: N log Q~ - log(1 - phi^2), where Q~ = (1 - phi^2) Q(phi).
-
-    With T the tridiagonal matrix (1 - phi^2) R^-1, u'Tv = S0 - phi S1 + phi^2 S2 for the moments
-    S0 = sum u_t v_t, S1 = sum (u_t v_t+1 + u_t+1 v_t), S2 = sum over t = 2..N-1 of u_t v_t:
-    ``G`` holds them for the design (3 x 4 x 4), ``hq`` for (design, y) and (y, y) (3 x 5).
-    The Cholesky factor of [X'TX, X'Ty; y'TX, y'Ty] goes to ``L``; its last pivot is Q~.
-    ``X``, ``z`` (the design and the centred series) and ``beta`` (scratch) serve the exact
-    path near Q~ = 0.
-    """
-    phi = math.tanh(theta)
+def _plm_factor_python(phi, G, hq, L):
+    """Cholesky factor of [X'TX, X'Ty; y'TX, y'Ty] at ``phi`` into ``L`` (see
+    :func:`_plm_profile`): its last pivot Q~ goes to ``L[4, 4]``, the reciprocal pivots of X'TX to
+    ``L[:4, 4]``.  False where X'TX is not numerically positive definite."""
     p2 = phi * phi
     for i in range(5):
         for j in range(i + 1):
@@ -60,13 +52,33 @@ def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
             if i == j:
                 if i < 4:
                     if not v > 0.0:
-                        return np.nan
+                        return False
                     L[i, i] = math.sqrt(v)
                     L[j, 4] = 1.0 / L[i, i]  # the reciprocal pivot, in the unused upper triangle
                 else:
                     L[4, 4] = v
             else:
                 L[i, j] = v * L[j, 4]
+    return True
+
+
+_plm_factor = kernel(_plm_factor_python)
+
+
+def _plm_profile_python(theta, G, hq, L, N, X, z, beta):
+    """-2 log-likelihood of the AR(1) model at phi = tanh(theta), less constants, profiled over
+    beta and sigma^2: N log Q~ - log(1 - phi^2), where Q~ = (1 - phi^2) Q(phi).
+
+    With T the tridiagonal matrix (1 - phi^2) R^-1, u'Tv = S0 - phi S1 + phi^2 S2 for the moments
+    S0 = sum u_t v_t, S1 = sum (u_t v_t+1 + u_t+1 v_t), S2 = sum over t = 2..N-1 of u_t v_t:
+    ``G`` holds them for the design (3 x 4 x 4), ``hq`` for (design, y) and (y, y) (3 x 5).
+    The Cholesky factor of [X'TX, X'Ty; y'TX, y'Ty] goes to ``L``; its last pivot is Q~.
+    ``X``, ``z`` (the design and the centred series) and ``beta`` (scratch) serve the exact
+    path near Q~ = 0.
+    """
+    phi = math.tanh(theta)
+    if not _plm_factor(phi, G, hq, L):
+        return np.nan
     q = L[4, 4]
     if q <= 1e-6 * hq[0, 4]:
         # Q~ lost to cancellation (near-exact fits, phi near -1 with 1 residual df): from the
@@ -95,22 +107,39 @@ _plm_profile = kernel(_plm_profile_python)
 def _plm_dprofile_python(theta, G, hq, L, N, X, z, beta):
     """d/dtheta of :func:`_plm_profile`'s objective, from the GLS residuals r at phi = tanh(theta):
     (1 - phi^2) N Q~'/Q~ + 2 phi, where Q~' = -S1(r, r) + 2 phi S2(r, r) (the residuals' own
-    moments; beta is at its optimum, so only T(phi) moves).  NaN where the fit fails."""
-    f = _plm_profile(theta, G, hq, L, N, X, z, beta)
-    if not math.isfinite(f):
-        return np.nan
+    moments; beta is at its optimum, so only T(phi) moves).  NaN where the fit fails.
+
+    Its own derivative in theta goes to ``L[0, 1]`` (unused upper triangle; NaN on the exact
+    path near Q~ = 0), from Q~'' = 2 S2(r, r) - 2 v'(X'TX)^-1 v with v = X'T'r, T' = dT/dphi
+    (beta moves by (X'TX)^-1 v per unit phi).
+    """
     phi = math.tanh(theta)
+    if not _plm_factor(phi, G, hq, L):
+        return np.nan
+    q = L[4, 4]
+    exact = not q > 1e-6 * hq[0, 4]
+    if exact:
+        f = _plm_profile(theta, G, hq, L, N, X, z, beta)
+        if not math.isfinite(f):
+            return np.nan
+    elif not q < np.inf:
+        return np.nan
     for j in range(3, -1, -1):
         s = L[4, j]
         for k in range(j + 1, 4):
             s -= L[k, j] * beta[k]
         beta[j] = s * L[j, 4]
-    q = L[4, 4]
-    if q > 1e-6 * hq[0, 4]:
+    L[0, 1] = np.nan
+    if not exact:
         # The residuals' moments from the row's and the design's: S(r, r) = S(z, z)
-        # - 2 beta'S(X, z) + beta'S(X, X) beta, without cancellation trouble at this Q~.
+        # - 2 beta'S(X, z) + beta'S(X, X) beta, without cancellation trouble at this Q~;
+        # w = L4^-1 v with v_j = -S1(X_j, r) + 2 phi S2(X_j, r).
         s1 = hq[1, 4]
         s2 = hq[2, 4]
+        w0 = 0.0
+        w1 = 0.0
+        w2 = 0.0
+        w3 = 0.0
         for j in range(4):
             t1 = 0.0
             t2 = 0.0
@@ -119,6 +148,20 @@ def _plm_dprofile_python(theta, G, hq, L, N, X, z, beta):
                 t2 += G[2, j, k] * beta[k]
             s1 += beta[j] * (t1 - 2.0 * hq[1, j])
             s2 += beta[j] * (t2 - 2.0 * hq[2, j])
+            vj = (t1 - hq[1, j]) + 2.0 * phi * (hq[2, j] - t2)
+            if j == 0:
+                w0 = vj * L[0, 4]
+            elif j == 1:
+                w1 = (vj - L[1, 0] * w0) * L[1, 4]
+            elif j == 2:
+                w2 = (vj - L[2, 0] * w0 - L[2, 1] * w1) * L[2, 4]
+            else:
+                w3 = (vj - L[3, 0] * w0 - L[3, 1] * w1 - L[3, 2] * w2) * L[3, 4]
+        c2 = (1.0 - phi) * (1.0 + phi)
+        dq = 2.0 * phi * s2 - s1
+        a = N * dq / q
+        ddq = 2.0 * s2 - 2.0 * (w0 * w0 + w1 * w1 + w2 * w2 + w3 * w3)
+        L[0, 1] = c2 * (2.0 - 2.0 * phi * a + c2 * N * (ddq - dq * dq / q) / q)
     else:
         s0 = 0.0
         s1 = 0.0
@@ -146,8 +189,9 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
 
     ``P`` = (X'X)^-1 X' and ``csd`` = sqrt(diag((X'X)^-1)) serve the OLS fit; ``G``, ``grid`` and
     ``gridL`` the AR(1) profile likelihood (``ar`` = 1): ``gridL[k]`` is the Cholesky factor of
-    X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k and -log(1 - phi_k^2) in
-    its unused upper corner), so that a grid point costs a triangular solve per row.  Rows of
+    X'T(phi_k)X at the grid's k-th point (reciprocal diagonal; phi_k, -log(1 - phi_k^2) and
+    (1 - phi_k^2)^(-1/N) in its unused upper corner), so that a grid point costs a triangular
+    solve per row.  Rows of
     ``out``: 0 the oriented effect (``sign`` times coefficient ``eff``), 1-2 its t interval
     (quantile ``tq``); 3-6 the coefficients; 7-10 their SEs; 11 F; 12 R^2; 13 adjusted R^2;
     14 phi; 15 log-likelihood (ML); 16 flags: 1 on the AR(1) boundary, 2 for a perfect fit.
@@ -163,6 +207,7 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
     wv = np.empty(4)
     ng = grid.shape[0]
     fg = np.empty(ng)
+    qg = np.empty(ng)
     for r in range(rows):
         # Centred on the first value: exact zeros for constant data, and less round-off.
         y0 = a[r, 0]
@@ -238,10 +283,11 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                 hq[0, j] = s0
                 hq[1, j] = s1
                 hq[2, j] = s2
-            # Coarse grid; then the root of the derivative next to its best point (secant
-            # method, or Illinois on the bracket), else Brent's minimisation there.
+            # Coarse grid; then the root of the derivative next to its best point (Newton's
+            # method, or Illinois on the bracket), else Brent's minimisation there.  The grid
+            # compares exp(f / N) = Q~ (1 - phi^2)^(-1/N), free of logarithms.
             best = 0
-            fbest = np.inf
+            vbest = np.inf
             for k in range(ng):
                 ph = gridL[k, 0, 3]
                 p2 = ph * ph
@@ -253,42 +299,53 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                     wv[j] = v * gridL[k, j, j]
                     qk -= wv[j] * wv[j]
                 if qk > 1e-6 * hq[0, 4]:
-                    f = N * math.log(qk) + gridL[k, 1, 3]
+                    val = qk * gridL[k, 2, 3]
+                    qg[k] = qk
                 else:
                     f = _plm_profile(grid[k], G, hq, L, N, X, z, beta)
-                fg[k] = f
-                if f < fbest:
-                    fbest = f
+                    val = f / N
+                    val = math.exp(val) if val < 700.0 else (np.inf if val > 0.0 else val)
+                    qg[k] = -1.0
+                    fg[k] = f
+                if val < vbest:
+                    vbest = val
                     best = k
+            # The objective itself at the best point and its neighbours.
+            for k in range(max(best - 1, 0), min(best + 2, ng)):
+                if qg[k] >= 0.0:
+                    fg[k] = N * math.log(qg[k]) + gridL[k, 1, 3]
+            fbest = fg[best] if vbest < np.inf else np.inf
             lo = grid[max(best - 1, 0)]
             hi = grid[min(best + 1, ng - 1)]
             x = grid[best]
             fx = fbest
             done = False
             if 0 < best < ng - 1 and fx > -np.inf and math.isfinite(fg[best - 1] + fg[best + 1]):
-                # The secant method on the derivative, from the vertex of the parabola through
-                # the best grid point and its neighbours; it must stay inside them.
+                # Newton's method on the derivative (its exact slope comes in L[0, 1]), from the
+                # vertex of the parabola through the best grid point and its neighbours; it must
+                # stay inside them, on the convex side.
                 d1 = (fg[best + 1] - fx) / (hi - x)
                 d0 = (fx - fg[best - 1]) / (x - lo)
                 xa = x - (d0 * (hi - x) + d1 * (x - lo)) / (2.0 * (d1 - d0)) if d1 > d0 else x
                 xa = min(max(xa, lo), hi)
-                ga = _plm_dprofile(xa, G, hq, L, N, X, z, beta)
-                xb = xa + 1e-4
-                gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
+                sp = 0.0
                 for _ in range(20):
-                    if not (math.isfinite(ga) and math.isfinite(gb)) or ga == gb:
+                    ga = _plm_dprofile(xa, G, hq, L, N, X, z, beta)
+                    ha = L[0, 1]
+                    if not (math.isfinite(ga) and 0.0 < ha < np.inf):
                         break
-                    xc = xb - gb * (xb - xa) / (gb - ga)
-                    if not lo <= xc <= hi:
+                    xn = xa - ga / ha
+                    if not lo <= xn <= hi:
                         break
-                    xa = xb
-                    ga = gb
-                    xb = xc
-                    gb = _plm_dprofile(xb, G, hq, L, N, X, z, beta)
-                    if gb == 0.0 or abs(xb - xa) <= 1e-10 * (1.0 + abs(xb)):
-                        x = xb
+                    # Converged: a step below 1e-10, or one whose successor (|s|^3 / s_prev^2 in
+                    # the quadratic regime) would be below 1e-14.
+                    st = abs(xn - xa)
+                    if ga == 0.0 or st <= 1e-10 * (1.0 + abs(xn)) or st * st * st <= 1e-14 * (1.0 + abs(xn)) * sp * sp:
+                        x = xn
                         done = True
                         break
+                    xa = xn
+                    sp = st
             if not done and 0 < best < ng - 1 and fx > -np.inf:
                 # The derivative changes sign across the best grid point's neighbours: its
                 # root by the Illinois method (regula falsi, superlinear), to ~1e-12.
@@ -530,6 +587,7 @@ def _design_args(times: tuple, m: int, model: str):
     G[0] = X.T @ X
     G[1] = X[:-1].T @ X[1:] + X[1:].T @ X[:-1]
     G[2] = X[1:-1].T @ X[1:-1]
+    N = X.shape[0]
     gridL = np.zeros((GRID.size, 4, 4))
     for k, theta in enumerate(GRID):
         phi = math.tanh(theta)
@@ -541,6 +599,7 @@ def _design_args(times: tuple, m: int, model: str):
             gridL[k] = np.nan  # numerically singular near |phi| = 1: the kernel's full path decides
         gridL[k, 0, 3] = phi
         gridL[k, 1, 3] = -math.log((1.0 - phi) * (1.0 + phi))
+        gridL[k, 2, 3] = ((1.0 - phi) * (1.0 + phi)) ** (-1.0 / N)
     for arr in (X, P, csd, G, gridL):
         arr.flags.writeable = False
     return np.ascontiguousarray(X), P, csd, G, gridL
@@ -719,7 +778,7 @@ def plm(a, b, *, model: str = "W", ar: int = 0, improvement: str = "increase", t
     fitted by maximum likelihood, as ``nlme::gls(correlation = corARMA(p = 1), method =
     "ML")``: phi maximises the profile likelihood -2l = N log(2 pi Q(phi)/N) + (N - 1)
     log(1 - phi^2) + N, Q the GLS residual SS (a grid in atanh phi, then the root of the exact
-    derivative next to the grid's best point, by the secant method; Brent's method as fallback);
+    derivative next to the grid's best point, by Newton's method; Brent's method as fallback);
     the SEs use Q(phi)/(N - 4).  The F test and R^2 use the raw residuals.
 
     Parameters
