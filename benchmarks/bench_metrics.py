@@ -50,7 +50,8 @@ SEED = 20240601
 
 # Targets at (3, 4) as a share of the read roofline.
 SHARE_TARGETS = {"nap": 0.40, "tau": 0.40, "pnd": 0.30, "pem": 0.30,
-                 "pand": 0.15, "ird": 0.15, "tau_u": 0.15, "tau_bc": 0.03, "cdc": 0.15, "plm": 0.10}
+                 "pand": 0.15, "ird": 0.15, "tau_u": 0.15, "tau_bc": 0.03, "cdc": 0.15, "plm": 0.10,
+                 "lor": 0.15, "pogo": 0.15}
 # Variants timed besides the default calls, with targets in series/s at (3, 4).
 RATE_VARIANTS = {"plm_ar1": (lambda a, b: ss.plm(a, b, ar=1), 1e6)}
 PEER_TARGET = 1000.0

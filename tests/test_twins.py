@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 62   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 64   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -476,6 +476,11 @@ CALLS = {
                                                     for df in (1.0, 2.0, 5.0, 12.0)],
     "scedsim.inference.between._betacf": lambda rng: [(a, b, x) for a, b in ((2.5, 0.5), (0.5, 2.5), (0.5, 0.5))
                                                       for x in (1e-12, 0.3, 0.6)],
+    "scedsim.effect_sizes.lor._lor_truncate": lambda rng: [
+        (mean, v, 4, inv, kk) for mean in (0.0, 0.3, 1.0, 45.0) for v in (0.0, 0.02, np.nan) for inv in (0.01, 1.0)
+        for kk in (0.0, 10.0)],
+    "scedsim.effect_sizes.lor._edge_logit": lambda rng: [
+        (mean, v, 4, bc) for mean in (0.0, 0.3, 1.0) for v in (0.0, 0.02, np.nan) for bc in (True, False)],
     "scedsim.inference.between._wilcoxon_clean": lambda rng: [
         (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), np.empty((3, x.shape[0]))) for x in _between_calls(rng)],
     "scedsim.inference.between._wilcoxon_flips": lambda rng: [

@@ -17,8 +17,40 @@ __all__ = ["lor"]
 SCALES = {"percentage": 100.0, "proportion": 1.0}
 
 
-def _lor_2d_python(a, b, k_intervals, bias_correct, sign, z, out):
-    """out[0..3] = LOR, SE, CI per row; ``a``, ``b`` are proportions.
+def _lor_truncate_python(mean, v, k, inv_top, k_intervals):
+    """A phase's mean proportion and variance from those of its ``k`` values (times
+    ``inv_top``), truncated when ``k_intervals`` > 0: M into [1/(2Kk), 1 - 1/(2Kk)],
+    V at least 1/(K^2 k^3) (a variance estimated as 0; an undefined one stays NaN)."""
+    mean *= inv_top
+    v *= inv_top * inv_top
+    if k_intervals > 0.0:
+        lo = 1.0 / (2.0 * k_intervals * k)
+        mean = min(max(mean, lo), 1.0 - lo)
+        if v == v:
+            v = max(v, 1.0 / (k_intervals * k_intervals * k * k * k))
+    return mean, v
+
+
+_lor_truncate = kernel(_lor_truncate_python)
+
+
+def _edge_logit_python(mean, v, k, bias_correct):
+    """One phase's log odds where the other phase's mean is 0 or 1 (the rare path):
+    bias-corrected when asked, +-inf (or NaN with the correction) at 0 or 1."""
+    if 0.0 < mean < 1.0:
+        c = 1.0 - mean
+        logit = math.log(mean) - math.log(c)
+        if bias_correct:
+            logit -= (2.0 * mean - 1.0) * v / (2.0 * k * (mean * mean * c * c))
+        return logit
+    return np.nan if bias_correct else (-np.inf if mean <= 0.0 else np.inf)
+
+
+_edge_logit = kernel(_edge_logit_python)
+
+
+def _lor_2d_python(a, b, inv_top, k_intervals, bias_correct, sign, z, out):
+    """out[0..3] = LOR, SE, CI per row; ``a``, ``b`` times ``inv_top`` are proportions.
 
     Per phase: M = mean, V = s^2 (undefined for one point), truncated when
     ``k_intervals`` > 0 (M into [1/(2Kn), 1 - 1/(2Kn)], V at least 1/(K^2 n^3));
@@ -27,29 +59,24 @@ def _lor_2d_python(a, b, k_intervals, bias_correct, sign, z, out):
     rows, m = a.shape
     n = b.shape[1]
     for r in range(rows):
-        est = 0.0
-        var = 0.0
-        for p in range(2):
-            x = a if p == 0 else b
-            k = m if p == 0 else n
-            mean, v = _mean_var(x, r, k)
-            if k_intervals > 0.0:
-                lo = 1.0 / (2.0 * k_intervals * k)
-                mean = min(max(mean, lo), 1.0 - lo)
-                if v == v:  # a floor for a variance estimated as 0, not for an undefined one
-                    v = max(v, 1.0 / (k_intervals * k_intervals * k * k * k))
-            if 0.0 < mean < 1.0:
-                q = mean * mean * (1.0 - mean) * (1.0 - mean)
-                logit = math.log(mean) - math.log(1.0 - mean)
-                if bias_correct:
-                    logit -= (2.0 * mean - 1.0) * v / (2.0 * k * q)
-                term = v / (k * q)
-            else:
-                # A phase mean of 0 or 1: the log odds are infinite and the variance undefined.
-                logit = np.nan if bias_correct else (-np.inf if mean <= 0.0 else np.inf)
-                term = np.nan
-            est += logit if p == 1 else -logit
-            var += term
+        ma, va = _mean_var(a, r, m)
+        ma, va = _lor_truncate(ma, va, m, inv_top, k_intervals)
+        mb, vb = _mean_var(b, r, n)
+        mb, vb = _lor_truncate(mb, vb, n, inv_top, k_intervals)
+        if 0.0 < ma < 1.0 and 0.0 < mb < 1.0:
+            ca = 1.0 - ma
+            cb = 1.0 - mb
+            ta = va / (m * (ma * ma * ca * ca))
+            tb = vb / (n * (mb * mb * cb * cb))
+            # logit(M_B) - logit(M_A) as one log of the odds ratio: the logs are most of the cost.
+            est = math.log((mb * ca) / (cb * ma))
+            if bias_correct:
+                est += (2.0 * ma - 1.0) * 0.5 * ta - (2.0 * mb - 1.0) * 0.5 * tb
+            var = ta + tb
+        else:
+            # A phase mean of 0 or 1: the log odds are infinite and the variance undefined.
+            est = _edge_logit(mb, vb, n, bias_correct) - _edge_logit(ma, va, m, bias_correct)
+            var = np.nan
         est *= sign
         se = math.sqrt(var) if var >= 0.0 else np.nan
         out[0, r] = est
@@ -133,17 +160,16 @@ def lor(a, b, *, improvement: str = "increase", scale: str = "percentage", inter
     A, B, is_1d = phases(a, b, "increase", metric="LOR")
     top = SCALES[scale]
     for label, x in (("A", A), ("B", B)):
-        bad = (x < 0.0) | (x > top)
-        if bad.any():
-            v = x[bad][0]
+        # min and max are single passes; the offending value is looked up only on failure.
+        if x.size and (x.min() < 0.0 or x.max() > top):
+            v = x[(x < 0.0) | (x > top)][0]
             raise ValueError(f"LOR on the {scale} scale needs values in [0, {top:g}]; phase {label} "
                              f"holds {v:g}")
-    if top != 1.0:
-        A, B = A / top, B / top
     sign = 1.0 if improvement == "increase" else -1.0
     out = np.empty((4, A.shape[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        run_rows(_lor_2d, A, B, out, k_intervals, bool(bias_correct), sign, z)
+        # The kernel scales percentages to proportions as it reads them (no copy of the data).
+        run_rows(_lor_2d, A, B, out, 1.0 / top, k_intervals, bool(bias_correct), sign, z)
     options = {"scale": scale, "bias_correct": bool(bias_correct), "confidence": confidence}
     if intervals is not None:
         options["intervals"] = int(k_intervals)
@@ -168,5 +194,6 @@ register(Metric(
     # Normal data centred at 0 are no proportions: no meaningful target.
     limit=lambda q, o: math.nan,
     undefined="LOR not defined: a phase mean of 0 or 1 (or 100%)",
-    kernels=(KernelCase("lor", _lor_2d, 4, lambda m, n: (0.0, True, 1.0, 1.959963984540054), units=100.0),
-             KernelCase("lor-intervals-decrease", _lor_2d, 4, lambda m, n: (20.0, False, -1.0, 1.644853626951472)))))
+    kernels=(KernelCase("lor", _lor_2d, 4, lambda m, n: (0.01, 0.0, True, 1.0, 1.959963984540054)),
+             KernelCase("lor-intervals-decrease", _lor_2d, 4,
+                        lambda m, n: (1.0, 20.0, False, -1.0, 1.644853626951472)))))
