@@ -484,7 +484,7 @@ CALLS = {
     "scedsim.inference.between._wilcoxon_clean": lambda rng: [
         (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), np.empty((3, x.shape[0]))) for x in _between_calls(rng)],
     "scedsim.inference.between._wilcoxon_flips": lambda rng: [
-        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((x.shape[1] + 3, x.shape[0])))
+        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty(x.shape), np.empty((3, x.shape[0])))
         for x in _between_calls(rng)],
     "scedsim.inference.between._signed_ranks": lambda rng: [(x, np.empty_like(x)) for x in _between_calls(rng)],
     _cdc + "_grow": _grow_calls,

@@ -399,11 +399,12 @@ def _signed_rank_tables(k: int):
     return ge, le
 
 
-def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, out):
+def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, ranks, out):
     """Signed ranks (zeros dropped, ties averaged) and their sign-flip counts in one
-    pass per row: out[:k] holds the row's signed ranks, out[k] and out[k + 1] the
+    pass per row: ``ranks[r]`` receives the row's signed ranks (scratch, one row per
+    series, so that each row's ranks sit together in memory), out[0] and out[1] the
     patterns whose sum is >= and <= the observed one (as :func:`_flip_counts`),
-    out[k + 2] the observed sum."""
+    out[2] the observed sum."""
     rows, k = d.shape
     n_pat = step_idx.shape[0]
     for r in range(rows):
@@ -425,7 +426,7 @@ def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, out):
                 rank = below + (equal + 1) / 2.0
                 if d[r, i] < 0:
                     rank = -rank
-            out[i, r] = rank
+            ranks[r, i] = rank
             obs += rank
             scale += abs(rank)
         tol = tie_rtol * max(scale, 1e-300)
@@ -433,14 +434,14 @@ def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, out):
         g = 1
         lo = 1
         for p in range(1, n_pat):
-            s += step_sign[p] * out[step_idx[p], r]
+            s += step_sign[p] * ranks[r, step_idx[p]]
             if s - obs >= -tol:
                 g += 1
             if s - obs <= tol:
                 lo += 1
-        out[k, r] = g
-        out[k + 1, r] = lo
-        out[k + 2, r] = obs
+        out[0, r] = g
+        out[1, r] = lo
+        out[2, r] = obs
 
 
 _wilcoxon_flips = kernel(_wilcoxon_flips_python)
@@ -503,11 +504,11 @@ def _test(d: np.ndarray, method: str, alternative: str, max_exact: int, n_resamp
             p = pvalue_from_counts(out[0], out[1], 2 ** k, alternative)
             rest = np.flatnonzero(~clean)
             if rest.size:
-                sub = np.empty((k + 3, rest.size))
+                sub = np.empty((3, rest.size))
                 run_rows(_wilcoxon_flips, np.ascontiguousarray(d[rest]), np.empty((rest.size, 0)), sub,
-                         *_gray_steps(k), TIE_RTOL)
-                stat[rest] = sub[k + 2]
-                p[rest] = pvalue_from_counts(sub[k], sub[k + 1], 2 ** k, alternative)
+                         *_gray_steps(k), TIE_RTOL, np.empty((rest.size, k)), per_row=(3,))
+                stat[rest] = sub[2]
+                p[rest] = pvalue_from_counts(sub[0], sub[1], 2 ** k, alternative)
             two = 2.0 if alternative == "two-sided" else 1.0
             return stat, p, 2 ** k, min(1.0, two / 2 ** k), "exact"
         x = np.empty_like(d)
