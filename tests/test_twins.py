@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 64   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 65   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
 Z = 1.959963984540054
 
 
@@ -468,6 +468,8 @@ CALLS = {
     "scedsim.inference.between._flip_counts": lambda rng: [
         (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((2, x.shape[0])))
         for x in _between_calls(rng)],
+    "scedsim.inference.between._row_flips": lambda rng: [
+        (x, r, *_gray_steps(x.shape[1]), 1e-9) for x in _between_calls(rng) for r in range(x.shape[0])],
     "scedsim.inference.between._t_test": lambda rng: [
         (x, np.empty((x.shape[0], 0)), alt, _t_lbeta(x.shape[1] - 1.0), np.empty((2, x.shape[0])))
         for x in _between_calls(rng) if x.shape[1] > 1 for alt in (0, 1, 2)],

@@ -202,31 +202,42 @@ def _signed_ranks_python(d, out):
 _signed_ranks = kernel(_signed_ranks_python)
 
 
+def _row_flips_python(x, r, step_idx, step_sign, tie_rtol):
+    """Row ``r`` of ``x``: how many of its 2^k sign-flipped sums are >= and <= the
+    observed sum (within tie_rtol of sum |x|, as count_extreme judges ties), and
+    that sum.  The patterns run in Gray-code order: pattern p flips value
+    ``step_idx[p]``, adding ``step_sign[p]`` times it."""
+    k = x.shape[1]
+    obs = 0.0
+    scale = 0.0
+    for i in range(k):
+        obs += x[r, i]
+        scale += abs(x[r, i])
+    # Every flipped sum and the observed one are bounded by sum |x|.
+    tol = tie_rtol * max(scale, 1e-300)
+    s = obs
+    g = 1
+    lo = 1
+    for p in range(1, step_idx.shape[0]):
+        s += step_sign[p] * x[r, step_idx[p]]
+        if s - obs >= -tol:
+            g += 1
+        if s - obs <= tol:
+            lo += 1
+    return g, lo, obs
+
+
+_row_flips = kernel(_row_flips_python)
+
+
 def _flip_counts_python(x, _none, step_idx, step_sign, tie_rtol, out):
     """Per row, how many of the 2^k sign-flipped sums are >= (``out[0]``) and <=
     (``out[1]``) the observed sum, within tie_rtol of sum |x| (as count_extreme
     judges ties).  The sums run through the patterns in Gray-code order: pattern
     p flips value ``step_idx[p]``, adding ``step_sign[p]`` times twice it.
     ``_none`` is an empty (rows, 0) array, so that run_rows can split the rows."""
-    rows, k = x.shape
-    n_pat = step_idx.shape[0]
-    for r in range(rows):
-        obs = 0.0
-        scale = 0.0
-        for i in range(k):
-            obs += x[r, i]
-            scale += abs(x[r, i])
-        # Every flipped sum and the observed one are bounded by sum |x|.
-        tol = tie_rtol * max(scale, 1e-300)
-        s = obs
-        g = 1
-        lo = 1
-        for p in range(1, n_pat):
-            s += step_sign[p] * x[r, step_idx[p]]
-            if s - obs >= -tol:
-                g += 1
-            if s - obs <= tol:
-                lo += 1
+    for r in range(x.shape[0]):
+        g, lo, _ = _row_flips(x, r, step_idx, step_sign, tie_rtol)
         out[0, r] = g
         out[1, r] = lo
 
@@ -406,10 +417,7 @@ def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, ranks, out):
     patterns whose sum is >= and <= the observed one (as :func:`_flip_counts`),
     out[2] the observed sum."""
     rows, k = d.shape
-    n_pat = step_idx.shape[0]
     for r in range(rows):
-        obs = 0.0
-        scale = 0.0
         for i in range(k):
             ai = abs(d[r, i])
             rank = 0.0
@@ -427,18 +435,7 @@ def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, ranks, out):
                 if d[r, i] < 0:
                     rank = -rank
             ranks[r, i] = rank
-            obs += rank
-            scale += abs(rank)
-        tol = tie_rtol * max(scale, 1e-300)
-        s = obs
-        g = 1
-        lo = 1
-        for p in range(1, n_pat):
-            s += step_sign[p] * ranks[r, step_idx[p]]
-            if s - obs >= -tol:
-                g += 1
-            if s - obs <= tol:
-                lo += 1
+        g, lo, obs = _row_flips(ranks, r, step_idx, step_sign, tie_rtol)
         out[0, r] = g
         out[1, r] = lo
         out[2, r] = obs
