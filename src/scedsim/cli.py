@@ -24,6 +24,8 @@ examples:
       a Monte Carlo study with a progress bar (finish an interrupted run with --resume)
   scedsim report simulations/null_3x4
       Markdown tables and figures from a finished study
+  scedsim plan --design AB --phi 0 --effect 2 --rule "p_perm_nap <= 0.05" --power 0.85 --json plan.json
+      the cheapest design (phase lengths, people) that reaches the target power
 """
 
 def ab_rows():
@@ -629,6 +631,114 @@ def _add_report(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
 
+def _param_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _cmd_plan(args) -> int:
+    import json
+
+    from .plan import detectable_effect, plan
+
+    params = {}
+    for item in args.param or ():
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise ValueError(f"--param takes key=value, got {item!r}")
+        params[k.strip()] = _param_value(v.strip())
+    if args.phi is not None:
+        params["phi"] = args.phi
+    rules = args.rule or ["p_perm_nap <= 0.05"]
+    costs = {}
+    if args.cost_occasion is not None or args.cost_person is not None:
+        costs = dict(cost_occasion=args.cost_occasion if args.cost_occasion is not None else 0.0,
+                     cost_person=args.cost_person if args.cost_person is not None else 0.0)
+    res = plan(design=args.design, model=args.model, params=params, effect=args.effect, rules=rules,
+               power=args.power, cases=args.cases, max_occasions=args.max_occasions, min_phase=args.min_phase,
+               alpha=args.alpha, type1=args.type1, scale=args.scale, m=args.m, n=args.n, stagger=args.stagger,
+               reps=args.reps, max_reps=args.max_reps, type1_reps=args.type1_reps, z=args.z, seed=args.seed,
+               n_jobs=args.n_jobs, improvement=args.improvement, **costs)
+    if args.sensitivity:
+        try:
+            m, n = (int(x) for x in args.sensitivity.split(","))
+        except ValueError:
+            raise ValueError(f"--sensitivity takes m,n (e.g. 3,4), got {args.sensitivity!r}") from None
+        k = int(str(args.cases).replace("-", ",").split(",")[0])
+        res.detectable = detectable_effect(args.design, m, n, k, model=args.model, params=params, rule=rules[0],
+                                           power=args.power, scale=args.scale, stagger=args.stagger,
+                                           seed=args.seed, n_jobs=args.n_jobs, improvement=args.improvement)
+    print(res.table(max_rows=args.rows))
+    print()
+    print(res.message)
+    if res.detectable is not None:
+        d = res.detectable
+        print(f"smallest detectable effect with {d.design} x{d.cases} at power {d.target:g}: {d.effect:.3f} "
+              f"[95% CI {d.ci_lower:.3f}, {d.ci_upper:.3f}]; power there {d.power_at_effect:.3f} "
+              f"(MCSE {d.mcse:.3f})")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res.to_json(), fh, indent=1, default=str)
+        print(f"wrote {args.json}")
+    if args.figure:
+        import matplotlib
+        matplotlib.use("Agg")
+        _save(res.figure(), args.figure, 150)
+        print(f"figure: {args.figure}")
+    return 0
+
+
+def _add_plan(sub) -> None:
+    p = sub.add_parser(
+        "plan", help="the cheapest design (occasions, people) that reaches a target power",
+        description="Search the designs of a family for the cheapest one whose decision rule reaches the target "
+                    "power under a simulation model: exact pruning first (smallest attainable p), then "
+                    "simulation with adaptive replications; every candidate with its power, MCSE and Type I rate.",
+        epilog="examples:\n  scedsim plan --design AB --model normal_ar1 --phi 0 --effect 2 "
+               "--rule \"p_perm_nap <= 0.05\" --power 0.85 --cases 1 --max-occasions 20 --seed 1 --json plan.json\n"
+               "  scedsim plan --design AB --phi 0.3 --effect 1 --cases 2-10 --max-occasions 7 "
+               "--rule \"p_between_nap[method=sign_flip] <= 0.05\" --power 0.8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--design", default="AB", help="design family: AB (replicated with --cases > 1), ABAB, MB "
+                                                   "(multiple baseline, staggered starts); default AB")
+    p.add_argument("--model", default="normal_ar1", help="simulation model (normal_ar1, poisson, negbin, bounded_scale)")
+    p.add_argument("--phi", type=float, default=None, help="lag-1 autocorrelation of the errors")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="another model parameter (repeatable)")
+    p.add_argument("--effect", type=float, required=True, help="level change (marginal SDs for normal_ar1)")
+    p.add_argument("--scale", choices=("marginal", "innovation"), default=None,
+                   help="units of --effect for normal_ar1 (default marginal SD)")
+    p.add_argument("--rule", action="append", help="decision rule (repeatable; default 'p_perm_nap <= 0.05')")
+    p.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    p.add_argument("--alpha", type=float, default=None, help="Type I level (default: the rule's p threshold, or 0.05)")
+    p.add_argument("--type1", choices=("nominal", "bradley", "none"), default="nominal",
+                   help="Type I constraint: at most alpha, Bradley's band .5-1.5 alpha, or only reported")
+    p.add_argument("--cases", default="1", help="people: 1, 2-8 or 2,4,6 (default 1)")
+    p.add_argument("--max-occasions", type=int, default=20, help="most occasions per person (default 20)")
+    p.add_argument("--min-phase", type=int, default=3, help="fewest points per phase (default 3)")
+    p.add_argument("--m", default=None, help="baseline lengths to consider (e.g. 3-6)")
+    p.add_argument("--n", default=None, help="treatment lengths to consider")
+    p.add_argument("--stagger", type=int, default=1, help="MB: extra baseline points per tier (default 1)")
+    p.add_argument("--cost-occasion", type=float, default=None, help="cost of one occasion of one person")
+    p.add_argument("--cost-person", type=float, default=None, help="cost of one more person")
+    p.add_argument("--improvement", choices=("increase", "decrease"), default=None)
+    p.add_argument("--reps", type=int, default=500, help="replications of the coarse pass (default 500)")
+    p.add_argument("--max-reps", type=int, default=8000, help="most replications of a design (default 8000)")
+    p.add_argument("--type1-reps", type=int, default=2000, help="replications of each Type I estimate")
+    p.add_argument("--z", type=float, default=2.0, help="MCSEs by which power must clear the target (default 2)")
+    p.add_argument("--sensitivity", default=None, metavar="M,N",
+                   help="also the smallest detectable effect of the design with M + N points")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--n-jobs", type=int, default=1)
+    p.add_argument("--rows", type=int, default=30, help="simulated designs shown per rule (default 30)")
+    p.add_argument("--json", default=None, help="write the plan as JSON")
+    p.add_argument("--figure", default=None, help="write the power curves (PNG, PDF, SVG)")
+    p.set_defaults(func=_cmd_plan)
+
+
 # Each subcommand registers itself here; keep one line per subcommand.
 SUBCOMMANDS = [
     _add_demo,
@@ -638,6 +748,7 @@ SUBCOMMANDS = [
     _add_plot,
     _add_simulate,
     _add_report,
+    _add_plan,
 ]
 
 
