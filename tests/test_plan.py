@@ -84,6 +84,17 @@ def test_exact_facts(label, fam, m, n, k, n_assign, min_p):
     assert Fraction(facts["min_p"]).limit_denominator(10 ** 6) == min_p
 
 
+def test_several_people_with_a_per_person_test_are_judged_by_edgingtons_sum():
+    # Two people at their smallest p = 1/20 each: sum 1/10, P(U1 + U2 <= 1/10) = 1/200.
+    assert planmod._edgington_min(0.05, 2) == pytest.approx(1 / 200, rel=1e-12)
+    res = plan("AB", "normal_ar1", {}, effect=2.0, rules="p_perm_nap <= 0.05", power=0.5, m=3, n=3, cases="1-2",
+               max_occasions=6, reps=100, max_reps=100, type1_reps=100)
+    assert res.candidates.status.ne("pruned").all()
+    res = plan("AB", "normal_ar1", {}, effect=2.0, rules="p_rand_mean_diff[min_phase=3] <= 0.05", power=0.5,
+               m=3, n=4, cases="2", max_occasions=7, reps=100, max_reps=100, type1_reps=100)
+    assert res.candidates.reason.iloc[0].startswith("smallest attainable p = 0.5 > 0.05")   # (2 * 1/2)^2 / 2
+
+
 def test_design_texts():
     assert design_text("AB", 3, 4, 2) == "A3 B4"
     assert design_text("ABAB", 3, 4, 1) == "A3 B4 A3 B4"

@@ -33,7 +33,10 @@ def _fmt(res, people: bool) -> str:
         return f"none up to {grid}" + (f" ({len(liberal)} reach the power but exceed the Type I level)"
                                        if len(liberal) else "")
     what = f"{best['cases']} people" if people else f"{best['m']} + {best['n']}"
-    return f"{what} ({best['power']:.3f} ± {best['mcse']:.3f}, Type I {best['type1']:.3f})"
+    tied = res.tied[res.settings["rules"][0]]
+    tie = "; tied within 2 MCSE: " + ", ".join(f"{t['cases']} people" if people else f"{t['m']} + {t['n']}"
+                                               for t in tied) if tied else ""
+    return f"{what} ({best['power']:.3f} ± {best['mcse']:.3f}, Type I {best['type1']:.3f}{tie})"
 
 
 def row(phi: float, d: float, m=None, n=None) -> str:
