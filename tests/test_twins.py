@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 68   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
+N_OTHER = 70   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
 Z = 1.959963984540054
 
 
@@ -512,6 +512,11 @@ CALLS = {
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
     "scedsim._hps._hps_mb": _hps_calls,
     "scedsim._hps._hps_abk": _hps_abk_calls,
+    "scedsim._hps._g_var": lambda rng: [(d, th, nu, jt) for d in (0.0, 1.3) for th in (0.2,) for nu in (1.5, 2.0005, 9.0)
+                                        for jt in (False, True)],
+    "scedsim._hps._hps_finish": lambda rng: [(np.full((11, 2), -99.0), 1, rng.random(9), np.array([2.0, 3.0, 4.0]), t, nn,
+                                              0.3, 0.9, 1.0, 1.5, 0.2, 1.1, 0.4)
+                                             for t in (0.5, -30.0) for nn in (36, 49.0)],
     _kr + "_reml_bcsmd": _reml_calls,
     _kr + "_forms": _forms_calls,
     _kr + "_lam_crit": _lam_crit_calls,

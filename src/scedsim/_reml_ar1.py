@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 from ._brent import GOLD, brent_next, brent_state, brent_update
+from ._hps import _g_var
 from ._numba import kernel
 
 #: Output rows of :func:`_reml_bcsmd`.
@@ -446,11 +447,7 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
         det3 = i00 * c00 + i01 * c01 + i02 * c02
         rir = (c00 + 2.0 * c02 + c22) / det3
         nu = 2.0 * tot * tot / rir
-        J = 1.0 - 3.0 / (4.0 * nu - 1.0)
-        est = J * delta
-        nut = nu if nu > 2.001 else 2.001
-        Jt = 1.0 - 3.0 / (4.0 * nut - 1.0)
-        var = J * J * (kappa2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (Jt * Jt)))
+        J, est, var = _g_var(delta, kappa2, nu, True)
         out[0, s] = est
         out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
         out[2, s] = nu
