@@ -2,6 +2,7 @@
 the generic randomization test against the existing AB / ABAB / multiple-baseline
 tests and against p-values computed by hand."""
 import itertools
+import json
 import math
 from collections import Counter
 from fractions import Fraction
@@ -306,3 +307,77 @@ def test_schedule_file_round_trip(tmp_path):
     t = back.table()
     assert list(t.columns) == ["case", "session", "phase"] and len(t) == 30
     assert "ann" in s.text() and ss.designs is D
+
+
+# ----------------------------------------------------------------- scedsim schedule / scedsim test
+
+def _cli(capsys, *args):
+    from scedsim import cli
+
+    rc = cli.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_schedule_round_trip_exact_p_by_hand(tmp_path, capsys):
+    """Draw a schedule, collect data on it, test it: the p-value computed here by hand."""
+    import pandas as pd
+
+    sched, data = tmp_path / "schedule.json", tmp_path / "data.csv"
+    rc, out, _ = _cli(capsys, "schedule", "--design", "AB n_time=9 min_phase=2", "--seed", 3, "--cases", "ann",
+                      "--out", sched, "--template", data)
+    assert rc == 0 and "6 admissible assignments" in out
+    drawn = D.Schedule.read(sched).as_dict()["cases"]["ann"]
+    m = drawn.count("A")
+    assert drawn == "A" * m + "B" * (9 - m) and 2 <= m <= 7
+    assert "ann   " + " ".join(drawn) in out
+    # Data collected on the schedule: a drift plus a jump of 2 where B starts, one outlier.
+    scores = [Fraction(t, 4) + (2 if t >= m else 0) for t in range(9)]
+    scores[1] += 3
+    df = pd.read_csv(data)
+    assert df["phase"].tolist() == list(drawn) and df["score"].isna().all()
+    df["score"] = [float(v) for v in scores]
+    df.to_csv(data, index=False)
+
+    def diff(k):  # mean B - mean A with a baseline of k points, exactly
+        return sum(scores[k:]) / (9 - k) - sum(scores[:k]) / k
+
+    p = Fraction(sum(diff(k) >= diff(m) for k in range(2, 8)), 6)   # starts 2..7 by hand
+    rc, out, _ = _cli(capsys, "test", data, "--schedule", sched, "--json")
+    res = json.loads(out)
+    assert rc == 0 and res["method"] == "exact" and res["n_arrangements"] == 6
+    assert res["pvalue"] == pytest.approx(float(p), abs=1e-15)
+    assert res["observed"] == pytest.approx(float(diff(m)))
+    rc, out, _ = _cli(capsys, "test", data, "--schedule", sched)
+    assert rc == 0 and f"p = {float(p):.6g} (greater, exact)" in out
+
+
+def test_schedule_multiple_baseline_round_trip_and_checks(tmp_path, capsys):
+    import pandas as pd
+
+    sched, data = tmp_path / "s.json", tmp_path / "d.csv"
+    design = "MB n_time=8 starts=2-3,4-5,6 scheme=koehler_levin"
+    rc, out, _ = _cli(capsys, "schedule", "--design", design, "--seed", 11, "--cases", "x,y,z", "--out", sched,
+                      "--template", data)
+    assert rc == 0 and "24 admissible assignments" in out
+    s = D.Schedule.read(sched)
+    df = pd.read_csv(data)
+    # Perfectly separated: every B above every A, larger steps where treatment starts later.
+    df["score"] = [float(t + 10 * (p == "B")) for t, p in zip(df["session"], df["phase"])]
+    df.to_csv(data, index=False)
+    got = s.design.test(np.array(df["score"]).reshape(3, 8), s)
+    rc, out, _ = _cli(capsys, "test", data, "--schedule", sched, "--json")
+    assert rc == 0 and json.loads(out)["pvalue"] == pytest.approx(got.pvalue)
+    # The test cannot silently use another assignment: the data's phases must agree.
+    bad = df.copy()
+    first_b = bad.index[(bad["case"] == "x") & (bad["phase"] == "B")][0]
+    bad.loc[first_b, "phase"] = "A"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    rc, _, err = _cli(capsys, "test", tmp_path / "bad.csv", "--schedule", sched)
+    assert rc == 2 and "the data say phase 'A', the schedule 'B'" in err
+    rc, _, err = _cli(capsys, "test", data, "--schedule", sched, "--outcome", "nope")
+    assert rc == 2 and "no column 'nope'" in err
+    rc, _, err = _cli(capsys, "schedule", "--design", design, "--seed", 1, "--out", sched)
+    assert rc == 2 and "exists" in err
+    rc, _, err = _cli(capsys, "schedule", "--design", "AB n_time=5 min_phase=3", "--seed", 1)
+    assert rc == 2 and "cannot hold" in err

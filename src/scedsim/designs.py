@@ -1124,10 +1124,11 @@ class Schedule:
          "design": {"family": "AB", "n_time": 10, "min_phase": 3},
          "seed": 2024,
          "labels": ["A", "B"],
-         "cases": {"case1": ["A", "A", "A", "A", "B", "B", "B", "B", "B", "B"]},
+         "cases": {"case1": "AAAABBBBBB"},
          "n_assignments": 5}
 
-    ``cases`` gives each case's condition per occasion (occasion 1 first);
+    ``cases`` gives each case's condition per occasion (occasion 1 first), as
+    a string when every label is one character, else as a list of labels;
     :meth:`read` rebuilds the design and checks that the assignment is
     admissible under it.
     """
@@ -1139,16 +1140,23 @@ class Schedule:
 
     def as_dict(self) -> dict:
         labs = self.design.labels
+        # One-letter labels: each case's schedule is one readable string ("AAABBBB").
+        short = all(len(lab) == 1 for lab in labs)
         return {"scedsim_schedule": SCHEDULE_VERSION, "design": self.design.spec(), "seed": self.seed,
                 "labels": list(labs),
-                "cases": {n: [labs[int(c)] for c in row] for n, row in zip(self.case_names, self.assignment)},
+                "cases": {n: ("".join if short else list)(labs[int(c)] for c in row)
+                          for n, row in zip(self.case_names, self.assignment)},
                 "n_assignments": self.design.n_assignments()}
 
     def write(self, path) -> None:
-        """Write the schedule as JSON (see the class docstring)."""
+        """Write the schedule as JSON (see the class docstring), one key per line."""
         import pathlib
 
-        pathlib.Path(path).write_text(json.dumps(self.as_dict(), indent=1) + "\n")
+        d = self.as_dict()
+        lines = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in d.items() if k != "cases"]
+        cases = ",\n".join(f"  {json.dumps(n)}: {json.dumps(v)}" for n, v in d["cases"].items())
+        lines.insert(4, f' "cases": {{\n{cases}\n }}')
+        pathlib.Path(path).write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Schedule":
