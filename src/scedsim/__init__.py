@@ -14,9 +14,10 @@ from .registry import get_metric, register_metric, unregister_metric
 # ``from scedsim.effect_sizes import nonoverlap``.
 from .tidy import EffectSizeTables, effect_sizes, summarize
 from .multilevel import HplmResult, hplm
+from .baseline_model import BaselineFit, fit_baseline
 
 from ._version import __version__
 
 __all__ = [*_METRIC_FUNCTIONS,
            "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",
-           "hplm", "HplmResult", "EffectSize", "TauBCResult", "between_case", "designs", "bcsmd", "bcsmd_batch", "BCSMD", "get_num_threads", "set_num_threads", "__version__"]
+           "hplm", "HplmResult", "EffectSize", "TauBCResult", "between_case", "designs", "fit_baseline", "BaselineFit", "bcsmd", "bcsmd_batch", "BCSMD", "get_num_threads", "set_num_threads", "__version__"]
