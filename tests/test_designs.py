@@ -381,3 +381,35 @@ def test_schedule_multiple_baseline_round_trip_and_checks(tmp_path, capsys):
     assert rc == 2 and "exists" in err
     rc, _, err = _cli(capsys, "schedule", "--design", "AB n_time=5 min_phase=3", "--seed", 1)
     assert rc == 2 and "cannot hold" in err
+
+
+def test_crd_test_equals_the_permutation_test():
+    from scedsim.inference import permutation_test
+
+    a, b = [3, 4, 3.5], [6, 4, 5, 8]
+    for stat in ("mean_diff", "nap"):
+        got = D.CompletelyRandomized(7, n_per_condition=[3, 4]).test(a + b, "AAABBBB", statistic=stat)
+        want = permutation_test(a, b, statistic=stat)
+        assert got.pvalue == pytest.approx(want.pvalue, abs=1e-12) and got.n_arrangements == 35
+
+
+def test_custom_design_with_two_cases():
+    d = D.Custom([["AABB", "ABAB"], ["ABAB", "AABB"], ["ABBA", "ABBA"]], n_cases=2)
+    assert d.n_cases == 2 and d.n_assignments() == 3 and d.contains(["ABAB", "AABB"])
+    r = d.test([[1, 1, 5, 5], [1, 5, 1, 5]], ["AABB", "ABAB"])
+    # Mean differences per arrangement: (4 + 4)/2, (0 + 0)/2, (0 + 0)/2: only the observed reaches 4.
+    assert r.pvalue == pytest.approx(1 / 3)
+
+
+def test_simulation_design_draws_the_same_set():
+    mb = D.MultipleBaseline(10, [[2, 3], [5, 6], [8]], scheme="koehler_levin")
+    sim = mb.simulation_design()
+    starts = sim.draw_starts(np.random.default_rng(1), 3000)
+    allowed = {tuple(int((row == 0).sum()) for row in a) for a in mb.assignments()}
+    assert {tuple(r) for r in starts.tolist()} == allowed
+    ww = D.MultipleBaseline(10, [[2], [5], [8]], scheme="wampold_worsham").simulation_design()
+    assert len({tuple(r) for r in ww.draw_starts(np.random.default_rng(2), 500).tolist()}) == 6
+    ab = D.AB(9, min_phase=3).simulation_design(n_cases=4)
+    assert ab.n_cases == 4 and ab.start_distribution(0) == {3: 1 / 4, 4: 1 / 4, 5: 1 / 4, 6: 1 / 4}
+    with pytest.raises(ValueError, match="only for AB and multiple-baseline"):
+        D.ABAB(12, 2).simulation_design()

@@ -259,6 +259,12 @@ class RandomizedDesign:
         """Randomization test of the drawn ``observed`` assignment; see :func:`randomization_test`."""
         return randomization_test(self, y, observed, **kwargs)
 
+    def simulation_design(self, n_cases: int | None = None, contrasts=None):
+        """The simulator's :class:`~scedsim.simulate.Design` that draws this design's
+        assignment anew in every replication (AB and multiple-baseline designs)."""
+        raise ValueError(f"the simulator draws random assignments only for AB and multiple-baseline designs, "
+                         f"not {self.describe()!r}; simulate a fixed phase structure instead")
+
     def schedule(self, seed, case_names=None) -> "Schedule":
         """Draw the study's schedule from ``seed`` (see :class:`Schedule`)."""
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -388,6 +394,17 @@ class PhaseDesign(RandomizedDesign):
             return min(self.phase_lengths(a)) >= self.min_phase
         except ValueError:
             return False
+
+    def simulation_design(self, n_cases: int | None = None, contrasts=None):
+        """For AB: the simulator's design in which each of ``n_cases`` (default 1)
+        cases draws its own start point, independently (replicated AB designs)."""
+        if len(self.phases) != 2:
+            return super().simulation_design(n_cases, contrasts)
+        from .simulate.design import Design
+
+        starts = list(range(self.min_phase, self.n_time - self.min_phase + 1))
+        return Design.multiple_baseline_random(self.n_time, starts, n_cases=n_cases or 1, labels=self.labels,
+                                               contrasts=contrasts)
 
     def spec(self) -> dict:
         return {"family": self.phases, "n_time": self.n_time, "min_phase": self.min_phase}
@@ -793,6 +810,17 @@ class MultipleBaseline(RandomizedDesign):
         if not self._permutes() or all(not (a & b) for a, b in itertools.combinations(sets, 2)):
             return 1
         return min(Counter(self.start_vectors()).values())
+
+    def simulation_design(self, n_cases: int | None = None, contrasts=None):
+        """The simulator's multiple-baseline design with these start sets and scheme
+        (Wampold-Worsham as Koehler-Levin with one start per tier)."""
+        from .simulate.design import Design
+
+        if n_cases not in (None, self.n_cases):
+            raise ValueError(f"the design has {self.n_cases} cases, not {n_cases}")
+        scheme = "marascuilo_busk" if self.scheme == "marascuilo_busk" else "koehler_levin"
+        return Design.multiple_baseline_random(self.n_time, [list(s) for s in self.starts], scheme=scheme,
+                                               labels=self.labels, contrasts=contrasts)
 
     def spec(self) -> dict:
         same = len(set(self.starts)) == 1
