@@ -121,3 +121,23 @@ def test_validation():
         fit_baseline(pd.DataFrame({"case": [1, 1], "session": [1, 2], "phase": ["X", "X"], "value": [1, 2]}))
     with pytest.raises(ValueError, match="between -1 and 1"):
         fit_baseline([1, 3, 2, 4, 3, 5, 4]).params(phi=1.0)
+
+
+def test_cli_baseline(tmp_path, capsys):
+    import json
+
+    from scedsim import cli
+
+    df = pd.DataFrame({"case": ["a"] * 10 + ["b"] * 10, "session": list(range(1, 11)) * 2,
+                       "phase": (["A"] * 7 + ["B"] * 3) * 2,
+                       "score": [4, 5, 3, 5, 6, 4, 5, 9, 9, 9, 6, 7, 6, 8, 7, 7, 9, 9, 9, 9]})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    assert cli.main(["baseline", str(tmp_path / "d.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    want = fit_baseline([[4, 5, 3, 5, 6, 4, 5], [6, 7, 6, 8, 7, 7, 9]])
+    assert out["params"]["phi"] == pytest.approx(want.phi) and out["n_obs"] == 14
+    assert set(out["scenarios"]) == {"lower", "estimate", "upper"}
+    assert cli.main(["baseline", str(tmp_path / "d.csv")]) == 0
+    assert "normal_ar1 parameters" in capsys.readouterr().out
+    assert cli.main(["baseline", str(tmp_path / "d.csv"), "--outcome", "nope"]) == 2
+    assert "no column 'nope'" in capsys.readouterr().err

@@ -28,6 +28,8 @@ examples:
       draw the random schedule of a randomized design (AB, ABAB, ATD, CRD, RBD, MB) and record it
   scedsim test data.csv --schedule schedule.json --outcome score
       the randomization test of data collected on that schedule, with the assignment really drawn
+  scedsim baseline data.csv --outcome score --json
+      a normal AR(1) model (phi, trend, level, SD, with intervals) from your own baseline data
 """
 
 def ab_rows():
@@ -800,6 +802,48 @@ def _add_test(sub) -> None:
     p.set_defaults(func=_cmd_test)
 
 
+def _cmd_baseline(args) -> int:
+    import json
+
+    from .baseline_model import fit_baseline
+    from .io import read_table
+
+    df = read_table(args.data, text=(args.case, args.phase))
+    fit = fit_baseline(df, trend=not args.no_trend, confidence=args.confidence, case=args.case,
+                       session=args.session, phase=args.phase, value=args.outcome, baseline=args.baseline)
+    if args.json:
+        print(json.dumps({"model": "normal_ar1", "params": fit.params(), "scenarios": fit.scenarios(),
+                          "phi_ci": list(fit.phi_ci), "trend_se": fit.trend_se, "innovation_sd": fit.innovation_sd,
+                          "n_cases": fit.n_cases, "n_obs": fit.n_obs, "df": fit.df, "notes": list(fit.notes)},
+                         indent=1))
+        return 0
+    print(fit.summary())
+    p = fit.params()
+    print("\nnormal_ar1 parameters (trend and case_sd in marginal SDs): "
+          + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items()))
+    return 0
+
+
+def _add_baseline(sub) -> None:
+    p = sub.add_parser(
+        "baseline", help="estimate a normal AR(1) model from your own baseline data (simulate data like mine)",
+        description="REML estimates of phi (with a likelihood-ratio interval), a common trend, the levels and "
+                    "the SD from the baseline phase of every case of a long table, and the simulator's "
+                    "normal_ar1 parameters; --json adds the parameters at both ends of phi's interval.",
+        epilog="example:\n  scedsim baseline data.csv --outcome score --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="CSV, TSV or Excel table, one row per case x session")
+    p.add_argument("--case", default="case", help="case column (default: case)")
+    p.add_argument("--session", default="session", help="session column (default: session)")
+    p.add_argument("--phase", default="phase", help="phase column (default: phase)")
+    p.add_argument("--baseline", default="A", help="baseline phase label (default: A)")
+    p.add_argument("--outcome", default="score", help="score column (default: score)")
+    p.add_argument("--no-trend", action="store_true", help="assume no baseline trend")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--json", action="store_true", help="print the parameters as JSON")
+    p.set_defaults(func=_cmd_baseline)
+
+
 # Each subcommand registers itself here; keep one line per subcommand.
 SUBCOMMANDS = [
     _add_demo,
@@ -811,6 +855,7 @@ SUBCOMMANDS = [
     _add_report,
     _add_schedule,
     _add_test,
+    _add_baseline,
 ]
 
 
