@@ -226,7 +226,9 @@ def fit_baseline(data, *, trend: bool = True, confidence: float = 0.95, case: st
     data : array_like, sequence of array_like, or pandas.DataFrame
         One case's baseline values in time order, one array per case, or a
         long table (``case``, ``session``, ``value`` columns; with ``phase``
-        only the rows whose phase is ``baseline`` are used).  No NaN.
+        only the rows whose phase is ``baseline`` are used), taken in session
+        order as equally spaced occasions 1, 2, ... (gaps in the session
+        numbers are not modelled).  No NaN.
     trend : bool
         Estimate a common linear trend (default) or assume none.
     confidence : float
