@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 65   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD)
+N_OTHER = 70   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
 Z = 1.959963984540054
 
 
@@ -464,7 +464,20 @@ def _between_calls(rng):
     return xs
 
 
+def _brent_states():
+    # A fresh start, a parabola's start, a converged bracket, and a state after steps.
+    return [(0.0, 1.0, 0.382, 0.3, 0.382, 0.3, 0.382, 0.3, 0.0, 0.0),
+            (0.0, 1.0, 0.5, 0.1, 0.0, 0.4, 1.0, 0.7, 0.0, 1.0),
+            (0.3, 0.3 + 1e-12, 0.3, 1.0, 0.3, 1.0, 0.3, 1.0, 0.0, 0.0),
+            (0.2, 0.9, 0.6, -1.0, 0.4, -0.5, 0.8, -0.2, 0.1, 0.3)]
+
+
 CALLS = {
+    "scedsim._brent.brent_state": lambda rng: [(0.0, 1.0, 0.4, 2.0, 0.1, 3.0, 0.9, 4.0, e) for e in (0.0, 1.0)],
+    "scedsim._brent.brent_next": lambda rng: [(st, rtol, atol) for st in _brent_states()
+                                              for rtol, atol in ((1.5e-8, 1e-12), (1e-6, 1e-6))],
+    "scedsim._brent.brent_update": lambda rng: [(st, u, fu) for st in _brent_states() for u in (0.25, 0.7)
+                                                for fu in (-2.0, 0.35, np.nan)],
     "scedsim.inference.between._flip_counts": lambda rng: [
         (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((2, x.shape[0])))
         for x in _between_calls(rng)],
@@ -499,6 +512,11 @@ CALLS = {
     **{"scedsim._mixed." + n: _mixed_calls(n) for n in _MIXED},
     "scedsim._hps._hps_mb": _hps_calls,
     "scedsim._hps._hps_abk": _hps_abk_calls,
+    "scedsim._hps._g_var": lambda rng: [(d, th, nu, jt) for d in (0.0, 1.3) for th in (0.2,) for nu in (1.5, 2.0005, 9.0)
+                                        for jt in (False, True)],
+    "scedsim._hps._hps_finish": lambda rng: [(np.full((11, 2), -99.0), 1, rng.random(9), np.array([2.0, 3.0, 4.0]), t, nn,
+                                              0.3, 0.9, 1.0, 1.5, 0.2, 1.1, 0.4)
+                                             for t in (0.5, -30.0) for nn in (36, 49.0)],
     _kr + "_reml_bcsmd": _reml_calls,
     _kr + "_forms": _forms_calls,
     _kr + "_lam_crit": _lam_crit_calls,
@@ -624,6 +642,13 @@ def test_twin_runs_without_compiled_code(name):
             KERNELS[name].twin(*args)
 
 
+def _flat(v):
+    """A return value with nested tuples (Brent's state) as one flat tuple."""
+    if isinstance(v, tuple) and any(isinstance(x, tuple) for x in v):
+        return tuple(y for x in v for y in (_flat(x) if isinstance(x, tuple) else (x,)))
+    return v
+
+
 @pytest.mark.parametrize("name", sorted(k for k in KERNELS if not _is_metric(k)))
 def test_twin_equals_kernel(name):
     """Same return value and the same arrays afterwards (outputs and in-place sorts)."""
@@ -633,7 +658,7 @@ def test_twin_equals_kernel(name):
         with np.errstate(all="ignore"):
             got_k = kern(*args_k)
             got_t = kern.twin(*args_t)
-        np.testing.assert_array_equal(np.asarray(got_k), np.asarray(got_t), err_msg=name)
+        np.testing.assert_array_equal(np.asarray(_flat(got_k)), np.asarray(_flat(got_t)), err_msg=name)
         for x, y in zip(args_k, args_t):
             if isinstance(x, np.ndarray):
                 np.testing.assert_array_equal(x, y, err_msg=name)

@@ -6,7 +6,7 @@ from .effect_sizes import ird, lrr, nap, pand, pem, pet, pnd, score_ci, smd, tau
 from .effect_sizes import METRIC_FUNCTIONS as _METRIC_FUNCTIONS
 globals().update(_METRIC_FUNCTIONS)
 from . import datasets, io, registry
-from . import between_case
+from . import between_case, designs
 from .between_case import BCSMD, bcsmd, bcsmd_batch
 from .registry import get_metric, register_metric, unregister_metric
 # The table-level function takes the name of the subpackage on purpose (DESIGN.md:
@@ -15,9 +15,10 @@ from .registry import get_metric, register_metric, unregister_metric
 from .tidy import EffectSizeTables, effect_sizes, summarize
 from .multilevel import HplmResult, hplm
 from .plan import PlanResult, plan
+from .baseline_model import BaselineFit, fit_baseline
 
 from ._version import __version__
 
 __all__ = [*_METRIC_FUNCTIONS,
            "score_ci", "effect_sizes", "registry", "register_metric", "unregister_metric", "get_metric", "summarize", "EffectSizeTables", "datasets", "io",
-           "hplm", "HplmResult", "plan", "PlanResult", "EffectSize", "TauBCResult", "between_case", "bcsmd", "bcsmd_batch", "BCSMD", "get_num_threads", "set_num_threads", "__version__"]
+           "hplm", "HplmResult", "plan", "PlanResult", "EffectSize", "TauBCResult", "between_case", "designs", "fit_baseline", "BaselineFit", "bcsmd", "bcsmd_batch", "BCSMD", "get_num_threads", "set_num_threads", "__version__"]

@@ -18,6 +18,47 @@ HPS_FIELDS = ("estimate", "se", "nu", "delta_unadjusted", "D_bar", "S2", "phi", 
               "rho", "theta", "J")
 
 
+def _g_var_python(delta, theta2, nu, j_at_truncated):
+    """``(J, g, var)``: Hedges' small-sample factor J(nu) = 1 - 3 / (4 nu - 1), g = J delta
+    and the variance of g (HPS 2012, eq. 29; nu truncated at 2.001 so that it stays
+    finite).  ``j_at_truncated``: the 1/J^2 term at the truncated nu (scdhlm's REML)."""
+    J = 1.0 - 3.0 / (4.0 * nu - 1.0)
+    est = J * delta
+    nut = nu if nu > 2.001 else 2.001
+    Jt = 1.0 - 3.0 / (4.0 * nut - 1.0) if j_at_truncated else J
+    return J, est, J * J * (theta2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (Jt * Jt)))
+
+
+_g_var = kernel(_g_var_python)
+
+
+def _hps_finish_python(out, s, M, ncell, trss, nu_num, theta2, delta_u, dbar, S2, phi, s2w, rho):
+    """Steps 5 (the cells' cross terms of tr(A S A S)) and 7 of HPS, and the output column
+    ``out[:, s]``; the numerator of nu is (g - K)^2 for multiple baselines, (K (k - 1))^2
+    for (AB)^k designs."""
+    K = ncell.shape[0]
+    for c in range(K):
+        for c2 in range(K):
+            m = M[c * K + c2]
+            trss += m * m / (ncell[c] * ncell[c2])
+    nu = nu_num / trss
+    J, est, var = _g_var(delta_u, theta2, nu, False)
+    out[0, s] = est
+    out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
+    out[2, s] = nu
+    out[3, s] = delta_u
+    out[4, s] = dbar
+    out[5, s] = S2
+    out[6, s] = phi
+    out[7, s] = s2w
+    out[8, s] = rho
+    out[9, s] = math.sqrt(theta2)
+    out[10, s] = J
+
+
+_hps_finish = kernel(_hps_finish_python)
+
+
 def _hps_mb_python(Y, times, trt, n, cell, ncell, lagmax, work, out):
     """out[:, s] = the HPS fields (``HPS_FIELDS``) of set ``Y[s]``.
 
@@ -132,28 +173,7 @@ def _hps_mb_python(Y, times, trt, n, cell, ncell, lagmax, work, out):
                         vaa += v
                 trss += (1.0 - 2.0 / ncell[cj]) * diag
             vd += vbb / (hb * hb) + vaa / (ha * ha) - 2.0 * vab / (ha * hb)
-        for c in range(K):
-            for c2 in range(K):
-                m = M[c * K + c2]
-                trss += m * m / (ncell[c] * ncell[c2])
-        nu = (g - K) ** 2 / trss
-        theta2 = vd / (k * k)
-        # 7. Small-sample correction and variance.
-        J = 1.0 - 3.0 / (4.0 * nu - 1.0)
-        est = J * delta_u
-        nut = nu if nu > 2.001 else 2.001
-        var = J * J * (theta2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (J * J)))
-        out[0, s] = est
-        out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
-        out[2, s] = nu
-        out[3, s] = delta_u
-        out[4, s] = dbar
-        out[5, s] = S2
-        out[6, s] = phi
-        out[7, s] = s2w
-        out[8, s] = rho
-        out[9, s] = math.sqrt(theta2)
-        out[10, s] = J
+        _hps_finish(out, s, M, ncell, trss, (g - K) ** 2, vd / (k * k), delta_u, dbar, S2, phi, s2w, rho)
 
 
 _hps_mb = kernel(_hps_mb_python)
@@ -273,28 +293,8 @@ def _hps_abk_python(Y, times, trt, n, run, nrun, ordn, cell, ncell, npairs, lagm
                         M[cj * K + cell[i, l]] += v
                 if cj >= 0:
                     trss += (1.0 - 2.0 / ncell[cj]) * diag
-        for c in range(K):
-            for c2 in range(K):
-                m = M[c * K + c2]
-                trss += m * m / (ncell[c] * ncell[c2])
-        nu = (K * (k - 1.0)) ** 2 / trss
-        theta2 = vd / (npts * npts)
-        # 7. Small-sample correction and variance, as for multiple baselines.
-        J = 1.0 - 3.0 / (4.0 * nu - 1.0)
-        est = J * delta_u
-        nut = nu if nu > 2.001 else 2.001
-        var = J * J * (theta2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (J * J)))
-        out[0, s] = est
-        out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
-        out[2, s] = nu
-        out[3, s] = delta_u
-        out[4, s] = dbar
-        out[5, s] = S2
-        out[6, s] = phi
-        out[7, s] = s2w
-        out[8, s] = rho
-        out[9, s] = math.sqrt(theta2)
-        out[10, s] = J
+        _hps_finish(out, s, M, ncell, trss, (K * (k - 1.0)) ** 2, vd / (npts * npts), delta_u, dbar, S2, phi, s2w,
+                    rho)
 
 
 _hps_abk = kernel(_hps_abk_python)

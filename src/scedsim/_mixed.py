@@ -18,12 +18,12 @@ import math
 
 import numpy as np
 
+from ._brent import GOLD, brent_next, brent_state, brent_update
 from ._numba import kernel
 
 P = 4           # fixed effects: intercept, trend, level, slope
 NC = P + 1      # cross-product size: X's columns and y
 LOG2PI = math.log(2.0 * math.pi)
-GOLD = 0.3819660112501051
 
 
 @kernel
@@ -185,56 +185,16 @@ def _ll_lam(lam, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
 @kernel
 def _brent_lam(a, b, in_log, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta):
     """Brent's minimisation of -loglik over x in [a, b]; lam = exp(x) or x.  Returns (x, ll)."""
-    tol = 1e-11
-    x = w = v = a + GOLD * (b - a)
+    x = a + GOLD * (b - a)
     fx = -_ll_lam(math.exp(x) if in_log else x, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
-    fw = fv = fx
-    d = e = 0.0
+    s = brent_state(a, b, x, fx, x, fx, x, fx, 0.0)
     for _ in range(200):
-        xm = 0.5 * (a + b)
-        tol1 = 1.5e-8 * abs(x) + tol
-        tol2 = 2.0 * tol1
-        if abs(x - xm) <= tol2 - 0.5 * (b - a):
+        s, u, done = brent_next(s, 1.5e-8, 1e-11)
+        if done:
             break
-        use_golden = True
-        if abs(e) > tol1:
-            r = (x - w) * (fx - fv)
-            q = (x - v) * (fx - fw)
-            pp = (x - v) * q - (x - w) * r
-            q = 2.0 * (q - r)
-            if q > 0.0:
-                pp = -pp
-            q = abs(q)
-            if abs(pp) < abs(0.5 * q * e) and pp > q * (a - x) and pp < q * (b - x):
-                e = d
-                d = pp / q
-                u = x + d
-                if u - a < tol2 or b - u < tol2:
-                    d = tol1 if xm >= x else -tol1
-                use_golden = False
-        if use_golden:
-            e = (a - x) if x >= xm else (b - x)
-            d = GOLD * e
-        u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0 else -tol1)
-        fu = -_ll_lam(math.exp(u) if in_log else u, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
-        if not fu == fu:
-            fu = np.inf
-        if fu <= fx:
-            if u >= x:
-                a = x
-            else:
-                b = x
-            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
-        else:
-            if u < x:
-                a = u
-            else:
-                b = u
-            if fu <= fw or w == x:
-                v, fv, w, fw = w, fw, u, fu
-            elif fu <= fv or v == x or v == w:
-                v, fv = u, fu
-    return x, -fx
+        s = brent_update(s, u, -_ll_lam(math.exp(u) if in_log else u, C, logdet_r, zc, L, n, reml, S, M, U, K, KX,
+                                        beta))
+    return s[2], -s[5]
 
 
 @kernel
@@ -391,59 +351,20 @@ def max_phi_lambda(xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta
         return np.nan, np.nan, -np.inf
     a = ZLO + max(bj - 1, 0) * ZSTEP
     b = ZLO + min(bj + 1, ng - 1) * ZSTEP
-    # Brent over z (the same steps as _brent_lam, objective -_ll_phi).
-    tol = 1e-10
-    x = w = v = a + GOLD * (b - a)
+    # Brent over z (objective -_ll_phi), carrying the lambda of the best point.
+    x = a + GOLD * (b - a)
     lam_x, fx = _ll_phi_near(x, lam_best, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
     fx = -fx
-    fw = fv = fx
-    d = e = 0.0
+    s = brent_state(a, b, x, fx, x, fx, x, fx, 0.0)
     for _ in range(200):
-        xm = 0.5 * (a + b)
-        tol1 = 1.5e-8 * abs(x) + tol
-        tol2 = 2.0 * tol1
-        if abs(x - xm) <= tol2 - 0.5 * (b - a):
+        s, u, done = brent_next(s, 1.5e-8, 1e-10)
+        if done:
             break
-        use_golden = True
-        if abs(e) > tol1:
-            r = (x - w) * (fx - fv)
-            q = (x - v) * (fx - fw)
-            pp = (x - v) * q - (x - w) * r
-            q = 2.0 * (q - r)
-            if q > 0.0:
-                pp = -pp
-            q = abs(q)
-            if abs(pp) < abs(0.5 * q * e) and pp > q * (a - x) and pp < q * (b - x):
-                e = d
-                d = pp / q
-                u = x + d
-                if u - a < tol2 or b - u < tol2:
-                    d = tol1 if xm >= x else -tol1
-                use_golden = False
-        if use_golden:
-            e = (a - x) if x >= xm else (b - x)
-            d = GOLD * e
-        u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0 else -tol1)
         lam_u, fu = _ll_phi_near(u, lam_x, xy, off, t, C, logdet_r, zc, L, n, reml, S, M, U, K, KX, beta)
-        fu = -fu
-        if not fu == fu:
-            fu = np.inf
-        if fu <= fx:
-            if u >= x:
-                a = x
-            else:
-                b = x
-            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
+        s = brent_update(s, u, -fu)
+        if s[2] == u:
             lam_x = lam_u
-        else:
-            if u < x:
-                a = u
-            else:
-                b = u
-            if fu <= fw or w == x:
-                v, fv, w, fw = w, fw, u, fu
-            elif fu <= fv or v == x or v == w:
-                v, fv = u, fu
+    x, fx = s[2], s[5]
     z = x
     if best > -fx:
         z = ZLO + bj * ZSTEP

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import math
 
+from ._brent import GOLD, brent_next, brent_state, brent_update
+from ._hps import _g_var
 from ._numba import kernel
 
 #: Output rows of :func:`_reml_bcsmd`.
@@ -39,7 +41,6 @@ _LOG2PI = math.log(2.0 * math.pi)
 _U_LO, _U_HI, _U_STEP = -9.0, 9.0, 1.5
 _Z_LO, _Z_HI, _Z_STEP = -3.0, 3.0, 0.5
 _Z_MAX = 7.0   # |phi| < 1 - 1.6e-6: beyond, R's corAR1 fails too
-_GOLD = 0.3819660112501051
 
 
 def _forms_python(y, times, trt, n, phi, q):
@@ -123,53 +124,15 @@ _lam_crit = kernel(_lam_crit_python)
 def _brent_lam_python(lo, hi, linear, q, k, g, ldr, G):
     """Minimise _lam_crit over lambda (``linear``) or log(lambda) in [lo, hi] (Brent 1973);
     returns the argument (on its scale)."""
-    x = w = v = lo + _GOLD * (hi - lo)
-    fx = fw = fv = _lam_crit(x if linear else math.exp(x), q, k, g, ldr, G)
-    d = 0.0
-    e = 0.0
+    x = lo + GOLD * (hi - lo)
+    fx = _lam_crit(x if linear else math.exp(x), q, k, g, ldr, G)
+    s = brent_state(lo, hi, x, fx, x, fx, x, fx, 0.0)
     for _ in range(200):
-        xm = 0.5 * (lo + hi)
-        tol1 = 1.5e-8 * abs(x) + 1e-12
-        tol2 = 2.0 * tol1
-        if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
+        s, u, done = brent_next(s, 1.5e-8, 1e-12)
+        if done:
             break
-        golden = True
-        if abs(e) > tol1:
-            r = (x - w) * (fx - fv)
-            p = (x - v) * (fx - fw)
-            p2 = (x - v) * p - (x - w) * r
-            q2 = 2.0 * (p - r)
-            if q2 > 0.0:
-                p2 = -p2
-            q2 = abs(q2)
-            if abs(p2) < abs(0.5 * q2 * e) and p2 > q2 * (lo - x) and p2 < q2 * (hi - x):
-                e = d
-                d = p2 / q2
-                golden = False
-                u = x + d
-                if u - lo < tol2 or hi - u < tol2:
-                    d = tol1 if xm >= x else -tol1
-        if golden:
-            e = (hi - x) if x < xm else (lo - x)
-            d = _GOLD * e
-        u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0.0 else -tol1)
-        fu = _lam_crit(u if linear else math.exp(u), q, k, g, ldr, G)
-        if fu <= fx:
-            if u >= x:
-                lo = x
-            else:
-                hi = x
-            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
-        else:
-            if u < x:
-                lo = u
-            else:
-                hi = u
-            if fu <= fw or w == x:
-                v, fv, w, fw = w, fw, u, fu
-            elif fu <= fv or v == x or v == w:
-                v, fv = u, fu
-    return x
+        s = brent_update(s, u, _lam_crit(u if linear else math.exp(u), q, k, g, ldr, G))
+    return s[2]
 
 
 _brent_lam = kernel(_brent_lam_python)
@@ -223,53 +186,15 @@ _phi_crit = kernel(_phi_crit_python)
 
 def _brent_phi_python(lo, hi, y, times, trt, n, g, q, G, lam_out):
     """Minimise _phi_crit over z = atanh(phi) in [lo, hi] (Brent 1973); returns z."""
-    x = w = v = lo + _GOLD * (hi - lo)
-    fx = fw = fv = _phi_crit(x, y, times, trt, n, g, q, G, lam_out, True)
-    d = 0.0
-    e = 0.0
+    x = lo + GOLD * (hi - lo)
+    fx = _phi_crit(x, y, times, trt, n, g, q, G, lam_out, True)
+    s = brent_state(lo, hi, x, fx, x, fx, x, fx, 0.0)
     for _ in range(200):
-        xm = 0.5 * (lo + hi)
-        tol1 = 1.5e-8 * abs(x) + 1e-12
-        tol2 = 2.0 * tol1
-        if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
+        s, u, done = brent_next(s, 1.5e-8, 1e-12)
+        if done:
             break
-        golden = True
-        if abs(e) > tol1:
-            r = (x - w) * (fx - fv)
-            p = (x - v) * (fx - fw)
-            p2 = (x - v) * p - (x - w) * r
-            q2 = 2.0 * (p - r)
-            if q2 > 0.0:
-                p2 = -p2
-            q2 = abs(q2)
-            if abs(p2) < abs(0.5 * q2 * e) and p2 > q2 * (lo - x) and p2 < q2 * (hi - x):
-                e = d
-                d = p2 / q2
-                golden = False
-                u = x + d
-                if u - lo < tol2 or hi - u < tol2:
-                    d = tol1 if xm >= x else -tol1
-        if golden:
-            e = (hi - x) if x < xm else (lo - x)
-            d = _GOLD * e
-        u = x + d if abs(d) >= tol1 else x + (tol1 if d > 0.0 else -tol1)
-        fu = _phi_crit(u, y, times, trt, n, g, q, G, lam_out, True)
-        if fu <= fx:
-            if u >= x:
-                lo = x
-            else:
-                hi = x
-            v, fv, w, fw, x, fx = w, fw, x, fx, u, fu
-        else:
-            if u < x:
-                lo = u
-            else:
-                hi = u
-            if fu <= fw or w == x:
-                v, fv, w, fw = w, fw, u, fu
-            elif fu <= fv or v == x or v == w:
-                v, fv = u, fu
-    return x
+        s = brent_update(s, u, _phi_crit(u, y, times, trt, n, g, q, G, lam_out, True))
+    return s[2]
 
 
 _brent_phi = kernel(_brent_phi_python)
@@ -522,11 +447,7 @@ def _reml_bcsmd_python(Y, times, trt, n, work, out):
         det3 = i00 * c00 + i01 * c01 + i02 * c02
         rir = (c00 + 2.0 * c02 + c22) / det3
         nu = 2.0 * tot * tot / rir
-        J = 1.0 - 3.0 / (4.0 * nu - 1.0)
-        est = J * delta
-        nut = nu if nu > 2.001 else 2.001
-        Jt = 1.0 - 3.0 / (4.0 * nut - 1.0)
-        var = J * J * (kappa2 * nut / (nut - 2.0) + est * est * (nut / (nut - 2.0) - 1.0 / (Jt * Jt)))
+        J, est, var = _g_var(delta, kappa2, nu, True)
         out[0, s] = est
         out[1, s] = math.sqrt(var) if var >= 0.0 else math.nan
         out[2, s] = nu

@@ -26,6 +26,12 @@ examples:
       Markdown tables and figures from a finished study
   scedsim plan --design AB --phi 0 --effect 2 --rule "p_perm_nap <= 0.05" --power 0.85 --json plan.json
       the cheapest design (phase lengths, people) that reaches the target power
+  scedsim schedule --design "AB n_time=20 min_phase=5" --seed 2024 --out schedule.json
+      draw the random schedule of a randomized design (AB, ABAB, ATD, CRD, RBD, MB) and record it
+  scedsim test data.csv --schedule schedule.json --outcome score
+      the randomization test of data collected on that schedule, with the assignment really drawn
+  scedsim baseline data.csv --outcome score --json
+      a normal AR(1) model (phi, trend, level, SD, with intervals) from your own baseline data
 """
 
 def ab_rows():
@@ -737,6 +743,213 @@ def _add_plan(sub) -> None:
     p.add_argument("--json", default=None, help="write the plan as JSON")
     p.add_argument("--figure", default=None, help="write the power curves (PNG, PDF, SVG)")
     p.set_defaults(func=_cmd_plan)
+# ------------------------------------------------------------- randomized designs
+
+def _cmd_schedule(args) -> int:
+    import pathlib
+
+    from . import designs
+
+    design = designs.parse(args.design)
+    names = _names(args.cases)
+    if names is not None and len(names) != design.n_cases:
+        raise ValueError(f"--cases names {len(names)} case(s) but the design {design.describe()!r} has "
+                         f"{design.n_cases}")
+    for path in (args.out, args.template):
+        if path is not None and pathlib.Path(path).exists() and not args.force:
+            raise ValueError(f"{path} exists; a drawn schedule is not overwritten (use --force)")
+    sched = design.schedule(args.seed, case_names=names)
+    print(sched.text())
+    written = []
+    if args.out:
+        sched.write(args.out)
+        written.append(f"{args.out} (the schedule; scedsim test --schedule reads it)")
+    if args.template:
+        t = sched.table()
+        t[args.outcome] = ""
+        t.to_csv(args.template, index=False)
+        written.append(f"{args.template} (a data sheet: fill in the {args.outcome} column)")
+    if written:
+        print("\nwrote " + "; ".join(written))
+    return 0
+
+
+def _add_schedule(sub) -> None:
+    p = sub.add_parser(
+        "schedule", help="draw the random schedule of a randomized design from a seed",
+        description="Draw the assignment of conditions to occasions for a randomized single-case design, "
+                    "print it, and record it in a JSON file that `scedsim test --schedule` reads back, so "
+                    "that the randomization test uses the assignment that was really drawn. The file holds "
+                    "the design (family and parameters), the seed, the labels, and per case the condition "
+                    "of every occasion (occasion 1 first).",
+        epilog="designs (family, then key=value):\n"
+               "  AB n_time=20 min_phase=5             AB with a random start point\n"
+               "  ABAB n_time=24 min_phase=4           random phase changes (also ABA, ABC, ...)\n"
+               "  ATD n_time=12 max_run=2              alternating treatments (conditions=ABC, n_per_condition=4/8)\n"
+               "  CRD n_time=12                        completely randomized\n"
+               "  RBD n_blocks=6 conditions=AB         randomized blocks\n"
+               "  MB n_time=15 n_cases=3 starts=4-11   multiple baseline (Marascuilo-Busk)\n"
+               "  MB n_time=15 starts=4-5,7-8,10-11 scheme=koehler_levin\n"
+               "examples:\n"
+               "  scedsim schedule --design \"AB n_time=20 min_phase=5\" --seed 2024 --out schedule.json\n"
+               "  scedsim schedule --design \"MB n_time=15 n_cases=3 starts=4-11\" --cases ann,bob,cy \\\n"
+               "      --seed 7 --out schedule.json --template data.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--design", required=True, help='the design, e.g. "AB n_time=20 min_phase=5"')
+    p.add_argument("--seed", type=int, required=True, help="seed of the draw (record it in the protocol)")
+    p.add_argument("--cases", metavar="NAMES", help="comma-separated case names (default case1, case2, ...)")
+    p.add_argument("--out", metavar="FILE.json", help="write the schedule here")
+    p.add_argument("--template", metavar="FILE.csv",
+                   help="also write a data sheet: case, session, phase and an empty score column")
+    p.add_argument("--outcome", default="score", help="name of the template's score column (default: score)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=_cmd_schedule)
+
+
+def schedule_data(df, sched, *, case="case", session="session", phase="phase", outcome="score"):
+    """``(n_cases, n_time)`` scores of a table collected on ``sched``, in the schedule's
+    case order; the table's phase column (if any) must agree with the schedule."""
+    for col in (case, session, outcome):
+        if col not in df.columns:
+            raise ValueError(f"the data have no column {col!r}; columns: {', '.join(map(str, df.columns))}")
+    d = sched.design
+    y = np.empty((d.n_cases, d.n_time))
+    cases = df[case].astype(str).str.strip()
+    for k, name in enumerate(sched.case_names):
+        rows = df[cases == name]
+        if rows.empty:
+            raise ValueError(f"case {name!r} of the schedule is not in the data (cases: "
+                             f"{', '.join(sorted(cases.unique()))})")
+        try:
+            rows = rows.assign(_s=pd_numeric(rows[session])).sort_values("_s")
+        except ValueError:
+            raise ValueError(f"case {name!r}: the {session!r} column must hold session numbers") from None
+        if len(rows) != d.n_time or rows["_s"].duplicated().any():
+            raise ValueError(f"case {name!r}: the schedule has {d.n_time} occasions, the data "
+                             f"{len(rows)} rows with {rows['_s'].nunique()} different sessions")
+        vals = pd_numeric(rows[outcome])
+        if vals.isna().any():
+            s = rows["_s"][vals.isna()].iloc[0]
+            raise ValueError(f"case {name!r}, session {s:g}: missing or non-numeric {outcome!r}; the "
+                             "randomization test needs every occasion's score")
+        if phase in rows.columns:
+            want = [d.labels[int(c)] for c in sched.assignment[k]]
+            got = rows[phase].astype(str).str.strip().tolist()
+            for t, (g, w) in enumerate(zip(got, want)):
+                if g != w:
+                    raise ValueError(f"case {name!r}, occasion {t + 1} (session {rows['_s'].iloc[t]:g}): the "
+                                     f"data say phase {g!r}, the schedule {w!r}")
+        y[k] = vals.to_numpy(dtype=float)
+    return y
+
+
+def pd_numeric(s):
+    import pandas as pd
+
+    return pd.to_numeric(s, errors="coerce") if s.dtype == object else s.astype(float)
+
+
+def _cmd_test(args) -> int:
+    import json
+
+    from . import designs
+    from .io import read_table
+
+    sched = designs.Schedule.read(args.schedule)
+    df = read_table(args.data, text=(args.case, args.phase))
+    y = schedule_data(df, sched, case=args.case, session=args.session, phase=args.phase, outcome=args.outcome)
+    d = sched.design
+    imp = "decrease" if args.decrease else "increase"
+    contrast = tuple(args.contrast.split(":")) if args.contrast else None
+    r = d.test(y, sched, statistic=args.statistic, contrast=contrast, improvement=imp,
+               alternative=args.alternative, n_resamples=args.n_resamples, rng=args.seed)
+    base, comp = contrast or d.labels[:2]
+    if args.json:
+        print(json.dumps({"design": d.spec(), "statistic": args.statistic, "contrast": [base, comp],
+                          "improvement": imp, "alternative": args.alternative, "observed": r.statistic,
+                          "pvalue": r.pvalue, "n_arrangements": r.n_arrangements, "min_pvalue": r.min_pvalue,
+                          "method": r.method}, indent=1))
+        return 0
+    print(f"randomization test of the drawn schedule {args.schedule}")
+    print(f"design: {d.describe()} ({d.n_assignments()} admissible assignments), {d.n_cases} case(s)")
+    print(f"statistic: {args.statistic}, {comp} vs {base}{', mean over cases' if d.n_cases > 1 else ''}; "
+          f"{'lower' if imp == 'decrease' else 'higher'} is better")
+    print(f"observed: {r.statistic:.6g}")
+    how = "exact" if r.method == "exact" else f"Monte Carlo, {r.n_arrangements - 1} resamples, seed {args.seed}"
+    print(f"p = {r.pvalue:.6g} ({args.alternative}, {how}); smallest attainable p = {r.min_pvalue:.6g}")
+    return 0
+
+
+def _add_test(sub) -> None:
+    from .inference._stats import statistic_names
+
+    p = sub.add_parser(
+        "test", help="randomization test of data collected on a drawn schedule",
+        description="The randomization test of a study run on a schedule drawn by `scedsim schedule`: the "
+                    "assignment in the schedule file is the observed one, and the reference set is every "
+                    "assignment the design admits. The data table has one row per case x session; its "
+                    "phase column, if present, must agree with the schedule.",
+        epilog="example:\n  scedsim test data.csv --schedule schedule.json --outcome score --statistic nap",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="CSV, TSV or Excel table, one row per case x session")
+    p.add_argument("--schedule", required=True, metavar="FILE.json", help="schedule written by scedsim schedule")
+    p.add_argument("--case", default="case", help="case column (default: case)")
+    p.add_argument("--session", default="session", help="session column (default: session)")
+    p.add_argument("--phase", default="phase", help="phase column, checked against the schedule (default: phase)")
+    p.add_argument("--outcome", default="score", help="score column (default: score)")
+    p.add_argument("--statistic", default="mean_diff", help=f"one of {', '.join(statistic_names())} "
+                                                              "(default: mean_diff)")
+    p.add_argument("--contrast", metavar="A:B", help="baseline:treatment conditions (default: the first two)")
+    p.add_argument("--decrease", action="store_true", help="lower scores are better")
+    p.add_argument("--alternative", choices=("greater", "less", "two-sided"), default="greater",
+                   help="greater = in the direction of improvement (default)")
+    p.add_argument("--n-resamples", type=int, default=9999,
+                   help="Monte Carlo resamples when the design has more than 200000 assignments")
+    p.add_argument("--seed", type=int, default=1, help="seed of the Monte Carlo resamples (default 1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_test)
+
+
+def _cmd_baseline(args) -> int:
+    import json
+
+    from .baseline_model import fit_baseline
+    from .io import read_table
+
+    df = read_table(args.data, text=(args.case, args.phase))
+    fit = fit_baseline(df, trend=not args.no_trend, confidence=args.confidence, case=args.case,
+                       session=args.session, phase=args.phase, value=args.outcome, baseline=args.baseline)
+    if args.json:
+        print(json.dumps({"model": "normal_ar1", "params": fit.params(), "scenarios": fit.scenarios(),
+                          "phi_ci": list(fit.phi_ci), "trend_se": fit.trend_se, "innovation_sd": fit.innovation_sd,
+                          "n_cases": fit.n_cases, "n_obs": fit.n_obs, "df": fit.df, "notes": list(fit.notes)},
+                         indent=1))
+        return 0
+    print(fit.summary())
+    p = fit.params()
+    print("\nnormal_ar1 parameters (trend and case_sd in marginal SDs): "
+          + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items()))
+    return 0
+
+
+def _add_baseline(sub) -> None:
+    p = sub.add_parser(
+        "baseline", help="estimate a normal AR(1) model from your own baseline data (simulate data like mine)",
+        description="REML estimates of phi (with a likelihood-ratio interval), a common trend, the levels and "
+                    "the SD from the baseline phase of every case of a long table, and the simulator's "
+                    "normal_ar1 parameters; --json adds the parameters at both ends of phi's interval.",
+        epilog="example:\n  scedsim baseline data.csv --outcome score --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="CSV, TSV or Excel table, one row per case x session")
+    p.add_argument("--case", default="case", help="case column (default: case)")
+    p.add_argument("--session", default="session", help="session column (default: session)")
+    p.add_argument("--phase", default="phase", help="phase column (default: phase)")
+    p.add_argument("--baseline", default="A", help="baseline phase label (default: A)")
+    p.add_argument("--outcome", default="score", help="score column (default: score)")
+    p.add_argument("--no-trend", action="store_true", help="assume no baseline trend")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--json", action="store_true", help="print the parameters as JSON")
+    p.set_defaults(func=_cmd_baseline)
 
 
 # Each subcommand registers itself here; keep one line per subcommand.
@@ -749,6 +962,9 @@ SUBCOMMANDS = [
     _add_simulate,
     _add_report,
     _add_plan,
+    _add_schedule,
+    _add_test,
+    _add_baseline,
 ]
 
 

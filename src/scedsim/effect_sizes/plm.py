@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from .._brent import brent_next, brent_state, brent_update
 from .._numba import kernel
 from .._results import EffectSize
 from .._threads import run_rows
@@ -388,74 +389,19 @@ def _plm_2d_python(a, b, X, P, csd, G, grid, gridL, ar, sign, eff, tq, out):
                     done = False
                     x = grid[best]
             if fx > -np.inf and not done:
-                w = x
-                v_ = x
-                fw = fx
-                fv = fx
-                d = 0.0
-                e_ = 0.0
+                st = brent_state(lo, hi, x, fx, x, fx, x, fx, 0.0)
                 if 0 < best < ng - 1 and math.isfinite(fg[best - 1]) and math.isfinite(fg[best + 1]):
                     # Start from the parabola through the best grid point and its neighbours.
-                    w, fw, v_, fv = lo, fg[best - 1], hi, fg[best + 1]
-                    if fv < fw:
-                        w, fw, v_, fv = hi, fg[best + 1], lo, fg[best - 1]
-                    e_ = hi - lo
-                gold = 0.3819660112501051
+                    if fg[best + 1] < fg[best - 1]:
+                        st = brent_state(lo, hi, x, fx, hi, fg[best + 1], lo, fg[best - 1], hi - lo)
+                    else:
+                        st = brent_state(lo, hi, x, fx, lo, fg[best - 1], hi, fg[best + 1], hi - lo)
                 for _ in range(100):
-                    xm = 0.5 * (lo + hi)
-                    tol1 = 1e-6 * abs(x) + 1e-6
-                    tol2 = 2.0 * tol1
-                    if abs(x - xm) <= tol2 - 0.5 * (hi - lo):
+                    st, u, stop = brent_next(st, 1e-6, 1e-6)
+                    if stop:
                         break
-                    pp = 0.0
-                    qq = 0.0
-                    if abs(e_) > tol1:
-                        rr = (x - w) * (fx - fv)
-                        qq = (x - v_) * (fx - fw)
-                        pp = (x - v_) * qq - (x - w) * rr
-                        qq = 2.0 * (qq - rr)
-                        if qq > 0.0:
-                            pp = -pp
-                        else:
-                            qq = -qq
-                        etemp = e_
-                        e_ = d
-                        if abs(pp) >= abs(0.5 * qq * etemp) or pp <= qq * (lo - x) or pp >= qq * (hi - x):
-                            e_ = (hi - x) if x < xm else (lo - x)
-                            d = gold * e_
-                        else:
-                            d = pp / qq
-                            if (x + d) - lo < tol2 or hi - (x + d) < tol2:
-                                d = tol1 if x < xm else -tol1
-                    else:
-                        e_ = (hi - x) if x < xm else (lo - x)
-                        d = gold * e_
-                    u = x + d if abs(d) >= tol1 else (x + tol1 if d > 0.0 else x - tol1)
-                    fu = _plm_profile(u, G, hq, L, N, X, z, beta)
-                    if fu <= fx:
-                        if u < x:
-                            hi = x
-                        else:
-                            lo = x
-                        v_ = w
-                        fv = fw
-                        w = x
-                        fw = fx
-                        x = u
-                        fx = fu
-                    else:
-                        if u < x:
-                            lo = u
-                        else:
-                            hi = u
-                        if fu <= fw or w == x:
-                            v_ = w
-                            fv = fw
-                            w = u
-                            fw = fu
-                        elif fu <= fv or v_ == x or v_ == w:
-                            v_ = u
-                            fv = fu
+                    st = brent_update(st, u, _plm_profile(u, G, hq, L, N, X, z, beta))
+                lo, hi, x, fx = st[0], st[1], st[2], st[5]
             # The end of the range at least as good as the search's best (phi moves in ulp
             # steps there), or within its tolerance: the boundary.
             if done:
