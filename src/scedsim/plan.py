@@ -66,7 +66,8 @@ __all__ = ["plan", "PlanResult", "detectable_effect", "DetectableEffect", "exact
 FAMILIES = ("AB", "ABAB", "MB")
 _UNSUPPORTED = {
     "ATD": "alternating treatments designs are not supported by the simulator yet (it generates phase "
-           "designs only); plan an AB, ABAB or multiple-baseline (MB) design instead",
+           "designs only); plan an AB, ABAB or multiple-baseline (MB) design instead "
+           "(scedsim.designs.AlternatingTreatments counts an ATD's assignments and its smallest p)",
 }
 _ALIASES = {"ALTERNATING": "ATD", "AT": "ATD", "ATD": "ATD", "MBD": "MB", "MULTIPLE_BASELINE": "MB",
             "AB": "AB", "ABAB": "ABAB", "MB": "MB", "REPLICATED_AB": "AB"}
@@ -188,9 +189,12 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
     (minimum over people).  A metric that is not a test gives
     ``{"n_assignments": None, "min_p": None}``.
 
-    This is the one place the planner's exact pruning asks; it takes the
-    registry's ``min_pvalue`` of each test (the runner's report uses the same).
+    This is the one place the planner's exact pruning asks: the smallest p is
+    the registry's ``min_pvalue`` of each test (the runner's report uses the
+    same), the counts come from :mod:`scedsim.designs` (Onghena's counting
+    formulas) where the test's reference set is one of its designs.
     """
+    from . import designs
     from .simulate.analysis import resolved_options
     from .simulate.design import Contrast, Design
 
@@ -206,9 +210,15 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
     min_p = min(mins)
     n_assign = None
     two = 2.0 if opts.get("alternative") == "two-sided" else 1.0
+    ia, ib = design.indices(contrast, 0)
     if spec.name == "perm_test":
-        ia, ib = design.indices(contrast, 0)
-        n_assign = math.comb(ia.size + ib.size, ia.size)
+        # Every split of the pooled points into a + b is an assignment: a completely
+        # randomized design with a A's and b B's, C(a + b, a) of them.
+        n_assign = designs.CompletelyRandomized(ia.size + ib.size, "AB",
+                                                n_per_condition=(ia.size, ib.size)).n_assignments()
+    elif spec.name == "rand_test" and family == "AB":
+        # The AB design with a random start point (Edgington 1975; Onghena 1992).
+        n_assign = designs.AB(ia.size + ib.size, int(opts.get("min_phase", 2))).n_assignments()
     elif spec.name in ("rand_test", "mbd_test") or (spec.name == "between_test" and
                                                      opts.get("method", "t") != "t"):
         n_assign = int(round(two / min_p)) if min_p > 0 else None
