@@ -9,6 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scedsim
 from scedsim import cli
@@ -82,6 +84,22 @@ def test_exact_facts(label, fam, m, n, k, n_assign, min_p):
     facts = exact_facts(fam, m, n, k, spec_for_label(label))
     assert facts["n_assignments"] == n_assign
     assert Fraction(facts["min_p"]).limit_denominator(10 ** 6) == min_p
+
+
+@given(m=st.integers(2, 9), n=st.integers(2, 9), min_phase=st.integers(1, 4), k=st.integers(1, 8))
+def test_exact_facts_follow_the_counting_formulas(m, n, min_phase, k):
+    perm = exact_facts("AB", m, n, 1, spec_for_label("p_perm_nap"))
+    assert perm["n_assignments"] == math.comb(m + n, m)
+    assert Fraction(perm["min_p"]).limit_denominator(10 ** 6) == Fraction(1, math.comb(m + n, m))
+    if m + n >= 2 * min_phase:
+        rand = exact_facts("AB", m, n, 1, spec_for_label(f"p_rand_mean_diff[min_phase={min_phase}]"))
+        assert rand["n_assignments"] == m + n - 2 * min_phase + 1          # start points min_phase..T-min_phase
+        assert rand["min_p"] == pytest.approx(1 / rand["n_assignments"], rel=1e-12)
+    if k >= 2:
+        flip = exact_facts("AB", m, n, k, spec_for_label("p_between_nap[method=sign_flip]"))
+        assert flip["n_assignments"] == 2 ** k and flip["min_p"] == 2.0 ** -k
+    abab = exact_facts("ABAB", m, n, 1, spec_for_label("p_perm_nap"))
+    assert abab["n_assignments"] == math.comb(2 * m + 2 * n, 2 * m)
 
 
 def test_several_people_with_a_per_person_test_are_judged_by_edgingtons_sum():
