@@ -258,6 +258,22 @@ def test_other_families_and_costs():
     assert (user.best["m"], user.best["n"], user.best["cases"], user.best["cost"]) == (3, 3, 1, 17.0)
 
 
+def test_ab_with_a_random_start_point():
+    assert design_text("AB_RANDOM", 3, 9, 2) == "MB n_time=12 starts=3-9"
+    res = plan("AB-random", "normal_ar1", {}, effect=2.0, rules="p_rand_mean_diff[min_phase=3] <= 0.05",
+               power=0.3, max_occasions=27, reps=100, max_reps=100, type1_reps=100, seed=1)
+    df = res.candidates.set_index("occasions")
+    # T occasions, at least 3 per phase: T - 5 start points, so p <= .05 needs T >= 25.
+    for t in range(6, 25):
+        assert df.loc[t, "reason"] == (f"smallest attainable p = {1 / (t - 5):.4g} > 0.05 "
+                                       f"({t - 5} admissible assignments)")
+    assert (df.loc[25:, "status"] != "pruned").all() and not df.type1_exact.any()
+    with pytest.raises(ValueError, match=r"write min_phase=3 in the rule"):
+        plan("AB-random", effect=1.0, rules="p_rand_mean_diff <= 0.05")
+    with pytest.raises(ValueError, match="searched by their number of occasions"):
+        plan("AB-random", effect=1.0, rules="p_rand_mean_diff[min_phase=3] <= 0.05", m=4)
+
+
 def test_detectable_effect_brackets_the_exact_answer():
     d = detectable_effect("AB", 5, 5, params={"phi": 0.0}, power=0.8, rounds=3, reps=200, confirm_reps=2000, seed=4)
     assert d.ci_lower < d.effect < d.ci_upper

@@ -710,7 +710,8 @@ def _add_plan(sub) -> None:
                "--rule \"p_between_nap[method=sign_flip] <= 0.05\" --power 0.8",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--design", default="AB", help="design family: AB (replicated with --cases > 1), ABAB, MB "
-                                                   "(multiple baseline, staggered starts); default AB")
+                                                   "(multiple baseline, staggered starts), AB-random (a random "
+                                                   "start point per person); default AB")
     p.add_argument("--model", default="normal_ar1", help="simulation model (normal_ar1, poisson, negbin, bounded_scale)")
     p.add_argument("--phi", type=float, default=None, help="lag-1 autocorrelation of the errors")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="another model parameter (repeatable)")

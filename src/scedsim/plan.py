@@ -63,14 +63,15 @@ import pandas as pd
 
 __all__ = ["plan", "PlanResult", "detectable_effect", "DetectableEffect", "exact_facts", "FAMILIES"]
 
-FAMILIES = ("AB", "ABAB", "MB")
+FAMILIES = ("AB", "ABAB", "MB", "AB_RANDOM")
 _UNSUPPORTED = {
     "ATD": "alternating treatments designs are not supported by the simulator yet (it generates phase "
            "designs only); plan an AB, ABAB or multiple-baseline (MB) design instead "
            "(scedsim.designs.AlternatingTreatments counts an ATD's assignments and its smallest p)",
 }
 _ALIASES = {"ALTERNATING": "ATD", "AT": "ATD", "ATD": "ATD", "MBD": "MB", "MULTIPLE_BASELINE": "MB",
-            "AB": "AB", "ABAB": "ABAB", "MB": "MB", "REPLICATED_AB": "AB"}
+            "AB": "AB", "ABAB": "ABAB", "MB": "MB", "REPLICATED_AB": "AB", "AB_RANDOM": "AB_RANDOM",
+            "RAB": "AB_RANDOM", "RANDOM_AB": "AB_RANDOM"}
 
 
 # --------------------------------------------------------------------------- rules -> metrics
@@ -143,7 +144,7 @@ def _family(design: str) -> str:
     fam = _ALIASES.get(key)
     if fam is None:
         raise ValueError(f"unknown design family {design!r}; expected one of AB, ABAB, MB (multiple baseline), "
-                         "ATD (alternating treatments)")
+                         "AB-random (AB with a random start point), ATD (alternating treatments)")
     if fam in _UNSUPPORTED:
         raise ValueError(_UNSUPPORTED[fam])
     return fam
@@ -156,7 +157,14 @@ def design_text(family: str, m: int, n: int, cases: int, stagger: int = 1) -> st
     treatment phase); MB: person k (k = 0..cases-1) has ``m + k * stagger``
     baseline and ``n + (cases - 1 - k) * stagger`` treatment points, so every
     person is measured on the same occasions and the starts are staggered.
+    AB-random: ``m + n`` occasions whose baseline length is drawn, per person and
+    replication, from ``m..n`` (every phase keeps at least ``m`` points; the
+    design of :func:`scedsim.designs.AB` with ``min_phase = m``).
     """
+    if family == "AB_RANDOM":
+        from . import designs
+
+        return designs.AB(m + n, m).simulation_design(cases).describe()
     if family == "AB":
         return f"A{m} B{n}"
     if family == "ABAB":
@@ -205,8 +213,10 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
     opts = resolved_options(spec, design)
     mins = []
     for k in range(design.n_cases):
-        ia, ib = design.indices(contrast, k)
-        mins.append(float(spec.entry.min_pvalue(opts, ia.size, ib.size, design.n_cases)))
+        # Over every start point a person can draw (its own one in a fixed design).
+        for s in design.start_distribution(k) if design.is_random else (None,):
+            ia, ib = design.indices(contrast, k) if s is None else design.fixed(k, s).indices(contrast, 0)
+            mins.append(float(spec.entry.min_pvalue(opts, ia.size, ib.size, design.n_cases)))
     min_p = min(mins)
     n_assign = None
     two = 2.0 if opts.get("alternative") == "two-sided" else 1.0
@@ -214,9 +224,9 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
     if spec.name == "perm_test":
         # Every split of the pooled points into a + b is an assignment: a completely
         # randomized design with a A's and b B's, C(a + b, a) of them.
-        n_assign = designs.CompletelyRandomized(ia.size + ib.size, "AB",
-                                                n_per_condition=(ia.size, ib.size)).n_assignments()
-    elif spec.name == "rand_test" and family == "AB":
+        n_assign = None if design.is_random else designs.CompletelyRandomized(
+            ia.size + ib.size, "AB", n_per_condition=(ia.size, ib.size)).n_assignments()
+    elif spec.name == "rand_test" and family in ("AB", "AB_RANDOM"):
         # The AB design with a random start point (Edgington 1975; Onghena 1992).
         n_assign = designs.AB(ia.size + ib.size, int(opts.get("min_phase", 2))).n_assignments()
     elif spec.name in ("rand_test", "mbd_test") or (spec.name == "between_test" and
@@ -422,10 +432,14 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
 
     Parameters
     ----------
-    design : {"AB", "ABAB", "MB"}
+    design : {"AB", "ABAB", "MB", "AB-random"}
         Design family.  ``AB`` with ``cases`` > 1 is the replicated AB design;
         ``MB`` is a multiple baseline across ``cases`` people with baselines
-        ``m, m + stagger, ...`` (see :func:`design_text`).  Alternating
+        ``m, m + stagger, ...``; ``AB-random`` draws each person's start point
+        anew in every replication (``m`` = ``min_phase`` is the shortest and
+        ``n`` the longest baseline; pair it with a randomization test of the
+        same ``min_phase``, e.g. ``"p_rand_mean_diff[min_phase=3] <= 0.05"``).
+        See :func:`design_text`.  Alternating
         treatments designs are refused with a clear error (the simulator
         generates phase designs only).
     model : str or Model
@@ -533,13 +547,23 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
 
     # ---- the grid and the exact facts
     cands = []
+    if fam == "AB_RANDOM":
+        if m_list or n_list:
+            raise ValueError("AB-random designs are searched by their number of occasions; m and n are fixed "
+                             "by min_phase (shortest baseline) and the total (longest baseline)")
+        for r, spec in zip(rule_list, spec_list):
+            if spec.name == "rand_test" and int(spec.options.get("min_phase", 2)) != int(min_phase):
+                raise ValueError(f"{spec.label}: the randomization test's reference set must be the design's; "
+                                 f"write min_phase={int(min_phase)} in the rule, e.g. "
+                                 f"p_rand_{spec.options['statistic']}[min_phase={int(min_phase)}]")
+        m_list = [int(min_phase)]
     for k in case_list:
         for mm in range(int(min_phase), int(max_occasions)):
             for nn in range(int(min_phase), int(max_occasions)):
                 if (m_list and mm not in m_list) or (n_list and nn not in n_list):
                     continue
                 occ = occasions(fam, mm, nn, k, stagger)
-                if occ > max_occasions:
+                if occ > max_occasions or (fam == "AB_RANDOM" and nn < mm):
                     continue
                 cost = (cost_occasion * occ * k + cost_person * k) if cost_occasion is not None else occ * 1000 + k
                 cands.append(dict(m=mm, n=nn, cases=k, occasions=occ, cost=float(cost),
@@ -688,6 +712,8 @@ def _exact_type1(rule, spec, family, m, n, cases, stagger=1) -> float | None:
     if rule.op not in ("<=", "<"):
         return None
     design = Design.parse(design_text(family, m, n, cases, stagger), n_cases=cases)
+    if design.is_random:
+        return None  # phase lengths vary between replications
     ia, ib = design.indices(Contrast.parse("A:B"), 0)
     null = spec.entry.null_pvalues(spec.options, ia.size, ib.size)
     if null is None:
