@@ -258,6 +258,18 @@ def test_other_families_and_costs():
     assert (user.best["m"], user.best["n"], user.best["cases"], user.best["cost"]) == (3, 3, 1, 17.0)
 
 
+def test_a_model_that_carries_the_direction_gets_it():
+    # bounded_scale with improvement "decrease": a positive effect lowers the scores,
+    # and the test looks for lower scores, so the power is high (not zero).
+    res = plan("AB", "bounded_scale", {"phi": 0.0}, effect=3.0, improvement="decrease",
+               rules="p_perm_nap <= 0.05", power=0.5, m=5, n=5, max_occasions=10, reps=200, max_reps=200,
+               type1_reps=100)
+    assert res.candidates.power.iloc[0] > 0.8
+    assert res.settings["params"]["improvement"] == "decrease"
+    with pytest.raises(ValueError, match="contradicts"):
+        plan("AB", "bounded_scale", {"improvement": "increase"}, effect=1.0, improvement="decrease")
+
+
 def test_ab_with_a_random_start_point():
     assert design_text("AB_RANDOM", 3, 9, 2) == "MB n_time=12 starts=3-9"
     res = plan("AB-random", "normal_ar1", {}, effect=2.0, rules="p_rand_mean_diff[min_phase=3] <= 0.05",

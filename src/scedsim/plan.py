@@ -542,6 +542,7 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
     from .simulate.models import get_model
 
     model_obj = get_model(model, improvement or "increase")
+    params, improvement = _direction(model_obj, params, improvement)
     model_obj.params(params)  # unknown parameters raise here
     spec_list = _rule_spec_list(rule_list, specs)
 
@@ -693,6 +694,18 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
     return PlanResult(first, by_rule, tied, df, settings, "\n".join(msgs))
 
 
+def _direction(model_obj, params: dict, improvement):
+    """A model that carries the direction of improvement (``bounded_scale``) gets it as
+    a parameter, so that a positive effect is an improvement in the data too."""
+    defaults = getattr(model_obj, "defaults", {})
+    if improvement is not None and "improvement" in defaults:
+        given = params.get("improvement")
+        if given is not None and given != improvement:
+            raise ValueError(f"improvement={improvement!r} contradicts the model parameter improvement={given!r}")
+        params = {**params, "improvement": improvement}
+    return params, improvement
+
+
 def _exchangeable(model_obj, params: dict) -> bool:
     """Independent, identically distributed continuous data without an effect: the
     null distribution of an exact test's p-value is then known exactly."""
@@ -819,6 +832,9 @@ def detectable_effect(design: str = "AB", m: int = 3, n: int = 4, cases: int = 1
     if not hi > lo:
         raise ValueError(f"the effect bracket needs lo < hi, got [{lo}, {hi}]")
     rule_list, specs = rule_specs([rule], metrics)
+    from .simulate.models import get_model
+
+    params, improvement = _direction(get_model(model, improvement or "increase"), params, improvement)
     text = design_text(fam, int(m), int(n), int(cases), stagger)
     spec = _rule_spec_list(rule_list, specs)[0]
     facts = exact_facts(fam, int(m), int(n), int(cases), spec, stagger)
