@@ -622,17 +622,25 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
         stage += 1
         stage_reps = total  # doubling: the new stage adds as many as all before
         todo = nxt
-    # ---- Type I: the same designs without an effect
-    # (always estimated: with type1="none" it is reported, not applied)
-    t1 = {}
-    sim_rows = [dict(design=cands[i]["design"], n_cases=cands[i]["cases"], level=0.0) for i in live]
-    got = _simulate(sim_rows, model, params, specs, rule_list, int(type1_reps), _stage_seed(seed, 1000), imp, n_jobs)
-    for j, i in enumerate(live):
-        for rule in rule_list:
-            t1[(i, rule.text)] = got[(j, rule.text)]
+    # ---- Type I: the same designs without an effect.  Exchangeable data give an exact
+    # test's rate from its null distribution; the others are simulated (always: with
+    # type1="none" the rate is reported, not applied).
     key = {(c["design"], c["cases"]): i for i, c in enumerate(cands)}
     by_text = dict(zip((r.text for r in rule_list), zip(rule_list, spec_list)))
     exch = _exchangeable(model_obj, params)
+    exact_t1 = {}
+    for i in live:
+        c = cands[i]
+        for rule, spec in zip(rule_list, spec_list):
+            exact_t1[(i, rule.text)] = (_exact_type1(rule, spec, fam, c["m"], c["n"], c["cases"], stagger)
+                                        if exch else None)
+    need = [i for i in live if any(exact_t1[(i, r.text)] is None for r in rule_list)]
+    t1 = {}
+    sim_rows = [dict(design=cands[i]["design"], n_cases=cands[i]["cases"], level=0.0) for i in need]
+    got = _simulate(sim_rows, model, params, specs, rule_list, int(type1_reps), _stage_seed(seed, 1000), imp, n_jobs)
+    for j, i in enumerate(need):
+        for rule in rule_list:
+            t1[(i, rule.text)] = got[(j, rule.text)]
     df["type1_exact"] = False
     for idx, r in df.iterrows():
         if r.status == "pruned":
@@ -640,9 +648,10 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
         i = key[(r.design, r.cases)]
         p, nn_ = _pooled(rates[(i, r.rule)])
         df.at[idx, "power"], df.at[idx, "mcse"], df.at[idx, "reps"] = p, _mcse(p, nn_), nn_
-        q, qse = t1[(i, r.rule)], _mcse(t1[(i, r.rule)], int(type1_reps))
-        exact = _exact_type1(*by_text[r.rule], fam, r.m, r.n, r.cases, stagger) if exch else None
-        if exact is not None:
+        exact = exact_t1[(i, r.rule)]
+        if exact is None:
+            q, qse = t1[(i, r.rule)], _mcse(t1[(i, r.rule)], int(type1_reps))
+        else:
             q, qse = exact, 0.0  # exchangeable data: the test's exact null distribution
             df.at[idx, "type1_exact"] = True
         df.at[idx, "type1"], df.at[idx, "type1_mcse"] = q, qse
