@@ -222,8 +222,8 @@ def read_upload(path, sheet=None, text=("case", "phase", "outcome")):
         if sheet not in (None, "") and sheet not in sheets:
             raise ValueError(f"the workbook has no sheet {sheet!r}; sheets: {', '.join(sheets)}")
         name = sheet if sheet not in (None, "") else sheets[0]
-        head = book.parse(name, nrows=0)
-        df = book.parse(name, dtype={c: str for c in text if c in head.columns})
+        head = pd.read_excel(book, sheet_name=name, nrows=0)
+        df = pd.read_excel(book, sheet_name=name, dtype={c: str for c in text if c in head.columns})
         return df, sheets
     df = read_table(p, text=text)
     if df.shape[1] < 2 or len(df) == 0:
@@ -336,13 +336,9 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = ss.effect_sizes(df, **call)
+        plot_kw = dict(kw, trend=bool(mapping.get("trend")), baseline=contrasts[0].split(":", 1)[0])
+        fig = sced_plot(df, **plot_kw)
     messages = list(dict.fromkeys(str(w.message) for w in caught))
-    plot_kw = {k: v for k, v in kw.items()}
-    plot_kw.pop("missing", None)
-    if mapping.get("missing", "error") != "error":
-        plot_kw["missing"] = mapping["missing"]
-    fig = sced_plot(df, **plot_kw, trend=bool(mapping.get("trend")),
-                    baseline=contrasts[0].split(":", 1)[0])
     python = "\n".join([
         "import scedsim as ss",
         _read_code(filename, mapping, sheet),
@@ -350,7 +346,7 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
         "res.cases.to_csv('results.csv', index=False)",
         "res.summary.to_csv('results_summary.csv', index=False)",
         "from scedsim.plotting import sced_plot",
-        f"sced_plot(df, {_py_args(dict(plot_kw, trend=bool(mapping.get('trend')), baseline=contrasts[0].split(':', 1)[0]))})"
+        f"sced_plot(df, {_py_args(plot_kw)})"
         ".savefig('figure.png', dpi=200)",
     ])
     cli = ["scedsim es", shlex.quote(filename), "--case", shlex.quote(kw["case"]), "--session",

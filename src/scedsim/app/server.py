@@ -16,7 +16,6 @@ import threading
 from collections import OrderedDict
 
 import pandas as pd
-from flask import Flask, Response, abort, redirect, render_template, request, url_for
 
 from . import compute
 
@@ -71,9 +70,12 @@ def _fmt(x, digits: int = 4) -> str:
     return "" if x != x else f"{x:.{digits}f}"
 
 
-def create_app() -> Flask:
-    """The app, ready for ``app.test_client()`` or :func:`scedsim.app.serve`."""
+def create_app():
+    """The Flask app, ready for ``app.test_client()`` or :func:`scedsim.app.serve`."""
+    # Flask is imported here, not at the top: the package walk of the doctests
+    # imports this module also where the app extra is not installed.
     import matplotlib
+    from flask import Flask, Response, abort, redirect, render_template, request, url_for
 
     matplotlib.use("Agg")  # figures are drawn off screen, in any thread
 
