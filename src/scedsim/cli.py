@@ -24,6 +24,8 @@ examples:
       a Monte Carlo study with a progress bar (finish an interrupted run with --resume)
   scedsim report simulations/null_3x4
       Markdown tables and figures from a finished study
+  scedsim app
+      the same in a point-and-click app in the browser (local; needs the app extra)
 """
 
 def ab_rows():
