@@ -282,7 +282,9 @@ def test_tests_page_smallest_p_first_and_reproduced(client, burnout_study):
     ns["burnout"] = _burnout
     exec(code.replace("df = ss.io.read_table('burnout.csv', text=('case', 'phase', 'outcome'))",
                       "df = burnout()"), ns)
-    assert len(ns["results"]) == 4 + 1 + 3
+    # Phases A B C: per person the permutation and the AB randomization test (C left out),
+    # across people the multiple-baseline test and three between-person tests.
+    assert len(ns["results"]) == 4 + 4 + 1 + 3
     for (who, test), res in ns["results"].items():
         row = re.search(rf'<tr data-key="{who}\|{test}"[^>]*>(.*?)</tr>', page, re.S).group(1)
         assert re.search(r'class="minp">([^<]*)<', row).group(1) == fmt(res.min_pvalue)
@@ -307,6 +309,35 @@ def test_tests_page_ab_randomization_for_one_series(client):
     row = re.search(r'<tr data-key="PVD2011\|randomization AB"[^>]*>(.*?)</tr>', page, re.S).group(1)
     assert re.search(r'class="minp">([^<]*)<', row).group(1) == fmt(1 / 8)  # 8 admissible start points
     assert re.search(r'class="p">([^<]*)<', row).group(1) == fmt(ref.pvalue)
+
+
+def test_tests_page_abab(client):
+    """Two ABAB series of 12 points: 35 admissible cuts each (Onghena 1992), no multiple-baseline test."""
+    from scedsim.inference import abab_test
+
+    y = [1.0, 2, 1, 5, 6, 5, 2, 1, 2, 6, 5, 7]
+    df = pd.DataFrame({"id": ["c1"] * 12 + ["c2"] * 12, "day": list(range(1, 13)) * 2,
+                       "cond": list("AAABBBAAABBB") * 2, "y": y + y[::-1][6:] + y[::-1][:6]})
+    r, token = _upload(client, "/tests", "abab.csv", df.to_csv(index=False).encode())
+    form = {"token": token, "case": "id", "session": "day", "phase": "cond", "layout": "wide",
+            "outcomes": ["y"], "test_outcome": "y", "statistic": "mean_diff", "alternative": "greater",
+            "min_phase": "2", "action": "run"}
+    page = client.post("/tests", data=form).get_data(as_text=True)
+    assert not errors(page)
+    ref = abab_test([np.array(y[0:3]), np.array(y[3:6]), np.array(y[6:9]), np.array(y[9:12])])
+    row = re.search(r'<tr data-key="c1\|randomization ABAB"[^>]*>(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r'class="minp">([^<]*)<', row).group(1) == fmt(1 / 35) == fmt(ref.min_pvalue)
+    assert re.search(r'class="p">([^<]*)<', row).group(1) == fmt(ref.pvalue)
+    assert "multiple baseline" not in page.split('id="test-results"')[1].split("</table>")[0]
+    r = client.post("/tests", data=dict(form, min_phase="5"))
+    assert r.status_code == 400 and "min_phase=5" in errors(r.get_data(as_text=True))[0]
+
+
+def test_long_series_skip_the_listing(client):
+    r = client.post("/single", data={"a": " ".join(map(str, range(10))), "b": " ".join(map(str, range(3, 15)))})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "too many to list" in page
+    assert effect_rows(page)["NAP"][0] == fmt(ss.nap(np.arange(10.0), np.arange(3.0, 15)).estimate)
 
 
 def test_plan_page_says_what_it_is(client):

@@ -89,6 +89,14 @@ def null_distribution(entry, kw: dict, a: np.ndarray, b: np.ndarray, improvement
     Returns a dict with ``basis``, ``total``, ``values`` (value, fraction,
     count, observed flag) and ``p_ge`` (share of arrangements at least as
     large as the observed value), or ``note`` when not enumerated.
+
+    References
+    ----------
+    Edgington, E. S., & Onghena, P. (2007). *Randomization tests* (4th ed.).
+    Chapman & Hall/CRC.
+
+    Parker, R. I., Vannest, K. J., & Brown, L. (2009). The improvement rate
+    difference for single-case research. *Exceptional Children*, 75(2), 135-150.
     """
     from ..inference import arrangements
 
@@ -133,6 +141,10 @@ def _png_data_uri(fig, dpi: int = 100) -> str:
 
 def single_series(a_text: str, b_text: str, improvement: str = "increase", with_null: bool = True) -> dict:
     """Every effect size of one AB series, with its null distribution, graph and reproduction.
+
+    The metrics are the registry's, with the options and variants ``scedsim
+    ab`` lists (:func:`scedsim.cli.ab_rows`); each is defined in its own
+    module with its paper (e.g. NAP: Parker & Vannest 2009).
 
     Returns a dict: ``a``, ``b`` (arrays), ``rows`` (label, name, estimate, se,
     ci_lower, ci_upper, message, null), ``figure`` (PNG data URI), ``python``
@@ -408,7 +420,7 @@ from scedsim.io import to_long
 {read}
 series = [s for s in to_long(df, {kw}) if s.outcome == {outcome!r}]
 opts = {opts!r}
-results, pairs = {{}}, []
+results, pairs, ab_pairs = {{}}, [], []
 for s in series:
     ph, y = np.asarray(s.phases).astype(str), np.asarray(s.values, dtype=float)
     a, b = y[ph == 'A'], y[ph == 'B']
@@ -418,13 +430,15 @@ for s in series:
     results[(s.case, 'exact permutation')] = permutation_test(a, b, **opts)
     cuts = [0] + [i for i in range(1, len(ph)) if ph[i] != ph[i - 1]] + [len(ph)]
     runs = [ph[i] for i in cuts[:-1]]
-    if runs == ['A', 'B']:
+    if runs[:2] == ['A', 'B'] and runs.count('A') == runs.count('B') == 1:  # AB, then maybe C
+        ab_pairs.append((a, b))
         results[(s.case, 'randomization AB')] = randomization_test(a, b, min_phase={min_phase}, **opts)
     if runs == ['A', 'B', 'A', 'B']:
         results[(s.case, 'randomization ABAB')] = abab_test(
             [y[i:j] for i, j in zip(cuts, cuts[1:])], min_phase={min_phase}, **opts)
+if len(ab_pairs) >= 2 and len(ab_pairs) == len(pairs):  # every case one A then one B
+    results[('all cases', 'multiple baseline')] = multiple_baseline_test(ab_pairs, min_phase={min_phase}, **opts)
 if len(pairs) >= 2:
-    results[('all cases', 'multiple baseline')] = multiple_baseline_test(pairs, min_phase={min_phase}, **opts)
     for method in ('t', 'sign_flip', 'wilcoxon'):
         results[('between persons', method)] = between_cases(
             [a for a, b in pairs], [b for a, b in pairs], method=method, **opts)
@@ -439,17 +453,35 @@ def study_tests(df: pd.DataFrame, mapping: dict, outcome: str, statistic: str = 
     """Exact permutation, randomization (AB, ABAB, multiple baseline) and between-person tests
     of one outcome of a study table, baseline A against B.
 
-    Each case gets an exact permutation test (Edgington & Onghena 2007), and
-    an AB or ABAB randomization test where its phases are AB or ABAB (Onghena
-    1992); two or more cases get the multiple-baseline randomization test
-    (Marascuilo & Busk 1988) and the between-person tests.  The smallest
+    Each case gets an exact permutation test (Edgington & Onghena 2007), an
+    AB randomization test where its A phase is followed by its B phase (later
+    phases such as a follow-up C left out; Edgington 1975) and an ABAB test
+    where its phases are ABAB (Onghena 1992); two or more cases get the
+    between-person tests, and the multiple-baseline randomization test
+    (Marascuilo & Busk 1988) where every case is such an AB series.  The smallest
     p-value each test can attain for the design comes first: with 3 + 4 points
     no rank test can go below 1/35.
 
     Returns a dict with ``results`` ({(who, test): TestResult}), the shown
     ``python`` code (which, executed, computes the same ``results``) and the
-    choices.  A test that does not apply to the data (too short, too few
-    cases) is left out; one that raises a ValueError gives its message.
+    choices.  A test that does not apply to the data's design is left out;
+    a ValueError (a phase shorter than ``min_phase``) becomes the page's message.
+
+    References
+    ----------
+    Edgington, E. S. (1975). Randomization tests for one-subject operant
+    experiments. *Journal of Psychology*, 90(1), 57-68.
+
+    Edgington, E. S., & Onghena, P. (2007). *Randomization tests* (4th ed.).
+    Chapman & Hall/CRC.
+
+    Marascuilo, L. A., & Busk, P. L. (1988). Combining statistics for
+    multiple-baseline AB and replicated ABAB designs across subjects.
+    *Behavioral Assessment*, 10(1), 1-28.
+
+    Onghena, P. (1992). Randomization tests for extensions and variations of
+    ABAB single-case experimental designs: A rejoinder. *Behavioral
+    Assessment*, 14(2), 153-171.
     """
     import scedsim as ss
 
