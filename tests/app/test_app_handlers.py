@@ -348,6 +348,25 @@ def test_plan_page_says_what_it_is(client):
         assert "not available in this version" in page and "<input" not in page
 
 
+def test_bundled_example_and_its_code(client, monkeypatch, tmp_path):
+    r = client.post("/study", data={"example": "pvd2011"})
+    token = re.search(r"token=(\w+)", r.location).group(1)
+    form = dict(BURNOUT_FORM, token=token, decrease=[], contrasts="A:B", metrics=["nap", "pnd"])
+    page = client.post("/study", data=form).get_data(as_text=True)
+    assert re.search(r'<td data-metric="nap">0.9167</td>', page)
+    code = code_block(page, "python-code")
+    assert "df = ss.datasets.load_pvd2011()" in code
+    monkeypatch.chdir(tmp_path)
+    exec(code, {})
+    assert (tmp_path / "results.csv").read_bytes() == _download(client, page, "dl-csv")
+    assert "scedsim es pvd2011.csv" in code_block(page, "cli-command") and "save the example first" in page
+
+
+def test_only_loopback_names_are_served(client):
+    assert client.get("/single", headers={"Host": "evil.example:8765"}).status_code == 403
+    assert client.get("/single", headers={"Host": "127.0.0.1:8765"}).status_code == 200
+
+
 def test_unknown_page_is_a_message(client):
     r = client.get("/nowhere")
     assert r.status_code == 404 and errors(r.get_data(as_text=True))

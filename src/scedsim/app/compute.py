@@ -311,8 +311,16 @@ def _py_args(kw: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in kw.items())
 
 
+#: The bundled examples: the name the server gives them (no upload can have it,
+#: see server._safe_name) -> (file name in the shown command, loader in scedsim.datasets).
+EXAMPLES = {"<example:burnout>": ("burnout_example.csv", "load_burnout_example"),
+            "<example:pvd2011>": ("pvd2011.csv", "load_pvd2011")}
+
+
 def _read_code(filename: str, mapping: dict, sheet) -> str:
     text = _text_cols(mapping)
+    if filename in EXAMPLES:
+        return f"df = ss.datasets.{EXAMPLES[filename][1]}()"
     if sheet:
         return (f"import pandas as pd\ndf = pd.read_excel({filename!r}, sheet_name={sheet!r}, "
                 f"dtype={{c: str for c in {list(text)!r}}})")
@@ -361,7 +369,7 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
         f"sced_plot(df, {_py_args(plot_kw)})"
         ".savefig('figure.png', dpi=200)",
     ])
-    cli = ["scedsim es", shlex.quote(filename), "--case", shlex.quote(kw["case"]), "--session",
+    cli = ["scedsim es", shlex.quote(EXAMPLES.get(filename, (filename,))[0]), "--case", shlex.quote(kw["case"]), "--session",
            shlex.quote(kw["session"]), "--phase", shlex.quote(kw["phase"])]
     if mapping.get("layout") == "long":
         cli += ["--outcome-column", shlex.quote(kw["outcome"]), "--value", shlex.quote(kw["value"])]
@@ -379,10 +387,13 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
     if kw.get("missing"):
         cli += ["--missing", kw["missing"]]
     cli += ["--out", "results.csv"]
+    cli_note = ""
     if sheet:
         cli_note = "(the command line reads a workbook's first sheet: save this sheet as CSV first)"
-    else:
-        cli_note = ""
+    if filename in EXAMPLES:
+        name, loader = EXAMPLES[filename]
+        cli_note = (f"(save the example first: python -c \"import scedsim as ss; "
+                    f"ss.datasets.{loader}().to_csv('{name}', index=False)\")")
     return {"cases": res.cases, "summary": res.summary, "figure_obj": fig, "figure": _png_data_uri(fig, 90),
             "python": python, "cli": " ".join(cli), "cli_note": cli_note, "messages": messages,
             "outcomes": outcomes, "improvement": improvement}

@@ -23,6 +23,7 @@ from . import compute
 MAX_UPLOAD = 20 * 1024 * 1024
 #: Uploads and results kept (the oldest are forgotten).
 KEEP = 32
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 ALLOWED = (".csv", ".tsv", ".tab", ".txt", ".xlsx", ".xlsm", ".xls")
 
 
@@ -100,6 +101,19 @@ def create_app():
             msg, status = f"Something went wrong ({type(exc).__name__}: {exc}). The app is still running.", 500
         return page(template, status=status, errors=[msg], **ctx)
 
+    @app.before_request
+    def loopback_only():
+        # A page elsewhere on the web can point a browser at this port (DNS rebinding):
+        # answer only requests addressed to the loopback names.
+        host = (request.host or "").rsplit(":", 1)[0].strip("[]")
+        if host not in LOOPBACK_NAMES:
+            abort(403)
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return page("message.html", status=403, title="Forbidden",
+                    errors=["This app answers only on 127.0.0.1 (localhost)."])
+
     @app.errorhandler(413)
     def too_large(_e):
         return page("message.html", status=413, title="File too large",
@@ -154,9 +168,8 @@ def create_app():
             frames = {"burnout": datasets.load_burnout_example, "pvd2011": datasets.load_pvd2011}
             if example not in frames:
                 raise ValueError(f"no example {example!r}")
-            name = f"{example}_example.csv"
-            path = store.save_upload(name, frames[example]().to_csv(index=False).encode())
-            return store.put({"path": path, "filename": name})
+            path = store.save_upload(f"{example}.csv", frames[example]().to_csv(index=False).encode())
+            return store.put({"path": path, "filename": f"<example:{example}>"})
         f = request.files.get("file")
         if f is None or not f.filename:
             raise ValueError("choose a file to upload (CSV, TSV or Excel)")
@@ -216,7 +229,10 @@ def create_app():
             outs = compute.outcome_names(df, mapping)
         except Exception:  # noqa: BLE001 - only a list of choices
             outs = []
-        return {"token": token, "filename": item["filename"], "sheets": sheets, "sheet": sheet or "",
+        shown = item["filename"]
+        if shown in compute.EXAMPLES:
+            shown = f"{compute.EXAMPLES[shown][0]} (bundled example)"
+        return {"token": token, "filename": shown, "sheets": sheets, "sheet": sheet or "",
                 "columns": cols, "numeric_columns": [c for c in cols if pd.api.types.is_numeric_dtype(df[c])],
                 "mapping": mapping, "outcome_choices": outs, "head": df.head(8),
                 "metric_choices": [(n, m.label) for n, m in ss.registry.metrics().items() if not m.required],
