@@ -362,6 +362,27 @@ def test_bundled_example_and_its_code(client, monkeypatch, tmp_path):
     assert "scedsim es pvd2011.csv" in code_block(page, "cli-command") and "save the example first" in page
 
 
+def test_pogo_goal_through_the_page_and_the_command(client, burnout_study, tmp_path, capsys):
+    token, csv, _ = burnout_study
+    form = dict(BURNOUT_FORM, token=token, contrasts="A:B", metrics=["pogo"], goal="")
+    r = client.post("/study", data=form)
+    assert r.status_code == 400 and "needs a goal" in errors(r.get_data(as_text=True))[0]
+    r = client.post("/study", data=dict(form, goal="EE=10, DP=5, PA=40"))
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200, errors(page)
+    import shlex
+
+    (tmp_path / "burnout.csv").write_bytes(csv)
+    args = shlex.split(code_block(page, "cli-command"))
+    assert args[args.index("--goal") + 1] == "EE=10,DP=5,PA=40"
+    args[2], args[-1] = str(tmp_path / "burnout.csv"), str(tmp_path / "results.csv")
+    assert main(args[1:]) == 0
+    capsys.readouterr()
+    assert _download(client, page, "dl-csv") == (tmp_path / "results.csv").read_bytes()
+    r = client.post("/study", data=dict(form, goal="EE=10"))
+    assert r.status_code == 400 and "no goal for outcome 'DP'" in errors(r.get_data(as_text=True))[0]
+
+
 def test_only_loopback_names_are_served(client):
     assert client.get("/single", headers={"Host": "evil.example:8765"}).status_code == 403
     assert client.get("/single", headers={"Host": "127.0.0.1:8765"}).status_code == 200

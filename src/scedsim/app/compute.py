@@ -353,6 +353,16 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
     summary = {"tau2": mapping.get("tau2", "DL"), "weighting": mapping.get("weighting") or None}
     call = dict(kw, contrast=contrasts, metrics=metrics, improvement=improvement, confidence=confidence,
                 summary=summary)
+    goal_text = (mapping.get("goal") or "").strip()
+    needs_goal = [n for n in metrics if n in ss.registry.metrics() and "goal" in ss.registry.metrics()[n].required]
+    if needs_goal and not goal_text:
+        raise ValueError(f"{ss.registry.metrics()[needs_goal[0]].label} needs a goal per outcome: "
+                         "type e.g. EE=10,PA=40 (every outcome) or one number for all")
+    if goal_text and needs_goal:
+        from ..cli import _parse_goal
+
+        goal = _parse_goal(goal_text, outcomes)
+        call["options"] = {n: {"goal": goal} for n in needs_goal}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = ss.effect_sizes(df, **call)
@@ -386,6 +396,8 @@ def study_analysis(df: pd.DataFrame, mapping: dict, filename: str = "data.csv", 
         cli += ["--weighting", shlex.quote(",".join(summary["weighting"]))]
     if kw.get("missing"):
         cli += ["--missing", kw["missing"]]
+    if "options" in call:
+        cli += ["--goal", shlex.quote(goal_text.replace(" ", ""))]
     cli += ["--out", "results.csv"]
     cli_note = ""
     if sheet:

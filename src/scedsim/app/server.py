@@ -205,6 +205,7 @@ def create_app():
         mapping["weighting"] = f.getlist("weighting")
         mapping["trend"] = bool(f.get("trend"))
         mapping["missing"] = f.get("missing", "error")
+        mapping["goal"] = f.get("goal", "")
         try:
             mapping["confidence"] = float(f.get("confidence", "0.95"))
         except ValueError:
@@ -235,7 +236,8 @@ def create_app():
         return {"token": token, "filename": shown, "sheets": sheets, "sheet": sheet or "",
                 "columns": cols, "numeric_columns": [c for c in cols if pd.api.types.is_numeric_dtype(df[c])],
                 "mapping": mapping, "outcome_choices": outs, "head": df.head(8),
-                "metric_choices": [(n, m.label) for n, m in ss.registry.metrics().items() if not m.required],
+                "metric_choices": [(n, m.label) for n, m in ss.registry.metrics().items()
+                                   if set(m.required) <= {"goal"}],
                 "default_metrics": ss.registry.default_metrics(),
                 "weighting_choices": ["equal", "nA", "nB", "nAnB", "1/nA+1/nB", "1/V"]}
 
