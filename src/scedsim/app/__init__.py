@@ -44,7 +44,10 @@ def serve(port: int = 8765, open_browser: bool = True) -> None:
     import threading
     import webbrowser
 
-    server = make_server(port)
+    try:
+        server = make_server(port)
+    except OSError as exc:
+        raise OSError(f"cannot serve on 127.0.0.1:{port} ({exc.strerror or exc}); choose another --port") from None
     url = f"http://127.0.0.1:{server.server_port}/"
     print(f"scedsim app: serving on {url} (Ctrl-C to stop)", flush=True)
     if open_browser:
