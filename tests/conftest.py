@@ -18,7 +18,7 @@ def openpyxl():
     try:
         return importlib.import_module("openpyxl")
     except ImportError:
-        msg = 'needs openpyxl, the excel extra: pip install -e ".[test,dask,excel]"'
+        msg = 'needs openpyxl, the excel extra: pip install -e ".[test,dask,excel,app]"'
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)

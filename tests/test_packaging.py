@@ -35,15 +35,17 @@ def test_one_version_source():
 
 def test_extras():
     extras = PYPROJECT["project"]["optional-dependencies"]
-    assert set(extras) == {"test", "dask", "excel"}
+    assert set(extras) == {"test", "dask", "excel", "app"}
     assert any(dep.startswith("openpyxl") for dep in extras["excel"])
+    assert any(dep.startswith("flask") for dep in extras["app"])
+    assert any(dep.startswith("selenium") for dep in extras["test"])
 
 
 def test_ci_runs_readme_commands_verbatim():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"```bash\n(.*?)\n```", section, re.S)
-    assert len(commands) == 2 and '".[test,dask,excel]"' in commands[0]
+    assert len(commands) == 2 and '".[test,dask,excel,app]"' in commands[0]
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     for command in commands:
         assert command in ci, command

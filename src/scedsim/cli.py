@@ -32,6 +32,8 @@ examples:
       the randomization test of data collected on that schedule, with the assignment really drawn
   scedsim baseline data.csv --outcome score --json
       a normal AR(1) model (phi, trend, level, SD, with intervals) from your own baseline data
+  scedsim app
+      the same in a point-and-click app in the browser (local; needs the app extra)
 """
 
 def ab_rows():
@@ -951,6 +953,27 @@ def _add_baseline(sub) -> None:
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--json", action="store_true", help="print the parameters as JSON")
     p.set_defaults(func=_cmd_baseline)
+def _cmd_app(args) -> int:
+    from .app import missing_framework, serve
+
+    hint = missing_framework()
+    if hint:
+        print(f"scedsim: error: {hint}", file=sys.stderr)
+        return 2
+    serve(port=args.port, open_browser=not args.no_browser)
+    return 0
+
+
+def _add_app(sub) -> None:
+    p = sub.add_parser("app", help="a point-and-click app in the browser (needs the app extra: Flask)",
+                       description="Serves the scedsim app on 127.0.0.1 and opens it in the browser: one AB "
+                                   "series, a study table (upload, map, effect sizes, graph, downloads), exact "
+                                   "tests. Nothing leaves the machine.",
+                       epilog="example:\n  scedsim app\n  scedsim app --no-browser --port 8765",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the browser")
+    p.set_defaults(func=_cmd_app)
 
 
 # Each subcommand registers itself here; keep one line per subcommand.
@@ -966,6 +989,7 @@ SUBCOMMANDS = [
     _add_schedule,
     _add_test,
     _add_baseline,
+    _add_app,
 ]
 
 
