@@ -209,6 +209,7 @@ def test_type1_constraints():
     r = nominal.candidates.iloc[0]
     assert not r.type1_exact and r.type1 - 2 * r.type1_mcse > 0.075
     assert r.status == "type1" and "above alpha = 0.05" in r.reason and nominal.best is None
+    assert "1 design(s) reach it but fail the Type I constraint (nominal)" in nominal.message
     assert plan(type1="bradley", **kw).candidates.iloc[0].status == "type1"
     assert plan(type1="none", **kw).best is not None
 

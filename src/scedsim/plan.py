@@ -5,7 +5,8 @@ people, do I need?" for a data model, one or more decision rules, a target
 power and a Type I constraint.  It
 
 1. enumerates the integer grid of designs of a family (AB, ABAB, multiple
-   baseline with staggered starts) up to a number of occasions per person;
+   baseline with staggered starts, AB with a random start point) up to a
+   number of occasions per person;
 2. prunes, without simulating, every design whose decision rule cannot reject
    at all: the smallest attainable p-value of an exact or randomization test
    is fixed by the number of admissible assignments (1 / C(m + n, m) for the
@@ -684,9 +685,12 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
         by_rule[rule.text] = best
         tied[rule.text] = [t[keys].to_dict() for _, t in tie.iterrows()]
         if best is None:
+            liberal = int(((g.status == "type1") & (g.power - z * g.mcse > power)).sum())
             msgs.append(f"{rule.text}: no design up to {max_occasions} occasions per person clears power "
                         f"{power:g}" + (f"; {len(tie)} design(s) tied with the target within {z:g} MCSE"
-                                        if len(tie) else ""))
+                                        if len(tie) else "")
+                        + (f"; {liberal} design(s) reach it but fail the Type I constraint ({type1})"
+                           if liberal else ""))
         else:
             msgs.append(f"{rule.text}: {best['design']} with {best['cases']} {'person' if best['cases'] == 1 else 'people'}"
                         f" ({best['occasions']} occasions each): power {best['power']:.3f} (MCSE {best['mcse']:.3f}),"
