@@ -714,7 +714,8 @@ def _add_plan(sub) -> None:
     p.add_argument("--design", default="AB", help="design family: AB (replicated with --cases > 1), ABAB, MB "
                                                    "(multiple baseline, staggered starts), AB-random (a random "
                                                    "start point per person); default AB")
-    p.add_argument("--model", default="normal_ar1", help="simulation model (normal_ar1, poisson, negbin, bounded_scale)")
+    p.add_argument("--model", default="normal_ar1",
+                   help="simulation model (normal_ar1, poisson, negbin, bounded_scale)")
     p.add_argument("--phi", type=float, default=None, help="lag-1 autocorrelation of the errors")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="another model parameter (repeatable)")
     p.add_argument("--effect", type=float, required=True, help="level change (marginal SDs for normal_ar1)")

@@ -692,12 +692,11 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
                         + (f"; {liberal} design(s) reach it but fail the Type I constraint ({type1})"
                            if liberal else ""))
         else:
-            msgs.append(f"{rule.text}: {best['design']} with {best['cases']} {'person' if best['cases'] == 1 else 'people'}"
-                        f" ({best['occasions']} occasions each): power {best['power']:.3f} (MCSE {best['mcse']:.3f}),"
-                        f" Type I {best['type1']:.3f}" + (f"; cheaper or as cheap and tied within {z:g} MCSE: "
-                                                          + ", ".join(f"{t['design']} x{t['cases']} "
-                                                                      f"({t['power']:.3f})" for t in tied[rule.text])
-                                                          if tied[rule.text] else ""))
+            who = "person" if best["cases"] == 1 else "people"
+            ties = ", ".join(f"{t['design']} x{t['cases']} ({t['power']:.3f})" for t in tied[rule.text])
+            msgs.append(f"{rule.text}: {best['design']} with {best['cases']} {who} ({best['occasions']} occasions "
+                        f"each): power {best['power']:.3f} (MCSE {best['mcse']:.3f}), Type I {best['type1']:.3f}"
+                        + (f"; cheaper or as cheap and tied within {z:g} MCSE: {ties}" if ties else ""))
     settings = dict(design=fam, model=model if isinstance(model, str) else getattr(model, "name", str(model)),
                     params=params, effect=float(effect), rules=[r.text for r in rule_list], power=float(power),
                     cases=case_list, max_occasions=int(max_occasions), min_phase=int(min_phase), type1=type1,
