@@ -318,6 +318,17 @@ def test_cli_plan_writes_the_pinned_json(tmp_path, monkeypatch, capsys):
     assert scedsim.plan is planmod.plan
 
 
+def test_cli_sensitivity(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    rc = cli.main(["plan", "--effect", "2", "--power", "0.8", "--max-occasions", "6", "--reps", "100",
+                   "--max-reps", "100", "--type1-reps", "100", "--sensitivity", "5,5", "--json", str(out)])
+    assert rc == 0
+    assert "smallest detectable effect with A5 B5 x1 at power 0.8:" in capsys.readouterr().out
+    d = json.loads(out.read_text())["detectable_effect"]
+    assert d["ci_lower"] < d["effect"] < d["ci_upper"] and 1.0 < d["effect"] < 3.0
+    assert cli.main(["plan", "--effect", "2", "--sensitivity", "5"]) == 2
+
+
 def test_cli_plan_refuses_alternating_treatments(capsys):
     assert cli.main(["plan", "--design", "ATD", "--effect", "1"]) == 2
     assert "alternating treatments designs are not supported" in capsys.readouterr().err

@@ -666,17 +666,18 @@ def _cmd_plan(args) -> int:
     if args.cost_occasion is not None or args.cost_person is not None:
         costs = dict(cost_occasion=args.cost_occasion if args.cost_occasion is not None else 0.0,
                      cost_person=args.cost_person if args.cost_person is not None else 0.0)
-    res = plan(design=args.design, model=args.model, params=params, effect=args.effect, rules=rules,
-               power=args.power, cases=args.cases, max_occasions=args.max_occasions, min_phase=args.min_phase,
-               alpha=args.alpha, type1=args.type1, scale=args.scale, m=args.m, n=args.n, stagger=args.stagger,
-               reps=args.reps, max_reps=args.max_reps, type1_reps=args.type1_reps, z=args.z, seed=args.seed,
-               n_jobs=args.n_jobs, improvement=args.improvement, **costs)
     if args.sensitivity:
         try:
             m, n = (int(x) for x in args.sensitivity.split(","))
         except ValueError:
             raise ValueError(f"--sensitivity takes m,n (e.g. 3,4), got {args.sensitivity!r}") from None
         k = int(str(args.cases).replace("-", ",").split(",")[0])
+    res = plan(design=args.design, model=args.model, params=params, effect=args.effect, rules=rules,
+               power=args.power, cases=args.cases, max_occasions=args.max_occasions, min_phase=args.min_phase,
+               alpha=args.alpha, type1=args.type1, scale=args.scale, m=args.m, n=args.n, stagger=args.stagger,
+               reps=args.reps, max_reps=args.max_reps, type1_reps=args.type1_reps, z=args.z, seed=args.seed,
+               n_jobs=args.n_jobs, improvement=args.improvement, **costs)
+    if args.sensitivity:
         res.detectable = detectable_effect(args.design, m, n, k, model=args.model, params=params, rule=rules[0],
                                            power=args.power, scale=args.scale, stagger=args.stagger,
                                            seed=args.seed, n_jobs=args.n_jobs, improvement=args.improvement)
