@@ -234,6 +234,7 @@ def test_tied_designs_are_reported():
     (dict(params={"rho": 1.0}), "has no parameter"),
     (dict(max_occasions=5), "must allow two phases"),
     (dict(cost_occasion=1.0), "give both cost_occasion and cost_person"),
+    (dict(cases="two"), "cannot read cases 'two'"),
 ])
 def test_bad_questions_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -365,8 +365,8 @@ def _scope(rule, spec, cases: int) -> str:
 
 def _simulate(rows: list[dict], model, params: dict, specs, rules, reps: int, seed: int, improvement,
               n_jobs: int) -> dict:
-    """Rejection counts of every rule for every row (design, n_cases, level):
-    ``{(row index, rule text): (rate, n)}``."""
+    """Rejection rate of every rule for every row (design, n_cases, level), each row a
+    condition of one in-process simulator study: ``{(row index, rule text): rate}``."""
     from .simulate import Study, run
 
     if not rows:
@@ -409,12 +409,15 @@ def _int_list(v, name):
         return [int(v)]
     if isinstance(v, str):
         out = []
-        for part in v.split(","):
-            if "-" in part:
-                lo, hi = (int(x) for x in part.split("-"))
-                out.extend(range(lo, hi + 1))
-            else:
-                out.append(int(part))
+        try:
+            for part in v.split(","):
+                if "-" in part:
+                    lo, hi = (int(x) for x in part.split("-"))
+                    out.extend(range(lo, hi + 1))
+                else:
+                    out.append(int(part))
+        except ValueError:
+            raise ValueError(f"cannot read {name} {v!r}; write e.g. 3, 2-8 or 2,4,6") from None
         v = out
     v = sorted({int(x) for x in v})
     if not v or v[0] < 1:
