@@ -376,18 +376,23 @@ def _simulate(rows: list[dict], model, params: dict, specs, rules, reps: int, se
                   params=dict(params), n_reps=int(reps), seed=int(seed), estimands=False, improvement=improvement,
                   block_size=1000, max_error_rate=1.0, name="plan")
     res = run(study, n_jobs=n_jobs, quiet=True)
-    rr = res.summary[res.summary.measure == "rejection_rate"]
+    summ = res.summary[res.summary.measure.isin(["rejection_rate", "valid_share"])]
     out = {}
     for i, row in enumerate(rows):
-        sel = rr
+        sel = summ
         for k in ("design", "n_cases", "level"):
             sel = sel[sel[k] == row[k]]
         for rule, spec in zip(rules, _rule_spec_list(rules, specs)):
-            s = sel[(sel.rule == rule.text) & (sel.scope == _scope(rule, spec, int(row["n_cases"])))]
-            if len(s):
-                out[(i, rule.text)] = float(s.value.iloc[0])
-            else:
+            scope = _scope(rule, spec, int(row["n_cases"]))
+            s = sel[(sel.measure == "rejection_rate") & (sel.rule == rule.text) & (sel.scope == scope)]
+            if not len(s):
                 out[(i, rule.text)] = float("nan")
+                continue
+            # The simulator's rate is over defined values; a study whose test cannot be
+            # computed (missing occasions) does not reject, so power counts it as a miss.
+            v = sel[(sel.measure == "valid_share") & (sel.metric == spec.label) & (sel.scope == scope)]
+            share = float(v.value.iloc[0]) if rule.inner is None and len(v) else 1.0
+            out[(i, rule.text)] = float(s.value.iloc[0]) * share
     return out
 
 
