@@ -211,3 +211,19 @@ def test_combinations_and_counting():
             combine_pvalues(bad)
     with pytest.raises(ValueError, match="unknown method"):
         combine_pvalues([0.5], "tippett")
+
+
+def test_arrangements_cache_keeps_a_planner_grid_of_small_designs():
+    """A planner visits many (m, n); a count-bounded cache of 64 kept evicting
+    them.  The cache is bounded by bytes: every small design stays, a large one is
+    still cached, and the arrays are the ones enumerated first."""
+    from scedsim.inference.permutation import arrangements
+
+    first = arrangements(7, 3)
+    grid = [(t, m) for t in range(4, 17) for m in range(2, t - 1)]
+    assert len(grid) > 64  # the old cache's size
+    for t, m in grid:
+        arrangements(t, m)
+    assert arrangements(7, 3) is first
+    big = arrangements(20, 10)
+    assert big[0].shape == (184756, 10) and arrangements(20, 10) is big

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -22,7 +23,36 @@ MAX_EXACT = 200_000
 _ROW_CHUNK_VALUES = 4_000_000  # values per generic batch (rows x arrangements x points)
 
 
-@lru_cache(maxsize=64)
+def _byte_budget_cache(max_bytes: int):
+    """Like ``lru_cache``, but bounded by the bytes of the cached arrays rather than by
+    their number: a planner's grid visits hundreds of small designs (35 arrangements
+    at 3 + 4 points), while one design of 20 points holds 184,756 (30 MB)."""
+    def deco(fn):
+        cache: OrderedDict = OrderedDict()
+        size = [0]
+
+        def wrapper(*args):
+            hit = cache.get(args)
+            if hit is not None:
+                cache.move_to_end(args)
+                return hit
+            value = fn(*args)
+            cache[args] = value
+            size[0] += sum(x.nbytes for x in value)
+            while size[0] > max_bytes and len(cache) > 1:
+                _, old = cache.popitem(last=False)
+                size[0] -= sum(x.nbytes for x in old)
+            return value
+
+        wrapper.__wrapped__ = fn
+        wrapper.__doc__ = fn.__doc__
+        wrapper.__name__ = fn.__name__
+        wrapper.cache_clear = lambda: (cache.clear(), size.__setitem__(0, 0))
+        return wrapper
+    return deco
+
+
+@_byte_budget_cache(256 * 2**20)
 def arrangements(n_total: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Every way to choose the ``m`` baseline positions among ``n_total``:
     ``(idx_a, idx_b)`` of shapes ``(K, m)`` and ``(K, n_total - m)``, positions ascending.
@@ -124,7 +154,7 @@ def _perm_u_2d_python(a, b, idx_a, idx_b, ge_table, le_table, alt, tau, out):
 _perm_u_2d = kernel(_perm_u_2d_python)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)  # 2mn + 1 counts each: small
 def _u_tables(m: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """For data without ties: over the C(m + n, m) rank arrangements, how many have
     2U >= t and 2U <= t, for t = 0..2mn."""
