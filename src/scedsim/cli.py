@@ -101,12 +101,21 @@ def _names(text):
     return names
 
 
-def format_cases(table) -> str:
-    """Per-case estimates as text: one block per contrast, one row per outcome x case."""
+def format_cases(table, max_rows=None, path=None) -> str:
+    """Per-case estimates as text: one block per contrast, one row per outcome x case.
+
+    ``max_rows`` caps the rows shown per contrast (None: all); a cut block ends
+    with the count of rows left out and, when given, the ``path`` holding them.
+    Linear in the number of rows: one reshape per contrast, no per-cell lookup.
+    """
+    import pandas as pd
+
     metrics = list(dict.fromkeys(table["metric"]))
-    cw = max(4, *(len(str(c)) for c in table["case"]))
-    ow = max(7, *(len(str(o)) for o in table["outcome"]))
+    cases = table["case"].astype(str)
+    cw = max(4, int(cases.str.len().max()) if len(cases) else 0)
+    ow = max(7, int(table["outcome"].astype(str).str.len().max()) if len(table) else 0)
     lines = []
+    left_out = 0
     for contrast, t in table.groupby("contrast", sort=False):
         base, comp = contrast.split(":", 1)
         if lines:
@@ -115,22 +124,42 @@ def format_cases(table) -> str:
                      f"{' (pooled)' if '+' in comp else ''}; better = the direction of improvement")
         lines.append(f"{'case':{cw}s}  {'outcome':{ow}s}  {'better':6s}"
                      + "".join(f"{_label(m):>7s}" for m in metrics))
-        est = t.pivot_table(index=["outcome", "case"], columns="metric", values="estimate",
-                            sort=False, dropna=False)
-        imp = t.drop_duplicates(["outcome", "case"]).set_index(["outcome", "case"])["improvement"]
-        for (o, c) in imp.index:
-            better = "lower" if imp[(o, c)] == "decrease" else "higher"
-            lines.append(f"{str(c):{cw}s}  {str(o):{ow}s}  {better:6s}"
-                         + "".join(_num(est.loc[(o, c), m]) for m in metrics))
+        keys = t.drop_duplicates(["outcome", "case"])
+        n_rows = len(keys)
+        if max_rows is not None and n_rows > max_rows:
+            keys = keys.iloc[:max_rows]
+        # One reindex for the shown rows (a .loc per cell rebuilds the MultiIndex
+        # engine every time: quadratic in the number of cases).
+        est = t.set_index(["outcome", "case", "metric"])["estimate"]
+        est = est[~est.index.duplicated()].unstack("metric")
+        est = est.reindex(pd.MultiIndex.from_arrays([keys["outcome"], keys["case"]]))
+        est = est.reindex(columns=metrics).to_numpy(dtype=float)
+        for o, c, imp, row in zip(keys["outcome"], keys["case"], keys["improvement"], est):
+            better = "lower" if imp == "decrease" else "higher"
+            lines.append(f"{str(c):{cw}s}  {str(o):{ow}s}  {better:6s}" + "".join(_num(v) for v in row))
+        if n_rows > len(keys):
+            left_out += n_rows - len(keys)
+            where = f"; all rows in {path}" if path else "; --out FILE.csv writes them all"
+            lines.append(f"... {n_rows - len(keys)} more row(s) of {n_rows} not shown{where}")
     notes = table[table["notes"] != ""]
     if len(notes):
         lines.append("")
         lines.append("notes:")
         for text, g in notes.groupby("notes", sort=False):
-            where = ", ".join(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
-                                            zip(g["case"], g["outcome"], g["contrast"])))
-            lines.append(f"  {text} [{where}; {', '.join(dict.fromkeys(_label(m) for m in g['metric']))}]")
+            where = list(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
+                                       zip(g["case"], g["outcome"], g["contrast"])))
+            if max_rows is not None and len(where) > _NOTE_PLACES:
+                where = where[:_NOTE_PLACES] + [f"and {len(where) - _NOTE_PLACES} more"]
+            lines.append(f"  {text} [{', '.join(where)}; "
+                         f"{', '.join(dict.fromkeys(_label(m) for m in g['metric']))}]")
     return "\n".join(lines)
+
+
+# Rows of the per-case table printed per contrast by `scedsim es`: a terminal
+# table of thousands of cases is unreadable, and the CSV holds them all.
+MAX_ROWS = 100
+# Places listed per note when the table is cut: the rest are counted.
+_NOTE_PLACES = 10
 
 
 def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
@@ -232,6 +261,10 @@ def _cmd_es(args) -> int:
     import scedsim as ss
     from .io import read_table
 
+    if args.max_rows < 0:
+        raise ValueError(f"--max-rows must be 0 (every row) or a positive number, got {args.max_rows}")
+    if args.quiet and not args.out:
+        raise ValueError("--quiet prints no table, so it needs --out FILE.csv to write the results")
     df = read_table(args.data, text=_text_columns(args))
     out_paths = _es_out_paths(args)
     kw = _table_kwargs(args)
@@ -270,9 +303,11 @@ def _cmd_es(args) -> int:
         if json_path is not None:
             json_path.write_text(json.dumps(_as_json(res), indent=1))
             written.append(str(json_path))
-    print(format_cases(res.cases))
-    print()
-    print(format_summary(res.summary, confidence=args.confidence))
+    if not args.quiet:
+        max_rows = args.max_rows if args.max_rows > 0 else None
+        print(format_cases(res.cases, max_rows=max_rows, path=out_paths[0] if out_paths else None))
+        print()
+        print(format_summary(res.summary, confidence=args.confidence))
     if written:
         print(f"\nwrote {', '.join(written)}")
     return 0
@@ -406,6 +441,11 @@ def _add_es(sub) -> None:
                    help="write the per-case table here and the summary to FILE_summary.csv")
     p.add_argument("--json", action="store_true",
                    help="also write FILE.json (with --out), or print JSON instead of the tables")
+    p.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                   help=f"rows shown per contrast; the rest are counted, and --out has them all "
+                        f"(default {MAX_ROWS}; 0: every row)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print no table, only the files written (needs --out)")
     p.set_defaults(func=_cmd_es)
 
 
