@@ -1,12 +1,22 @@
 """The command line at scale and under interruption: large tables, many panels,
 big grids, Ctrl-C and kill -9 (issue 16, "hangs and crashes")."""
+import os
+import pathlib
 import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import scedsim
 from scedsim import cli
+
+SRC = str(pathlib.Path(scedsim.__file__).resolve().parents[1])
 
 
 def _table(n_cases, n_time=8, seed=0):
@@ -83,3 +93,183 @@ def test_format_cases_is_the_same_table_as_cell_by_cell_lookup():
         for metric, cell in zip(list(dict.fromkeys(shuffled["metric"])), got):
             v = cases[(cases["case"] == m.group(1)) & (cases["metric"] == metric)]["estimate"].item()
             assert cell == ("NA" if v != v else f"{v:.3f}")
+
+
+# ------------------------------------------------------------------ simulate
+
+def _proc_table():
+    """{pid: (ppid, state)} of every process, from /proc (psutil is not a dependency)."""
+    table = {}
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = stat[stat.rindex(")") + 2:].split()
+        table[int(d.name)] = (int(fields[1]), fields[0])
+    return table
+
+
+def _descendants(pid):
+    table = _proc_table()
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, (pp, _) in table.items() if pp == p]
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def _alive(pids):
+    table = _proc_table()
+    return {p for p in pids if p in table and table[p][1] != "Z"}
+
+
+SLOW_STUDY = """
+    name = "slow"
+    design = "A3 B4"
+    n_cases = 6
+    n_reps = 200000
+    block_size = 200
+    chunk_size = 200
+    seed = 11
+    estimands = false
+    metrics = ["nap"]
+    [grid]
+    phi = [0.0, 0.3]
+    """
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_kill_9_of_simulate_leaves_no_workers(tmp_path):
+    study = tmp_path / "slow.toml"
+    study.write_text(textwrap.dedent(SLOW_STUDY))
+    env = dict(os.environ, PYTHONPATH=SRC, SCEDSIM_CACHE_DIR=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "scedsim.cli", "simulate", str(study), "--out", str(out),
+                             "--n-jobs", "2", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        # Wait until both workers and the resource tracker exist, and the workers have
+        # had time to start (kill -9 at any moment must work, but this is the case
+        # that orphaned them: workers waiting for or running tasks).
+        deadline = time.time() + 120
+        while time.time() < deadline and len(_descendants(proc.pid)) < 3:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        time.sleep(2.0)
+        children = _descendants(proc.pid)
+        assert len(children) >= 3, "no worker processes to orphan"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.time() + 10
+    while _alive(children) and time.time() < deadline:
+        time.sleep(0.1)
+    left = _alive(children)
+    for p in left:  # do not leave them running if the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"{len(left)} process(es) outlived the killed parent"
+
+
+SMALL_STUDY = """
+    name = "small"
+    design = "A3 B4"
+    n_cases = 3
+    n_reps = 600
+    block_size = 100
+    chunk_size = 100
+    seed = 5
+    estimands = false
+    metrics = ["nap", "ird"]
+    [grid]
+    phi = [0.0, 0.5]
+    """
+
+
+def test_ctrl_c_is_one_line_exit_130_and_resume_finishes_bit_identically(tmp_path, monkeypatch, capsys):
+    from scedsim.simulate import runner
+
+    study = tmp_path / "small.toml"
+    study.write_text(textwrap.dedent(SMALL_STUDY))
+    monkeypatch.setenv("SCEDSIM_CACHE_DIR", str(tmp_path / "cache"))
+    fresh, resumed = tmp_path / "fresh", tmp_path / "resumed"
+    assert cli.main(["simulate", str(study), "--out", str(fresh), "--quiet"]) == 0
+
+    real = runner._chunk_task
+    calls = []
+
+    def interrupted(*a, **kw):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "_chunk_task", interrupted)
+    capsys.readouterr()
+    assert cli.main(["simulate", str(study), "--out", str(resumed)]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last == (f"scedsim: interrupted; 4 finished chunk(s) kept in {resumed}/; continue with: "
+                    f"scedsim simulate {study} --out {resumed} --resume")
+    assert len(list((resumed / "chunks").glob("*.pkl"))) == 4
+    monkeypatch.setattr(runner, "_chunk_task", real)
+    assert cli.main(["simulate", str(study), "--out", str(resumed), "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "4 chunk(s) done before, 8 to run" in err
+    assert (resumed / "summary.csv").read_bytes() == (fresh / "summary.csv").read_bytes()
+
+
+def test_simulate_says_its_size_first_and_the_time_left_early(tmp_path, monkeypatch, capsys):
+    from scedsim.simulate import runner
+
+    study = tmp_path / "small.toml"
+    study.write_text(textwrap.dedent(SMALL_STUDY))
+    monkeypatch.setenv("SCEDSIM_CACHE_DIR", str(tmp_path / "cache"))
+    # Every chunk counts as past the pilot, so the estimate comes after the first one.
+    monkeypatch.setattr(runner._Progress, "PILOT_SECONDS", 0.0)
+    assert cli.main(["simulate", str(study), "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "scedsim: small: 2 condition(s) x 600 replications = 1,200 replications in 12 chunk(s)"
+    assert re.fullmatch(r"scedsim: small: 1 of 12 chunks in \d+ s; about \d+ s left", err[1])
+    assert cli.main(["simulate", str(study), "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------ plot
+
+def test_plot_splits_many_cases_into_several_figures_with_a_warning(tmp_path, capsys):
+    data = tmp_path / "seven.csv"
+    _table(7, n_time=6).to_csv(data, index=False)
+    out = tmp_path / "fig.png"
+    assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--max-panels", "3",
+                     "--dpi", "30"]) == 0
+    cap = capsys.readouterr()
+    assert "7 cases x 1 outcome(s) is more than --max-panels 3 panels: drawing 3 figures" in cap.err
+    assert not out.exists()
+    for k, n in ((1, 3), (2, 3), (3, 1)):
+        path = tmp_path / f"fig_p{k:02d}.png"
+        assert path.read_bytes()[1:4] == b"PNG"
+        assert f"wrote {path} ({n} panels)" in cap.out
+
+
+def test_plot_draws_the_cases_asked_for(tmp_path, capsys, monkeypatch):
+    figs = []
+    real = cli._save
+    monkeypatch.setattr(cli, "_save", lambda fig, *a: (figs.append(fig), real(fig, *a)))
+    data = tmp_path / "seven.csv"
+    _table(7, n_time=6).to_csv(data, index=False)
+    out = tmp_path / "fig.png"
+    assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--max-panels", "3",
+                     "--cases", "p005,p001", "--dpi", "30"]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and f"wrote {out} (2 panels)" in cap.out
+    assert [t.get_text() for ax in figs[0].axes for t in ax.texts if t.get_text().startswith("p")] == ["p005", "p001"]
+    assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--cases", "p009"]) == 2
+    assert "--cases names 'p009', which is not a case" in capsys.readouterr().err
+    assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--max-panels", "0"]) == 2

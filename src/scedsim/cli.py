@@ -450,6 +450,9 @@ def _add_es(sub) -> None:
 
 
 FIGURE_TYPES = (".png", ".svg", ".pdf")
+# Panels per figure of `scedsim plot`: 30 stacked panels are a long page already,
+# and a figure of hundreds takes minutes to draw and is too tall to read.
+MAX_PANELS = 30
 
 
 def _save(fig, out: str, dpi: int) -> None:
@@ -461,11 +464,28 @@ def _save(fig, out: str, dpi: int) -> None:
     fig.savefig(path, dpi=dpi)
 
 
-def _cmd_plot(args) -> int:
-    from .io import read_table
-    from .plotting import sced_plot
+def _parse_limits(text):
+    """``--limits``: "auto", "none", or LOW,HIGH with either side empty."""
+    t = text.strip().lower()
+    if t in ("auto", "none"):
+        return None if t == "none" else "auto"
+    lo, sep, hi = t.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        return tuple(float(v) if v.strip() else None for v in (lo, hi))
+    except ValueError:
+        raise ValueError(f"--limits takes LOW,HIGH (e.g. 1,5 or 0,), auto or none; got {text!r}") from None
 
+
+def _cmd_plot(args) -> int:
     import math
+    import pathlib
+
+    import pandas as pd
+
+    from .io import case_ids, read_table
+    from .plotting import sced_plot
 
     # None means "not given"; 0 is a size, and a bad one.
     if (args.width is None) != (args.height is None):
@@ -476,11 +496,53 @@ def _cmd_plot(args) -> int:
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number of inches, got {v:g}")
         figsize = (args.width, args.height)
+    if args.max_panels < 1:
+        raise ValueError(f"--max-panels must be a positive number, got {args.max_panels}")
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() not in FIGURE_TYPES:
+        raise ValueError(f"--out must end in {', '.join(FIGURE_TYPES)}; got {args.out!r}")
+    limits = _parse_limits(args.limits)
     df = read_table(args.data, text=_text_columns(args))
-    fig = _warned(sced_plot, df, **_table_kwargs(args), trend=args.trend, baseline=args.baseline,
-                  title=args.title, figsize=figsize)
-    _save(fig, args.out, args.dpi)
-    print(f"wrote {args.out} ({len(fig.axes)} panels)")
+    kw = _table_kwargs(args)
+    if args.case not in df.columns:
+        raise ValueError(f"column {args.case!r} (case) not found; the table has: "
+                         f"{', '.join(map(str, df.columns))}")
+    ids = case_ids(df, args.case)
+    cases = list(pd.unique(ids))
+    if args.cases is not None:
+        wanted = _names(args.cases)
+        known = {str(c): c for c in cases}
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise ValueError(f"--cases names {unknown[0]!r}, which is not a case in column {args.case!r}; "
+                             f"cases: {', '.join(list(known)[:10])}{', ...' if len(known) > 10 else ''}")
+        cases = [known[c] for c in wanted]
+    if kw["outcomes"]:
+        n_out = len(kw["outcomes"])
+    elif args.outcome_column in df.columns:
+        n_out = max(1, df[args.outcome_column].nunique())
+    else:
+        n_out = 1
+    # Panels are cases x outcomes; a page holds whole rows (cases).
+    per_page = max(1, args.max_panels // n_out)
+    pages = [cases[k:k + per_page] for k in range(0, len(cases), per_page)]
+    paths = [out] if len(pages) == 1 else \
+        [out.with_name(f"{out.stem}_p{k + 1:0{max(2, len(str(len(pages))))}d}{out.suffix}")
+         for k in range(len(pages))]
+    if len(pages) > 1:
+        print(f"scedsim: warning: {len(cases)} cases x {n_out} outcome(s) is more than --max-panels "
+              f"{args.max_panels} panels: drawing {len(pages)} figures of at most {per_page} case(s), "
+              f"{paths[0].name} to {paths[-1].name} (choose cases with --cases, or raise --max-panels)",
+              file=sys.stderr)
+    for page, path in zip(pages, paths):
+        # The page's cases, in the order asked for (the graph follows the table's order).
+        pos = ids.map({c: k for k, c in enumerate(page)})
+        keep = pos.notna().to_numpy()
+        part = df[keep].iloc[np.argsort(pos[keep].to_numpy(), kind="stable")]
+        fig = _warned(sced_plot, part, **kw, trend=args.trend, baseline=args.baseline,
+                      title=args.title, figsize=figsize, limits=limits)
+        _save(fig, str(path), args.dpi)
+        print(f"wrote {path} ({len(fig.axes)} panels)")
     return 0
 
 
@@ -502,6 +564,15 @@ def _add_plot(sub) -> None:
     p.add_argument("--width", type=float, default=None, help="figure width in inches")
     p.add_argument("--height", type=float, default=None, help="figure height in inches")
     p.add_argument("--dpi", type=int, default=200, help="resolution of a PNG (default 200)")
+    p.add_argument("--limits", default="auto", metavar="LOW,HIGH",
+                   help="the outcome scale's range, e.g. 1,5 for a 1-5 rating or 0, for counts: the axis "
+                        "spans it and trend lines stop at its ends (default auto: from 0 when every score "
+                        "is >= 0; none: the data's range)")
+    p.add_argument("--cases", metavar="IDS", default=None,
+                   help="comma-separated cases to draw, in this order (default: every case)")
+    p.add_argument("--max-panels", type=int, default=MAX_PANELS, metavar="N",
+                   help=f"panels (cases x outcomes) per figure; more cases are drawn in several "
+                        f"figures FILE_p01, FILE_p02, ... (default {MAX_PANELS})")
     p.set_defaults(func=_cmd_plot)
 
 
@@ -509,6 +580,15 @@ def _add_plot(sub) -> None:
 
 DEMO_OUTCOMES = {"EE": "decrease", "DP": "decrease", "PA": "increase", "Climate": "increase",
                  "QoL": "increase"}
+
+
+def demo_figure_path() -> str:
+    """Where ``scedsim demo`` draws its figure by default: the temporary folder, not
+    the current one (after README's install that is the checkout)."""
+    import os
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "scedsim_demo.png")
 
 
 def _cmd_demo(args) -> int:
@@ -534,9 +614,10 @@ def _cmd_demo(args) -> int:
     print(format_summary(summary))
     fig = sced_plot(df, outcomes=["EE", "DP", "PA"], trend=True, xlabel="occasion",
                     title="SYNTHETIC example data shaped like a burnout study (not real data)")
-    _save(fig, args.out, 110)
+    out = args.out if args.out is not None else demo_figure_path()
+    _save(fig, out, 110)
     print()
-    print(f"figure: {args.out} (EE, DP and PA; dotted: baseline Theil-Sen trend)")
+    print(f"figure: {out} (EE, DP and PA; dotted: baseline Theil-Sen trend)")
     print("your own data: scedsim es --help, scedsim plot --help")
     return 0
 
@@ -548,8 +629,9 @@ def _add_demo(sub) -> None:
                                    "sizes, the summary across participants, and the single-case graph.",
                        epilog="example:\n  scedsim demo\n  scedsim demo --out demo.svg",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--out", default="scedsim_demo.png",
-                   help="figure file, .png, .svg or .pdf (default: scedsim_demo.png here)")
+    d.add_argument("--out", default=None,
+                   help="figure file, .png, .svg or .pdf (default: scedsim_demo.png in the temporary "
+                        "folder, e.g. /tmp/scedsim_demo.png; the path is printed)")
     d.set_defaults(func=_cmd_demo)
 
 
@@ -619,8 +701,15 @@ def _cmd_simulate(args) -> int:
     study, opts = load_study(args.study)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(args.study).with_suffix("")
     n_jobs = args.n_jobs if args.n_jobs is not None else int(opts.get("n_jobs", 1))
-    res = run(study, n_jobs=n_jobs, out=out, resume=args.resume, backend=args.backend or opts.get("backend"),
-              quiet=args.quiet)
+    try:
+        res = run(study, n_jobs=n_jobs, out=out, resume=args.resume,
+                  backend=args.backend or opts.get("backend"), quiet=args.quiet)
+    except KeyboardInterrupt:
+        # Every finished chunk is already on disk: say so, and how to go on, in one line.
+        done = len(list((out / "chunks").glob("*.pkl"))) if (out / "chunks").is_dir() else 0
+        print(f"\nscedsim: interrupted; {done} finished chunk(s) kept in {out}/; continue with: "
+              f"scedsim simulate {args.study} --out {out} --resume", file=sys.stderr)
+        return 130
     if not args.quiet:
         s = res.summary
         show = s[(s.scope == "case") & (s.measure.isin(["mean", "bias"])) & (s.estimand.isin(["", "limit"])
@@ -638,11 +727,28 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _study_keys_epilog() -> str:
+    """The study file's keys and their meanings, from the code that reads the file."""
+    import textwrap
+
+    from .simulate.studyfile import key_help
+
+    lines = ["study file keys (TOML; see scedsim.simulate.Study):"]
+    for key, text in key_help():
+        body = textwrap.wrap(text, 100 - 20)
+        lines.append(f"  {key:16s}  {body[0]}")
+        lines.extend(f"  {'':16s}  {t}" for t in body[1:])
+    return "\n".join(lines)
+
+
 def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="run a Monte Carlo study from a TOML file (resumable)",
-                       description="Run a Monte Carlo study described by a TOML study file.",
+                       description="Run a Monte Carlo study described by a TOML study file. It says its size "
+                                   "first and, after the first chunks, about how long it will take; Ctrl-C "
+                                   "keeps every finished chunk for --resume.",
                        epilog="example:\n  scedsim simulate simulations/null_3x4.toml --out results/null --n-jobs 2\n"
-                              "  scedsim simulate simulations/null_3x4.toml --out results/null --resume",
+                              "  scedsim simulate simulations/null_3x4.toml --out results/null --resume\n\n"
+                              + _study_keys_epilog(),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("study", help="TOML study file")
     p.add_argument("--out", help="results directory (default: the study file's path without .toml)")
