@@ -747,9 +747,18 @@ def _add_simulate(sub) -> None:
                                    "first and, after the first chunks, about how long it will take; Ctrl-C "
                                    "keeps every finished chunk for --resume.",
                        epilog="example:\n  scedsim simulate simulations/null_3x4.toml --out results/null --n-jobs 2\n"
-                              "  scedsim simulate simulations/null_3x4.toml --out results/null --resume\n\n"
-                              + _study_keys_epilog(),
+                              "  scedsim simulate simulations/null_3x4.toml --out results/null --resume",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The keys are listed when the help is shown: reading them imports the simulation
+    # package, which every other command would otherwise pay for at start-up.
+    plain = p.format_help
+
+    def format_help():
+        if "study file keys" not in p.epilog:
+            p.epilog += "\n\n" + _study_keys_epilog()
+        return plain()
+
+    p.format_help = format_help
     p.add_argument("study", help="TOML study file")
     p.add_argument("--out", help="results directory (default: the study file's path without .toml)")
     p.add_argument("--n-jobs", type=int, default=None, help="parallel workers (default: the file's n_jobs, or 1)")

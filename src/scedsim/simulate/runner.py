@@ -576,8 +576,10 @@ class _Progress:
     """A tqdm bar on a terminal; without one (a log, a pipe), a line now and then.
 
     Either way one line gives the estimated time left once the first tasks
-    are done (at least ``PILOT_SECONDS`` in, or 2% of the tasks), so that a
-    large study says early how long it will take.
+    are done (``PILOT_SECONDS`` after the first, or 2% of the tasks), so that
+    a large study says early how long it will take.  The rate is taken from
+    the first finished task on: the time before it is start-up (workers,
+    compiled kernels loaded), not work.
     """
 
     PILOT_SECONDS = 5.0
@@ -590,11 +592,11 @@ class _Progress:
         self.tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
         self.bar = tqdm(total=total, desc=desc, unit=unit, disable=quiet or not self.tty, leave=False)
         self.done = 0
-        self.t0 = self.last = time.perf_counter()
+        self.t0 = self.first = self.last = time.perf_counter()
         self.estimated = False
 
     def _left(self, now: float) -> float:
-        return (now - self.t0) / self.done * (self.total - self.done)
+        return (now - self.first) / (self.done - 1) * (self.total - self.done)
 
     def update(self, n: int = 1) -> None:
         self.bar.update(n)
@@ -602,7 +604,10 @@ class _Progress:
         if self.quiet or self.done >= self.total:
             return
         now = time.perf_counter()
-        if not self.estimated and (now - self.t0 >= self.PILOT_SECONDS or self.done >= 0.02 * self.total):
+        if self.done == n:
+            self.first = now
+            return
+        if not self.estimated and (now - self.first >= self.PILOT_SECONDS or self.done >= 0.02 * self.total):
             self.estimated = True
             self.last = now
             self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s in {_duration(now - self.t0)}; "
