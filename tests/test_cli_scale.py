@@ -274,3 +274,5 @@ def test_plot_draws_the_cases_asked_for(tmp_path, capsys, monkeypatch):
     assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--cases", "p009"]) == 2
     assert "--cases names 'p009', which is not a case" in capsys.readouterr().err
     assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(out), "--max-panels", "0"]) == 2
+    assert cli.main(["plot", str(data), "--outcome", "EE", "--out", str(tmp_path / "no" / "f.png")]) == 2
+    assert "of --out does not exist" in capsys.readouterr().err

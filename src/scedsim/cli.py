@@ -501,6 +501,9 @@ def _cmd_plot(args) -> int:
     out = pathlib.Path(args.out)
     if out.suffix.lower() not in FIGURE_TYPES:
         raise ValueError(f"--out must end in {', '.join(FIGURE_TYPES)}; got {args.out!r}")
+    if not out.parent.is_dir():
+        # Before drawing, which can take minutes.
+        raise ValueError(f"folder {str(out.parent)!r} of --out does not exist")
     limits = _parse_limits(args.limits)
     df = read_table(args.data, text=_text_columns(args))
     kw = _table_kwargs(args)

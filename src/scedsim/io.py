@@ -113,13 +113,16 @@ class CaseSeries:
 
 def phase_runs(labels) -> list:
     """Runs of equal consecutive labels: list of [label, first index, last index]."""
-    runs = []
-    for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab:
-            runs[-1][2] = i
-        else:
-            runs.append([lab, i, i])
-    return runs
+    labels = list(labels)
+    if not labels:
+        return []
+    # The change points in one vectorised comparison: this runs once per series,
+    # and a Python loop over every session was a large share of a big table's time.
+    arr = np.asarray(labels, dtype=object)
+    change = np.flatnonzero(arr[1:] != arr[:-1]) + 1
+    starts = [0, *change.tolist()]
+    ends = [*(change - 1).tolist(), len(labels) - 1]
+    return [[labels[i], i, j] for i, j in zip(starts, ends)]
 
 
 def _need_columns(df: pd.DataFrame, spec: dict) -> None:
