@@ -62,8 +62,9 @@ def write_report(out) -> pathlib.Path:
 
     Sections: checks of the null rows against exact small-sample facts; Type I
     error of every decision rule (conditions with no effect); power by effect
-    size; means, estimands and bias of every metric; figures of means, bias and
-    rejection rates against the effect size (one line per ``phi``), and of the
+    size; means, estimands and bias of every metric; figures of means and
+    rejection rates against the effect size (one line per ``phi``; one figure
+    per setting and contrast; rates on a [0, 1] axis), and of the
     distribution of each discrete metric the study lists in
     ``report.distributions``.  The checks are those the study declares
     (``[[check]]`` tables, see :mod:`scedsim.simulate.checks`).  Every value carries its MCSE.
