@@ -234,6 +234,7 @@ def test_simulate_says_its_size_first_and_the_time_left_early(tmp_path, monkeypa
     # Every chunk counts as past the pilot, so the estimate comes with the second one
     # (the rate is measured from the first on).
     monkeypatch.setattr(runner._Progress, "PILOT_SECONDS", 0.0)
+    monkeypatch.setattr(runner._Progress, "MIN_LEFT_SECONDS", 0.0)
     assert cli.main(["simulate", str(study), "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "scedsim: small: 2 condition(s) x 600 replications = 1,200 replications in 12 chunk(s)"

@@ -587,6 +587,8 @@ class _Progress:
 
     PILOT_SECONDS = 5.0
     EVERY_SECONDS = 60.0
+    # A run that is nearly done needs no estimate.
+    MIN_LEFT_SECONDS = 10.0
 
     def __init__(self, total: int, desc: str, quiet: bool, unit: str = "chunk"):
         from tqdm.auto import tqdm
@@ -613,8 +615,9 @@ class _Progress:
         if not self.estimated and (now - self.first >= self.PILOT_SECONDS or self.done >= 0.02 * self.total):
             self.estimated = True
             self.last = now
-            self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s in {_duration(now - self.t0)}; "
-                        f"about {_duration(self._left(now))} left")
+            if self._left(now) >= self.MIN_LEFT_SECONDS:
+                self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s in "
+                            f"{_duration(now - self.t0)}; about {_duration(self._left(now))} left")
         elif not self.tty and now - self.last >= self.EVERY_SECONDS:
             self.last = now
             self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s; about {_duration(self._left(now))} left")
