@@ -273,12 +273,18 @@ def test_plot_writes_a_figure(study):
     assert int.from_bytes(png[16:20], "big") == 300 and int.from_bytes(png[20:24], "big") == 350
 
 
-def test_demo_runs_and_writes_its_figure(tmp_path):
+def test_demo_runs_and_writes_its_figure(tmp_path, monkeypatch):
+    # By default in the temporary folder, not the current one (a checkout, after README's install).
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
     r = run("demo", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("scedsim demo: SYNTHETIC data")
     assert "Across cases, phase A vs C" in r.stdout
-    assert (tmp_path / "scedsim_demo.png").stat().st_size > 10_000
+    assert f"figure: {tmp / 'scedsim_demo.png'} (EE, DP and PA" in r.stdout
+    assert (tmp / "scedsim_demo.png").stat().st_size > 10_000
+    assert not (tmp_path / "scedsim_demo.png").exists()
     r = run("demo", "--out", "d.svg", cwd=tmp_path)
     assert r.returncode == 0 and (tmp_path / "d.svg").read_text().lstrip().startswith("<?xml")
 

@@ -111,12 +111,21 @@ def _names(text):
     return names
 
 
-def format_cases(table) -> str:
-    """Per-case estimates as text: one block per contrast, one row per outcome x case."""
+def format_cases(table, max_rows=None, path=None) -> str:
+    """Per-case estimates as text: one block per contrast, one row per outcome x case.
+
+    ``max_rows`` caps the rows shown per contrast (None: all); a cut block ends
+    with the count of rows left out and, when given, the ``path`` holding them.
+    Linear in the number of rows: one reshape per contrast, no per-cell lookup.
+    """
+    import pandas as pd
+
     metrics = list(dict.fromkeys(table["metric"]))
-    cw = max(4, *(len(str(c)) for c in table["case"]))
-    ow = max(7, *(len(str(o)) for o in table["outcome"]))
+    cases = table["case"].astype(str)
+    cw = max(4, int(cases.str.len().max()) if len(cases) else 0)
+    ow = max(7, int(table["outcome"].astype(str).str.len().max()) if len(table) else 0)
     lines = []
+    left_out = 0
     for contrast, t in table.groupby("contrast", sort=False):
         base, comp = contrast.split(":", 1)
         if lines:
@@ -125,22 +134,42 @@ def format_cases(table) -> str:
                      f"{' (pooled)' if '+' in comp else ''}; better = the direction of improvement")
         lines.append(f"{'case':{cw}s}  {'outcome':{ow}s}  {'better':6s}"
                      + "".join(f"{_label(m):>7s}" for m in metrics))
-        est = t.pivot_table(index=["outcome", "case"], columns="metric", values="estimate",
-                            sort=False, dropna=False)
-        imp = t.drop_duplicates(["outcome", "case"]).set_index(["outcome", "case"])["improvement"]
-        for (o, c) in imp.index:
-            better = "lower" if imp[(o, c)] == "decrease" else "higher"
-            lines.append(f"{str(c):{cw}s}  {str(o):{ow}s}  {better:6s}"
-                         + "".join(_num(est.loc[(o, c), m]) for m in metrics))
+        keys = t.drop_duplicates(["outcome", "case"])
+        n_rows = len(keys)
+        if max_rows is not None and n_rows > max_rows:
+            keys = keys.iloc[:max_rows]
+        # One reindex for the shown rows (a .loc per cell rebuilds the MultiIndex
+        # engine every time: quadratic in the number of cases).
+        est = t.set_index(["outcome", "case", "metric"])["estimate"]
+        est = est[~est.index.duplicated()].unstack("metric")
+        est = est.reindex(pd.MultiIndex.from_arrays([keys["outcome"], keys["case"]]))
+        est = est.reindex(columns=metrics).to_numpy(dtype=float)
+        for o, c, imp, row in zip(keys["outcome"], keys["case"], keys["improvement"], est):
+            better = "lower" if imp == "decrease" else "higher"
+            lines.append(f"{str(c):{cw}s}  {str(o):{ow}s}  {better:6s}" + "".join(_num(v) for v in row))
+        if n_rows > len(keys):
+            left_out += n_rows - len(keys)
+            where = f"; all rows in {path}" if path else "; --out FILE.csv writes them all"
+            lines.append(f"... {n_rows - len(keys)} more row(s) of {n_rows} not shown{where}")
     notes = table[table["notes"] != ""]
     if len(notes):
         lines.append("")
         lines.append("notes:")
         for text, g in notes.groupby("notes", sort=False):
-            where = ", ".join(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
-                                            zip(g["case"], g["outcome"], g["contrast"])))
-            lines.append(f"  {text} [{where}; {', '.join(dict.fromkeys(_label(m) for m in g['metric']))}]")
+            where = list(dict.fromkeys(f"{c} {o} {k}" for c, o, k in
+                                       zip(g["case"], g["outcome"], g["contrast"])))
+            if max_rows is not None and len(where) > _NOTE_PLACES:
+                where = where[:_NOTE_PLACES] + [f"and {len(where) - _NOTE_PLACES} more"]
+            lines.append(f"  {text} [{', '.join(where)}; "
+                         f"{', '.join(dict.fromkeys(_label(m) for m in g['metric']))}]")
     return "\n".join(lines)
+
+
+# Rows of the per-case table printed per contrast by `scedsim es`: a terminal
+# table of thousands of cases is unreadable, and the CSV holds them all.
+MAX_ROWS = 100
+# Places listed per note when the table is cut: the rest are counted.
+_NOTE_PLACES = 10
 
 
 def format_summary(summary, n_cases=None, confidence: float = 0.95) -> str:
@@ -242,6 +271,10 @@ def _cmd_es(args) -> int:
     import scedsim as ss
     from .io import read_table
 
+    if args.max_rows < 0:
+        raise ValueError(f"--max-rows must be 0 (every row) or a positive number, got {args.max_rows}")
+    if args.quiet and not args.out:
+        raise ValueError("--quiet prints no table, so it needs --out FILE.csv to write the results")
     df = read_table(args.data, text=_text_columns(args))
     out_paths = _es_out_paths(args)
     kw = _table_kwargs(args)
@@ -280,9 +313,11 @@ def _cmd_es(args) -> int:
         if json_path is not None:
             json_path.write_text(json.dumps(_as_json(res), indent=1))
             written.append(str(json_path))
-    print(format_cases(res.cases))
-    print()
-    print(format_summary(res.summary, confidence=args.confidence))
+    if not args.quiet:
+        max_rows = args.max_rows if args.max_rows > 0 else None
+        print(format_cases(res.cases, max_rows=max_rows, path=out_paths[0] if out_paths else None))
+        print()
+        print(format_summary(res.summary, confidence=args.confidence))
     if written:
         print(f"\nwrote {', '.join(written)}")
     return 0
@@ -416,10 +451,18 @@ def _add_es(sub) -> None:
                    help="write the per-case table here and the summary to FILE_summary.csv")
     p.add_argument("--json", action="store_true",
                    help="also write FILE.json (with --out), or print JSON instead of the tables")
+    p.add_argument("--max-rows", type=int, default=MAX_ROWS, metavar="N",
+                   help=f"rows shown per contrast; the rest are counted, and --out has them all "
+                        f"(default {MAX_ROWS}; 0: every row)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print no table, only the files written (needs --out)")
     p.set_defaults(func=_cmd_es)
 
 
 FIGURE_TYPES = (".png", ".svg", ".pdf")
+# Panels per figure of `scedsim plot`: 30 stacked panels are a long page already,
+# and a figure of hundreds takes minutes to draw and is too tall to read.
+MAX_PANELS = 30
 
 
 def _save(fig, out: str, dpi: int) -> None:
@@ -431,11 +474,28 @@ def _save(fig, out: str, dpi: int) -> None:
     fig.savefig(path, dpi=dpi)
 
 
-def _cmd_plot(args) -> int:
-    from .io import read_table
-    from .plotting import sced_plot
+def _parse_limits(text):
+    """``--limits``: "auto", "none", or LOW,HIGH with either side empty."""
+    t = text.strip().lower()
+    if t in ("auto", "none"):
+        return None if t == "none" else "auto"
+    lo, sep, hi = t.partition(",")
+    try:
+        if not sep:
+            raise ValueError
+        return tuple(float(v) if v.strip() else None for v in (lo, hi))
+    except ValueError:
+        raise ValueError(f"--limits takes LOW,HIGH (e.g. 1,5 or 0,), auto or none; got {text!r}") from None
 
+
+def _cmd_plot(args) -> int:
     import math
+    import pathlib
+
+    import pandas as pd
+
+    from .io import case_ids, read_table
+    from .plotting import sced_plot
 
     # None means "not given"; 0 is a size, and a bad one.
     if (args.width is None) != (args.height is None):
@@ -446,11 +506,56 @@ def _cmd_plot(args) -> int:
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number of inches, got {v:g}")
         figsize = (args.width, args.height)
+    if args.max_panels < 1:
+        raise ValueError(f"--max-panels must be a positive number, got {args.max_panels}")
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() not in FIGURE_TYPES:
+        raise ValueError(f"--out must end in {', '.join(FIGURE_TYPES)}; got {args.out!r}")
+    if not out.parent.is_dir():
+        # Before drawing, which can take minutes.
+        raise ValueError(f"folder {str(out.parent)!r} of --out does not exist")
+    limits = _parse_limits(args.limits)
     df = read_table(args.data, text=_text_columns(args))
-    fig = _warned(sced_plot, df, **_table_kwargs(args), trend=args.trend, baseline=args.baseline,
-                  title=args.title, figsize=figsize)
-    _save(fig, args.out, args.dpi)
-    print(f"wrote {args.out} ({len(fig.axes)} panels)")
+    kw = _table_kwargs(args)
+    if args.case not in df.columns:
+        raise ValueError(f"column {args.case!r} (case) not found; the table has: "
+                         f"{', '.join(map(str, df.columns))}")
+    ids = case_ids(df, args.case)
+    cases = list(pd.unique(ids))
+    if args.cases is not None:
+        wanted = _names(args.cases)
+        known = {str(c): c for c in cases}
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise ValueError(f"--cases names {unknown[0]!r}, which is not a case in column {args.case!r}; "
+                             f"cases: {', '.join(list(known)[:10])}{', ...' if len(known) > 10 else ''}")
+        cases = [known[c] for c in wanted]
+    if kw["outcomes"]:
+        n_out = len(kw["outcomes"])
+    elif args.outcome_column in df.columns:
+        n_out = max(1, df[args.outcome_column].nunique())
+    else:
+        n_out = 1
+    # Panels are cases x outcomes; a page holds whole rows (cases).
+    per_page = max(1, args.max_panels // n_out)
+    pages = [cases[k:k + per_page] for k in range(0, len(cases), per_page)]
+    paths = [out] if len(pages) == 1 else \
+        [out.with_name(f"{out.stem}_p{k + 1:0{max(2, len(str(len(pages))))}d}{out.suffix}")
+         for k in range(len(pages))]
+    if len(pages) > 1:
+        print(f"scedsim: warning: {len(cases)} cases x {n_out} outcome(s) is more than --max-panels "
+              f"{args.max_panels} panels: drawing {len(pages)} figures of at most {per_page} case(s), "
+              f"{paths[0].name} to {paths[-1].name} (choose cases with --cases, or raise --max-panels)",
+              file=sys.stderr)
+    for page, path in zip(pages, paths):
+        # The page's cases, in the order asked for (the graph follows the table's order).
+        pos = ids.map({c: k for k, c in enumerate(page)})
+        keep = pos.notna().to_numpy()
+        part = df[keep].iloc[np.argsort(pos[keep].to_numpy(), kind="stable")]
+        fig = _warned(sced_plot, part, **kw, trend=args.trend, baseline=args.baseline,
+                      title=args.title, figsize=figsize, limits=limits)
+        _save(fig, str(path), args.dpi)
+        print(f"wrote {path} ({len(fig.axes)} panels)")
     return 0
 
 
@@ -472,6 +577,15 @@ def _add_plot(sub) -> None:
     p.add_argument("--width", type=float, default=None, help="figure width in inches")
     p.add_argument("--height", type=float, default=None, help="figure height in inches")
     p.add_argument("--dpi", type=int, default=200, help="resolution of a PNG (default 200)")
+    p.add_argument("--limits", default="auto", metavar="LOW,HIGH",
+                   help="the outcome scale's range, e.g. 1,5 for a 1-5 rating or 0, for counts: the axis "
+                        "spans it and trend lines stop at its ends (default auto: from 0 when every score "
+                        "is >= 0; none: the data's range)")
+    p.add_argument("--cases", metavar="IDS", default=None,
+                   help="comma-separated cases to draw, in this order (default: every case)")
+    p.add_argument("--max-panels", type=int, default=MAX_PANELS, metavar="N",
+                   help=f"panels (cases x outcomes) per figure; more cases are drawn in several "
+                        f"figures FILE_p01, FILE_p02, ... (default {MAX_PANELS})")
     p.set_defaults(func=_cmd_plot)
 
 
@@ -479,6 +593,15 @@ def _add_plot(sub) -> None:
 
 DEMO_OUTCOMES = {"EE": "decrease", "DP": "decrease", "PA": "increase", "Climate": "increase",
                  "QoL": "increase"}
+
+
+def demo_figure_path() -> str:
+    """Where ``scedsim demo`` draws its figure by default: the temporary folder, not
+    the current one (after README's install that is the checkout)."""
+    import os
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "scedsim_demo.png")
 
 
 def _cmd_demo(args) -> int:
@@ -504,9 +627,10 @@ def _cmd_demo(args) -> int:
     print(format_summary(summary))
     fig = sced_plot(df, outcomes=["EE", "DP", "PA"], trend=True, xlabel="occasion",
                     title="SYNTHETIC example data shaped like a burnout study (not real data)")
-    _save(fig, args.out, 110)
+    out = args.out if args.out is not None else demo_figure_path()
+    _save(fig, out, 110)
     print()
-    print(f"figure: {args.out} (EE, DP and PA; dotted: baseline Theil-Sen trend)")
+    print(f"figure: {out} (EE, DP and PA; dotted: baseline Theil-Sen trend)")
     print("your own data: scedsim es --help, scedsim plot --help")
     return 0
 
@@ -518,8 +642,9 @@ def _add_demo(sub) -> None:
                                    "sizes, the summary across participants, and the single-case graph.",
                        epilog="example:\n  scedsim demo\n  scedsim demo --out demo.svg",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--out", default="scedsim_demo.png",
-                   help="figure file, .png, .svg or .pdf (default: scedsim_demo.png here)")
+    d.add_argument("--out", default=None,
+                   help="figure file, .png, .svg or .pdf (default: scedsim_demo.png in the temporary "
+                        "folder, e.g. /tmp/scedsim_demo.png; the path is printed)")
     d.set_defaults(func=_cmd_demo)
 
 
@@ -589,8 +714,15 @@ def _cmd_simulate(args) -> int:
     study, opts = load_study(args.study)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(args.study).with_suffix("")
     n_jobs = args.n_jobs if args.n_jobs is not None else int(opts.get("n_jobs", 1))
-    res = run(study, n_jobs=n_jobs, out=out, resume=args.resume, backend=args.backend or opts.get("backend"),
-              quiet=args.quiet)
+    try:
+        res = run(study, n_jobs=n_jobs, out=out, resume=args.resume,
+                  backend=args.backend or opts.get("backend"), quiet=args.quiet)
+    except KeyboardInterrupt:
+        # Every finished chunk is already on disk: say so, and how to go on, in one line.
+        done = len(list((out / "chunks").glob("*.pkl"))) if (out / "chunks").is_dir() else 0
+        print(f"\nscedsim: interrupted; {done} finished chunk(s) kept in {out}/; continue with: "
+              f"scedsim simulate {args.study} --out {out} --resume", file=sys.stderr)
+        return 130
     if not args.quiet:
         s = res.summary
         show = s[(s.scope == "case") & (s.measure.isin(["mean", "bias"])) & (s.estimand.isin(["", "limit"])
@@ -608,12 +740,38 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _study_keys_epilog() -> str:
+    """The study file's keys and their meanings, from the code that reads the file."""
+    import textwrap
+
+    from .simulate.studyfile import key_help
+
+    lines = ["study file keys (TOML; see scedsim.simulate.Study):"]
+    for key, text in key_help():
+        body = textwrap.wrap(text, 100 - 20)
+        lines.append(f"  {key:16s}  {body[0]}")
+        lines.extend(f"  {'':16s}  {t}" for t in body[1:])
+    return "\n".join(lines)
+
+
 def _add_simulate(sub) -> None:
     p = sub.add_parser("simulate", help="run a Monte Carlo study from a TOML file (resumable)",
-                       description="Run a Monte Carlo study described by a TOML study file.",
+                       description="Run a Monte Carlo study described by a TOML study file. It says its size "
+                                   "first and, after the first chunks, about how long it will take; Ctrl-C "
+                                   "keeps every finished chunk for --resume.",
                        epilog="example:\n  scedsim simulate simulations/null_3x4.toml --out results/null --n-jobs 2\n"
                               "  scedsim simulate simulations/null_3x4.toml --out results/null --resume",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The keys are listed when the help is shown: reading them imports the simulation
+    # package, which every other command would otherwise pay for at start-up.
+    plain = p.format_help
+
+    def format_help():
+        if "study file keys" not in p.epilog:
+            p.epilog += "\n\n" + _study_keys_epilog()
+        return plain()
+
+    p.format_help = format_help
     p.add_argument("study", help="TOML study file")
     p.add_argument("--out", help="results directory (default: the study file's path without .toml)")
     p.add_argument("--n-jobs", type=int, default=None, help="parallel workers (default: the file's n_jobs, or 1)")

@@ -113,13 +113,16 @@ class CaseSeries:
 
 def phase_runs(labels) -> list:
     """Runs of equal consecutive labels: list of [label, first index, last index]."""
-    runs = []
-    for i, lab in enumerate(labels):
-        if runs and runs[-1][0] == lab:
-            runs[-1][2] = i
-        else:
-            runs.append([lab, i, i])
-    return runs
+    labels = list(labels)
+    if not labels:
+        return []
+    # The change points in one vectorised comparison: this runs once per series,
+    # and a Python loop over every session was a large share of a big table's time.
+    arr = np.asarray(labels, dtype=object)
+    change = np.flatnonzero(arr[1:] != arr[:-1]) + 1
+    starts = [0, *change.tolist()]
+    ends = [*(change - 1).tolist(), len(labels) - 1]
+    return [[labels[i], i, j] for i, j in zip(starts, ends)]
 
 
 def _need_columns(df: pd.DataFrame, spec: dict) -> None:
@@ -357,17 +360,22 @@ def to_long(df, *, case: str = "case", session: str = "session", phase: str = "p
 
     cases = list(pd.unique(cases_col))
     out = []
-    by = {k: g for k, g in long.groupby(["outcome", "case"], sort=False)}
+    # One stable sort by session for the whole table, then each series is a slice of
+    # row positions: a sort and a frame per series cost ~1 ms each, which dominated
+    # tables of thousands of cases.
+    long = long.sort_values("session", kind="stable")
+    sess_all = long["session"].to_numpy()
+    phase_all = long["phase"].to_numpy(dtype=str)
+    value_all = long["value"].to_numpy(dtype=np.float64)
+    by = long.groupby(["outcome", "case"], sort=False).indices
     for o in outcomes:
         for c in cases:
-            g = by.get((o, c))
+            pos = by.get((o, c))
             drop = dropped.get((c, o), [])
-            if g is None:
+            if pos is None:
                 # No row for this case and outcome (or every value missing): an empty
                 # series, so that callers report the gap instead of losing the case.
                 out.append(CaseSeries(c, o, np.array([]), np.array([], dtype=str), np.array([]), drop))
                 continue
-            g = g.sort_values("session", kind="stable")
-            out.append(CaseSeries(c, o, g["session"].to_numpy(), g["phase"].to_numpy(dtype=str),
-                              g["value"].to_numpy(dtype=np.float64), drop))
+            out.append(CaseSeries(c, o, sess_all[pos], phase_all[pos], value_all[pos], drop))
     return out

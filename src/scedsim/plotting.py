@@ -42,6 +42,49 @@ def theil_sen(x, y):
     return slope, float(np.median(y - slope * x))
 
 
+def _scale_range(limits, outcome, values):
+    """(low, high) of an outcome's scale for :func:`sced_plot`; None where not known."""
+    if isinstance(limits, dict):
+        limits = limits.get(outcome, "auto")
+    if limits is None:
+        return None, None
+    if isinstance(limits, str):
+        if limits != "auto":
+            raise ValueError(f"limits must be 'auto', None, (low, high) or a mapping of outcome to "
+                             f"(low, high); got {limits!r}")
+        vals = [v for v in values if len(v)]
+        return (0.0 if vals and min(float(np.min(v)) for v in vals) >= 0 else None), None
+    try:
+        lo, hi = limits
+        lo = None if lo is None else float(lo)
+        hi = None if hi is None else float(hi)
+    except (TypeError, ValueError):
+        raise ValueError(f"limits for {outcome!r} must be (low, high), either may be None; "
+                         f"got {limits!r}") from None
+    if lo is not None and hi is not None and not lo < hi:
+        raise ValueError(f"limits for {outcome!r} must have low < high; got {limits!r}")
+    return lo, hi
+
+
+def _within(slope, icpt, x0, x1, lo, hi):
+    """The part [a, b] of [x0, x1] where the line stays within [lo, hi], or None."""
+    a, b = float(x0), float(x1)
+    for bound, keep_above in ((lo, True), (hi, False)):
+        if bound is None:
+            continue
+        if slope == 0:
+            if (icpt < bound) if keep_above else (icpt > bound):
+                return None
+            continue
+        cross = (bound - icpt) / slope
+        # Rising lines stay above a floor after crossing it; falling ones before.
+        if (slope > 0) == keep_above:
+            a = max(a, cross)
+        else:
+            b = min(b, cross)
+    return np.array([a, b]) if a < b else None
+
+
 def _style(ax):
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -54,7 +97,7 @@ def _style(ax):
 def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = "phase",
               outcome: str = "outcome", value: str = "value", outcomes=None, trend: bool = False,
               baseline: str = "A", missing: str = "error", title=None, xlabel=None, ylabel=None,
-              figsize=None):
+              figsize=None, limits="auto"):
     """Draw the standard single-case graph.
 
     One panel per case, stacked, sharing the time axis (and, within an outcome,
@@ -83,9 +126,20 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
         ValueError.
     title, xlabel, ylabel : str, optional
         Figure title; axis labels (defaults: the session column's name, and the
-        outcome's name, which heads its column when there are several).
+        outcome's name, beside each column of panels and above it when there
+        are several).
     figsize : (float, float), optional
         Inches; default 3.4 wide per outcome and 1.35 high per case.
+    limits : "auto", None, (low, high), or a mapping of outcome to (low, high)
+        The range of the outcome's scale, where known: the score axis starts at
+        ``low`` and ends at ``high`` (either may be None), and a
+        trend line stops where it leaves the range instead of projecting
+        impossible scores.  ``"auto"`` (default): 0 to unbounded when every
+        score of the outcome is >= 0 (counts, percentages, most rating
+        scales), else the data's own range; None: the data's range, trend
+        lines unclipped.  Graphing guidance for single-case designs asks for
+        the axis to start at the scale's floor (Kratochwill et al., 2010, WWC
+        single-case design technical documentation).
 
     Returns
     -------
@@ -116,6 +170,7 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
             raise ValueError(f"baseline phase {baseline!r} (for the trend) not found in column "
                              f"{phase!r}; it holds: {', '.join(labels) or '(none)'}")
     by = {(s.case, s.outcome): s for s in series}
+    ranges = {o: _scale_range(limits, o, [s.values for s in series if s.outcome == o]) for o in outs}
     nrow, ncol = len(cases), len(outs)
     if figsize is None:
         figsize = (0.6 + 3.4 * ncol, 0.7 + 1.35 * nrow)
@@ -157,8 +212,10 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
                 if first is not None and len(np.unique(x[first[0]:first[1] + 1])) >= 2:
                     i, j = first
                     slope, icpt = theil_sen(x[i:j + 1], y[i:j + 1])
-                    xs = np.array([x[i], x[-1]])
-                    ax.plot(xs, icpt + slope * xs, color="0.45", lw=1.0, ls=(0, (1, 1.5)), gid=GID_TREND)
+                    xs = _within(slope, icpt, x[i], x[-1], *ranges[o])
+                    if xs is not None:
+                        ax.plot(xs, icpt + slope * xs, color="0.45", lw=1.0, ls=(0, (1, 1.5)),
+                                gid=GID_TREND)
             if row == 0 or not same:
                 tr = blended_transform_factory(ax.transData, ax.transAxes)
                 for lab, i, j in runs:
@@ -169,9 +226,16 @@ def sced_plot(df, *, case: str = "case", session: str = "session", phase: str = 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         axes[-1, col].set_xlabel(xlabel if xlabel is not None else session, fontsize=9)
+        lo, hi = ranges[o]
+        if lo is not None:
+            axes[0, col].set_ylim(bottom=lo)
+        if hi is not None:
+            axes[0, col].set_ylim(top=hi)
         if ncol > 1:
             # Several outcomes: name each column above its phase labels.
             axes[0, col].set_title(o, fontsize=10, pad=16)
+            if ylabel is None:
+                axes[nrow // 2, col].set_ylabel(o, fontsize=9)
     if ylabel is not None or ncol == 1:
         fig.supylabel(ylabel if ylabel is not None else outs[0], fontsize=9, x=0.15 / w)
     if title:

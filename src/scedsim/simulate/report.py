@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -61,8 +62,9 @@ def write_report(out) -> pathlib.Path:
 
     Sections: checks of the null rows against exact small-sample facts; Type I
     error of every decision rule (conditions with no effect); power by effect
-    size; means, estimands and bias of every metric; figures of means, bias and
-    rejection rates against the effect size (one line per ``phi``), and of the
+    size; means, estimands and bias of every metric; figures of means and
+    rejection rates against the effect size (one line per ``phi``; one figure
+    per setting and contrast; rates on a [0, 1] axis), and of the
     distribution of each discrete metric the study lists in
     ``report.distributions``.  The checks are those the study declares
     (``[[check]]`` tables, see :mod:`scedsim.simulate.checks`).  Every value carries its MCSE.
@@ -162,7 +164,7 @@ def write_report(out) -> pathlib.Path:
         show = mean[[c for c in varied] + ["contrast", "metric", "value", "mcse"]]
         lines += ["## Means per case-series", "", _md_table(show), ""]
 
-    def panel(df, ylabel, fname, title, ref=None):
+    def panel(df, ylabel, fname, title, ref=None, rate=False):
         metrics = list(dict.fromkeys(df.metric))
         if not metrics or x is None:
             return
@@ -183,6 +185,10 @@ def write_report(out) -> pathlib.Path:
                     ax.plot(rr[x], rr.value, ls="--", color="grey", lw=1)
             ax.set_title(met, fontsize=9)
             ax.set_xlabel(x)
+            if rate:
+                # A rate lies in [0, 1]: error bars must not stretch the axis past it.
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(max(lo, 0.0), min(hi, 1.0))
             ax.spines[["top", "right"]].set_visible(False)
         for row in axes:
             row[0].set_ylabel(ylabel)
@@ -199,30 +205,35 @@ def write_report(out) -> pathlib.Path:
         lines += ["## Figures", ""]
         # One figure per combination of the other varied parameters (e.g. model, design, n_cases).
         combos = [((), mean)] if not group else list(mean.groupby(group, dropna=False, sort=True))
-        lines += ["Figures per setting (first contrast of each design):", ""]
+        # Every contrast gets its own figures (file names carry it when there are several).
+        contrasts = list(dict.fromkeys(mean.contrast))
+        lines += ["Figures per setting and contrast:", ""]
         for k, (key, _) in enumerate(combos):
             key = key if isinstance(key, tuple) else (key,)
             where = dict(zip(group, key))
+            setting = ", ".join(f"{c} = {v}" for c, v in where.items()
+                                if not (isinstance(v, float) and math.isnan(v)))
+            for contrast in contrasts:
 
-            def sel(df, where=where):
-                for col, v in where.items():
-                    df = df[df[col].isna()] if (isinstance(v, float) and math.isnan(v)) else df[df[col] == v]
-                first = sorted(set(df.contrast))[:1]
-                return df[df.contrast.isin(first)]
+                def sel(df, where=where, contrast=contrast):
+                    for col, v in where.items():
+                        df = df[df[col].isna()] if (isinstance(v, float) and math.isnan(v)) else df[df[col] == v]
+                    return df[df.contrast == contrast]
 
-            label = ", ".join(f"{c} = {v}" for c, v in where.items() if not (isinstance(v, float) and math.isnan(v)))
-            sub = sel(mean)
-            if sub[x].nunique() < 2:
-                continue
-            suffix = f"_{k + 1}" if group else ""
-            lines += [f"### {label}" if label else "", ""]
-            lim = case[(case.measure == "estimand") & (case.estimand == "limit")]
-            panel(sub, "mean", f"means{suffix}.png", f"Means against {x} (±2 MCSE; dashed: limit) {label}",
-                  ref=sel(lim))
-            rr = sel(rej[rej.scope == "case"]) if len(rej) else rej
-            if len(rr):
-                panel(rr.assign(metric=rr.rule), "rejection rate", f"rejections{suffix}.png",
-                      f"Rejection rates per case-series against {x} {label}")
+                sub = sel(mean)
+                if sub[x].nunique() < 2:
+                    continue
+                label = ", ".join(t for t in (setting, f"contrast {contrast}" if len(contrasts) > 1 else "") if t)
+                suffix = (f"_{k + 1}" if group else "") + (
+                    "_" + re.sub(r"[^A-Za-z0-9+]+", "-", contrast) if len(contrasts) > 1 else "")
+                lines += [f"### {label}" if label else "", ""]
+                lim = case[(case.measure == "estimand") & (case.estimand == "limit")]
+                panel(sub, "mean", f"means{suffix}.png", f"Means against {x} (±2 MCSE; dashed: limit) {label}",
+                      ref=sel(lim))
+                rr = sel(rej[rej.scope == "case"]) if len(rej) else rej
+                if len(rr):
+                    panel(rr.assign(metric=rr.rule), "rejection rate", f"rejections{suffix}.png",
+                          f"Rejection rates per case-series against {x} {label}", rate=True)
 
     for label in meta.get("report", {}).get("distributions", []):
         # The distribution of a discrete metric (or p-value), one panel per condition.
@@ -236,6 +247,7 @@ def write_report(out) -> pathlib.Path:
         fig, axes = plt.subplots(rows_, cols, figsize=(2.8 * cols, 2.2 * rows_), squeeze=False)
         for ax, (g, d) in zip(axes.ravel(), groups):
             ax.bar(np.arange(len(d)), d.value, yerr=2 * d.mcse, color="0.4", capsize=2)
+            ax.set_ylim(bottom=0.0)  # probabilities: the error bars must not push the axis below 0
             ax.set_xticks(np.arange(len(d)), [f"{v:.3g}" for v in d["at"]], fontsize=6, rotation=90)
             g = g if isinstance(g, tuple) else (g,)
             ax.set_title(", ".join(f"{k}={v}" for k, v in zip(keys, g) if v == v), fontsize=6)

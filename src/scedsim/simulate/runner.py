@@ -496,6 +496,42 @@ def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
 
 # --------------------------------------------------------------------------- run
 
+# Run in each worker process at its start (as ``exec(_WATCH_PARENT % ppid, {})``): a daemon
+# thread ends the worker when the process that started it is gone.  A parent killed
+# with SIGKILL cannot stop its workers, and loky keeps idle ones for minutes; the
+# thread notices the re-parenting (the parent id changes) within half a second, and
+# the resource tracker then sees its pipe close and exits too.  Plain code for the
+# builtin exec rather than a scedsim function: unpickling one would import the whole
+# package first (seconds on a busy machine), and a parent killed meanwhile would
+# leave the worker running that long.
+_WATCH_PARENT = """
+import os, threading, time
+
+def _scedsim_watch_parent(ppid=%d):
+    while os.getppid() == ppid:
+        time.sleep(0.5)
+    os._exit(1)
+
+threading.Thread(target=_scedsim_watch_parent, name="scedsim-parent-watch", daemon=True).start()
+"""
+
+
+def _worker_kwargs() -> dict:
+    """``Parallel`` arguments that tie process workers to this process (the
+    backends that start worker processes here: loky and multiprocessing)."""
+    try:
+        from joblib._parallel_backends import LokyBackend, MultiprocessingBackend
+        from joblib.parallel import get_active_backend
+    except ImportError:  # pragma: no cover - a joblib that moved them: run without the watch
+        return {}
+
+    active, _ = get_active_backend()
+    if isinstance(active, (LokyBackend, MultiprocessingBackend)):
+        # A namespace of its own: exec must not write into the worker's globals.
+        return dict(initializer=exec, initargs=(_WATCH_PARENT % os.getpid(), {}))
+    return {}
+
+
 def _imap(tasks, n_jobs, backend):
     """Results of joblib ``delayed`` tasks as they finish.
 
@@ -510,8 +546,9 @@ def _imap(tasks, n_jobs, backend):
     ctx = parallel_config(backend=backend) if backend is not None else contextlib.nullcontext()
     tasks = list(tasks)
     with ctx:
+        kw = _worker_kwargs()
         try:
-            gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+            gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered", **kw)(tasks)
         except ValueError as exc:
             if "return_as" not in str(exc):
                 raise
@@ -521,14 +558,82 @@ def _imap(tasks, n_jobs, backend):
             return
         group = max(1, 2 * abs(n_jobs or 1))
         for start in range(0, len(tasks), group):
-            yield from Parallel(n_jobs=n_jobs)(tasks[start:start + group])
+            yield from Parallel(n_jobs=n_jobs, **kw)(tasks[start:start + group])
 
 
-def _progress(total: int, desc: str, quiet: bool):
-    from tqdm.auto import tqdm
+def _duration(seconds: float) -> str:
+    """A rough duration for people: 40 s, 3.5 min, 2.1 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
-    disable = quiet or not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    return tqdm(total=total, desc=desc, unit="chunk", disable=disable, leave=False)
+
+def _say(text: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"scedsim: {text}", file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A tqdm bar on a terminal; without one (a log, a pipe), a line now and then.
+
+    Either way one line gives the estimated time left once the first tasks
+    are done (``PILOT_SECONDS`` after the first, or 2% of the tasks), so that
+    a large study says early how long it will take.  The rate is taken from
+    the first finished task on: the time before it is start-up (workers,
+    compiled kernels loaded), not work.
+    """
+
+    PILOT_SECONDS = 5.0
+    EVERY_SECONDS = 60.0
+    # A run that is nearly done needs no estimate.
+    MIN_LEFT_SECONDS = 10.0
+
+    def __init__(self, total: int, desc: str, quiet: bool, unit: str = "chunk"):
+        from tqdm.auto import tqdm
+
+        self.total, self.desc, self.quiet, self.unit = total, desc, quiet, unit
+        self.tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        self.bar = tqdm(total=total, desc=desc, unit=unit, disable=quiet or not self.tty, leave=False)
+        self.done = 0
+        self.t0 = self.first = self.last = time.perf_counter()
+        self.estimated = False
+
+    def _left(self, now: float) -> float:
+        return (now - self.first) / (self.done - 1) * (self.total - self.done)
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+        self.done += n
+        if self.quiet or self.done >= self.total:
+            return
+        now = time.perf_counter()
+        if self.done == n:
+            self.first = now
+            return
+        if not self.estimated and (now - self.first >= self.PILOT_SECONDS or self.done >= 0.02 * self.total):
+            self.estimated = True
+            self.last = now
+            if self._left(now) >= self.MIN_LEFT_SECONDS:
+                self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s in "
+                            f"{_duration(now - self.t0)}; about {_duration(self._left(now))} left")
+        elif not self.tty and now - self.last >= self.EVERY_SECONDS:
+            self.last = now
+            self._write(f"{self.desc}: {self.done} of {self.total} {self.unit}s; about {_duration(self._left(now))} left")
+
+    def _write(self, text: str) -> None:
+        if self.tty:
+            self.bar.write(f"scedsim: {text}", file=sys.stderr)
+        else:
+            _say(text, False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int, desc: str, quiet: bool, unit: str = "chunk") -> _Progress:
+    return _Progress(total, desc, quiet, unit)
 
 
 def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: str | None = None,
@@ -573,27 +678,33 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         estimands = pickle.loads(est_file.read_bytes())
     todo = [i for i in range(len(conds)) if i not in estimands] if study.estimands else []
     estimand_errors = []
+    n_chunks = math.ceil(study.n_blocks / study.blocks_per_chunk)
+    # Say the size before anything runs: a large grid must not look like a hang.
+    _say(f"{study.name}: {len(conds)} condition(s) x {study.n_reps} replications = "
+         f"{len(conds) * study.n_reps:,} replications in {len(conds) * n_chunks} chunk(s)"
+         + (f"; estimands first ({len(todo)} condition(s))" if todo else ""), quiet)
     if todo:
-        bar = _progress(len(todo), "estimands", quiet)
+        bar = _progress(len(todo), "estimands", quiet, unit="condition")
         from .estimands import cache_dir
 
         root = str(cache_dir())
         # In the parent: a worker would fingerprint a user's __main__ code as its own.
         codes = {i: study.code_fingerprint(conds[i]) for i in todo}
-        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root, codes[i]) for i in todo),
-                                 n_jobs, backend):
-            estimands[i] = est
-            if err is not None:
-                estimand_errors.append(err)
-            elif est_file is not None:
-                # Saved one condition at a time, so an interruption keeps what is done.
-                _write_atomic(est_file, pickle.dumps({k: v for k, v in estimands.items() if v}))
-            bar.update(1)
-        bar.close()
+        try:
+            for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root, codes[i])
+                                      for i in todo), n_jobs, backend):
+                estimands[i] = est
+                if err is not None:
+                    estimand_errors.append(err)
+                elif est_file is not None:
+                    # Saved one condition at a time, so an interruption keeps what is done.
+                    _write_atomic(est_file, pickle.dumps({k: v for k, v in estimands.items() if v}))
+                bar.update(1)
+        finally:
+            bar.close()
     if not study.estimands:
         estimands = {i: {} for i in range(len(conds))}
 
-    n_chunks = math.ceil(study.n_blocks / study.blocks_per_chunk)
     chunks: dict[tuple[int, int], dict] = {}
     pending = []
     for i in range(len(conds)):
@@ -606,15 +717,20 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
                 except (OSError, pickle.UnpicklingError, EOFError):
                     pass  # a damaged file: recompute the chunk
             pending.append((i, k))
+    if len(chunks):
+        _say(f"{len(chunks)} chunk(s) done before, {len(pending)} to run", quiet)
     bar = _progress(len(pending), study.name, quiet)
     tasks = (delayed(_chunk_task)(study, i, conds[i], k, estimands[i], single) for i, k in pending)
-    for res in _imap(tasks, n_jobs, backend):
-        key = (res["condition"], res["chunk"])
-        chunks[key] = res
-        if out is not None:
-            _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
-        bar.update(1)
-    bar.close()
+    try:
+        for res in _imap(tasks, n_jobs, backend):
+            key = (res["condition"], res["chunk"])
+            chunks[key] = res
+            if out is not None:
+                _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
+            bar.update(1)
+    finally:
+        # On Ctrl-C too: the bar must not be left half drawn over the message.
+        bar.close()
     elapsed = time.perf_counter() - t_start
     result = _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors)
     if out is not None:

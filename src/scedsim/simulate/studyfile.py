@@ -73,6 +73,47 @@ _STUDY_KEYS = {"name", "design", "model", "grid", "metrics", "n_cases", "n_reps"
                "max_error_rate", "check", "report"}
 
 
+# What the keys that are not Study parameters mean (the others: Study's docstring).
+_OTHER_KEYS = {
+    "name": "The study's name, in the report and progress lines (default: the file's name)",
+    "check": "[[check]] tables: facts the results must reproduce, checked by scedsim report",
+    "n_jobs": "Parallel workers for scedsim simulate (--n-jobs overrides it)",
+    "backend": "The joblib backend for scedsim simulate (--backend overrides it)",
+}
+
+
+def key_help() -> list[tuple[str, str]]:
+    """(key, meaning) for every key a study file may hold, in the order the file
+    is usually written; the meanings are the first sentence of each parameter in
+    :class:`Study`'s docstring, so the list cannot drift from what is accepted."""
+    import inspect
+    import re
+
+    doc = inspect.getdoc(Study)
+    params = doc.split("Parameters\n----------\n", 1)[1].split("\nNotes\n-----", 1)[0]
+    meaning = {}
+    for names, body in re.findall(r"^(\S[^\n]*?) : [^\n]*\n((?:    [^\n]*\n?)+)", params, re.M):
+        text = re.sub(r":\w+:`~?([^`]+)`", r"\1", " ".join(body.split())).replace("``", "")
+        # The first sentence ("e.g. x" does not end one).
+        first = re.split(r"(?<=\.)(?<!e\.g\.)\s+", text, maxsplit=1)[0].rstrip(".")
+        names = [n.strip() for n in names.split(",")]
+        parts = first.split(", ")
+        # "n_cases, n_reps, seed : int" documents each in turn: "Cases ..., replications ..., seed".
+        for n, t in zip(names, parts if len(parts) == len(names) > 1 else [first] * len(names)):
+            meaning[n] = t[:1].upper() + t[1:] if len(names) > 1 else t
+    order = [f.name for f in __import__("dataclasses").fields(Study)]
+    keys = sorted(_STUDY_KEYS | set(RUN_KEYS), key=lambda k: (order.index(k) if k in order
+                                                              else order.index("checks") if k == "check"
+                                                              else len(order), k))
+    out = []
+    for k in keys:
+        text = _OTHER_KEYS.get(k) or meaning.get(k)
+        if not text:
+            raise RuntimeError(f"study-file key {k!r} has no description in Study's docstring")
+        out.append((k, text))
+    return out
+
+
 def load_study(path) -> tuple[Study, dict]:
     """Read a TOML study file; returns the :class:`Study` and the run options (``n_jobs``)."""
     path = pathlib.Path(path)
