@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["parse_values", "single_series", "null_distribution", "guess_mapping", "study_analysis",
-           "study_tests", "figure_bytes", "FIGURE_TYPES"]
+           "study_tests", "plan_study", "plan_question", "figure_bytes", "FIGURE_TYPES"]
 
 #: Enumerate the null distribution up to this many arrangements C(m + n, m).
 MAX_NULL_ARRANGEMENTS = 5000
@@ -532,3 +532,221 @@ def study_tests(df: pd.DataFrame, mapping: dict, outcome: str, statistic: str = 
     return {"results": ns["results"], "python": code, "outcome": outcome, "improvement": improvement,
             "statistic": statistic, "alternative": alternative, "min_phase": min_phase,
             "n_cases": len(ns["pairs"])}
+
+
+# ------------------------------------------------------------------------- plan
+
+#: The plan form's defaults: small, so that a question takes seconds on 2 cores.
+PLAN_DEFAULTS = {"design": "AB", "model": "normal_ar1", "phi": "0", "params": "", "effect": "2",
+                 "scale": "marginal", "rules": ["p_perm_nap <= 0.05"], "rules_text": "", "power": "0.8",
+                 "type1": "nominal", "cases": "1", "max_occasions": "12", "min_phase": "3", "reps": "200",
+                 "max_reps": "800", "type1_reps": "200", "seed": "1", "sensitivity": False, "sens_m": "5",
+                 "sens_n": "5"}
+PLAN_DESIGNS = (("AB", "AB (one person, or replicated AB with k people)"), ("ABAB", "ABAB"),
+                ("MB", "multiple baseline across people (staggered starts)"),
+                ("AB-random", "AB with a random start point per person"))
+
+# One example rule per registered test (the rule syntax is the simulator's; see
+# README "Monte Carlo studies"); a registered test not listed here is offered
+# with the statistic NAP where it takes one.
+_RULE_EXAMPLES = {
+    "perm_test": [("p_perm_nap <= 0.05", "exact permutation test of NAP, per person"),
+                  ("p_perm_mean_diff <= 0.05", "exact permutation test of the mean difference, per person")],
+    "rand_test": [("p_rand_mean_diff[min_phase=3] <= 0.05",
+                   "AB randomization test (random start point, phases of 3 or more), per person")],
+    "mbd_test": [("p_mbd_mean_diff <= 0.05", "multiple-baseline randomization test across people")],
+    "between_test": [("p_between_nap[method=sign_flip] <= 0.05", "between-person sign-flip test of NAP"),
+                     ("p_between_nap <= 0.05", "between-person t-test of NAP")],
+    "cdc_test": [("p_cdc <= 0.05", "conservative dual criterion (CDC), per person")],
+    "plm_test": [("p_plm_level <= 0.05", "piecewise linear model, level change, per person")],
+    "hplm_test": [("p_hplm_level <= 0.05", "multilevel piecewise model across people, level change")],
+}
+
+
+def plan_rule_choices() -> list:
+    """(rule text, description) for the registry's tests, then a k-of-N rule.
+
+    With several people a per-person test is judged on Edgington's combined
+    p-value; ``count(...) >= k`` asks for k of the N people instead.
+    """
+    from ..registry import tests
+
+    out = []
+    for name, t in tests().items():
+        if name in _RULE_EXAMPLES:
+            out.extend(_RULE_EXAMPLES[name])
+        elif not t.needs:
+            out.append((f"{t.prefix} <= 0.05", f"{name} (registered test)"))
+        elif t.needs == ("statistic",):
+            out.append((f"{t.prefix}_nap <= 0.05", f"{name} of NAP (registered test)"))
+    out.append(("count(p_perm_nap <= 0.05) >= 2", "k of N: at least 2 people's exact NAP tests reject"))
+    return out
+
+
+def plan_form(values, getlist) -> dict:
+    """The plan form's raw values (text as typed), for :func:`plan_study` and for redisplay."""
+    form = {k: (values.get(k, v) if isinstance(v, str) else v) for k, v in PLAN_DEFAULTS.items()}
+    form["rules"] = list(getlist("rule"))
+    form["sensitivity"] = bool(values.get("sensitivity"))
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in form.items()}
+
+
+def _number(form: dict, key: str, label: str, kind=float):
+    text = str(form.get(key, "")).strip()
+    try:
+        v = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{label} must be {what}, got {text!r}") from None
+    if kind is float and not math.isfinite(v):
+        raise ValueError(f"{label} must be a finite number, got {text!r}")
+    return v
+
+
+def _plan_params(text: str) -> tuple:
+    """``rate=5, dispersion=2`` -> ([("rate", "5"), ...] as typed, {"rate": 5, ...}) read as the CLI's --param."""
+    from ..cli import _param_value
+
+    typed, params = [], {}
+    for item in text.replace(";", ",").replace("\n", ",").split(","):
+        if not item.strip():
+            continue
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip() or not v.strip():
+            raise ValueError(f"model parameters are key=value, e.g. rate=5, got {item.strip()!r}")
+        if k.strip() in ("phi", "level", "scale"):
+            raise ValueError(f"give {k.strip()} in its own field, not among the other model parameters")
+        typed.append((k.strip(), v.strip()))
+        params[k.strip()] = _param_value(v.strip())
+    return typed, params
+
+
+def plan_question(form: dict) -> tuple:
+    """The form as the arguments of :func:`scedsim.plan` and, where asked, of
+    :func:`scedsim.plan.detectable_effect` (as the CLI's ``--sensitivity`` calls it),
+    and the equivalent ``scedsim plan`` command."""
+    from ..plan import _family
+    from ..simulate.models import MODELS
+
+    design = form.get("design", "AB")
+    _family(design)  # an unknown family says which exist
+    model = form.get("model", "normal_ar1")
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}")
+    typed, params = _plan_params(form.get("params", ""))
+    params["phi"] = _number(form, "phi", "phi (the lag-1 autocorrelation)")
+    if not -1 < params["phi"] < 1:
+        raise ValueError(f"phi must lie strictly between -1 and 1, got {params['phi']:g}")
+    effect = _number(form, "effect", "the effect")
+    rules = list(dict.fromkeys(list(form.get("rules") or []) +
+                               [r.strip() for r in form.get("rules_text", "").splitlines() if r.strip()]))
+    if not rules:
+        raise ValueError("choose at least one decision rule, or type one, e.g. p_perm_nap <= 0.05")
+    call = dict(design=design, model=model, params=params, effect=effect, rules=rules,
+                power=_number(form, "power", "the target power"), cases=form.get("cases", "1") or "1",
+                max_occasions=_number(form, "max_occasions", "the most occasions per person", int),
+                min_phase=_number(form, "min_phase", "the fewest points per phase", int),
+                type1=form.get("type1", "nominal"))
+    scale = form.get("scale", "marginal")
+    if scale not in ("marginal", "innovation"):
+        raise ValueError(f"the effect's scale must be marginal or innovation, got {scale!r}")
+    if scale == "innovation":
+        if model != "normal_ar1":
+            raise ValueError("the effect's scale (marginal or innovation SD) is a normal_ar1 setting; "
+                             f"{model}'s effect is in its own units")
+        call["scale"] = "innovation"
+    for k, label in (("reps", "the replications of the first pass"), ("max_reps", "the most replications"),
+                     ("type1_reps", "the Type I replications")):
+        call[k] = _number(form, k, label, int)
+    call["seed"] = _number(form, "seed", "the seed", int)
+    sens = None
+    if form.get("sensitivity"):
+        sm = _number(form, "sens_m", "the sensitivity analysis's baseline length m", int)
+        sn = _number(form, "sens_n", "the sensitivity analysis's treatment length n", int)
+        try:
+            k = int(str(call["cases"]).replace("-", ",").split(",")[0])
+        except ValueError:
+            raise ValueError(f"cannot read cases {call['cases']!r}; write e.g. 3, 2-8 or 2,4,6") from None
+        # As `scedsim plan --sensitivity M,N` calls it: the first rule, the first number of people.
+        sens = dict(design=design, m=sm, n=sn, cases=k, model=model, params=params, rule=rules[0],
+                    power=call["power"], seed=call["seed"])
+        if "scale" in call:
+            sens["scale"] = call["scale"]
+    cli = ["scedsim plan", "--design", shlex.quote(design), "--model", model]
+    cli += [f"--param {shlex.quote(f'{k}={v}')}" for k, v in typed]
+    cli += ["--phi", _num_text(params["phi"]), "--effect", _num_text(effect)]
+    if "scale" in call:
+        cli += ["--scale", "innovation"]
+    cli += [f"--rule {shlex.quote(r)}" for r in rules]
+    cli += ["--power", _num_text(call["power"]), "--type1", shlex.quote(call["type1"]), "--cases",
+            shlex.quote(str(call["cases"])), "--max-occasions", str(call["max_occasions"]), "--min-phase",
+            str(call["min_phase"]), "--reps", str(call["reps"]), "--max-reps", str(call["max_reps"]),
+            "--type1-reps", str(call["type1_reps"]), "--seed", str(call["seed"])]
+    if sens:
+        cli += ["--sensitivity", f"{sens['m']},{sens['n']}"]
+    cli += ["--json", "plan.json", "--figure", "plan_power_curve.png"]
+    return call, sens, " ".join(cli)
+
+
+def plan_json_text(res) -> str:
+    """The plan as ``scedsim plan --json`` writes it."""
+    import json
+
+    return json.dumps(res.to_json(), indent=1, default=str)
+
+
+def plan_study(form: dict) -> dict:
+    """Answer the plan form's question with :func:`scedsim.plan` (Bradley 1978 for the
+    liberal Type I band; Chalmers 2024 for the sensitivity analysis's stochastic
+    root-finding).
+
+    Returns a dict: ``res`` (the :class:`~scedsim.plan.PlanResult`), ``rules``
+    (per rule: text, best, tied, candidate rows, message, figure data URI),
+    ``figures`` (matplotlib figures, per rule), ``json`` (the ``--json`` text),
+    ``python`` and ``cli`` (code giving the same numbers).
+
+    References
+    ----------
+    Bradley, J. V. (1978). Robustness? *British Journal of Mathematical and
+    Statistical Psychology*, 31(2), 144-152.
+
+    Chalmers, R. P. (2024). Solving variables with Monte Carlo simulation
+    experiments: A stochastic root-solving approach. *Psychological Methods*.
+    https://doi.org/10.1037/met0000689
+    """
+    import matplotlib.pyplot as plt
+
+    import scedsim as ss
+    from ..plan import detectable_effect
+
+    call, sens, cli = plan_question(form)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = ss.plan(**call)
+        if sens:
+            res.detectable = detectable_effect(**sens)
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    rules, figures = [], []
+    for i, rule in enumerate(res.settings["rules"]):
+        g = res.candidates[res.candidates.rule == rule]
+        # Simulated designs cheapest first, then the pruned ones with their reasons.
+        sim = g[g.status != "pruned"].sort_values(["cost", "m", "n"])
+        pruned = g[g.status == "pruned"].sort_values(["cost", "m", "n"])
+        rows = [r for r in pd.concat([sim, pruned]).to_dict("records")]
+        fig = res.figure(rule)
+        plt.close(fig)  # kept for the downloads, not in pyplot's list of open figures
+        figures.append(fig)
+        line = next((m for m in res.message.splitlines() if m.startswith(rule + ":")), "")
+        rules.append({"index": i, "text": rule, "best": res.by_rule[rule], "tied": res.tied[rule], "rows": rows,
+                      "message": line, "figure": _png_data_uri(fig, 90),
+                      "n_pruned": len(pruned), "n_simulated": len(sim)})
+    python = ["import scedsim as ss", "", f"res = ss.plan({_py_args(call)})"]
+    if sens:
+        python += ["from scedsim.plan import detectable_effect",
+                   f"res.detectable = detectable_effect({_py_args(sens)})",
+                   "print(res.detectable)"]
+    python += ["print(res.table())", "print(res.message)",
+               "res.figure().savefig('plan_power_curve.png', dpi=150)"]
+    return {"res": res, "rules": rules, "figures": figures, "json": plan_json_text(res),
+            "detectable": res.detectable, "settings": res.settings, "python": "\n".join(python), "cli": cli,
+            "messages": messages}

@@ -85,7 +85,6 @@ def create_app():
     store = _Store()
     app.extensions["scedsim_store"] = store
     app.jinja_env.filters["fmt"] = _fmt
-    app.jinja_env.globals["planner"] = _planner_available()
 
     def page(template, status=200, **ctx):
         ctx.setdefault("errors", [])
@@ -315,9 +314,37 @@ def create_app():
             abort(404)
         return Response(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})
 
-    @app.route("/plan")
+    # ---------------------------------------------------------------------- plan
+    @app.route("/plan", methods=["GET", "POST"])
     def plan():
-        return page("plan.html")
+        ctx = {"designs": compute.PLAN_DESIGNS, "models": _model_names(), "rule_choices": compute.plan_rule_choices()}
+        if request.method == "GET":
+            return page("plan.html", form=dict(compute.PLAN_DEFAULTS), result=None, **ctx)
+        form = compute.plan_form(request.form, request.form.getlist)
+        try:
+            result = compute.plan_study(form)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a message
+            return fail("plan.html", exc, form=form, result=None, **ctx)
+        result["rid"] = store.put({"plan_figures": result["figures"], "plan_json": result["json"]})
+        return page("plan.html", form=form, result=result, messages=result["messages"], **ctx)
+
+    @app.route("/plan/download/<rid>/<name>")
+    def plan_download(rid, name):
+        item = store.get(rid)
+        if item is None or "plan_json" not in item:
+            abort(404)
+        if name == "plan.json":
+            body, mime = item["plan_json"], "application/json"
+        else:
+            # plan_power_curve.png is the first rule's figure (as `scedsim plan --figure`
+            # draws it), plan_power_curve_2.png the second rule's, ...
+            stem, _, fmt = name.rpartition(".")
+            figs = item["plan_figures"]
+            names = {"plan_power_curve": 0, **{f"plan_power_curve_{i + 1}": i for i in range(1, len(figs))}}
+            if stem not in names or fmt not in compute.FIGURE_TYPES:
+                abort(404)
+            body, mime = compute.figure_bytes(figs[names[stem]], fmt), compute.FIGURE_TYPES[fmt]
+        return Response(body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"})
 
     return app
 
@@ -342,10 +369,7 @@ def _case_table(cases: pd.DataFrame) -> dict:
     return {"head": head, "names": names, "rows": rows, "notes": note_rows}
 
 
-def _planner_available() -> bool:
-    import importlib.util
+def _model_names() -> list:
+    from ..simulate.models import MODELS
 
-    try:
-        return importlib.util.find_spec("scedsim.plan") is not None
-    except (ImportError, ValueError):
-        return False
+    return list(MODELS)
