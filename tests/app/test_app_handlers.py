@@ -340,14 +340,6 @@ def test_long_series_skip_the_listing(client):
     assert effect_rows(page)["NAP"][0] == fmt(ss.nap(np.arange(10.0), np.arange(3.0, 15)).estimate)
 
 
-def test_plan_page_says_what_it_is(client):
-    page = client.get("/plan").get_data(as_text=True)
-    import importlib.util
-
-    if importlib.util.find_spec("scedsim.plan") is None:
-        assert "not available in this version" in page and "<input" not in page
-
-
 def test_bundled_example_and_its_code(client, monkeypatch, tmp_path):
     r = client.post("/study", data={"example": "pvd2011"})
     token = re.search(r"token=(\w+)", r.location).group(1)

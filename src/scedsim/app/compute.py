@@ -723,9 +723,13 @@ def plan_study(form: dict) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = ss.plan(**call)
+        sens_error = ""
         if sens:
-            res.detectable = detectable_effect(**sens)
-    messages = list(dict.fromkeys(str(w.message) for w in caught))
+            try:
+                res.detectable = detectable_effect(**sens)
+            except ValueError as exc:  # the plan still stands; say why this part is missing
+                sens_error = f"Sensitivity analysis not done: {' '.join(str(exc).split())}"
+    messages = list(dict.fromkeys(str(w.message) for w in caught)) + ([sens_error] if sens_error else [])
     rules, figures = [], []
     for i, rule in enumerate(res.settings["rules"]):
         g = res.candidates[res.candidates.rule == rule]
