@@ -226,8 +226,36 @@ def test_tests_page_on_an_upload(browser, server, tmp_path):
 
 
 def test_plan_page(browser, server):
+    """A small planner question through the form: the page's chosen design and power are
+    ``scedsim.plan``'s with the same arguments, and the "running" note shows while it runs."""
     browser.get(server + "plan")
-    import importlib.util
+    for field, value in (("effect", "2"), ("power", "0.6"), ("max-occasions", "8"), ("reps", "100"),
+                         ("max-reps", "200"), ("type1-reps", "100"), ("seed", "3")):
+        box = browser.find_element(_by("ID"), field)
+        box.clear()
+        box.send_keys(value)
+    assert browser.find_element(_by("ID"), "rule-0").is_selected()  # p_perm_nap <= 0.05, the default
+    assert not browser.find_element(_by("ID"), "running").is_displayed()
+    # Submit by script: the submit handler runs at once, so its "running" note can be read before
+    # the answer replaces the page (kept in sessionStorage, which outlives the page).
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    if importlib.util.find_spec("scedsim.plan") is None:
-        assert "not available in this version" in _text(browser, "#planner-missing")
+    old = browser.find_element(_by("TAG_NAME"), "html")
+    browser.execute_script("document.getElementById('plan-form').requestSubmit();"
+                           "sessionStorage.setItem('running', !document.getElementById('running').hidden"
+                           " && document.getElementById('run-plan').disabled);")
+    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+    assert browser.execute_script("return sessionStorage.getItem('running');") == "true"
+    assert not _errors(browser), _errors(browser)
+    ref = ss.plan("AB", "normal_ar1", {"phi": 0.0}, effect=2.0, rules=["p_perm_nap <= 0.05"], power=0.6,
+                  cases="1", max_occasions=8, min_phase=3, type1="nominal", reps=100, max_reps=200, type1_reps=100,
+                  seed=3)
+    assert ref.best is not None
+    assert _text(browser, "#best-0 .design") == ref.best["design"]
+    assert (_text(browser, "#best-0 .m"), _text(browser, "#best-0 .n")) == (str(ref.best["m"]), str(ref.best["n"]))
+    assert _text(browser, "#best-0 .power") == f"{ref.best['power']:.3f}"
+    assert _text(browser, "#best-0 .mcse") == f"{ref.best['mcse']:.3f}"
+    assert browser.find_element(_by("ID"), "figure-0").get_attribute("naturalWidth") != "0"
+    assert "ss.plan(design='AB'" in _text(browser, "#python-code")
+    assert _text(browser, "#cli-command").startswith("scedsim plan --design AB --model normal_ar1 --phi 0 --effect 2")

@@ -571,11 +571,12 @@ def plan_rule_choices() -> list:
     """
     from ..registry import tests
 
-    out = []
-    for name, t in tests().items():
+    known = tests()
+    out = [c for name, choices in _RULE_EXAMPLES.items() if name in known for c in choices]
+    for name, t in known.items():
         if name in _RULE_EXAMPLES:
-            out.extend(_RULE_EXAMPLES[name])
-        elif not t.needs:
+            continue
+        if not t.needs:
             out.append((f"{t.prefix} <= 0.05", f"{name} (registered test)"))
         elif t.needs == ("statistic",):
             out.append((f"{t.prefix}_nap <= 0.05", f"{name} of NAP (registered test)"))
