@@ -66,6 +66,14 @@ def main():
         submit("run-tests")
         driver.execute_script("window.scrollTo(0, document.getElementById('test-results').offsetTop - 400)")
         driver.save_screenshot(str(DOCS / "app_tests.png"))
+
+        # The form's defaults (AB, normal AR(1) with phi = 0, d = 2, the exact NAP test,
+        # power .8, at most 12 occasions), with the sensitivity analysis of 5 + 5.
+        driver.get(url + "plan")
+        driver.find_element(By.ID, "sensitivity").click()
+        submit("run-plan")
+        driver.execute_script("window.scrollTo(0, document.getElementById('rule-result-0').offsetTop - 10)")
+        driver.save_screenshot(str(DOCS / "app_plan.png"))
     finally:
         driver.quit()
         server.shutdown()
