@@ -3,8 +3,9 @@
 Pages: one AB series (every effect size, its null distribution, the graph),
 a study table (upload, map the columns, effect sizes, summary, figure,
 downloads), exact and randomization tests, and the design planner
-(:func:`scedsim.plan` as a form, with its candidate table and power curve).  Every page shows the Python code and the ``scedsim``
-command that give the same numbers.
+(:func:`scedsim.plan` as a form, with its candidate table and power curve).
+Every page shows the Python code and the ``scedsim`` command that give the
+same numbers.
 
 The app needs Flask (the ``app`` extra: ``pip install -e ".[app]"``); the rest
 of scedsim does not import this package.
