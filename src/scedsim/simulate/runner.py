@@ -808,7 +808,9 @@ def _exchangeable_null(study: Study, row: dict) -> bool:
         return False
     p = model.params(study.params_for(row))
     zero = ("phi", "level", "slope", "trend", "effect_sd", "missing_rate", "outlier_rate")
-    return all(float(p.get(k, 0.0)) == 0.0 for k in zero)
+    # With no noise at all every value is tied: the rank facts need continuous data.
+    noisy = float(p.get("sd", 0.0)) > 0.0 or float(p.get("me_sd", 0.0)) > 0.0
+    return noisy and all(float(p.get(k, 0.0)) == 0.0 for k in zero)
 
 
 def _rank_distribution(entry, options: dict, m: int, n: int):
