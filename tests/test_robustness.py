@@ -209,6 +209,20 @@ def test_other_parametric_metrics_refuse_overflowing_magnitudes(call, scale):
         call(scale)
 
 
+@pytest.mark.parametrize("name", ["tau_bc", "cdc"])
+def test_exact_arithmetic_metrics_are_scale_free_in_range_and_refuse_beyond(name):
+    # Before: Tau-BC 0.381 at 1e150 and 0.5 at 1e-150 instead of 0.429; CDC 0 at 1e300.
+    f = getattr(ss, name)
+    a, b = np.array([20, 21, 26, 25, 22, 23.0]), np.array([28, 25, 24, 27, 30, 31, 29.0])
+    r0 = f(a, b).estimate
+    # Powers of two keep every value (and so every exact tie) exact.
+    for k in (-320, -200, -66, 66, 200, 320):
+        assert f(a * 2.0 ** k, b * 2.0 ** k).estimate == r0
+    for s in (1e150, 1e300, 1e-150, 1e-300):
+        with pytest.raises(ValueError, match="rescale the data"):
+            f(a * s, b * s)
+
+
 def test_lrm_keeps_its_value_at_extreme_magnitudes():
     r0 = ss.lrm(A, B)
     for s in (1e-300, 1e300):

@@ -173,7 +173,10 @@ def session_times(times, rows: int, m: int, n: int, *, metric: str, coef=None) -
             t = np.concatenate([ta, tb], axis=-1)
         else:
             t = np.asarray(times)
-        t = as_numeric(t, f"{metric} times")
+        try:
+            t = as_numeric(t, f"{metric} times")
+        except ValueError as exc:
+            raise ValueError(f"{metric} times must be numbers: {exc}") from None
         t = np.ascontiguousarray(t, dtype=np.float64)
         if t.ndim == 1:
             t = t.reshape(1, -1)
