@@ -72,6 +72,26 @@ def test_cli_es_never_tracebacks(capsys, table, extra):
     assert "Traceback" not in out + err
 
 
+AB_TEXT = st.one_of(st.lists(st.one_of(st.sampled_from(JUNK), st.integers(-50, 50).map(str),
+                                        st.floats(allow_nan=True, allow_infinity=True).map(repr)),
+                              max_size=6).map(" ".join), st.text(max_size=12))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=AB_TEXT, b=AB_TEXT, decrease=st.booleans())
+def test_cli_ab_never_tracebacks(capsys, a, b, decrease):
+    rc = main(["ab", "--a", a, "--b", b] + (["--decrease"] if decrease else []))
+    out, err = capsys.readouterr()
+    assert rc in (0, 2)
+    if rc == 2:
+        assert err.startswith("scedsim: error: ") and err.count("\n") == 1, err
+    else:
+        # Printed only for two non-empty phases of finite numbers.
+        for text in (a, b):
+            x = [float(v) for v in text.replace(",", " ").split()]
+            assert x and all(math.isfinite(v) for v in x)
+
+
 def test_cli_reader_refuses_an_empty_file(tmp_path, capsys):
     p = tmp_path / "empty.csv"
     p.write_text("")
@@ -85,7 +105,8 @@ ENTRIES = {name: m for name, m in metrics().items() if not getattr(m, "user", Fa
 VALUE = st.one_of(st.floats(-1e6, 1e6), st.integers(0, 30).map(float),
                   st.floats(allow_nan=True, allow_infinity=True),
                   st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e300, -1e300, 1e-300, 0.0]))
-PHASE = st.one_of(st.lists(VALUE, min_size=0, max_size=7),
+FINITE = st.one_of(st.floats(-1e6, 1e6), st.integers(0, 30).map(float), st.sampled_from([1e120, 1e-120, 0.0]))
+PHASE = st.one_of(st.lists(FINITE, min_size=1, max_size=7), st.lists(VALUE, min_size=0, max_size=7),
                   st.lists(st.sampled_from(["1", "2", "x", None, b"3"]), min_size=1, max_size=4))
 
 
@@ -109,7 +130,7 @@ def _undefined_input(a, b) -> str | None:
     return None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted(ENTRIES)), a=PHASE, b=PHASE, improvement=st.sampled_from(["increase", "decrease"]))
 def test_public_functions_refuse_cleanly_and_never_invent_a_value(name, a, b, improvement):
     try:
