@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 70   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
+N_OTHER = 71   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
 Z = 1.959963984540054
 
 
@@ -215,6 +215,14 @@ _kp = "scedsim.effect_sizes._kernels."
 def _mean_var_calls(rng):
     x = np.vstack([rng.normal(size=6), np.full(6, 2.5), np.arange(6.0)])
     return [(x, r, k) for r in range(3) for k in (1, 2, 6)]
+
+
+def _smd_moments_calls(rng):
+    # Ordinary rows, rows near overflow and underflow, and the power-of-two factors used there.
+    a = np.vstack([rng.normal(size=4), rng.normal(size=4) * 1e154, rng.normal(size=4) * 1e-170, np.full(4, 2.5)])
+    b = np.vstack([rng.normal(size=3), rng.normal(size=3) * 1e154, rng.normal(size=3) * 1e-170, np.full(3, 2.5)])
+    factors = ((1.0, 1.0), (2.0 ** -256, 2.0 ** -256), (2.0 ** 282, 2.0 ** 282))
+    return [(a, b, r, m, n, f1, f2) for r in range(4) for m, n in ((1, 1), (4, 3)) for f1, f2 in factors]
 
 
 _cdc = "scedsim.effect_sizes.cdc."
@@ -528,6 +536,7 @@ CALLS = {
     _kr + "_case_winv": _case_winv_calls,
     _kr + "_no_residual": _no_residual_calls,
     _kp + "_mean_var": _mean_var_calls,
+    _kp + "_smd_moments": _smd_moments_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,
     _kp + "_dot_sign": _dot_sign_calls,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import numbers
 from statistics import NormalDist
 
 import numpy as np
@@ -36,28 +37,63 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def z_for(confidence) -> float:
-    """Two-sided normal quantile for a confidence level in (0, 1)."""
-    try:
-        c = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
+def check_confidence(confidence) -> float:
+    """Return a confidence level in (0, 1) as a float.
+
+    Only real numbers are accepted: a string such as ``'0.9'`` (from a file or
+    a form) is refused rather than converted, so that every public function
+    treats it the same way; convert with ``float()`` first.
+    """
+    if isinstance(confidence, (str, bytes, bool, np.bool_)) or not isinstance(confidence, numbers.Real):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    c = float(confidence)
     if not 0.0 < c < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    return NormalDist().inv_cdf(0.5 + c / 2.0)
+    return c
+
+
+def check_int(name: str, value, minimum: int | None = None) -> int:
+    """Return ``value`` as an int if it is a whole number (not a bool, float or string).
+
+    ``min_phase=3.5`` or ``'3'`` is refused instead of being truncated silently.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {v}")
+    return v
+
+
+def z_for(confidence) -> float:
+    """Two-sided normal quantile for a confidence level in (0, 1)."""
+    return NormalDist().inv_cdf(0.5 + check_confidence(confidence) / 2.0)
+
+
+def as_numeric(x, what: str) -> np.ndarray:
+    """``np.asarray(x)`` with a numeric dtype; strings are refused, not parsed.
+
+    An object array (e.g. a pandas column of mixed types) is converted only
+    if it holds no strings: ``np.array(['1', '2'], dtype=object)`` would
+    otherwise be parsed silently by ``astype(float)``.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iuf":
+        return arr
+    if arr.dtype.kind == "O":
+        flat = arr.ravel()
+        for i, v in enumerate(flat):
+            if v is None:
+                continue  # a missing value: NaN, reported as such by the NaN check
+            if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, numbers.Real):
+                raise ValueError(f"{what} holds non-numeric data ({v!r} at position {i}); "
+                                 "convert to numbers first")
+        return np.array([np.nan if v is None else v for v in flat], dtype=np.float64).reshape(arr.shape)
+    raise ValueError(f"{what} holds non-numeric data (dtype {arr.dtype})")
 
 
 def _as_float_array(x, label: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf":
-        if arr.dtype.kind == "O":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"phase {label} holds non-numeric data") from None
-        else:
-            raise ValueError(f"phase {label} holds non-numeric data (dtype {arr.dtype})")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return np.ascontiguousarray(as_numeric(x, f"phase {label}"), dtype=np.float64)
 
 
 def _check_finite(arr: np.ndarray, label: str, batch: bool) -> None:
@@ -137,11 +173,10 @@ def session_times(times, rows: int, m: int, n: int, *, metric: str, coef=None) -
             t = np.concatenate([ta, tb], axis=-1)
         else:
             t = np.asarray(times)
-        if t.dtype.kind not in "iuf":
-            try:
-                t = t.astype(np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"{metric} times must be numbers") from None
+        try:
+            t = as_numeric(t, f"{metric} times")
+        except ValueError as exc:
+            raise ValueError(f"{metric} times must be numbers: {exc}") from None
         t = np.ascontiguousarray(t, dtype=np.float64)
         if t.ndim == 1:
             t = t.reshape(1, -1)
@@ -160,3 +195,52 @@ def session_times(times, rows: int, m: int, n: int, *, metric: str, coef=None) -
         raise ValueError(f"{metric}: the times span {span:g} sessions, too long for exact tie "
                          "decisions; shift or thin the time axis")
     return t
+
+
+def check_nonnegative(metric: str, A: np.ndarray, B: np.ndarray, is_1d: bool) -> None:
+    """Refuse negative data for a log ratio (LRR, LRM).
+
+    A log ratio of means or medians compares magnitudes of counts, rates or
+    proportions; a negative mean has no logarithm (LRR's truncation floor would
+    turn it into a large value of the wrong sign), and a positive median of
+    data that include negative values is no ratio-scale quantity either.
+    """
+    for label, x in (("A", A), ("B", B)):
+        if x.size and x.min() < 0.0:
+            r, i = np.argwhere(x < 0.0)[0]
+            where = f"position {i}" + ("" if is_1d else f" of row {r}")
+            raise ValueError(f"{metric} needs non-negative data (counts, rates, proportions or percentages); "
+                             f"phase {label} holds {x[r, i]:g} at {where}")
+
+
+#: Data magnitudes a metric that squares its data can take without overflow
+#: (above ~1e154) or underflow (below ~1e-154) of the squares, with margin for
+#: sums of many squares and for products of squares (PLM's normal equations).
+MAGNITUDE_RANGE = (1e-100, 1e100)
+
+
+def check_magnitude(metric: str, *arrays) -> None:
+    """Refuse data whose magnitude would overflow or underflow a metric's squares.
+
+    ``arrays`` are batches with one series per row along the first axis; a row
+    whose largest magnitude lies outside :data:`MAGNITUDE_RANGE` (all-zero rows
+    excepted) is refused with a ValueError that asks for rescaling.  The
+    metrics that call this are scale-free (PoGO, PLM's standardized effects,
+    the BC-SMD) or scale-equivariant, so rescaling loses nothing.
+    """
+    lo, hi = MAGNITUDE_RANGE
+    big = None
+    for x in arrays:
+        x = np.asarray(x)
+        if not x.size:
+            continue
+        x = x.reshape(x.shape[0], -1)
+        row = np.maximum(x.max(axis=1), -x.min(axis=1))
+        big = row if big is None else np.maximum(big, row)
+    if big is None:
+        return
+    bad = (big > hi) | ((big > 0.0) & (big < lo))
+    if bad.any():
+        v = float(big[np.argmax(bad)])
+        raise ValueError(f"{metric}: the data reach magnitude {v:.3g}, outside [{lo:g}, {hi:g}], where "
+                         "its sums of squares overflow or underflow; rescale the data (e.g. change the unit)")

@@ -24,7 +24,7 @@ from ._hps import HPS_FIELDS, _hps_abk, _hps_mb
 from ._numba import JIT_ENABLED
 from ._reml_ar1 import _Z_MAX, REML_FIELDS, _reml_bcsmd, _work_size
 from ._threads import get_num_threads
-from ._validation import _FINITE_CHECKED, check_choice
+from ._validation import _FINITE_CHECKED, check_choice, check_confidence, check_magnitude
 
 __all__ = ["bcsmd", "bcsmd_batch", "BCSMD"]
 
@@ -314,13 +314,7 @@ def _result(method, design_name, design: _Design, out, confidence, batch):
 
 
 def _check_confidence(confidence) -> float:
-    try:
-        c = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
-    if not 0.0 < c < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    return c
+    return check_confidence(confidence)
 
 
 def _check_method_design(method, design):
@@ -533,6 +527,7 @@ def bcsmd(data, *, case: str = "case", session: str = "session", phase: str = "p
     _check_method_design(method, design)
     confidence = _check_confidence(confidence)
     Y, times, trt, n = _from_table(data, case, session, phase, outcome, baseline, treatment)
+    check_magnitude("BC-SMD", np.nan_to_num(np.asarray(Y, dtype=np.float64))[None])
     d = _make_design(design, method, times, trt, n)
     d.check(method)
     out = _run(method, d, Y[None])
@@ -625,6 +620,7 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
         tt = tt.astype(np.int64)
     if not _FINITE_CHECKED.get() and not np.isfinite(Y).all():
         raise ValueError("y contains NaN or infinite values; every case must be observed at every occasion")
+    check_magnitude("BC-SMD", Y)
     d = _make_design(design, method, tt, D.astype(np.float64), np.full(k, T))
     d.check(method)
     if n_sets == 0:

@@ -73,9 +73,16 @@ def effect_size_table(a, b, improvement: str = "increase") -> str:
 
 def _parse_values(text: str, label: str):
     try:
-        return np.array([float(v) for v in text.replace(",", " ").split()])
+        x = np.array([float(v) for v in text.replace(",", " ").split()])
     except ValueError:
         raise ValueError(f"phase {label} must be numbers separated by spaces or commas, got {text!r}") from None
+    # Refused here, once, rather than as one "not defined here" line per metric.
+    if not x.size:
+        raise ValueError(f"phase {label} is empty: give its values, e.g. --{label.lower()} \"1 2 3\"")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"phase {label} contains NaN or an infinite value ({text!r}); "
+                         "remove or impute missing values")
+    return x
 
 
 def _cmd_ab(args) -> int:
@@ -1171,6 +1178,17 @@ def main(argv=None) -> int:
         return 0
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (``scedsim es ... | head``): stop quietly, as a
+        # tool killed by SIGPIPE would.  Point stdout at devnull so that the
+        # interpreter's final flush does not raise again.
+        import os
+
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
     except (ValueError, OSError) as exc:
         # One line, no traceback: bad input is the user's to fix, not a crash.
         msg = " ".join(str(exc).split()) or type(exc).__name__

@@ -36,6 +36,13 @@ class EffectSizeTables(NamedTuple):
 
 # --------------------------------------------------------------------------- options
 
+# The baseline is one phase (or every phase with one label): the nonoverlap and
+# trend metrics compare later points with one baseline, and a pooled baseline
+# would mix pre- and post-treatment levels in an ABAB design.
+_POOLED_BASELINE = ("contrast {item!r}: pooling ('+') is allowed on the comparison side only, e.g. 'A:B+C'; "
+                    "the baseline is one phase label (a label such as 'A' takes every phase with that label)")
+
+
 def _parse_contrasts(contrast, baseline, treatment):
     """Return a list of (name, baseline labels, comparison labels)."""
     if contrast is None:
@@ -51,6 +58,8 @@ def _parse_contrasts(contrast, baseline, treatment):
                 raise ValueError(f"contrast {item!r} must look like 'A:B' (baseline:comparison), "
                                  "'A:C' or 'A:B+C' (B and C pooled)")
             base, comp = item.split(":")
+            if "+" in base:
+                raise ValueError(_POOLED_BASELINE.format(item=item))
             specs.append(((base.strip(),), tuple(c.strip() for c in comp.split("+"))))
     out = []
     for base, comp in specs:
@@ -340,7 +349,9 @@ def effect_sizes(df, *, case: str = "case", phase: str = "phase", session: str =
         One or more contrasts ``"baseline:comparison"``: ``"A:B"`` (the default,
         from ``baseline`` and ``treatment``), ``"A:C"`` (A against a follow-up
         C), or ``"A:B+C"`` (B and C pooled as one comparison phase, in time
-        order).  Any labels are allowed; a label must not contain ``:`` or
+        order).  Pooling is allowed on the comparison side only: the baseline
+        is one label (``"A1+A2:B"`` is refused; a label takes every phase so
+        labelled).  Any labels are allowed; a label must not contain ``:`` or
         ``+`` (use ``baseline``/``treatment`` for such labels).
     metrics : sequence of str or "all", optional
         Names of registered metrics (:func:`scedsim.registry.metric_names`:

@@ -37,9 +37,18 @@ def test_every_lrr_row_of_the_lrr_file_is_mapped_and_agrees():
     for row in rows.itertuples(index=False):
         call = reference_call(row)
         assert call is not None, row.option
+        a, b = reference_data(row)
+        if min(np.min(a), np.min(b)) < 0:
+            # scedsim refuses negative data (issue 16): SingleCaseES's floors turn a negative
+            # mean into a large value of the wrong sign.  Every such row, and only those, raise.
+            with pytest.raises(ValueError, match="LRR needs non-negative data"):
+                ss.lrr(a, b, **call[1])
+            tally[(row.status, "refused: negative data")] += 1
+            continue
         tally[(row.status, compare_reference(row, ss.lrr))] += 1
-    # R's "na" rows (a zero or negative mean left by the truncation) are NaN here too.
-    assert tally == {("ok", "ok"): 13580, ("na", "ok"): 252}, tally
+    # R's "na" rows (a zero mean left by the truncation) are NaN here too.
+    assert tally == {("ok", "ok"): 12408, ("na", "ok"): 64, ("ok", "refused: negative data"): 1172,
+                     ("na", "refused: negative data"): 188}, tally
 
 
 def test_pct_change_rows_are_percent_in_r():
@@ -200,20 +209,27 @@ def test_no_range_check_and_zero_or_negative_means():
     r = ss.lrr([120, 130], [50, 60], scale="percentage", improvement="decrease", bias_correct=False)
     assert r.estimate == math.inf and r.se == math.inf
     assert math.isnan(ss.lrr([120, 130], [50, 60], scale="percentage", improvement="decrease").estimate)
-    # D = 0 (no truncation) with a negative mean: the log is NaN, the SE is not (as R).
-    r = ss.lrr([-3, -1], [2, 4], d_const=0)
-    assert math.isnan(r.estimate) and math.isfinite(r.se)
+    # Negative data are refused (R gives NaN here with D = 0, and a value with truncation).
+    with pytest.raises(ValueError, match="LRR needs non-negative data"):
+        ss.lrr([-3, -1], [2, 4], d_const=0)
+    # The kernel keeps R's arithmetic: D = 0 with a negative mean, the log is NaN, the SE is not.
+    out = np.empty((4, 1))
+    K._lrr_2d(np.array([[-3.0, -1]]), np.array([[2.0, 4]]), 0.0, 0.0, 1.0, True, False, 1.96, out)
+    assert math.isnan(out[0, 0]) and math.isfinite(out[1, 0])
     # Both means 0 without truncation: -inf - (-inf).
     assert math.isnan(ss.lrr([0, 0], [0, 0], d_const=0, bias_correct=False).estimate)
 
 
 def test_pct_change_overflows_to_inf():
-    # A floored negative mean with a huge variance: a bias term of about 6e6.
-    with np.errstate(all="raise"):
-        r = ss.lrr([4, 5, 6], [-1000, 1000, -1000], pct_change=True)
-    assert r.estimate == math.inf and r.ci_upper == math.inf and math.isnan(r.se)
+    # A floored negative mean with a huge variance: a bias term of about 6e6.  The public
+    # function refuses such data; the kernel (and its twin) must still not raise.
+    with pytest.raises(ValueError, match="non-negative"):
+        ss.lrr([4, 5, 6], [-1000, 1000, -1000], pct_change=True)
     out = np.empty((4, 1))
     a, b = np.array([[4.0, 5, 6]]), np.array([[-1000.0, 1000, -1000]])
+    with np.errstate(all="raise"):
+        K._lrr_2d(a, b, 0.0, 1.0, 1.0, True, True, 1.96, out)
+    assert out[0, 0] == math.inf and out[3, 0] == math.inf and math.isnan(out[1, 0])
     K._lrr_2d.twin(a, b, 0.0, 1.0, 1.0, True, True, 1.96, out)   # plain Python: no OverflowError
     assert out[0, 0] == math.inf
 

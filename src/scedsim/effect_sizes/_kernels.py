@@ -1043,17 +1043,56 @@ _tau_bc_2d = kernel(_tau_bc_2d_python)
 
 # --------------------------------------------------------------------------- SMD, LRR
 
+def _smd_moments_python(a, b, r, m, n, f1, f2):
+    """Means and sample variances of row ``r`` of ``a`` and ``b``, each value first
+    multiplied by ``f1`` and then ``f2`` (powers of two: exact).  The variance of a
+    one-point A is NaN, of a one-point B 0."""
+    sa = 0.0
+    for i in range(m):
+        sa += a[r, i] * f1 * f2
+    sb = 0.0
+    for j in range(n):
+        sb += b[r, j] * f1 * f2
+    ma = sa / m
+    mb = sb / n
+    va = 0.0
+    for i in range(m):
+        va += (a[r, i] * f1 * f2 - ma) ** 2
+    vb = 0.0
+    for j in range(n):
+        vb += (b[r, j] * f1 * f2 - mb) ** 2
+    va = va / (m - 1) if m > 1 else np.nan
+    vb = vb / (n - 1) if n > 1 else 0.0
+    return ma, mb, va, vb
+
+
+_smd_moments = kernel(_smd_moments_python)
+
+# Variances outside this range may have overflowed or lost digits to underflow.
+_SMD_SAFE = (1e-280, 1e280)
+
+
 def _smd_2d_python(a, b, pooled, bias_correct, z, out):
     """Within-case standardized mean difference (Gingerich 1984; Busk & Serlin 1992).
 
     Fields of ``out``: estimate, se, ci_lower, ci_upper (Wald).  A zero SD, or the
     baseline SD with the correction at m = 2 (J = 0), gives NaN.
+
+    The SMD is scale-free, but its squares are not: data near 1e154 overflow
+    them and data near 1e-162 underflow them.  A row whose variances leave the
+    safe range (or are 0) is therefore computed again with its values
+    multiplied by a power of two that brings its largest magnitude near 1.
+    That is exact, so the value does not depend on the scale; rows in the
+    ordinary range take the plain formula unchanged.
     """
     rows, m = a.shape
     n = b.shape[1]
     nu = (m + n - 2) if pooled else (m - 1)
     j_corr = (1.0 - 3.0 / (4.0 * nu - 1.0)) if bias_correct else 1.0
+    lo = _SMD_SAFE[0]
+    hi = _SMD_SAFE[1]
     for r in range(rows):
+        # The plain formula first (inline: the ordinary case stays as fast as it was).
         sa = 0.0
         for i in range(m):
             sa += a[r, i]
@@ -1070,6 +1109,17 @@ def _smd_2d_python(a, b, pooled, bias_correct, z, out):
         for j in range(n):
             vb += (b[r, j] - mb) ** 2
         vb = vb / (n - 1) if n > 1 else 0.0
+        if not (lo < va < hi) or not (vb == 0.0 or lo < vb < hi):
+            big = 0.0
+            for i in range(m):
+                big = max(big, abs(a[r, i]))
+            for j in range(n):
+                big = max(big, abs(b[r, j]))
+            # Two factors 2^h1 2^h2 = 2^-e: each stays finite even where 2^-e alone
+            # would overflow (subnormal data) or be subnormal (data near the maximum).
+            e = math.frexp(big)[1] if big > 0.0 else 0
+            h1 = -e // 2
+            ma, mb, va, vb = _smd_moments(a, b, r, m, n, math.ldexp(1.0, h1), math.ldexp(1.0, -e - h1))
         if pooled:
             s2 = ((m - 1) * (va if m > 1 else 0.0) + (n - 1) * vb) / nu
             v1 = 1.0 / m + 1.0 / n

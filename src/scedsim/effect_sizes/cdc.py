@@ -12,7 +12,7 @@ import numpy as np
 from .._numba import kernel
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases
+from .._validation import check_choice, check_magnitude, phases
 from ..registry import KernelCase, Metric, Reference, TestSpec, register, register_test
 from ._kernels import _EPS, _dot_sign, _exact_values, _two_prod
 
@@ -558,6 +558,8 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
         raise ValueError(f"decision='table' is Fisher et al.'s table for alpha = .05; got alpha={alpha!r} "
                          "(use decision='binomial' for another level)")
     A, B, is_1d = phases(a, b, improvement, min_a=2, metric="CDC (its baseline SD)")
+    # Its exact line comparisons square the data: beyond ~1e140 they overflow or underflow.
+    check_magnitude("CDC", A, B)
     m, n = A.shape[1], B.shape[1]
     _check_length(m, n)
     if decision == "binomial":

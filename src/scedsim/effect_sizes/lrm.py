@@ -10,7 +10,7 @@ import numpy as np
 from .._numba import kernel
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
+from .._validation import check_choice, check_nonnegative, phases, z_for
 from ..registry import KernelCase, Metric, Reference, register
 # Direct names: a twin resolves them to the helpers' own twins.
 from ._kernels import _insertion_sort, _sorted_median
@@ -101,9 +101,10 @@ def lrm(a, b, *, improvement: str = "increase", delta_method: bool = False, conf
 
     Notes
     -----
-    No truncation is applied (as SingleCaseES): a negative value makes the
-    estimate NaN, a zero median makes it infinite, and L = 0 makes the
-    default SE infinite.
+    Negative data are refused (ValueError): a log ratio needs non-negative
+    outcomes (SingleCaseES returns NaN, or a value when the medians happen to
+    be positive).  No truncation is applied (as SingleCaseES): a zero median
+    makes the estimate infinite, and L = 0 makes the default SE infinite.
 
     References
     ----------
@@ -132,6 +133,7 @@ def lrm(a, b, *, improvement: str = "increase", delta_method: bool = False, conf
     z = z_for(confidence)
     # A log ratio of the raw medians: the data are not negated.
     A, B, is_1d = phases(a, b, "increase", min_a=2, min_b=2, metric="LRM")
+    check_nonnegative("LRM", A, B, is_1d)
     sign = 1.0 if improvement == "increase" else -1.0
     out = np.empty((4, A.shape[0]))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -154,6 +156,6 @@ register(Metric(
                           "delta_method=FALSE;confidence=0.95"),),
     # A log ratio of medians of data centred at 0 has no meaningful target.
     limit=lambda q, o: math.nan,
-    undefined="LRM not defined: a negative value, or a median or interval bound of 0",
+    undefined="LRM not defined: a median or interval bound of 0",
     kernels=(KernelCase("lrm", _lrm_2d, 4, lambda m, n: _args(m, n, False, 1.0, 1.959963984540054)),
              KernelCase("lrm-delta-decrease", _lrm_2d, 4, lambda m, n: _args(m, n, True, -1.0, 1.644853626951472)))))

@@ -7,7 +7,7 @@ import numpy as np
 
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
+from .._validation import check_choice, check_magnitude, check_nonnegative, phases, z_for
 from ..registry import KernelCase, Metric, Reference, register
 from . import _kernels as K
 
@@ -185,7 +185,8 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", scale: str =
     ------
     ValueError
         For an unknown ``kind`` or ``scale``, ``intervals`` or
-        ``observation_length`` that is not positive, or a negative ``d_const``.
+        ``observation_length`` that is not positive, a negative ``d_const``,
+        or a negative data value.
 
     Notes
     -----
@@ -197,11 +198,13 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", scale: str =
     ``bias_correct=False`` the estimate ln M_B - ln M_A needs no variance and
     is returned.
 
-    No range check is made, as in SingleCaseES: a value above 100 (or 1) gives
+    Negative data are refused (ValueError): a log ratio of means needs
+    non-negative outcomes, and SingleCaseES's truncation floor would turn a
+    negative mean into a large value of the wrong sign.  Otherwise no range
+    check is made, as in SingleCaseES: a value above 100 (or 1) gives
     a negative complement, which the truncation floors.  A phase mean of 0
     after truncation (D = inf, or D = 0 with a zero mean) makes ln M_p = -inf:
-    the estimate is then +-inf without the bias correction and NaN with it; a
-    negative mean with D = 0 makes it NaN.  With ``pct_change`` a floored
+    the estimate is then +-inf without the bias correction and NaN with it.  With ``pct_change`` a floored
     negative mean can make exp(R) overflow to +inf.
 
     References
@@ -263,6 +266,8 @@ def lrr(a, b, *, improvement: str = "increase", kind: str = "lrri", scale: str =
     z = z_for(confidence)
     # The ratio is of the raw means, so the data are not negated here.
     A, B, is_1d = phases(a, b, "increase", metric="LRR")
+    check_nonnegative("LRR", A, B, is_1d)
+    check_magnitude("LRR", A, B)
     flip = (kind == "lrri") != (improvement == "increase")
     # A bounded scale turns the other way by its complement, an unbounded one by the sign.
     complement = _LRR_BOUNDED.get(scale, 0.0) if flip else 0.0

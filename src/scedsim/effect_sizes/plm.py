@@ -15,7 +15,7 @@ from .._brent import brent_next, brent_state, brent_update
 from .._numba import kernel
 from .._results import EffectSize
 from .._threads import run_rows
-from .._validation import check_choice, phases
+from .._validation import check_choice, check_confidence, check_magnitude, phases
 from ..registry import KernelCase, Metric, Reference, TestSpec, register, register_test
 
 __all__ = ["plm", "PLMResult", "Coefficient"]
@@ -806,14 +806,10 @@ def plm(a, b, *, model: str = "W", ar: int = 0, improvement: str = "increase", t
     if isinstance(ar, (bool, np.bool_)) or not isinstance(ar, numbers.Integral) or int(ar) not in (0, 1):
         raise ValueError(f"ar must be 0 (OLS) or 1 (AR(1) errors), got {ar!r}")
     ar = int(ar)
-    try:
-        c = float(confidence)
-    except (TypeError, ValueError):
-        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
-    if not 0.0 < c < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    c = check_confidence(confidence)
     # The fit is of the raw data: only the oriented summary follows the direction.
     A, B, is_1d = phases(a, b, "increase", min_a=2, min_b=2, metric="PLM")
+    check_magnitude("PLM", A, B)
     check_choice("improvement", improvement, ("increase", "decrease"))
     m, n = A.shape[1], B.shape[1]
     if m + n <= 4:

@@ -9,7 +9,7 @@ import numpy as np
 from .._numba import kernel
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
+from .._validation import check_choice, check_magnitude, phases, z_for
 from ..registry import KernelCase, Metric, Reference, register
 from ._kernels import _mean_var  # a direct name: the twin resolves it to the helper's twin
 
@@ -131,6 +131,7 @@ def pogo(a, b, *, goal, improvement: str = "increase", confidence: float = 0.95)
     z = z_for(confidence)
     # The goal is on the scale of the raw data: they are not negated.
     A, B, is_1d = phases(a, b, "increase", metric="PoGO")
+    check_magnitude("PoGO", A, B)
     g = _goals(goal, A.shape[0], is_1d)
     out = np.empty((4, A.shape[0]))
     with np.errstate(divide="ignore", invalid="ignore"):

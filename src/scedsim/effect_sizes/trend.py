@@ -7,7 +7,7 @@ import numpy as np
 
 from .._results import EffectSize, TauBCResult, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, session_times, z_for
+from .._validation import check_choice, check_magnitude, phases, session_times, z_for
 from ..registry import KernelCase, Metric, Reference, register, unbiased_se_note
 from . import _kernels as K
 from ._limits import nap_limit
@@ -218,6 +218,8 @@ def tau_bc(a, b, *, improvement: str = "increase", kendall: bool = False, pretes
     min_a = 3 if pretest_alpha is not None else 2
     what = "Tau-BC" + (" with a trend pretest" if pretest_alpha is not None else "")
     A, B, is_1d = phases(a, b, improvement, min_a=min_a, min_b=1, metric=what)
+    # The exact tie decisions multiply data by times: beyond ~1e140 they overflow or underflow.
+    check_magnitude("Tau-BC", A, B)
     rows, m = A.shape
     n = B.shape[1]
     t = session_times(times, rows, m, n, metric="Tau-BC",

@@ -21,6 +21,77 @@ __all__ = ["permutation_test", "arrangements", "rank_null_pvalues", "MAX_EXACT"]
 # Exact enumeration up to this many arrangements C(m + n, m); Monte Carlo beyond.
 MAX_EXACT = 200_000
 _ROW_CHUNK_VALUES = 4_000_000  # values per generic batch (rows x arrangements x points)
+# Beyond MAX_EXACT, NAP and Tau stay exact through the rank-sum recursion while its
+# cost per row, (m + n) (n + 1) (2 (m + n) n + 1) additions, stays below this.
+DP_BUDGET = 60_000_000
+
+
+def _dp_cost(m: int, n: int) -> int:
+    return (m + n) * (n + 1) * (2 * (m + n) * n + 1)
+
+
+def _rank_sum_counts(scores: np.ndarray, n: int) -> np.ndarray:
+    """How many n-subsets of ``scores`` (non-negative integers) have each sum.
+
+    The subset-sum recursion behind the exact Wilcoxon rank-sum distribution
+    (Mann & Whitney 1947), here over twice the mid-ranks so that ties are
+    exact: ``counts[s]`` for s = 0..sum of the n largest scores.  Counts are
+    float64 (exact up to 2^53, then relative error ~1e-16).
+    """
+    top = int(np.sort(scores)[::-1][:n].sum())
+    counts = np.zeros((n + 1, top + 1))
+    counts[0, 0] = 1.0
+    for w in scores.tolist():
+        w = int(w)
+        if w == 0:
+            counts[1:] = counts[1:] + counts[:-1]
+        elif w <= top:
+            # Right-hand side first: each score is used at most once.
+            counts[1:, w:] = counts[1:, w:] + counts[:-1, :top + 1 - w]
+    return counts[n]
+
+
+@lru_cache(maxsize=64)
+def _untied_counts(m: int, n: int) -> np.ndarray:
+    out = _rank_sum_counts(2 * np.arange(1, m + n + 1), n)
+    out.flags.writeable = False
+    return out
+
+
+def _perm_u_dp(A: np.ndarray, B: np.ndarray, alt: int, tau: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Exact permutation p-values of NAP/Tau from the rank-sum recursion, one row at a time.
+
+    2U = (sum of twice the mid-ranks of B) - n (n + 1): the exact null of 2U
+    over the C(m + n, m) reassignments (ties included) is that of a sum of n
+    of the pooled twice-mid-ranks, which :func:`_rank_sum_counts` counts.
+    Gives the same p-values as enumerating the arrangements.
+    """
+    rows, m = A.shape
+    n = B.shape[1]
+    p = np.empty(rows)
+    stat = np.empty(rows)
+    for r in range(rows):
+        pooled = np.concatenate([A[r], B[r]])
+        # Twice the mid-ranks: integers (lo + hi for a tie group at positions lo..hi, 1-based).
+        order = np.sort(pooled)
+        lo = np.searchsorted(order, pooled, side="left") + 1
+        hi = np.searchsorted(order, pooled, side="right")
+        r2 = (lo + hi).astype(np.int64)
+        tied = np.unique(pooled).size < pooled.size
+        counts = _rank_sum_counts(r2, n) if tied else _untied_counts(m, n)
+        obs = int(r2[m:].sum())
+        total = counts.sum()
+        n_ge = counts[obs:].sum()
+        n_le = counts[:obs + 1].sum()
+        if alt == 0:
+            p[r] = n_ge / total
+        elif alt == 1:
+            p[r] = n_le / total
+        else:
+            p[r] = min(1.0, 2.0 * min(n_ge, n_le) / total)
+        nap = (obs - n * (n + 1)) / (2.0 * m * n)
+        stat[r] = 2.0 * nap - 1.0 if tau else nap
+    return stat, p
 
 
 def _byte_budget_cache(max_bytes: int):
@@ -184,7 +255,10 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
     rank-sum test: rows without ties use a null table computed once per (m, n);
     rows with ties enumerate their own arrangements in a numba kernel.  Other
     statistics are computed over every arrangement with batched calls (values
-    keep their time order within each phase).
+    keep their time order within each phase).  Beyond ``max_exact``
+    arrangements, NAP and Tau use the exact recursion for the rank-sum
+    distribution (over twice the mid-ranks, so ties stay exact) instead of
+    Monte Carlo.
 
     Parameters
     ----------
@@ -199,11 +273,16 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
         ``"greater"`` is the direction of improvement; two-sided doubles the
         smaller one-sided p (capped at 1).
     method : {"auto", "exact", "monte_carlo"}
-        ``"auto"``: exact when C(m + n, m) <= ``max_exact``.
+        ``"auto"``: exact when C(m + n, m) <= ``max_exact``; for ``"nap"`` and
+        ``"tau"`` also beyond, through the rank-sum recursion, while it is
+        affordable (:data:`DP_BUDGET`), e.g. 12 + 12 or 30 + 30 points.  The
+        result's ``method`` says which was used.
     n_resamples : int
         Monte Carlo resamples; p = (1 + count) / (1 + R).
     rng : numpy.random.Generator or int, optional
-        Seed for the Monte Carlo form; results depend only on it.
+        Seed for the Monte Carlo form; results depend only on it.  Without
+        one the generator is seeded by the data, so repeated calls on the same
+        data give the same p-value.
     return_distribution : bool
         Attach the statistic over the reference set (exact: every arrangement,
         in :func:`arrangements` order; Monte Carlo: the resamples).
@@ -257,6 +336,11 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
     rows, m = A.shape
     n = B.shape[1]
     k_total = math.comb(m + n, m)
+    rank_fast = name in ("nap", "tau") and not options and not return_distribution
+    if rank_fast and method != "monte_carlo" and k_total > max_exact and _dp_cost(m, n) <= DP_BUDGET:
+        # Too many arrangements to enumerate, but the rank-sum recursion is exact and cheap.
+        stat, p = _perm_u_dp(A, B, ALT_CODES[alternative], name == "tau")
+        return _pack(stat, p, k_total, 1.0 / k_total, "exact", alternative, None, is_1d)
     exact = method == "exact" or (method == "auto" and k_total <= max_exact)
     if exact and k_total > 50 * max_exact:
         raise ValueError(f"{k_total} arrangements are too many to enumerate; use method='monte_carlo'")
@@ -283,7 +367,12 @@ def permutation_test(a, b, *, statistic="nap", improvement: str = "increase", al
     r_count = int(n_resamples)
     if r_count < 1:
         raise ValueError(f"n_resamples must be positive, got {n_resamples}")
-    g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        g = rng
+    else:
+        # Without a seed the generator is seeded by the data, so the same data always
+        # give the same p-value (a fresh random seed gave a different one per call).
+        g = np.random.default_rng(rng) if rng is not None else data_rng(A, B)
     observed = f(A, B)
 
     def random_positions(rows_):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_choice, phases
+from .._validation import check_choice, check_int, phases
 from ..registry import TestSpec, register_test
 from ._result import ALTERNATIVES, TestResult, count_extreme, pvalue_from_counts
 from ._stats import statistic_function
@@ -41,8 +41,8 @@ def admissible_starts(n_time: int, min_phase: int) -> np.ndarray:
     >>> admissible_starts(7, 2).tolist()
     [2, 3, 4, 5]
     """
-    if min_phase < 1:
-        raise ValueError(f"min_phase must be at least 1, got {min_phase}")
+    min_phase = check_int("min_phase", min_phase, 1)
+    n_time = check_int("n_time", n_time, 0)
     starts = np.arange(min_phase, n_time - min_phase + 1)
     if starts.size == 0:
         raise ValueError(f"a series of {n_time} points cannot keep {min_phase} points in each phase")
@@ -131,7 +131,7 @@ def randomization_test(a, b, *, statistic="mean_diff", improvement: str = "incre
     A, B, is_1d = phases(a, b, improvement, metric="randomization test")
     m = A.shape[1]
     y = np.concatenate([A, B], axis=1)
-    starts = admissible_starts(y.shape[1], int(min_phase))
+    starts = admissible_starts(y.shape[1], check_int("min_phase", min_phase, 1))
     if m not in starts:
         raise ValueError(f"the observed baseline of {m} points is not admissible with min_phase={min_phase}")
     null = _split_stats(y, starts, f)
@@ -245,7 +245,7 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
     scale = max(float(np.abs(y).max()) for y in series)
 
     if scheme == "marascuilo_busk":
-        starts = [admissible_starts(y.shape[1], int(min_phase)) for y in series]
+        starts = [admissible_starts(y.shape[1], check_int("min_phase", min_phase, 1)) for y in series]
         for k, (s, m) in enumerate(zip(starts, observed_m)):
             if m not in s:
                 raise ValueError(f"case {k + 1}: the observed baseline of {m} points is not admissible "
@@ -271,7 +271,7 @@ def multiple_baseline_test(cases, *, statistic="mean_diff", improvement: str = "
             if tier_starts is None or len(tier_starts) != n_cases:
                 raise ValueError("scheme 'koehler_levin' needs tier_starts: one set of baseline lengths per tier")
             tiers = [np.asarray(sorted(set(int(v) for v in t))) for t in tier_starts]
-            allowed = set(admissible_starts(series[0].shape[1], int(min_phase)).tolist())
+            allowed = set(admissible_starts(series[0].shape[1], check_int("min_phase", min_phase, 1)).tolist())
             for k, t in enumerate(tiers):
                 bad = sorted(set(t.tolist()) - allowed)
                 if bad:
@@ -376,6 +376,7 @@ def abab_test(phases_, *, statistic="mean_diff", improvement: str = "increase", 
             raise ValueError(f"phase {k + 1} must be 1-D")
         oriented.append(A[0])
     lengths = tuple(len(p) for p in oriented)
+    min_phase = check_int("min_phase", min_phase, 1)
     y = np.concatenate(oriented)
     n_time = y.size
     if min(lengths) < min_phase:
@@ -461,7 +462,7 @@ def multiple_baseline_pvalues(y, baseline_lengths, *, statistic="mean_diff", imp
     if tier_starts is not None or scheme == "koehler_levin":
         return _tier_pvalues(y, baseline_lengths, f, min_phase, alternative, combine, max_arrangements,
                              n_resamples, rng, scheme, tier_starts)
-    starts = admissible_starts(n_time, int(min_phase))
+    starts = admissible_starts(n_time, check_int("min_phase", min_phase, 1))
     total = starts.size ** n_cases
     monte_carlo = total > max_arrangements
     obs_idx = []
@@ -508,7 +509,7 @@ def _data_rng(y, rng):
 def _tier_sets(tier_starts, n_cases: int, n_time: int, min_phase: int) -> list[np.ndarray]:
     if tier_starts is None or isinstance(tier_starts, str) or len(tier_starts) != n_cases:
         raise ValueError(f"tier_starts must hold one set of baseline lengths per case ({n_cases}), got {tier_starts!r}")
-    allowed = set(admissible_starts(n_time, int(min_phase)).tolist())
+    allowed = set(admissible_starts(n_time, check_int("min_phase", min_phase, 1)).tolist())
     tiers = [np.asarray(sorted({int(v) for v in t})) for t in tier_starts]
     for k, t in enumerate(tiers):
         bad = sorted(set(t.tolist()) - allowed)

@@ -50,6 +50,10 @@ class Contrast:
         if not isinstance(text, str) or ":" not in text:
             raise ValueError(f"a contrast looks like 'A:B', 'A:C' or 'A:B+C', got {text!r}")
         base, comp = text.split(":", 1)
+        if "+" in base:
+            raise ValueError(f"contrast {text!r}: pooling ('+') is allowed on the comparison side only, "
+                             "e.g. 'A:B+C'; the baseline is one phase label ('A' takes every A phase, "
+                             "'A1' the first)")
         parts = tuple(p.strip() for p in comp.split("+") if p.strip())
         if not base.strip() or not parts:
             raise ValueError(f"a contrast looks like 'A:B', 'A:C' or 'A:B+C', got {text!r}")

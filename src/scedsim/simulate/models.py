@@ -59,6 +59,7 @@ single-case designs. *Multivariate Behavioral Research*, 53(4), 574-593.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -132,9 +133,30 @@ def _check_params(name: str, params: dict, defaults: dict) -> dict:
     rate = float(p.get("missing_rate", 0.0))
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"missing_rate must be in [0, 1), got {rate}")
+    # Every numeric parameter is checked here, when the study is defined, so that
+    # a bad value stops the run with one message instead of failing each block.
+    for k, default in defaults.items():
+        if isinstance(default, float) and k in p and p[k] is not None:
+            v = p[k]
+            if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, numbers.Real) \
+                    or not math.isfinite(float(v)):
+                raise ValueError(f"model {name!r}: {k} must be a finite number, got {v!r}")
+    if "phi" in defaults and not -1.0 < float(p["phi"]) < 1.0:
+        raise ValueError(f"model {name!r}: phi must lie strictly between -1 and 1 (a stationary AR(1)), "
+                         f"got {p['phi']}")
     for k in ("sd", "case_sd", "effect_sd", "me_sd"):
         if k in p and float(p[k]) < 0:
             raise ValueError(f"{k} must be non-negative, got {p[k]}")
+    for k in ("rate", "dispersion"):
+        if k in defaults and not float(p[k]) > 0:
+            raise ValueError(f"model {name!r}: {k} must be positive, got {p[k]}")
+    if "scale" in defaults and p["scale"] not in ("marginal", "innovation"):
+        raise ValueError(f"model {name!r}: unknown scale {p['scale']!r}; expected 'marginal' or 'innovation'")
+    if "lo" in defaults and not float(p["hi"]) > float(p["lo"]):
+        raise ValueError(f"model {name!r}: the instrument range needs hi > lo, got lo={p['lo']}, hi={p['hi']}")
+    if "improvement" in defaults and p["improvement"] not in ("increase", "decrease"):
+        raise ValueError(f"model {name!r}: unknown improvement {p['improvement']!r}; "
+                         "expected 'increase' or 'decrease'")
     return p
 
 

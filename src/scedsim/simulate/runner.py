@@ -184,6 +184,10 @@ class Study:
             for k, v in grid.items():
                 if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
                     grid[k] = [v]
+                elif not list(v):
+                    # An empty list would cross to no rows, and the run would fall back
+                    # silently on the default value.
+                    raise ValueError(f"grid key {k!r} is an empty list; give it at least one value or remove it")
             keys = list(grid)
             rows = [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
             parts.append(pd.DataFrame(rows if rows else [{}]))
@@ -212,7 +216,11 @@ class Study:
                 if spec.is_test:
                     resolved_options(spec, design)  # tier_starts = "design" needs random starts
             params = self.params_for(row)
-            self.model_for(row).params(params)  # unknown parameter names raise here
+            try:
+                self.model_for(row).params(params)  # unknown names and invalid values raise here
+            except ValueError as exc:
+                shown = ", ".join(f"{k} = {_plain(v)!r}" for k, v in row.items() if not _missing(v))
+                raise ValueError(f"condition {shown or '(defaults)'}: {exc}") from None
             for c in self.contrasts_for(design):
                 for k in range(design.n_cases):
                     design.indices(c, k)
@@ -489,7 +497,9 @@ def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
     old = json.loads(meta.read_text()) if meta.exists() else {}
     # Checks and report options do not change the results: they are kept beside them.
     new = {**old, "fingerprint": fp, "name": study.name, "study": study.describe(),
-           "checks": check_list(study.checks), "report": dict(study.report)}
+           "checks": check_list(study.checks), "report": dict(study.report),
+           # Exact facts for the designs at hand (never assumed from another design).
+           "facts": design_facts(study)}
     _write_atomic(meta, json.dumps(new, indent=1, default=str).encode())
     return out
 
@@ -877,3 +887,139 @@ def load_result(out) -> SimulationResult:
     return SimulationResult(read("summary.csv"), read("conditions.csv"), read("errors.csv"), read("seeds.csv"),
                             read("estimands.csv"), raw, out)
 
+
+
+# --------------------------------------------------------------------------- exact facts
+
+#: Arrangements enumerated per (metric, m, n) for an exact distribution.
+_FACT_ARRANGEMENTS = 50_000
+
+
+def _snap(x: float) -> float:
+    """``x`` as the nearby fraction it is (sums over arrangements leave ~1e-17 residues)."""
+    from fractions import Fraction
+
+    f = Fraction(x).limit_denominator(100_000)
+    return float(f) if abs(float(f) - x) < 1e-12 else x
+
+
+def _fraction_text(x: float) -> str:
+    from fractions import Fraction
+
+    f = Fraction(x).limit_denominator(100_000)
+    if abs(float(f) - x) >= 1e-12:
+        return f"{x:.6g}"
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def _exchangeable_null(study: Study, row: dict) -> bool:
+    """Whether a condition generates exchangeable continuous series with no effect:
+    normal errors, phi = 0, no level, slope, trend, random effect, missing values
+    or outliers, and a fixed design.  Only there do the rank facts below hold
+    (ties, autocorrelation or an effect change them)."""
+    from .models import NormalAR1
+
+    model = study.model_for(row)
+    if type(model) is not NormalAR1 or study.design_for(row).is_random:
+        return False
+    p = model.params(study.params_for(row))
+    zero = ("phi", "level", "slope", "trend", "effect_sd", "missing_rate", "outlier_rate")
+    # With no noise at all every value is tied: the rank facts need continuous data.
+    noisy = float(p.get("sd", 0.0)) > 0.0 or float(p.get("me_sd", 0.0)) > 0.0
+    return noisy and all(float(p.get(k, 0.0)) == 0.0 for k in zero)
+
+
+def _rank_distribution(entry, options: dict, m: int, n: int):
+    """Values of a rank-based metric over every equally likely arrangement of m + n
+    distinct values (every ordering where the metric depends on time order), or None."""
+    from ..inference.permutation import arrangements
+
+    total = m + n
+    if entry.time_ordered:
+        if math.factorial(total) > _FACT_ARRANGEMENTS:
+            return None
+        perms = np.array(list(itertools.permutations(range(1, total + 1))), dtype=np.float64)
+        a, b = perms[:, :m], perms[:, m:]
+    else:
+        if math.comb(total, m) > _FACT_ARRANGEMENTS:
+            return None
+        idx_a, idx_b = arrangements(total, m)
+        a, b = idx_a + 1.0, idx_b + 1.0
+    try:
+        return np.asarray(entry.estimates(np.ascontiguousarray(a), np.ascontiguousarray(b), "increase",
+                                          **dict(options)), dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+
+
+def design_facts(study: Study) -> list[dict]:
+    """Exact small-sample facts for the study's own designs, as ``[[check]]`` tables.
+
+    For every condition that generates exchangeable continuous series with no
+    effect (see :func:`_exchangeable_null`), every contrast whose phases have
+    the same lengths m and n in every case, and every rank-based metric, the
+    exact mean and the probability of its most extreme value come from the
+    C(m + n, m) equally likely arrangements of the ranks (every ordering for a
+    time-ordered metric), e.g. E[PND] = 1/(m + 1), E[IRD] = 11/30 and
+    P(IRD = 1) = 1/35 for 3 + 4 points.  For a rule ``test <= alpha`` on a
+    per-case test with an exact null (the permutation test of NAP), the rule's
+    exact Type I error is the share of arrangements whose p-value is at most
+    alpha.  Nothing is assumed about the design: a design or metric for which
+    the enumeration is too long gets no fact.
+
+    References
+    ----------
+    Edgington, E. S., & Onghena, P. (2007). *Randomization tests* (4th ed.).
+    Chapman & Hall/CRC.
+    """
+    facts: list[dict] = []
+    conds = study.conditions
+    cache: dict = {}
+    for row in conds.to_dict("records"):
+        if not _exchangeable_null(study, row):
+            continue
+        where = " and ".join(f"`{k}`.isna()" if _missing(v) else f"`{k}` == {_plain(v)!r}"
+                             for k, v in row.items())
+        design = study.design_for(row)
+        tag = f"{design.describe()}"
+        for c in study.contrasts_for(design):
+            sizes = _equal_sizes(design, c)
+            if sizes is None:
+                continue
+            m, n = sizes
+            for spec in study.specs:
+                base = dict(where=where, contrast=str(c), metric=spec.label)
+                if spec.is_test:
+                    if spec.across or spec.entry.null_pvalues is None:
+                        continue
+                    null = spec.entry.null_pvalues(spec.options, m, n)
+                    if null is None:
+                        continue
+                    for rule in study.rule_list:
+                        if rule.inner is not None or rule.metric != spec.label or rule.op not in ("<=", "<"):
+                            continue
+                        hit = null <= rule.value + 1e-12 if rule.op == "<=" else null < rule.value - 1e-12
+                        p0 = float(np.mean(hit))
+                        facts.append(dict(base, name=f"Type I error of {rule.text} = {_fraction_text(p0)} "
+                                                     f"({tag}, {c}: m = {m}, n = {n})",
+                                          measure="rejection_rate", rule=rule.text, expected=p0))
+                    continue
+                if not spec.entry.rank:
+                    continue
+                key = (spec.name, tuple(sorted(spec.options.items())), m, n)
+                if key not in cache:
+                    cache[key] = _rank_distribution(spec.entry, spec.options, m, n)
+                vals = cache[key]
+                if vals is None or not np.isfinite(vals).any():
+                    continue
+                ok = vals[np.isfinite(vals)]
+                mean = _snap(float(ok.mean()))
+                facts.append(dict(base, name=f"E[{spec.label}] = {_fraction_text(mean)} ({tag}, {c}: m = {m}, "
+                                             f"n = {n})", measure="mean", expected=mean))
+                if spec.discrete and ok.size == vals.size:
+                    top = float(np.round(ok.max(), 10))
+                    p_top = float(np.mean(np.round(ok, 10) == top))
+                    facts.append(dict(base, name=f"P({spec.label} = {_fraction_text(top)}) = "
+                                                 f"{_fraction_text(p_top)} ({tag}, {c}: m = {m}, n = {n})",
+                                      measure="probability", at=top, expected=p_top))
+    return facts
