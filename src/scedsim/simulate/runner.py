@@ -24,7 +24,8 @@ from .design import Contrast, Design
 from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
 from .checks import check_list
-from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
+from .measures import COLUMNS as MEASURE_COLUMNS
+from .measures import add_stats, block_stats, count_values, measures_table, parse_rules
 from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
@@ -625,7 +626,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
 def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
     cond_df = study.conditions
     cond_cols = list(cond_df.columns)
-    rows, cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], [], list(estimand_errors), [], [], []
+    cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], list(estimand_errors), [], [], []
+    totals, statuses = [], []
     for i, row in enumerate(conds):
         total: dict = {}
         n_err = 0
@@ -645,31 +647,57 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
         failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
         status = "failed" if failed else "ok"
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
-        measures = measures_from_stats(total, estimands.get(i, {}))
-        if not measures:
-            # Every block failed: still one row per metric, saying n = 0.
-            design = study.design_for(row)
-            measures = [dict(contrast=str(c), metric=s.label, scope="case", measure="n", estimand="", at=np.nan,
-                             rule="", value=0.0, mcse=0.0) for c in study.contrasts_for(design) for s in study.specs]
-        for m in measures:
-            rows.append({**row, **m, "status": status})
-        for m in _min_pvalues(study, row) + _null_probabilities(study, row):
-            rows.append({**row, **m, "status": status})
+        totals.append(total)
+        statuses.append(status)
+        key = condition_key(row)
         for j in range(study.n_blocks):
             seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed),
-                                  spawn_key=f"{condition_key(row)},{j}", reps=study.block_reps(j)))
+                                  spawn_key=f"{key},{j}", reps=study.block_reps(j)))
         for (c, label, level), e in estimands.get(i, {}).items():
             est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
-    summary = pd.DataFrame(rows)
-    if len(summary):
-        order = cond_cols + ["contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value",
-                             "mcse", "status"]
-        summary = summary[order]
+    # Every condition's measures in one vectorised pass, then per condition its rows
+    # followed by the rows that depend only on its design (computed once per design).
+    measured, owner = measures_table(totals, [estimands.get(i, {}) for i in range(len(conds))])
+    bounds = np.searchsorted(owner, np.arange(len(conds) + 1))
+    cols = {c: [] for c in MEASURE_COLUMNS}
+    where, by_design = [], {}
+    for i, row in enumerate(conds):
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        if hi > lo:
+            for c in MEASURE_COLUMNS:
+                cols[c].extend(measured[c][lo:hi])
+        else:
+            # Every block failed: still one row per metric, saying n = 0.
+            design = study.design_for(row)
+            for c in study.contrasts_for(design):
+                for sp in study.specs:
+                    _append(cols, dict(contrast=str(c), metric=sp.label, scope="case", measure="n", estimand="",
+                                       at=np.nan, rule="", value=0.0, mcse=0.0))
+        dkey = (str(_given(row, "design", study.design)), int(_given(row, "n_cases", study.n_cases)),
+                _given(row, "model", None) is None)
+        if dkey not in by_design:
+            by_design[dkey] = _min_pvalues(study, row) + _null_probabilities(study, row)
+        for m in by_design[dkey]:
+            _append(cols, m)
+        where.extend([i] * (len(cols["value"]) - len(where)))
+    if where:
+        where = np.asarray(where, dtype=np.int64)
+        summary = cond_df.iloc[where].reset_index(drop=True)
+        extra = pd.DataFrame(cols)
+        extra["status"] = np.asarray(statuses, dtype=object)[where]
+        summary = pd.concat([summary, extra], axis=1)
+    else:
+        summary = pd.DataFrame()
     errors = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
                                              "location"])
     raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
     return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
                             pd.DataFrame(est_rows), raw, out)
+
+
+def _append(cols: dict, row: dict) -> None:
+    for c in MEASURE_COLUMNS:
+        cols[c].append(row[c])
 
 
 def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
