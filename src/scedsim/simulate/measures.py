@@ -15,7 +15,8 @@ import numpy as np
 
 from .._numba import kernel
 
-__all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats", "measures_table"]
+__all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats", "measures_table",
+           "chunk_stats", "fold_stats"]
 
 _RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*(\[[^\]]*\])?)(\.(?P<field>estimate|se|ci_lower|ci_upper))?"
                    r"\s*(?P<op>>=|<=|>|<|==|!=)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -285,6 +286,98 @@ def add_stats(total: dict, block: dict) -> dict:
             else:
                 tot[k] = tot.get(k, 0) + v
     return total
+
+
+# Float sums of a block: added across blocks in block order (fold_stats), never regrouped,
+# so that a study's numbers do not depend on how its blocks were chunked.
+_SUM_ARRAYS = ("s1", "s2", "s3", "s4")
+_SUM_SCALARS = ("w1", "w2")
+_SUMS = _SUM_ARRAYS + _SUM_SCALARS
+
+
+def chunk_stats(blocks) -> dict:
+    """A chunk's statistics, reduced for the trip back to the parent.
+
+    Parameters
+    ----------
+    blocks : sequence of (int, dict)
+        ``(block index, block_stats(...))`` of the chunk's successful blocks.
+
+    Returns
+    -------
+    dict
+        ``counts``: the counts (n, valid values, coverage, value counts, rule counts)
+        added over the blocks, which is exact in any order; ``sums``: one row per
+        block (``index``) of every key's float power sums and interval widths, laid
+        out as ``layout`` says, for :func:`fold_stats` to add in block order.
+    """
+    blocks = sorted(blocks, key=lambda t: t[0])
+    counts: dict = {}
+    layouts, rows = [], []
+    for _, block in blocks:
+        add_stats(counts, {key: {k: v for k, v in st.items() if k not in _SUMS} for key, st in block.items()})
+        layouts.append(tuple((key, int(np.size(st["n"])), "w1" in st) for key, st in block.items()))
+        parts = []
+        for st in block.values():
+            parts.extend(st[f] for f in _SUM_ARRAYS)
+            parts.append([st.get("w1", 0.0), st.get("w2", 0.0)])
+        rows.append(np.concatenate(parts) if parts else np.empty(0))
+    same = all(lay == layouts[0] for lay in layouts)
+    return {"index": [j for j, _ in blocks], "counts": counts, "layout": layouts[0] if same and layouts else None,
+            "layouts": None if same and layouts else layouts,
+            "sums": np.vstack(rows) if same and rows else rows}
+
+
+def fold_stats(chunks) -> dict:
+    """The added statistics of one condition from its chunks (:func:`chunk_stats`),
+    equal to adding every block's :func:`block_stats` with :func:`add_stats` in block order.
+
+    The float sums of all keys are added as one vector per block, in block order;
+    the counts are added chunk by chunk (integers: exact).
+    """
+    counts: dict = {}
+    for ch in chunks:
+        add_stats(counts, ch["counts"])
+    parts = []
+    for ch in chunks:
+        if ch["layout"] is not None:
+            parts.extend((j, ch["layout"], row) for j, row in zip(ch["index"], ch["sums"]))
+        else:
+            parts.extend(zip(ch["index"], ch["layouts"], ch["sums"]))
+    parts.sort(key=lambda t: t[0])
+    total: dict = {key: dict(st) for key, st in counts.items()}
+    if not parts:
+        return total
+    if all(lay == parts[0][1] for _, lay, _ in parts):
+        acc = parts[0][2].copy()
+        for _, _, row in parts[1:]:
+            acc = acc + row
+        _unpack(total, parts[0][1], acc, first=True)
+        return total
+    # Blocks with different keys or fields (rare): key by key, as add_stats would.
+    for _, lay, row in parts:
+        _unpack(total, lay, row, first=False)
+    return total
+
+
+def _unpack(total: dict, layout, row, first: bool) -> None:
+    """Put a row of float sums laid out as ``layout`` into ``total``: as they are
+    (``first``: the sums of all blocks) or added to what is there."""
+    off = 0
+    for key, n_cols, has_w in layout:
+        st = total[key]
+        for f in _SUM_ARRAYS:
+            v = row[off:off + n_cols]
+            st[f] = v if first or f not in st else st[f] + v
+            off += n_cols
+        for f in _SUM_SCALARS:
+            v = float(row[off])
+            if first:
+                if "n_ci" in st:
+                    st[f] = v
+            elif has_w:
+                st[f] = st.get(f, 0) + v
+            off += 1
 
 
 def _prop(count: int, n: int):

@@ -25,7 +25,7 @@ from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
 from .checks import check_list
 from .measures import COLUMNS as MEASURE_COLUMNS
-from .measures import add_stats, block_stats, count_values, measures_table, parse_rules
+from .measures import block_stats, chunk_stats, count_values, fold_stats, measures_table, parse_rules
 from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
@@ -457,7 +457,8 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{condition_key(row)},{j}",
                                error=type(exc).__name__, message=str(exc),
                                location=f"{frame.filename}:{frame.lineno} in {frame.name}"))
-    return dict(condition=i, chunk=k, blocks=blocks, errors=errors, raw=raw)
+    # Counts added over the chunk's blocks, float sums per block: small, and the parent only adds.
+    return dict(condition=i, chunk=k, stats=chunk_stats(blocks), errors=errors, raw=raw)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -629,12 +630,12 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
     cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], list(estimand_errors), [], [], []
     totals, statuses = [], []
     for i, row in enumerate(conds):
-        total: dict = {}
         n_err = 0
+        parts = []
         for k in range(n_chunks):
             res = chunks[(i, k)]
-            for _, st in sorted(res["blocks"], key=lambda t: t[0]):
-                add_stats(total, st)
+            # A checkpoint written before chunks were reduced holds its blocks' statistics.
+            parts.append(res["stats"] if "stats" in res else chunk_stats(res["blocks"]))
             n_err += len(res["errors"])
             err_rows.extend(res["errors"])
             for j, vals in res["raw"]:
@@ -647,7 +648,7 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
         failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
         status = "failed" if failed else "ok"
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
-        totals.append(total)
+        totals.append(fold_stats(parts))
         statuses.append(status)
         key = condition_key(row)
         for j in range(study.n_blocks):
