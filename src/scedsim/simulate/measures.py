@@ -235,8 +235,8 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
         centre = centre if centre is not None else np.zeros(n_cols)
         sums = np.empty((5, n_cols))
         _power_sums(x2, centre, sums)
-        st = {"n_total": x2.size, "n": sums[0].copy(), "centre": centre,
-              "s1": sums[1].copy(), "s2": sums[2].copy(), "s3": sums[3].copy(), "s4": sums[4].copy()}
+        st = {"n_total": x2.size, "n": sums[0], "centre": centre,
+              "s1": sums[1], "s2": sums[2], "s3": sums[3], "s4": sums[4]}
         ok = ~np.isnan(x2)
         if "ci_lower" in fields_:
             lo = np.asarray(fields_["ci_lower"], dtype=np.float64).reshape(x2.shape)
@@ -266,15 +266,16 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
     return out
 
 
-def add_stats(total: dict, block: dict) -> dict:
-    """Add one block's statistics into ``total`` (in place), in a fixed order."""
+def add_stats(total: dict, block: dict, skip=()) -> dict:
+    """Add one block's statistics into ``total`` (in place), in a fixed order,
+    leaving out the fields named in ``skip``."""
     for key, st in block.items():
         if key not in total:
-            total[key] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in st.items()}
+            total[key] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in st.items() if k not in skip}
             continue
         tot = total[key]
         for k, v in st.items():
-            if k == "centre":
+            if k == "centre" or k in skip:
                 continue
             if k == "dist":
                 dd = tot.setdefault("dist", {})
@@ -315,7 +316,7 @@ def chunk_stats(blocks) -> dict:
     counts: dict = {}
     layouts, rows = [], []
     for _, block in blocks:
-        add_stats(counts, {key: {k: v for k, v in st.items() if k not in _SUMS} for key, st in block.items()})
+        add_stats(counts, block, skip=_SUMS)
         layouts.append(tuple((key, int(np.size(st["n"])), "w1" in st) for key, st in block.items()))
         parts = []
         for st in block.values():

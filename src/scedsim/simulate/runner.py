@@ -386,9 +386,47 @@ def _start_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j, 0))
 
 
+class _Shipped:
+    """A study pickled once in the parent, for parallel tasks: each task then carries
+    a bytes object (copied, not pickled again), and a worker process unpickles the
+    study once, not once per task.  cloudpickle (joblib's) pickles a user's
+    ``__main__`` models and metrics by value, as joblib itself would."""
+
+    __slots__ = ("blob", "digest")
+
+    def __init__(self, study: Study):
+        try:
+            from cloudpickle import dumps  # joblib's dependency: what loky itself pickles with
+        except ImportError:  # pragma: no cover
+            dumps = pickle.dumps
+        self.blob = dumps(study)
+        self.digest = hashlib.sha256(self.blob).hexdigest()
+
+    def __getstate__(self):
+        return self.blob, self.digest
+
+    def __setstate__(self, state):
+        self.blob, self.digest = state
+
+    def get(self) -> Study:
+        study = _UNPICKLED.get(self.digest)
+        if study is None:
+            _UNPICKLED.clear()  # one study per worker process at a time
+            study = _UNPICKLED[self.digest] = pickle.loads(self.blob)
+        return study
+
+
+_UNPICKLED: dict = {}
+
+
+def _study(study) -> Study:
+    return study.get() if isinstance(study, _Shipped) else study
+
+
 def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
     """Estimands of one condition; a failure is returned as an error record, not raised.
     ``code`` is the code fingerprint, computed in the parent process."""
+    study = _study(study)
     design = study.design_for(row)
     params = study.params_for(row)
     key = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
@@ -405,6 +443,7 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) 
 
 
 def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
+    study = _study(study)
     if single_thread:
         from .._threads import get_num_threads, set_num_threads
         before = get_num_threads()
@@ -567,6 +606,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     out = _prepare_out(study, out, resume)
     conds = study.conditions.to_dict("records")
     single = (n_jobs not in (1, None)) or backend is not None
+    # Parallel tasks carry the study pickled once (see _Shipped), not pickled per task.
+    shipped = _Shipped(study) if single else study
 
     # Estimands first: the chunks use them for coverage and as the centre of their sums.
     estimands: dict[int, dict] = {}
@@ -582,7 +623,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         root = str(cache_dir())
         # In the parent: a worker would fingerprint a user's __main__ code as its own.
         codes = {i: study.code_fingerprint(conds[i]) for i in todo}
-        for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root, codes[i]) for i in todo),
+        for i, est, err in _imap((delayed(_estimand_task)(shipped, i, conds[i], root, codes[i]) for i in todo),
                                  n_jobs, backend):
             estimands[i] = est
             if err is not None:
@@ -609,7 +650,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
                     pass  # a damaged file: recompute the chunk
             pending.append((i, k))
     bar = _progress(len(pending), study.name, quiet)
-    tasks = (delayed(_chunk_task)(study, i, conds[i], k, estimands[i], single) for i, k in pending)
+    tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     for res in _imap(tasks, n_jobs, backend):
         key = (res["condition"], res["chunk"])
         chunks[key] = res
