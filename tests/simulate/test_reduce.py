@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from scedsim.simulate.measures import (COLUMNS, Rule, add_stats, block_stats, chunk_stats, fold_stats,
-                                       measures_from_stats, measures_table)
+from scedsim.simulate.measures import (COLUMNS, Rule, StatsFolder, add_stats, block_stats, chunk_stats,
+                                       fold_stats, measures_from_stats, measures_table)
 
 RULES = (Rule.parse("m <= 0.25"), Rule.parse("count(m <= 0.25) >= 2"))
 
@@ -56,6 +56,26 @@ def test_fold_equals_blockwise_add_for_any_chunking(layout):
         for order in (chunks, chunks[::-1]):  # chunks arrive in any order
             got = fold_stats(order)
             _same(got, expected)
+
+
+def test_folder_streams_and_skips_failed_blocks():
+    """A failed block (here block 4) is missing from its chunk; the chunk's range still
+    says where the next one starts.  Early chunks wait; nothing else is kept."""
+    rng = np.random.default_rng(11)
+    blocks = [(j, _block(rng)) for j in range(9) if j != 4]
+    expected: dict = {}
+    for _, st in blocks:
+        add_stats(expected, st)
+    chunks = [chunk_stats([b for b in blocks if lo <= b[0] < lo + 3], lo, min(lo + 3, 9)) for lo in (0, 3, 6)]
+    folder = StatsFolder()
+    folder.add(chunks[2])
+    folder.add(chunks[1])
+    assert sorted(folder.pending) == [3, 6] and folder.acc is None
+    with pytest.raises(ValueError, match="wait for block 0"):
+        folder.result()
+    folder.add(chunks[0])
+    assert not folder.pending and folder.next == 9
+    _same(folder.result(), expected)
 
 
 def test_measures_of_many_conditions_at_once_equal_each_alone():

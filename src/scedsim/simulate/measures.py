@@ -16,7 +16,7 @@ import numpy as np
 from .._numba import kernel
 
 __all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats", "measures_table",
-           "chunk_stats", "fold_stats"]
+           "chunk_stats", "fold_stats", "StatsFolder"]
 
 _RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*(\[[^\]]*\])?)(\.(?P<field>estimate|se|ci_lower|ci_upper))?"
                    r"\s*(?P<op>>=|<=|>|<|==|!=)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -296,89 +296,125 @@ _SUM_SCALARS = ("w1", "w2")
 _SUMS = _SUM_ARRAYS + _SUM_SCALARS
 
 
-def chunk_stats(blocks) -> dict:
+def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dict:
     """A chunk's statistics, reduced for the trip back to the parent.
 
     Parameters
     ----------
     blocks : sequence of (int, dict)
         ``(block index, block_stats(...))`` of the chunk's successful blocks.
+    first, end : int, optional
+        The chunk's range of blocks, ``first <= j < end`` (failed blocks included);
+        default the range of ``blocks``.
 
     Returns
     -------
     dict
         ``counts``: the counts (n, valid values, coverage, value counts, rule counts)
         added over the blocks, which is exact in any order; ``sums``: one row per
-        block (``index``) of every key's float power sums and interval widths, laid
-        out as ``layout`` says, for :func:`fold_stats` to add in block order.
+        block of every key's float power sums and interval widths (0 for a block
+        without intervals), laid out as ``layouts`` says, for :class:`StatsFolder`
+        to add in block order.
     """
     blocks = sorted(blocks, key=lambda t: t[0])
     counts: dict = {}
     layouts, rows = [], []
     for _, block in blocks:
         add_stats(counts, block, skip=_SUMS)
-        layouts.append(tuple((key, int(np.size(st["n"])), "w1" in st) for key, st in block.items()))
+        layouts.append(tuple((key, int(np.size(st["n"]))) for key, st in block.items()))
         parts = []
         for st in block.values():
             parts.extend(st[f] for f in _SUM_ARRAYS)
             parts.append([st.get("w1", 0.0), st.get("w2", 0.0)])
         rows.append(np.concatenate(parts) if parts else np.empty(0))
-    same = all(lay == layouts[0] for lay in layouts)
-    return {"index": [j for j, _ in blocks], "counts": counts, "layout": layouts[0] if same and layouts else None,
-            "layouts": None if same and layouts else layouts,
-            "sums": np.vstack(rows) if same and rows else rows}
+    index = [j for j, _ in blocks]
+    first = (index[0] if index else 0) if first is None else first
+    end = (index[-1] + 1 if index else first) if end is None else end
+    return {"first": first, "end": end, "counts": counts, "layouts": layouts, "sums": rows}
+
+
+class StatsFolder:
+    """Adds one condition's chunks (:func:`chunk_stats`) as they arrive, in any order,
+    to the statistics that adding every block's :func:`block_stats` with
+    :func:`add_stats` in block order gives, value for value.
+
+    Counts are added at once (integers: exact in any order).  Float sums are added
+    in block order: a chunk that arrives before its predecessors waits, so memory
+    holds only the chunks in flight, not one per replication block.  While every
+    block has the same keys, the sums of all keys are added as one vector per block.
+    """
+
+    def __init__(self, start: int = 0):
+        self.counts: dict = {}
+        self.next = start       # the first block not yet added
+        self.pending: dict = {}  # early chunks, by their first block
+        self.layout = None
+        self.acc = None         # the added vector, while every layout is the same
+        self.sums = None        # {key: {field: sum}} once layouts differ
+
+    def add(self, chunk: dict) -> None:
+        add_stats(self.counts, chunk["counts"])
+        self.pending[chunk["first"]] = chunk
+        while self.next in self.pending:
+            ch = self.pending.pop(self.next)
+            for layout, row in zip(ch["layouts"], ch["sums"]):
+                self._fold(layout, row)
+            self.next = ch["end"]
+
+    def _fold(self, layout, row) -> None:
+        if self.sums is None:
+            if self.acc is None:
+                self.layout, self.acc = layout, row.copy()
+                return
+            if layout == self.layout:
+                self.acc = self.acc + row
+                return
+            # Blocks with different keys (rare): from here on key by key.
+            self.sums = {}
+            self._add_keys(self.layout, self.acc)
+            self.acc = None
+        self._add_keys(layout, row)
+
+    def _add_keys(self, layout, row) -> None:
+        off = 0
+        for key, n_cols in layout:
+            st = self.sums.setdefault(key, {})
+            for f in _SUM_ARRAYS:
+                v = row[off:off + n_cols]
+                st[f] = v.copy() if f not in st else st[f] + v
+                off += n_cols
+            for f in _SUM_SCALARS:
+                v = float(row[off])
+                st[f] = v if f not in st else st[f] + v
+                off += 1
+
+    def result(self) -> dict:
+        """The added statistics ``{key: stats}`` (every chunk must have arrived)."""
+        if self.pending:
+            raise ValueError(f"chunks starting at blocks {sorted(self.pending)} wait for block {self.next}")
+        total = {key: dict(st) for key, st in self.counts.items()}
+        if self.sums is None and self.acc is not None:
+            self.sums = {}
+            self._add_keys(self.layout, self.acc)
+            self.acc = None
+        for key, st in (self.sums or {}).items():
+            t = total[key]
+            for f in _SUM_ARRAYS:
+                t[f] = st[f]
+            if "n_ci" in t:  # interval widths, where some block had intervals
+                for f in _SUM_SCALARS:
+                    t[f] = st[f]
+        return total
 
 
 def fold_stats(chunks) -> dict:
-    """The added statistics of one condition from its chunks (:func:`chunk_stats`),
-    equal to adding every block's :func:`block_stats` with :func:`add_stats` in block order.
-
-    The float sums of all keys are added as one vector per block, in block order;
-    the counts are added chunk by chunk (integers: exact).
-    """
-    counts: dict = {}
+    """The added statistics of one condition from all its chunks (:func:`chunk_stats`),
+    given in any order; see :class:`StatsFolder`."""
+    chunks = list(chunks)
+    folder = StatsFolder(min((ch["first"] for ch in chunks), default=0))
     for ch in chunks:
-        add_stats(counts, ch["counts"])
-    parts = []
-    for ch in chunks:
-        if ch["layout"] is not None:
-            parts.extend((j, ch["layout"], row) for j, row in zip(ch["index"], ch["sums"]))
-        else:
-            parts.extend(zip(ch["index"], ch["layouts"], ch["sums"]))
-    parts.sort(key=lambda t: t[0])
-    total: dict = {key: dict(st) for key, st in counts.items()}
-    if not parts:
-        return total
-    if all(lay == parts[0][1] for _, lay, _ in parts):
-        acc = parts[0][2].copy()
-        for _, _, row in parts[1:]:
-            acc = acc + row
-        _unpack(total, parts[0][1], acc, first=True)
-        return total
-    # Blocks with different keys or fields (rare): key by key, as add_stats would.
-    for _, lay, row in parts:
-        _unpack(total, lay, row, first=False)
-    return total
-
-
-def _unpack(total: dict, layout, row, first: bool) -> None:
-    """Put a row of float sums laid out as ``layout`` into ``total``: as they are
-    (``first``: the sums of all blocks) or added to what is there."""
-    off = 0
-    for key, n_cols, has_w in layout:
-        st = total[key]
-        for f in _SUM_ARRAYS:
-            v = row[off:off + n_cols]
-            st[f] = v if first or f not in st else st[f] + v
-            off += n_cols
-        for f in _SUM_SCALARS:
-            v = float(row[off])
-            if first:
-                if "n_ci" in st:
-                    st[f] = v
-            elif has_w:
-                st[f] = st.get(f, 0) + v
-            off += 1
+        folder.add(ch)
+    return folder.result()
 
 
 def _prop(count: int, n: int):

@@ -25,7 +25,7 @@ from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
 from .checks import check_list
 from .measures import COLUMNS as MEASURE_COLUMNS
-from .measures import block_stats, chunk_stats, count_values, fold_stats, measures_table, parse_rules
+from .measures import StatsFolder, block_stats, chunk_stats, count_values, measures_table, parse_rules
 from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
@@ -497,7 +497,9 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
                                error=type(exc).__name__, message=str(exc),
                                location=f"{frame.filename}:{frame.lineno} in {frame.name}"))
     # Counts added over the chunk's blocks, float sums per block: small, and the parent only adds.
-    return dict(condition=i, chunk=k, stats=chunk_stats(blocks), errors=errors, raw=raw)
+    return dict(condition=i, chunk=k, stats=chunk_stats(blocks, first, min(first + study.blocks_per_chunk,
+                                                                              study.n_blocks)),
+                errors=errors, raw=raw)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -637,49 +639,65 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         estimands = {i: {} for i in range(len(conds))}
 
     n_chunks = math.ceil(study.n_blocks / study.blocks_per_chunk)
-    chunks: dict[tuple[int, int], dict] = {}
+    # Chunks are added as they arrive (StatsFolder): memory holds the chunks in
+    # flight, not every chunk of the study.
+    folders = [StatsFolder() for _ in conds]
+    errors: dict[tuple[int, int], list] = {}
+    raw: dict[tuple[int, int], list] = {}
+
+    def take(res, i, k):
+        first = k * study.blocks_per_chunk
+        # A checkpoint written before chunks were reduced holds its blocks' statistics.
+        stats = res["stats"] if "stats" in res else chunk_stats(
+            res["blocks"], first, min(first + study.blocks_per_chunk, study.n_blocks))
+        folders[i].add(stats)
+        errors[(i, k)] = res["errors"]
+        if res["raw"]:
+            raw[(i, k)] = res["raw"]
+
     pending = []
     for i in range(len(conds)):
         for k in range(n_chunks):
             path = _chunk_path(out, i, k) if out else None
             if path is not None and path.exists():
                 try:
-                    chunks[(i, k)] = pickle.loads(path.read_bytes())
-                    continue
+                    res = pickle.loads(path.read_bytes())
                 except (OSError, pickle.UnpicklingError, EOFError):
                     pass  # a damaged file: recompute the chunk
+                else:
+                    take(res, i, k)
+                    continue
             pending.append((i, k))
     bar = _progress(len(pending), study.name, quiet)
     tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     for res in _imap(tasks, n_jobs, backend):
         key = (res["condition"], res["chunk"])
-        chunks[key] = res
         if out is not None:
             _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
+        take(res, *key)
         bar.update(1)
     bar.close()
     elapsed = time.perf_counter() - t_start
-    result = _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors)
+    result = _assemble(study, conds, [f.result() for f in folders], errors, raw, estimands, n_chunks, out,
+                       estimand_errors)
     if out is not None:
         _save(result, out, elapsed)
     return result
 
 
-def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
+def _assemble(study, conds, totals, errors, raw, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
+    """The result tables from each condition's added statistics (``totals``) and the
+    chunks' error records and raw estimates (``{(condition, chunk): list}``)."""
     cond_df = study.conditions
     cond_cols = list(cond_df.columns)
     cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], list(estimand_errors), [], [], []
-    totals, statuses = [], []
+    statuses = []
     for i, row in enumerate(conds):
         n_err = 0
-        parts = []
         for k in range(n_chunks):
-            res = chunks[(i, k)]
-            # A checkpoint written before chunks were reduced holds its blocks' statistics.
-            parts.append(res["stats"] if "stats" in res else chunk_stats(res["blocks"]))
-            n_err += len(res["errors"])
-            err_rows.extend(res["errors"])
-            for j, vals in res["raw"]:
+            n_err += len(errors[(i, k)])
+            err_rows.extend(errors[(i, k)])
+            for j, vals in raw.get((i, k), ()):
                 for (c, label), est in vals.items():
                     reps, ncase = est.shape
                     raw_rows.append(pd.DataFrame({
@@ -689,7 +707,6 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
         failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
         status = "failed" if failed else "ok"
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
-        totals.append(fold_stats(parts))
         statuses.append(status)
         key = condition_key(row)
         for j in range(study.n_blocks):
@@ -730,11 +747,11 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
         summary = pd.concat([summary, extra], axis=1)
     else:
         summary = pd.DataFrame()
-    errors = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
-                                             "location"])
-    raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
-    return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
-                            pd.DataFrame(est_rows), raw, out)
+    errors_df = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
+                                                "location"])
+    raw_df = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
+    return SimulationResult(summary, pd.DataFrame(cond_rows), errors_df, pd.DataFrame(seed_rows),
+                            pd.DataFrame(est_rows), raw_df, out)
 
 
 def _append(cols: dict, row: dict) -> None:
