@@ -538,6 +538,9 @@ def measures_table(stats_list, estimands_list) -> tuple[dict, np.ndarray]:
     where = [None] * len(entries)
     for idx in groups.values():
         res = _group_measures([entries[e] for e in idx], estimands_list)
+        # Python floats (the same values) read faster one at a time than array items.
+        res = {k: ({kk: vv.tolist() for kk, vv in v.items()} if isinstance(v, dict) else v.tolist())
+               for k, v in res.items()}
         for r, e in enumerate(idx):
             where[e] = (res, r)
     cols = {c: [] for c in COLUMNS}
@@ -547,18 +550,17 @@ def measures_table(stats_list, estimands_list) -> tuple[dict, np.ndarray]:
     c_estimand, c_at, c_rule, c_value, c_mcse = (cols["estimand"], cols["at"], cols["rule"], cols["value"],
                                                  cols["mcse"])
 
+    def add(measure, value, mcse, estimand="", at=nan, rule=""):
+        c_measure.append(measure)
+        c_estimand.append(estimand)
+        c_at.append(at)
+        c_rule.append(rule)
+        c_value.append(value)
+        c_mcse.append(mcse)
+
     for e, (i, key, st) in enumerate(entries):
         res, r = where[e]
         start = len(c_value)
-
-        def add(measure, value, mcse, estimand="", at=nan, rule=""):
-            c_measure.append(measure)
-            c_estimand.append(estimand)
-            c_at.append(at)
-            c_rule.append(rule)
-            c_value.append(value)
-            c_mcse.append(mcse)
-
         n = float(res["n"][r])
         add("n", n, 0.0)
         add("valid_share", n / st["n_total"] if st["n_total"] else nan, 0.0)

@@ -442,6 +442,25 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) 
                            location=f"{frame.filename}:{frame.lineno} in {frame.name}")
 
 
+def _code_fingerprints(study: Study, rows) -> list[str]:
+    """``study.code_fingerprint(row)`` of each row, computed once per model: it depends
+    only on the model's type and function and on the study's metrics."""
+    seen: dict = {}
+    out = []
+    for row in rows:
+        model = study.model_for(row)
+        func = getattr(model, "func", None)
+        try:
+            key = (type(model), func)
+            hash(key)
+        except TypeError:  # an unhashable callable: by identity
+            key = (type(model), id(func))
+        if key not in seen:
+            seen[key] = study.code_fingerprint(row)
+        out.append(seen[key])
+    return out
+
+
 def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
     study = _study(study)
     if single_thread:
@@ -624,7 +643,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
 
         root = str(cache_dir())
         # In the parent: a worker would fingerprint a user's __main__ code as its own.
-        codes = {i: study.code_fingerprint(conds[i]) for i in todo}
+        codes = _code_fingerprints(study, [conds[i] for i in todo])
+        codes = dict(zip(todo, codes))
         for i, est, err in _imap((delayed(_estimand_task)(shipped, i, conds[i], root, codes[i]) for i in todo),
                                  n_jobs, backend):
             estimands[i] = est
