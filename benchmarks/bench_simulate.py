@@ -14,14 +14,31 @@ Target: the whole pipeline at >= 50% of the kernels-alone throughput.  Also
 times a 48-condition x 10,000-replication study on all cores (target < 1 min),
 with a cold and a warm estimand cache.
 
+The flagship study (``simulations/seven_point/study.toml``: 111 conditions x
+10,000 replications, eleven metrics, two tests, rules and estimands) is timed
+with one and two workers (issue 15), reporting:
+
+* the study's time with a cold estimand cache, and with a warm one on 1 and 2 workers;
+* the pipeline share: the bare batched generate + metric calls over the same
+  series (the same blocks and seeds, no bookkeeping) / the study's time on one worker
+  (target >= .50), by wall time and by CPU time (steadier on a shared machine);
+* the serial fraction: CPU time of the parent process during the 2-worker run
+  (sending tasks, receiving and adding results, assembling the tables) / the
+  one-worker time (target <= .03, so that 16 workers could give >= 12x);
+* the speed-up at 2 workers;
+* one run on a ``dask.distributed.LocalCluster`` with two worker processes, whose
+  summary must equal the one-worker summary.
+
 Run from the project root::
 
     python benchmarks/bench_simulate.py            # full
     python benchmarks/bench_simulate.py --quick    # smoke run
+    python benchmarks/bench_simulate.py --only flagship --flagship-reps 2000
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -39,9 +56,100 @@ import scedsim as ss
 from scedsim.simulate import Design, Study, get_model, run
 
 HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
 METRICS = ["nap", "tau", "ird", "pnd", "pem", "pand", "pet", "tau_u", "tau_bc"]
 
 
+
+
+def _bare(study) -> tuple[float, float]:
+    """Wall and CPU seconds for the bare pipeline of ``study``: each block's series
+    generated from its own seed and every metric called once per contrast on the whole
+    block (the batched calls the simulator makes), without statistics, summaries or
+    assembly."""
+    from scedsim.simulate.analysis import _call, _take, across_tests, assume_finite
+    from scedsim.simulate.runner import _block_seed
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    for row in study.conditions.to_dict("records"):
+        design = study.design_for(row)
+        model, params = study.model_for(row), study.params_for(row)
+        improvement = study.improvement_for(row)
+        contrasts = study.contrasts_for(design)
+        for j in range(study.n_blocks):
+            y = model.generate(design, params, np.random.default_rng(_block_seed(study, row, j)), study.block_reps(j))
+            with assume_finite():  # as in the simulator, which checks each block once
+                for c in contrasts:
+                    ia, ib = design.indices(c, 0)
+                    a, b = _take(y, ia), _take(y, ib)
+                    for spec in study.specs:
+                        if not spec.across:
+                            _call(spec, a, b, improvement)
+            across_tests(y, design, contrasts, study.specs, improvement)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _timed_run(study, **kw):
+    """Wall time of ``run`` and the CPU time of this (the parent) process during it."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    res = run(study, quiet=True, **kw)
+    return res, time.perf_counter() - w0, time.process_time() - c0
+
+
+def flagship(reps: int | None, quick: bool, dask: bool, cache_dir: str | None = None) -> dict:
+    """Time the seven-point study on 1 and 2 workers (see the module docstring).
+    ``cache_dir``: an estimand cache to use (and fill) instead of an empty one."""
+    from scedsim.simulate.studyfile import load_study
+
+    name = "study_quick.toml" if quick else "study.toml"
+    study, _ = load_study(ROOT / "simulations" / "seven_point" / name)
+    if reps:
+        study = dataclasses.replace(study, n_reps=reps)
+    n_cond = len(study.conditions)
+    print(f"\nflagship study ({name}): {n_cond} conditions x {study.n_reps:,} replications, "
+          f"{len(study.specs)} metrics and tests")
+    out = {"study": name, "conditions": n_cond, "reps": study.n_reps}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = cache_dir or tmp
+        os.environ["SCEDSIM_CACHE_DIR"] = cache
+        small = dataclasses.replace(study, grid=[dict(study.grid[0])], n_reps=10, estimands=False)
+        run(small, n_jobs=1, quiet=True)  # compile or load every kernel once
+        _, cold, _ = _timed_run(study, n_jobs=2)
+        print(f"  2 workers, {'given' if cache_dir else 'cold'} estimand cache  {cold:7.1f} s")
+        one, t1, c1 = _timed_run(study, n_jobs=1)
+        print(f"  1 worker, warm estimand cache    {t1:7.1f} s   ({c1:.1f} s CPU)")
+        two, t2, parent = _timed_run(study, n_jobs=2)
+        print(f"  2 workers, warm estimand cache   {t2:7.1f} s   speed-up {t1 / t2:.2f}x")
+        same = one.summary.equals(two.summary)
+        bare, bare_cpu = _bare(study)
+        share = bare / t1
+        # On a shared machine wall times swing with the load; CPU times of one process much less.
+        print(f"  bare generate + metric calls     {bare:7.1f} s   ({bare_cpu:.1f} s CPU)   pipeline share "
+              f"{share:.2f} by wall time, {bare_cpu / c1:.2f} by CPU time (target >= .50)")
+        print(f"  parent CPU during the 2-worker run {parent:5.2f} s   serial fraction {parent / t1:.3f} of the "
+              f"1-worker wall time, {parent / c1:.3f} of its CPU time (target <= .03)")
+        print(f"  1- and 2-worker summaries identical: {same}")
+        out.update(cold_2_workers=cold, warm_1_worker=t1, warm_1_worker_cpu=c1, warm_2_workers=t2,
+                   speedup_2=t1 / t2, bare=bare, bare_cpu=bare_cpu, pipeline_share=share,
+                   pipeline_share_cpu=bare_cpu / c1, parent_cpu_2_workers=parent, serial_fraction=parent / t1,
+                   serial_fraction_cpu=parent / c1, identical_1_2=same, load_before=load,
+                   load_after=os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
+        if dask:
+            try:
+                from dask.distributed import Client, LocalCluster
+            except ImportError:
+                print("  dask.distributed not installed: no LocalCluster run")
+            else:
+                # Two worker processes of one thread each, like n_jobs=2.
+                with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, Client(cluster):
+                    res, td, pd_cpu = _timed_run(study, n_jobs=-1, backend="dask")
+                same_d = res.summary.equals(one.summary)
+                print(f"  dask LocalCluster, 2 workers     {td:7.1f} s   speed-up {t1 / td:.2f}x, "
+                      f"parent CPU {pd_cpu:.2f} s, summary identical to 1 worker: {same_d}")
+                out.update(dask_2_workers=td, dask_parent_cpu=pd_cpu, dask_identical=same_d)
+    return out
 
 
 def main(argv=None):
@@ -49,7 +157,19 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=50_000, help="replications (x 6 cases) for the throughput runs")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=str(HERE / "results_simulate.json"))
+    ap.add_argument("--only", choices=("throughput", "flagship"), default=None,
+                    help="run only the throughput runs and the 48-condition study, or only the flagship study")
+    ap.add_argument("--flagship-reps", type=int, default=None,
+                    help="replications per condition of the flagship study (default: the study's own)")
+    ap.add_argument("--no-dask", action="store_true", help="skip the dask LocalCluster run")
+    ap.add_argument("--estimand-cache", default=None, metavar="DIR",
+                    help="flagship: use (and fill) this estimand cache instead of an empty one")
     args = ap.parse_args(argv)
+    if args.only == "flagship":
+        res = flagship(args.flagship_reps, args.quick, not args.no_dask, args.estimand_cache)
+        pathlib.Path(args.json).write_text(json.dumps({"flagship": res}, indent=1))
+        print(f"\nwrote {args.json}")
+        return
     reps = 5_000 if args.quick else args.reps
     n_series = reps * 6
     cores = os.cpu_count() or 1
@@ -113,6 +233,8 @@ def main(argv=None):
     print(f"\n48 conditions x {n48:,} replications x 6 cases, n_jobs={cores}:")
     for k, v in timings.items():
         print(f"  {k:22s} {v:6.1f} s   (target < 60 s)")
+    if args.only is None:
+        out["flagship"] = flagship(args.flagship_reps, args.quick, not args.no_dask, args.estimand_cache)
     pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
     print(f"\nwrote {args.json}")
 

@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 71   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent)
+N_OTHER = 72   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent, Edgington)
 Z = 1.959963984540054
 
 
@@ -69,6 +69,15 @@ def _ab(rng, rows=40, m=4, n=3):
 def _ar1_calls(rng):
     u = rng.standard_normal((60, 7))
     return [(u, phi, np.empty_like(u)) for phi in (0.0, 0.6, -0.5, 0.95)]
+
+
+def _irwin_hall_calls(rng):
+    out = []
+    for k in (1, 2, 6, 7, 20):
+        s = np.concatenate([rng.uniform(0, k, 30), np.arange(k + 1.0), [1e-12, k - 1e-12, k / 2.0]])
+        coef = np.array([(-1) ** j * math.comb(k, j) for j in range(k + 1)], dtype=np.float64)
+        out.append((s, k, coef, float(math.factorial(k)), np.empty_like(s)))
+    return out
 
 
 def _row_nanmean_calls(rng):
@@ -547,6 +556,7 @@ CALLS = {
     "scedsim.simulate.analysis._row_nanmean": _row_nanmean_calls,
     "scedsim.simulate.measures._power_sums": _power_sums_calls,
     "scedsim.simulate.measures._few_values": _few_values_calls,
+    "scedsim.inference.combine._irwin_hall": _irwin_hall_calls,
     "scedsim.inference.permutation._perm_u_2d": _perm_calls,
     _kp + "_insertion_sort": _sort_calls,
     _kp + "_sorted_median": _median_calls,

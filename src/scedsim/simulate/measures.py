@@ -15,7 +15,8 @@ import numpy as np
 
 from .._numba import kernel
 
-__all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats"]
+__all__ = ["Rule", "parse_rules", "count_values", "block_stats", "add_stats", "measures_from_stats", "measures_table",
+           "chunk_stats", "fold_stats", "StatsFolder"]
 
 _RULE = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w]*(\[[^\]]*\])?)(\.(?P<field>estimate|se|ci_lower|ci_upper))?"
                    r"\s*(?P<op>>=|<=|>|<|==|!=)\s*(?P<value>[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*$")
@@ -234,8 +235,8 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
         centre = centre if centre is not None else np.zeros(n_cols)
         sums = np.empty((5, n_cols))
         _power_sums(x2, centre, sums)
-        st = {"n_total": x2.size, "n": sums[0].copy(), "centre": centre,
-              "s1": sums[1].copy(), "s2": sums[2].copy(), "s3": sums[3].copy(), "s4": sums[4].copy()}
+        st = {"n_total": x2.size, "n": sums[0], "centre": centre,
+              "s1": sums[1], "s2": sums[2], "s3": sums[3], "s4": sums[4]}
         ok = ~np.isnan(x2)
         if "ci_lower" in fields_:
             lo = np.asarray(fields_["ci_lower"], dtype=np.float64).reshape(x2.shape)
@@ -265,15 +266,16 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
     return out
 
 
-def add_stats(total: dict, block: dict) -> dict:
-    """Add one block's statistics into ``total`` (in place), in a fixed order."""
+def add_stats(total: dict, block: dict, skip=()) -> dict:
+    """Add one block's statistics into ``total`` (in place), in a fixed order,
+    leaving out the fields named in ``skip``."""
     for key, st in block.items():
         if key not in total:
-            total[key] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in st.items()}
+            total[key] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in st.items() if k not in skip}
             continue
         tot = total[key]
         for k, v in st.items():
-            if k == "centre":
+            if k == "centre" or k in skip:
                 continue
             if k == "dist":
                 dd = tot.setdefault("dist", {})
@@ -287,6 +289,134 @@ def add_stats(total: dict, block: dict) -> dict:
     return total
 
 
+# Float sums of a block: added across blocks in block order (fold_stats), never regrouped,
+# so that a study's numbers do not depend on how its blocks were chunked.
+_SUM_ARRAYS = ("s1", "s2", "s3", "s4")
+_SUM_SCALARS = ("w1", "w2")
+_SUMS = _SUM_ARRAYS + _SUM_SCALARS
+
+
+def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dict:
+    """A chunk's statistics, reduced for the trip back to the parent.
+
+    Parameters
+    ----------
+    blocks : sequence of (int, dict)
+        ``(block index, block_stats(...))`` of the chunk's successful blocks.
+    first, end : int, optional
+        The chunk's range of blocks, ``first <= j < end`` (failed blocks included);
+        default the range of ``blocks``.
+
+    Returns
+    -------
+    dict
+        ``counts``: the counts (n, valid values, coverage, value counts, rule counts)
+        added over the blocks, which is exact in any order; ``sums``: one row per
+        block of every key's float power sums and interval widths (0 for a block
+        without intervals), laid out as ``layouts`` says, for :class:`StatsFolder`
+        to add in block order.
+    """
+    blocks = sorted(blocks, key=lambda t: t[0])
+    counts: dict = {}
+    layouts, rows = [], []
+    for _, block in blocks:
+        add_stats(counts, block, skip=_SUMS)
+        layouts.append(tuple((key, int(np.size(st["n"]))) for key, st in block.items()))
+        parts = []
+        for st in block.values():
+            parts.extend(st[f] for f in _SUM_ARRAYS)
+            parts.append([st.get("w1", 0.0), st.get("w2", 0.0)])
+        rows.append(np.concatenate(parts) if parts else np.empty(0))
+    index = [j for j, _ in blocks]
+    first = (index[0] if index else 0) if first is None else first
+    end = (index[-1] + 1 if index else first) if end is None else end
+    return {"first": first, "end": end, "counts": counts, "layouts": layouts, "sums": rows}
+
+
+class StatsFolder:
+    """Adds one condition's chunks (:func:`chunk_stats`) as they arrive, in any order,
+    to the statistics that adding every block's :func:`block_stats` with
+    :func:`add_stats` in block order gives, value for value.
+
+    Counts are added at once (integers: exact in any order).  Float sums are added
+    in block order: a chunk that arrives before its predecessors waits, so memory
+    holds only the chunks in flight, not one per replication block.  While every
+    block has the same keys, the sums of all keys are added as one vector per block.
+    """
+
+    def __init__(self, start: int = 0):
+        self.counts: dict = {}
+        self.next = start       # the first block not yet added
+        self.pending: dict = {}  # early chunks, by their first block
+        self.layout = None
+        self.acc = None         # the added vector, while every layout is the same
+        self.sums = None        # {key: {field: sum}} once layouts differ
+
+    def add(self, chunk: dict) -> None:
+        add_stats(self.counts, chunk["counts"])
+        self.pending[chunk["first"]] = chunk
+        while self.next in self.pending:
+            ch = self.pending.pop(self.next)
+            for layout, row in zip(ch["layouts"], ch["sums"]):
+                self._fold(layout, row)
+            self.next = ch["end"]
+
+    def _fold(self, layout, row) -> None:
+        if self.sums is None:
+            if self.acc is None:
+                self.layout, self.acc = layout, row.copy()
+                return
+            if layout == self.layout:
+                self.acc = self.acc + row
+                return
+            # Blocks with different keys (rare): from here on key by key.
+            self.sums = {}
+            self._add_keys(self.layout, self.acc)
+            self.acc = None
+        self._add_keys(layout, row)
+
+    def _add_keys(self, layout, row) -> None:
+        off = 0
+        for key, n_cols in layout:
+            st = self.sums.setdefault(key, {})
+            for f in _SUM_ARRAYS:
+                v = row[off:off + n_cols]
+                st[f] = v.copy() if f not in st else st[f] + v
+                off += n_cols
+            for f in _SUM_SCALARS:
+                v = float(row[off])
+                st[f] = v if f not in st else st[f] + v
+                off += 1
+
+    def result(self) -> dict:
+        """The added statistics ``{key: stats}`` (every chunk must have arrived)."""
+        if self.pending:
+            raise ValueError(f"chunks starting at blocks {sorted(self.pending)} wait for block {self.next}")
+        total = {key: dict(st) for key, st in self.counts.items()}
+        if self.sums is None and self.acc is not None:
+            self.sums = {}
+            self._add_keys(self.layout, self.acc)
+            self.acc = None
+        for key, st in (self.sums or {}).items():
+            t = total[key]
+            for f in _SUM_ARRAYS:
+                t[f] = st[f]
+            if "n_ci" in t:  # interval widths, where some block had intervals
+                for f in _SUM_SCALARS:
+                    t[f] = st[f]
+        return total
+
+
+def fold_stats(chunks) -> dict:
+    """The added statistics of one condition from all its chunks (:func:`chunk_stats`),
+    given in any order; see :class:`StatsFolder`."""
+    chunks = list(chunks)
+    folder = StatsFolder(min((ch["first"] for ch in chunks), default=0))
+    for ch in chunks:
+        folder.add(ch)
+    return folder.result()
+
+
 def _prop(count: int, n: int):
     if n == 0:
         return math.nan, math.nan
@@ -294,78 +424,186 @@ def _prop(count: int, n: int):
     return p, math.sqrt(p * (1 - p) / n)
 
 
-def _sum_about(st: dict, k: int, target) -> float:
-    """Sum over all values of (x - target_c)^k from the per-case power sums about the
-    centres: x - target = (x - centre) + h, h = centre - target."""
-    h = st["centre"] - target
-    pw = [st["n"], st["s1"], st["s2"], st["s3"], st["s4"]]
+def _sums_about(pw, centre, target, k: int) -> np.ndarray:
+    """Per entry (row), the sum over its cases of (x - target)^k from the per-case power
+    sums about the centres: x - target = (x - centre) + h, h = centre - target.
+
+    ``pw`` is the list of ``(entries, cases)`` arrays n, s1, ..., s4; ``centre`` is
+    ``(entries, cases)`` and ``target`` broadcasts to it.  Element by element these
+    are the operations of one entry's own sum, so stacking entries changes no value.
+    """
+    h = centre - target
     total = np.zeros_like(h)
     for j in range(k + 1):
         total = total + math.comb(k, j) * h ** (k - j) * pw[j]
-    return float(total.sum())
+    return total.sum(axis=1)
+
+
+def _not_below_zero(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0.0)`` element by element, with Python's rules (NaN and -0.0 kept)."""
+    return np.where(0.0 > x, 0.0, x)
+
+
+_ORDER = {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4, "replication": 5}
+COLUMNS = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value", "mcse")
+
+
+def _group_measures(entries, estimands_list):
+    """The numeric measures of entries ``(owner, key, stats)`` that share their number of
+    case columns, computed for all of them at once.  Returns a dict of arrays, one value
+    per entry (NaN where a measure does not apply)."""
+    g = len(entries)
+    n_cols = np.size(entries[0][2]["n"])
+    pw = [np.empty((g, n_cols)) for _ in range(5)]
+    centre = np.empty((g, n_cols))
+    for r, (_, _, st) in enumerate(entries):
+        for j, f in enumerate(("n", "s1", "s2", "s3", "s4")):
+            pw[j][r] = st[f]
+        centre[r] = st["centre"]
+    n = pw[0].sum(axis=1)
+    pos = n > 0
+    with np.errstate(all="ignore"):
+        out = {"n": n}
+        mean = _sums_about(pw, centre, 0.0, 1) / n
+        s2 = _sums_about(pw, centre, mean[:, None], 2)
+        many = n > 1
+        var = np.where(many, s2 / (n - 1), np.nan)
+        sd = np.where(many, np.sqrt(_not_below_zero(var)), np.nan)
+        out["mean"] = mean
+        out["se_mean"] = np.where(many, sd / np.sqrt(n), np.nan)
+        # MCSE of the SD by the delta method with the sample kurtosis (not normal theory).
+        m2 = s2 / n
+        m4 = _sums_about(pw, centre, mean[:, None], 4) / n
+        out["sd"] = sd
+        out["sd_mcse"] = np.where(many & (m2 > 0), np.sqrt(_not_below_zero(m4 - m2 * m2) / (4 * n * m2)), np.nan)
+        for name in ("limit", "design"):
+            theta = np.full((g, n_cols), np.nan)
+            has = np.zeros(g, dtype=bool)
+            t_mcse = np.zeros(g)
+            for r, (owner, key, _) in enumerate(entries):
+                est = estimands_list[owner].get(key, {})
+                th = _targets(est, name, n_cols)
+                if th is None or not pos[r]:
+                    continue
+                has[r] = True
+                theta[r] = th
+                t = est.get(f"{name}_mcse", 0.0) or 0.0
+                t = t if t == t else 0.0
+                t_mcse[r] = t ** 2  # Python's power, as the scalar formula had it
+            theta_bar = (pw[0] * theta).sum(axis=1) / n
+            e1 = _sums_about(pw, centre, theta, 1) / n
+            e2 = _sums_about(pw, centre, theta, 2) / n
+            e4 = _sums_about(pw, centre, theta, 4) / n
+            var_d = np.where(many, _not_below_zero(e2 - e1 * e1) * n / (n - 1), np.nan)
+            b_mcse = np.where(many, np.sqrt(var_d / n + t_mcse), np.nan)
+            rmse = np.sqrt(_not_below_zero(e2))
+            out[name] = dict(has=has, theta_bar=theta_bar, bias=e1, bias_mcse=b_mcse,
+                             rel=e1 / theta_bar, rel_mcse=b_mcse / np.abs(theta_bar), rmse=rmse,
+                             rmse_mcse=np.where(rmse > 0, np.sqrt(_not_below_zero(e4 - e2 * e2) / n) / (2 * rmse),
+                                                np.nan))
+    return out
+
+
+def measures_table(stats_list, estimands_list) -> tuple[dict, np.ndarray]:
+    """Performance measures of many conditions at once.
+
+    Parameters
+    ----------
+    stats_list : sequence of dict
+        Per condition, the added statistics ``{(contrast, label, scope): stats}``.
+    estimands_list : sequence of dict
+        Per condition, its estimands.
+
+    Returns
+    -------
+    columns : dict
+        ``{contrast, metric, scope, measure, estimand, at, rule, value, mcse}``: one
+        list per column, rows condition by condition (keys sorted, measures in a fixed
+        order), the same rows :func:`measures_from_stats` gives one condition.
+    owner : ndarray of int
+        The condition (index into ``stats_list``) of each row.
+
+    Notes
+    -----
+    The sums are computed for every (condition, key) with the same number of case
+    columns in one pass of array operations; each value is the one a per-key
+    computation gives, operation for operation.
+    """
+    entries = [(i, key, st[key]) for i, st in enumerate(stats_list)
+               for key in sorted(st, key=lambda k: (k[0], k[1], _ORDER.get(k[2], 5)))]
+    groups: dict = {}
+    for e, (_, _, st) in enumerate(entries):
+        groups.setdefault(np.size(st["n"]), []).append(e)
+    # Per entry: its group's result arrays and its row in them.
+    where = [None] * len(entries)
+    for idx in groups.values():
+        res = _group_measures([entries[e] for e in idx], estimands_list)
+        # Python floats (the same values) read faster one at a time than array items.
+        res = {k: ({kk: vv.tolist() for kk, vv in v.items()} if isinstance(v, dict) else v.tolist())
+               for k, v in res.items()}
+        for r, e in enumerate(idx):
+            where[e] = (res, r)
+    cols = {c: [] for c in COLUMNS}
+    owner = []
+    nan = math.nan
+    c_contrast, c_metric, c_scope, c_measure = cols["contrast"], cols["metric"], cols["scope"], cols["measure"]
+    c_estimand, c_at, c_rule, c_value, c_mcse = (cols["estimand"], cols["at"], cols["rule"], cols["value"],
+                                                 cols["mcse"])
+
+    def add(measure, value, mcse, estimand="", at=nan, rule=""):
+        c_measure.append(measure)
+        c_estimand.append(estimand)
+        c_at.append(at)
+        c_rule.append(rule)
+        c_value.append(value)
+        c_mcse.append(mcse)
+
+    for e, (i, key, st) in enumerate(entries):
+        res, r = where[e]
+        start = len(c_value)
+        n = float(res["n"][r])
+        add("n", n, 0.0)
+        add("valid_share", n / st["n_total"] if st["n_total"] else nan, 0.0)
+        if n > 0:
+            add("mean", float(res["mean"][r]), float(res["se_mean"][r]))
+            add("empirical_se", float(res["sd"][r]), float(res["sd_mcse"][r]))
+            for name in ("limit", "design"):
+                t = res[name]
+                if not t["has"][r]:
+                    continue
+                est = estimands_list[i].get(key, {})
+                t_mcse = est.get(f"{name}_mcse", 0.0) or 0.0
+                theta_bar = float(t["theta_bar"][r])
+                add("estimand", theta_bar, t_mcse if t_mcse == t_mcse else 0.0, estimand=name)
+                add("bias", float(t["bias"][r]), float(t["bias_mcse"][r]), estimand=name)
+                if theta_bar != 0:
+                    add("relative_bias", float(t["rel"][r]), float(t["rel_mcse"][r]), estimand=name)
+                add("rmse", float(t["rmse"][r]), float(t["rmse_mcse"][r]), estimand=name)
+                if f"cover_{name}" in st:
+                    p, pse = _prop(st[f"cover_{name}"], st["n_ci"])
+                    add("coverage", p, pse, estimand=name)
+            if st.get("n_ci"):
+                k = st["n_ci"]
+                w = st["w1"] / k
+                wv = (st["w2"] - st["w1"] ** 2 / k) / (k - 1) if k > 1 else nan
+                add("ci_width", w, math.sqrt(max(wv, 0.0) / k) if wv == wv else nan)
+            for val, cnt in sorted(st.get("dist", {}).items()):
+                p, pse = _prop(cnt, int(n))
+                add("probability", p, pse, at=val)
+            for k, v in st.items():
+                if k.startswith("rule:"):
+                    p, pse = _prop(*v)
+                    add("rejection_rate", p, pse, rule=k[len("rule:"):])
+        m = len(c_value) - start
+        c_contrast.extend([key[0]] * m)
+        c_metric.extend([key[1]] * m)
+        c_scope.extend([key[2]] * m)
+        owner.extend([i] * m)
+    return cols, np.asarray(owner, dtype=np.int64)
 
 
 def measures_from_stats(stats: dict, estimands: dict) -> list[dict]:
-    """Tidy rows ``{contrast, metric, scope, measure, estimand, at, rule, value, mcse}``."""
-    rows = []
-
-    def add(key, measure, value, mcse, estimand="", at=np.nan, rule=""):
-        rows.append(dict(contrast=key[0], metric=key[1], scope=key[2], measure=measure, estimand=estimand,
-                         at=at, rule=rule, value=value, mcse=mcse))
-
-    order = {"case": 0, "mean": 1, "pooled": 2, "edgington": 3, "count": 4, "replication": 5}
-    for key in sorted(stats, key=lambda k: (k[0], k[1], order.get(k[2], 5))):
-        st = stats[key]
-        n = float(np.sum(st["n"]))
-        add(key, "n", n, 0.0)
-        add(key, "valid_share", n / st["n_total"] if st["n_total"] else math.nan, 0.0)
-        if n == 0:
-            continue
-        mean = _sum_about(st, 1, 0.0) / n
-        s2 = _sum_about(st, 2, mean)
-        var = s2 / (n - 1) if n > 1 else math.nan
-        sd = math.sqrt(max(var, 0.0)) if n > 1 else math.nan
-        se_mean = sd / math.sqrt(n) if n > 1 else math.nan
-        add(key, "mean", mean, se_mean)
-        # MCSE of the SD by the delta method with the sample kurtosis (not normal theory).
-        m2, m4 = s2 / n, _sum_about(st, 4, mean) / n
-        sd_mcse = math.sqrt(max(m4 - m2 * m2, 0.0) / (4 * n * m2)) if n > 1 and m2 > 0 else math.nan
-        add(key, "empirical_se", sd, sd_mcse)
-        est = estimands.get(key, {})
-        n_cols = np.size(st["n"])
-        weights = np.asarray(st["n"], dtype=np.float64)
-        for name in ("limit", "design"):
-            theta = _targets(est, name, n_cols)
-            if theta is None:
-                continue
-            t_mcse = est.get(f"{name}_mcse", 0.0) or 0.0
-            t_mcse = t_mcse if t_mcse == t_mcse else 0.0
-            theta_bar = float((weights * theta).sum() / n)
-            add(key, "estimand", theta_bar, t_mcse, estimand=name)
-            e1 = _sum_about(st, 1, theta) / n
-            e2 = _sum_about(st, 2, theta) / n
-            e4 = _sum_about(st, 4, theta) / n
-            var_d = max(e2 - e1 * e1, 0.0) * n / (n - 1) if n > 1 else math.nan
-            b_mcse = math.sqrt(var_d / n + t_mcse ** 2) if n > 1 else math.nan
-            add(key, "bias", e1, b_mcse, estimand=name)
-            if theta_bar != 0:
-                add(key, "relative_bias", e1 / theta_bar, b_mcse / abs(theta_bar), estimand=name)
-            rmse = math.sqrt(max(e2, 0.0))
-            add(key, "rmse", rmse, math.sqrt(max(e4 - e2 * e2, 0.0) / n) / (2 * rmse) if rmse > 0 else math.nan,
-                estimand=name)
-            if f"cover_{name}" in st:
-                p, pse = _prop(st[f"cover_{name}"], st["n_ci"])
-                add(key, "coverage", p, pse, estimand=name)
-        if st.get("n_ci"):
-            k = st["n_ci"]
-            w = st["w1"] / k
-            wv = (st["w2"] - st["w1"] ** 2 / k) / (k - 1) if k > 1 else math.nan
-            add(key, "ci_width", w, math.sqrt(max(wv, 0.0) / k) if wv == wv else math.nan)
-        for val, cnt in sorted(st.get("dist", {}).items()):
-            p, pse = _prop(cnt, int(n))
-            add(key, "probability", p, pse, at=val)
-        for k, v in st.items():
-            if k.startswith("rule:"):
-                p, pse = _prop(*v)
-                add(key, "rejection_rate", p, pse, rule=k[len("rule:"):])
-    return rows
+    """Tidy rows ``{contrast, metric, scope, measure, estimand, at, rule, value, mcse}``
+    of one condition (see :func:`measures_table`, which computes many at once)."""
+    cols, _ = measures_table([stats], [estimands])
+    return [dict(zip(COLUMNS, row)) for row in zip(*(cols[c] for c in COLUMNS))]

@@ -24,7 +24,8 @@ from .design import Contrast, Design
 from .estimands import compute_estimands
 from .._frozen import freeze as _freeze
 from .checks import check_list
-from .measures import add_stats, block_stats, count_values, measures_from_stats, parse_rules
+from .measures import COLUMNS as MEASURE_COLUMNS
+from .measures import StatsFolder, block_stats, chunk_stats, count_values, measures_table, parse_rules
 from .models import get_model
 
 __all__ = ["Study", "SimulationResult", "run"]
@@ -393,9 +394,47 @@ def _start_seed(study: Study, row: dict, j: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(study.seed), spawn_key=(condition_key(row), j, 0))
 
 
+class _Shipped:
+    """A study pickled once in the parent, for parallel tasks: each task then carries
+    a bytes object (copied, not pickled again), and a worker process unpickles the
+    study once, not once per task.  cloudpickle (joblib's) pickles a user's
+    ``__main__`` models and metrics by value, as joblib itself would."""
+
+    __slots__ = ("blob", "digest")
+
+    def __init__(self, study: Study):
+        try:
+            from cloudpickle import dumps  # joblib's dependency: what loky itself pickles with
+        except ImportError:  # pragma: no cover
+            dumps = pickle.dumps
+        self.blob = dumps(study)
+        self.digest = hashlib.sha256(self.blob).hexdigest()
+
+    def __getstate__(self):
+        return self.blob, self.digest
+
+    def __setstate__(self, state):
+        self.blob, self.digest = state
+
+    def get(self) -> Study:
+        study = _UNPICKLED.get(self.digest)
+        if study is None:
+            _UNPICKLED.clear()  # one study per worker process at a time
+            study = _UNPICKLED[self.digest] = pickle.loads(self.blob)
+        return study
+
+
+_UNPICKLED: dict = {}
+
+
+def _study(study) -> Study:
+    return study.get() if isinstance(study, _Shipped) else study
+
+
 def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
     """Estimands of one condition; a failure is returned as an error record, not raised.
     ``code`` is the code fingerprint, computed in the parent process."""
+    study = _study(study)
     design = study.design_for(row)
     params = study.params_for(row)
     key = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
@@ -411,7 +450,27 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) 
                            location=f"{frame.filename}:{frame.lineno} in {frame.name}")
 
 
+def _code_fingerprints(study: Study, rows) -> list[str]:
+    """``study.code_fingerprint(row)`` of each row, computed once per model: it depends
+    only on the model's type and function and on the study's metrics."""
+    seen: dict = {}
+    out = []
+    for row in rows:
+        model = study.model_for(row)
+        func = getattr(model, "func", None)
+        try:
+            key = (type(model), func)
+            hash(key)
+        except TypeError:  # an unhashable callable: by identity
+            key = (type(model), id(func))
+        if key not in seen:
+            seen[key] = study.code_fingerprint(row)
+        out.append(seen[key])
+    return out
+
+
 def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single_thread: bool) -> dict:
+    study = _study(study)
     if single_thread:
         from .._threads import get_num_threads, set_num_threads
         before = get_num_threads()
@@ -464,7 +523,10 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             errors.append(dict(condition=i, block=j, entropy=int(study.seed), spawn_key=f"{condition_key(row)},{j}",
                                error=type(exc).__name__, message=str(exc),
                                location=f"{frame.filename}:{frame.lineno} in {frame.name}"))
-    return dict(condition=i, chunk=k, blocks=blocks, errors=errors, raw=raw)
+    # Counts added over the chunk's blocks, float sums per block: small, and the parent only adds.
+    return dict(condition=i, chunk=k, stats=chunk_stats(blocks, first, min(first + study.blocks_per_chunk,
+                                                                              study.n_blocks)),
+                errors=errors, raw=raw)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -680,6 +742,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     out = _prepare_out(study, out, resume)
     conds = study.conditions.to_dict("records")
     single = (n_jobs not in (1, None)) or backend is not None
+    # Parallel tasks carry the study pickled once (see _Shipped), not pickled per task.
+    shipped = _Shipped(study) if single else study
 
     # Estimands first: the chunks use them for coverage and as the centre of their sums.
     estimands: dict[int, dict] = {}
@@ -699,9 +763,10 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
 
         root = str(cache_dir())
         # In the parent: a worker would fingerprint a user's __main__ code as its own.
-        codes = {i: study.code_fingerprint(conds[i]) for i in todo}
+        codes = _code_fingerprints(study, [conds[i] for i in todo])
+        codes = dict(zip(todo, codes))
         try:
-            for i, est, err in _imap((delayed(_estimand_task)(study, i, conds[i], root, codes[i])
+            for i, est, err in _imap((delayed(_estimand_task)(shipped, i, conds[i], root, codes[i])
                                       for i in todo), n_jobs, backend):
                 estimands[i] = est
                 if err is not None:
@@ -715,53 +780,70 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     if not study.estimands:
         estimands = {i: {} for i in range(len(conds))}
 
-    chunks: dict[tuple[int, int], dict] = {}
+    # Chunks are added as they arrive (StatsFolder): memory holds the chunks in
+    # flight, not every chunk of the study.
+    folders = [StatsFolder() for _ in conds]
+    errors: dict[tuple[int, int], list] = {}
+    raw: dict[tuple[int, int], list] = {}
+
+    def take(res, i, k):
+        first = k * study.blocks_per_chunk
+        # A checkpoint written before chunks were reduced holds its blocks' statistics.
+        stats = res["stats"] if "stats" in res else chunk_stats(
+            res["blocks"], first, min(first + study.blocks_per_chunk, study.n_blocks))
+        folders[i].add(stats)
+        errors[(i, k)] = res["errors"]
+        if res["raw"]:
+            raw[(i, k)] = res["raw"]
+
     pending = []
     for i in range(len(conds)):
         for k in range(n_chunks):
             path = _chunk_path(out, i, k) if out else None
             if path is not None and path.exists():
                 try:
-                    chunks[(i, k)] = pickle.loads(path.read_bytes())
-                    continue
+                    res = pickle.loads(path.read_bytes())
                 except (OSError, pickle.UnpicklingError, EOFError):
                     pass  # a damaged file: recompute the chunk
+                else:
+                    take(res, i, k)
+                    continue
             pending.append((i, k))
-    if len(chunks):
-        _say(f"{len(chunks)} chunk(s) done before, {len(pending)} to run", quiet)
+    if len(errors):
+        _say(f"{len(errors)} chunk(s) done before, {len(pending)} to run", quiet)
     bar = _progress(len(pending), study.name, quiet)
-    tasks = (delayed(_chunk_task)(study, i, conds[i], k, estimands[i], single) for i, k in pending)
+    tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     try:
         for res in _imap(tasks, n_jobs, backend):
             key = (res["condition"], res["chunk"])
-            chunks[key] = res
             if out is not None:
                 _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
+            take(res, *key)
             bar.update(1)
     finally:
         # On Ctrl-C too: the bar must not be left half drawn over the message.
         bar.close()
     elapsed = time.perf_counter() - t_start
-    result = _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors)
+    result = _assemble(study, conds, [f.result() for f in folders], errors, raw, estimands, n_chunks, out,
+                       estimand_errors)
     if out is not None:
         _save(result, out, elapsed)
     return result
 
 
-def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
+def _assemble(study, conds, totals, errors, raw, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
+    """The result tables from each condition's added statistics (``totals``) and the
+    chunks' error records and raw estimates (``{(condition, chunk): list}``)."""
     cond_df = study.conditions
     cond_cols = list(cond_df.columns)
-    rows, cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], [], list(estimand_errors), [], [], []
+    cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], list(estimand_errors), [], [], []
+    statuses = []
     for i, row in enumerate(conds):
-        total: dict = {}
         n_err = 0
         for k in range(n_chunks):
-            res = chunks[(i, k)]
-            for _, st in sorted(res["blocks"], key=lambda t: t[0]):
-                add_stats(total, st)
-            n_err += len(res["errors"])
-            err_rows.extend(res["errors"])
-            for j, vals in res["raw"]:
+            n_err += len(errors[(i, k)])
+            err_rows.extend(errors[(i, k)])
+            for j, vals in raw.get((i, k), ()):
                 for (c, label), est in vals.items():
                     reps, ncase = est.shape
                     raw_rows.append(pd.DataFrame({
@@ -771,31 +853,56 @@ def _assemble(study, conds, chunks, estimands, n_chunks, out, estimand_errors=()
         failed = study.n_blocks and n_err / study.n_blocks > study.max_error_rate
         status = "failed" if failed else "ok"
         cond_rows.append({**row, "n_blocks": study.n_blocks, "n_errors": n_err, "status": status})
-        measures = measures_from_stats(total, estimands.get(i, {}))
-        if not measures:
-            # Every block failed: still one row per metric, saying n = 0.
-            design = study.design_for(row)
-            measures = [dict(contrast=str(c), metric=s.label, scope="case", measure="n", estimand="", at=np.nan,
-                             rule="", value=0.0, mcse=0.0) for c in study.contrasts_for(design) for s in study.specs]
-        for m in measures:
-            rows.append({**row, **m, "status": status})
-        for m in _min_pvalues(study, row) + _null_probabilities(study, row):
-            rows.append({**row, **m, "status": status})
+        statuses.append(status)
+        key = condition_key(row)
         for j in range(study.n_blocks):
             seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed),
-                                  spawn_key=f"{condition_key(row)},{j}", reps=study.block_reps(j)))
+                                  spawn_key=f"{key},{j}", reps=study.block_reps(j)))
         for (c, label, level), e in estimands.get(i, {}).items():
             est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
-    summary = pd.DataFrame(rows)
-    if len(summary):
-        order = cond_cols + ["contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value",
-                             "mcse", "status"]
-        summary = summary[order]
-    errors = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
-                                             "location"])
-    raw = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
-    return SimulationResult(summary, pd.DataFrame(cond_rows), errors, pd.DataFrame(seed_rows),
-                            pd.DataFrame(est_rows), raw, out)
+    # Every condition's measures in one vectorised pass, then per condition its rows
+    # followed by the rows that depend only on its design (computed once per design).
+    measured, owner = measures_table(totals, [estimands.get(i, {}) for i in range(len(conds))])
+    bounds = np.searchsorted(owner, np.arange(len(conds) + 1))
+    cols = {c: [] for c in MEASURE_COLUMNS}
+    where, by_design = [], {}
+    for i, row in enumerate(conds):
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        if hi > lo:
+            for c in MEASURE_COLUMNS:
+                cols[c].extend(measured[c][lo:hi])
+        else:
+            # Every block failed: still one row per metric, saying n = 0.
+            design = study.design_for(row)
+            for c in study.contrasts_for(design):
+                for sp in study.specs:
+                    _append(cols, dict(contrast=str(c), metric=sp.label, scope="case", measure="n", estimand="",
+                                       at=np.nan, rule="", value=0.0, mcse=0.0))
+        dkey = (str(_given(row, "design", study.design)), int(_given(row, "n_cases", study.n_cases)),
+                _given(row, "model", None) is None)
+        if dkey not in by_design:
+            by_design[dkey] = _min_pvalues(study, row) + _null_probabilities(study, row)
+        for m in by_design[dkey]:
+            _append(cols, m)
+        where.extend([i] * (len(cols["value"]) - len(where)))
+    if where:
+        where = np.asarray(where, dtype=np.int64)
+        summary = cond_df.iloc[where].reset_index(drop=True)
+        extra = pd.DataFrame(cols)
+        extra["status"] = np.asarray(statuses, dtype=object)[where]
+        summary = pd.concat([summary, extra], axis=1)
+    else:
+        summary = pd.DataFrame()
+    errors_df = pd.DataFrame(err_rows, columns=["condition", "block", "entropy", "spawn_key", "error", "message",
+                                                "location"])
+    raw_df = pd.concat(raw_rows, ignore_index=True) if raw_rows else None
+    return SimulationResult(summary, pd.DataFrame(cond_rows), errors_df, pd.DataFrame(seed_rows),
+                            pd.DataFrame(est_rows), raw_df, out)
+
+
+def _append(cols: dict, row: dict) -> None:
+    for c in MEASURE_COLUMNS:
+        cols[c].append(row[c])
 
 
 def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
