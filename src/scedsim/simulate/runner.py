@@ -423,6 +423,8 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
     improvement = study.improvement_for(row)
     discrete = {s.label for s in study.specs if s.discrete} | {r.metric for r in study.rule_list if r.inner}
     with_ci = {s.label for s in study.specs if s.has_ci}
+    # Unbounded estimators (SMD, LRR, ...): error quantiles, since their variance may be infinite.
+    robust = {s.label for s in study.specs if not s.is_test and getattr(s.entry, "bounds", ()) is None}
     blocks, errors, raw = [], [], []
     first = k * study.blocks_per_chunk
     for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)):
@@ -448,7 +450,7 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             for key, v in case_summaries(res, study.specs).items():
                 values[key] = {"estimate": v}
             values.update(count_values(res, study.rule_list))
-            blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
+            blocks.append((j, block_stats(values, estimands, study.rule_list, discrete, robust)))
             if study.keep_raw:
                 raw.append((j, {key: r["estimate"] for key, r in res.items() if r["estimate"].ndim == 2}))
         except Exception as exc:  # noqa: BLE001 - counted and logged, not fatal
