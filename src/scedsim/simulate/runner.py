@@ -202,13 +202,16 @@ class Study:
         clash = [c for c in df.columns if c in _RESERVED]
         if clash:
             raise ValueError(f"grid parameter(s) {', '.join(clash)} clash with output column names; rename them")
+        # An across-case test (e.g. a between-person test) is skipped in conditions with too
+        # few cases (stacked grids may mix one-case and six-case conditions), but a test
+        # that no condition can run is an error.
+        most = 0
         for row in df.to_dict("records"):
             design = self.design_for(row)
+            most = max(most, design.n_cases)
             for spec in self.specs:
-                need = getattr(spec.entry, "min_cases", 1)
-                if design.n_cases < need:
-                    raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
-                                     f"a condition has n_cases = {design.n_cases}")
+                if design.n_cases < getattr(spec.entry, "min_cases", 1):
+                    continue
                 if spec.is_test:
                     resolved_options(spec, design)  # tier_starts = "design" needs random starts
             params = self.params_for(row)
@@ -216,6 +219,11 @@ class Study:
             for c in self.contrasts_for(design):
                 for k in range(design.n_cases):
                     design.indices(c, k)
+        for spec in self.specs:
+            need = getattr(spec.entry, "min_cases", 1)
+            if most < need:
+                raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
+                                 f"the conditions have at most n_cases = {most}")
         return df
 
     @property
