@@ -71,7 +71,7 @@ def _cond(s: pd.DataFrame, design="A3 B4", n_cases=6, phi=0.0, level=0.0, model=
 def value(s, cond: dict, metric, scope, measure, rule=None, estimand=None, contrast="A:B", at=None):
     m = _cond(s, **cond) & (s.metric == metric) & (s.scope == scope) & (s.measure == measure)
     if at is not None:
-        m &= (s.at - at).abs() < 1e-9
+        m &= (s["at"] - at).abs() < 1e-9
     if rule is not None:
         m &= s.rule == rule
     if estimand is not None:
@@ -151,8 +151,9 @@ def table_designs(s) -> str:
                 cols.append((f"{lab}, d = {fmt(d, 1) if d else 0}, φ = {fmt(phi, 1) if phi else 0}",
                              dict(phi=phi, level=d, **kw)))
     rules = [SIX[0], SIX[1], SIX[2], SIX[3], SIX[5]]
+    heads = ["t-test", "sign-flip test", "HPLM", "Edgington, exact NAP p", "≥ 2 people with exact NAP p ≤ .05"]
     # Transposed: designs as rows read better.
-    lines = ["| design, people, effect, φ | " + " | ".join(r[0] for r in rules) + " |",
+    lines = ["| design, people, effect, φ | " + " | ".join(heads) + " |",
              "|---" * (len(rules) + 1) + "|"]
     for head, cond in cols:
         cells = [fmt(value(s, cond, m, sc, "rejection_rate", r)[0]) for _, m, sc, r in rules]
@@ -252,10 +253,53 @@ def table_ird71(s) -> str:
     return "\n".join(lines)
 
 
-TABLES = {"type1": table_type1, "power": table_power, "threats_phi0": lambda s: table_threats(s, 0.0),
+def table_facts(s) -> str:
+    c0, c6 = {}, dict(phi=0.6)
+    rows = [("E[robust IRD]", "11/30 = .3667", [value(s, c0, "ird", "case", "mean")], 4),
+            ("P(IRD = 1/8), P(IRD = 5/12)", "14/35 = .400 each",
+             [value(s, c0, "ird", "case", "probability", at=v) for v in (1 / 8, 5 / 12)], 3),
+            ("P(IRD = 17/24), P(IRD = 1)", "6/35 = .171, 1/35 = .029",
+             [value(s, c0, "ird", "case", "probability", at=v) for v in (17 / 24, 1.0)], 3),
+            ("E[PND], E[NAP]", "1/4, 1/2",
+             [value(s, c0, "pnd", "case", "mean"), value(s, c0, "nap", "case", "mean")], 3),
+            ("Type I error of the exact NAP test at .05", "1/35 = .0286",
+             [value(s, c0, "p_perm_nap", "case", "rejection_rate", "p_perm_nap <= 0.05")], 4),
+            ("t-test on the six mean differences, size at φ = 0 / .6", "1/20 = .0500 at every φ",
+             [value(s, c, "p_t", "replication", "rejection_rate", "p_t <= 0.05") for c in (c0, c6)], 4),
+            ("sign-flip test on the six mean differences, size at φ = 0 / .6", "3/64 = .0469 at every φ",
+             [value(s, c, "p_sf", "replication", "rejection_rate", "p_sf <= 0.05") for c in (c0, c6)], 4)]
+    lines = ["| fact (six people, φ = 0 unless stated) | exact | simulated (MCSE) |", "|---|---|---|"]
+    for lab, exact, vals, dg in rows:
+        lines.append(f"| {lab} | {exact} | " + ", ".join(f"{fmt(v, dg)} ({fmt(e, dg)})" for v, e in vals) + " |")
+    return "\n".join(lines)
+
+
+def table_mbtest(_s=None, path=None) -> str:
+    """From results_mb: the multiple-baseline randomization test against the t-test."""
+    m = pd.read_csv(path or HERE / "results_mb/summary.csv", low_memory=False)
+    m = m[m.measure == "rejection_rate"]
+    cols = [("d = 0", 0.0, None), ("d = .5", 0.5, None), ("d = 1", 1.0, None), ("shock .5, d = 0", 0.0, 0.5),
+            ("shock 1, d = 0", 0.0, 1.0)]
+    lines = ["| staggered multiple baseline, six people | "
+             + " | ".join(f"{h}, φ = {fmt(p, 1) if p else 0}" for p in (0.0, 0.6) for h, _, _ in cols) + " |",
+             "|---" * 11 + "|"]
+    for lab, met in (("multiple-baseline randomization test", "p_mbd"), ("t-test on the six mean differences", "p_t")):
+        cells = []
+        for phi in (0.0, 0.6):
+            for _, lv, sh in cols:
+                r = m[(m.metric == met) & (m.phi == phi) & (m.level == lv)
+                      & (m.shock.isna() if sh is None else m.shock == sh)]
+                assert len(r) == 1
+                cells.append(fmt(float(r.value.iloc[0])))
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+TABLES = {"facts": table_facts, "type1": table_type1, "power": table_power, "threats_phi0": lambda s: table_threats(s, 0.0),
           "threats_phi06": lambda s: table_threats(s, 0.6), "mb": table_mb, "effects_vary": table_effects_vary,
           "designs": table_designs, "means": table_means, "smd": table_smd, "coverage": table_coverage,
-          "split": table_split, "bounded": table_bounded, "trend": table_trend, "ird71": table_ird71}
+          "split": table_split, "bounded": table_bounded, "trend": table_trend, "ird71": table_ird71,
+          "mbtest": table_mbtest}
 
 
 def all_tables(s=None) -> dict[str, str]:
