@@ -45,7 +45,9 @@ ONE = [
 
 
 def load(path=None) -> pd.DataFrame:
-    return pd.read_csv(path or HERE / "results/summary.csv", low_memory=False)
+    s = pd.read_csv(path or HERE / "results/summary.csv", low_memory=False)
+    # Only what the tables read: contrast A:B (or none), normal and bounded models.
+    return s[(s.contrast.isna() | (s.contrast == "A:B")) & s.model.isin(["normal_ar1", "bounded_scale"])]
 
 
 def fmt(v: float, digits: int = 3) -> str:
@@ -68,8 +70,20 @@ def _cond(s: pd.DataFrame, design="A3 B4", n_cases=6, phi=0.0, level=0.0, model=
     return m
 
 
+_SUBSETS: dict = {}
+
+
+def _subset(s: pd.DataFrame, cond: dict) -> pd.DataFrame:
+    """The rows of one condition, cached per summary frame (the tables ask for hundreds of cells)."""
+    key = (id(s), tuple(sorted(cond.items())))
+    if key not in _SUBSETS:
+        _SUBSETS[key] = s[_cond(s, **cond)]
+    return _SUBSETS[key]
+
+
 def value(s, cond: dict, metric, scope, measure, rule=None, estimand=None, contrast="A:B", at=None):
-    m = _cond(s, **cond) & (s.metric == metric) & (s.scope == scope) & (s.measure == measure)
+    s = _subset(s, cond)
+    m = (s.metric == metric) & (s.scope == scope) & (s.measure == measure)
     if at is not None:
         m &= (s["at"] - at).abs() < 1e-9
     if rule is not None:

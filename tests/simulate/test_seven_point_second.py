@@ -84,11 +84,14 @@ def test_tau_bc_with_the_pretest_is_plain_tau_here():
     """With 3 baseline points the Mann-Kendall pretest can never reach p <= .05, so
     Tarlow's Tau-BC is plain Tau in every A3 B4 condition (same estimates, same means)."""
     s = _tables().load()
-    m = s[(s.measure == "mean") & (s.scope == "case") & (s.design == "A3 B4") & s.metric.isin(["tau", "tau_bc_pre"])]
-    key = [c for c in m.columns if c not in ("metric", "value", "mcse", "measure", "estimand", "at", "rule")]
-    w = m.pivot_table(index=[c for c in key if m[c].notna().any()], columns="metric", values="value", dropna=False)
-    w = w.dropna()
-    assert len(w) > 50 and (w.tau - w.tau_bc_pre).abs().max() < 1e-12
+    m = s[(s.measure == "mean") & (s.scope == "case") & (s.design == "A3 B4")]
+    tau, pre = m[m.metric == "tau"], m[m.metric == "tau_bc_pre"]
+    # One row each per condition, in the same condition order.
+    cond = [c for c in m.columns if c not in ("metric", "scope", "measure", "estimand", "at", "rule", "value",
+                                              "mcse", "status")]
+    assert len(tau) == len(pre) > 50
+    assert (tau[cond].fillna(-1).to_numpy() == pre[cond].fillna(-1).to_numpy()).all()
+    assert np.abs(tau.value.to_numpy() - pre.value.to_numpy()).max() < 1e-12
 
 
 def test_study_json_run_time_is_quoted():
