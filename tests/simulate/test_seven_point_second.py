@@ -129,3 +129,15 @@ def test_small_multiple_baseline_run_reproduces_the_exact_facts(tmp_path):
     assert len(study.checks) == 2 and len(checks) == 10 + 6
     failed = [c for c in checks if not c["agrees"]]
     assert not failed, failed
+
+
+def test_report_gives_error_quantiles_not_rmse_for_the_smd():
+    """The committed report: no RMSE row for the SMD (its variance is infinite with a
+    3-point baseline SD); median absolute error and IQR of the error instead."""
+    text = (STUDY / "results/report.md").read_text()
+    rmse = text.split("## RMSE against the large-sample limit")[1].split("\n## ")[0]
+    assert "| smd |" not in rmse and "| nap |" in rmse
+    for title in ("## Median absolute error against the large-sample limit",
+                  "## IQR of the error against the large-sample limit"):
+        part = text.split(title)[1].split("\n## ")[0]
+        assert "| smd |" in part and "| nap |" not in part
