@@ -140,7 +140,8 @@ def test_generators_off_leave_series_bit_identical(design, name, explicit_off):
 
     p = dict(_CFG[name])
     if explicit_off:
-        p.update(onset=0.0, outlier_rate=0.0, outlier_k=5.0, outlier_sign="+")
+        p.update(onset=0.0, outlier_rate=0.0, outlier_k=5.0, outlier_sign="+", shock=0.0, shock_sd=0.0,
+                 shock_at=5, select=None if name in ("poisson", "negbin") else float("nan"))
     y = get_model(name).generate(Design.parse(design), p, np.random.default_rng(20261130), 50)
     assert hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:16] == _BEFORE[(design, name)]
 
@@ -297,3 +298,97 @@ def test_estimands_with_onset_and_outliers(tmp_path):
     dirty = compute_estimands(m, {"level": 1.0, "outlier_rate": 0.1}, **kw)[("A:B", "nap", "case")]
     assert dirty["limit_kind"].startswith("long_run")
     assert abs(dirty["limit"] - abrupt["limit"]) > 4 * dirty["limit_mcse"]  # contamination shrinks NAP
+
+
+# --------------------------------------------------------------------------- threats (issue 13)
+
+def test_shared_shock_fixed_and_random():
+    """A shared shock from the first treatment occasion on (occasion 4 here, where the
+    first case starts): the mean path is exactly shock * step; a random shock is the
+    same for every case of a replication, so between-case differences do not contain
+    it (variance 2 exactly) while each case's variance grows by shock_sd^2."""
+    d = Design.parse("A3 B4 | A4 B3 | A5 B2")
+    m = get_model("normal_ar1")
+    r = 40_000
+    y = m.generate(d, {"shock": 1.5, "level": 0.0}, np.random.default_rng(31), r)
+    step = np.array([0, 0, 0, 1, 1, 1, 1.0]) * 1.5
+    for k in range(3):
+        for t in range(7):
+            _within(y[:, k, t].mean(), step[t], 1 / math.sqrt(r))
+    late = m.generate(d, {"shock": 1.0, "shock_at": 6}, np.random.default_rng(32), r)
+    _within(late[:, 0, 4].mean(), 0.0, 1 / math.sqrt(r))
+    _within(late[:, 0, 5].mean(), 1.0, 1 / math.sqrt(r))
+    y = m.generate(d, {"shock_sd": 1.0}, np.random.default_rng(33), r)
+    diff = y[:, 0, 5] - y[:, 1, 5]
+    _within(diff.var(ddof=1), 2.0, 2.0 * math.sqrt(2 / (r - 1)))          # normal: exact theory
+    _within(y[:, 0, 5].var(ddof=1), 2.0, 2.0 * math.sqrt(2 / (r - 1)))
+    _within(y[:, 0, 2].var(ddof=1), 1.0, math.sqrt(2 / (r - 1)))            # before the shock
+    # Innovation scale: the shock is in the effect unit (the innovation SD).
+    y = m.generate(Design.parse("A3 B4"), {"shock": 1.0, "phi": 0.6, "scale": "innovation"},
+                   np.random.default_rng(34), r)
+    _within(y[:, 0, 3].mean(), 1.0, 1.25 / math.sqrt(r))
+
+
+def test_shared_shock_random_starts_and_other_models():
+    """With drawn multiple-baseline starts the default shock occasion is each
+    replication's earliest start; Poisson shocks multiply the rate by exp(shock)."""
+    d = Design.parse("MB n_time=12 starts=3-9", n_cases=3)
+    starts = d.draw_starts(np.random.default_rng(35), 20_000)
+    y = get_model("normal_ar1").generate(d.realise(starts), {"shock": 2.0}, np.random.default_rng(36), 20_000)
+    first = starts.min(axis=1)
+    occ = np.arange(12)[None, :]
+    resid = y[:, 1, :] - 2.0 * (occ >= first[:, None])
+    for t in range(12):
+        _within(resid[:, t].mean(), 0.0, 1 / math.sqrt(20_000))
+    y = get_model("poisson").generate(Design.parse("A3 B4"), {"rate": 2.0, "shock": math.log(2)},
+                                      np.random.default_rng(37), 50_000)[:, 0]
+    _within(y[:, 2].mean(), 2.0, math.sqrt(2.0 / 50_000))
+    _within(y[:, 3].mean(), 4.0, math.sqrt(4.0 / 50_000))
+    # bounded_scale, lower is better: a positive shock lowers the scores like an improvement.
+    bs = get_model("bounded_scale")
+    kw = {"improvement": "decrease", "center": 27.0, "spread": 9.0}
+    y0 = bs.generate(Design.parse("A3 B4"), kw, np.random.default_rng(38), 2000)
+    y1 = bs.generate(Design.parse("A3 B4"), {**kw, "shock": 1.0}, np.random.default_rng(38), 2000)
+    assert (y1[:, :, :3] == y0[:, :, :3]).all() and (y1[:, :, 3:] <= y0[:, :, 3:]).all()
+    assert (y0[:, :, 3:] - y1[:, :, 3:]).mean() > 8.0
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.6])
+def test_selection_regression_to_the_mean(phi):
+    """select = c: the first error is the normal truncated to (-inf, -c] (marginal SDs),
+    later errors follow the AR(1) from it, so E[y_t] = -phi^(t-1) pdf(c) / Phi(-c)
+    exactly; every first score lies at or below -c.  The variance of y_t is at most 1
+    (truncation shrinks it), which bounds the MCSE of the means."""
+    from scipy.stats import norm
+
+    c, r = 1.0, 40_000
+    y = get_model("normal_ar1").generate(Design.parse("A3 B4"), {"phi": phi, "select": c},
+                                         np.random.default_rng(41), r)[:, 0]
+    assert y[:, 0].max() <= -c
+    mills = norm.pdf(c) / norm.cdf(-c)
+    for t in range(7):
+        _within(y[:, t].mean(), -phi ** t * mills, 1 / math.sqrt(r))
+    # The truncated normal's variance, exactly: 1 - mills (mills - c).
+    x = y[:, 0] - y[:, 0].mean()
+    _within(x.var(ddof=1), 1 - mills * (mills - c), math.sqrt(((x ** 2 - x.var()) ** 2).mean() / r))
+    # Same draws otherwise: with select off, occasions 2.. keep their innovations.
+    y0 = get_model("normal_ar1").generate(Design.parse("A3 B4"), {"phi": 0.0}, np.random.default_rng(41), 5)[:, 0]
+    y1 = get_model("normal_ar1").generate(Design.parse("A3 B4"), {"phi": 0.0, "select": c},
+                                          np.random.default_rng(41), 5)[:, 0]
+    assert (y0[:, 1:] == y1[:, 1:]).all() and (np.argsort(y0[:, 0]) == np.argsort(y1[:, 0])).all()
+
+
+def test_selection_bounded_scale_and_errors():
+    """Burnout-like scores (lower is better): enrolled because the first score was high."""
+    y = get_model("bounded_scale").generate(Design.parse("A3 B4"), {"improvement": "decrease", "center": 27.0,
+                                                                    "spread": 9.0, "select": 1.0},
+                                            np.random.default_rng(42), 5000)
+    assert y[:, 0, 0].min() >= 36.0 and y[:, 0, 1].mean() < 33.0
+    d = Design.parse("A3 B4")
+    m = get_model("normal_ar1")
+    for bad, msg in [({"shock_sd": -1.0}, "shock_sd"), ({"shock": float("inf")}, "shock"),
+                     ({"shock_at": 1.5}, "shock_at"), ({"shock_at": -1}, "shock_at"), ({"select": 20.0}, "select")]:
+        with pytest.raises(ValueError, match=msg):
+            m.generate(d, bad, np.random.default_rng(0), 2)
+    with pytest.raises(ValueError, match="select"):
+        get_model("poisson").generate(d, {"select": 1.0}, np.random.default_rng(0), 2)

@@ -37,6 +37,6 @@ def test_quick_seven_point_study(tmp_path):
     assert len(conds) == 111 and set(conds.status) == {"ok"}
     study, _ = load_study(toml)
     checks = run_checks(pd.read_csv(out / "summary.csv", low_memory=False), study.checks)
-    assert len(checks) >= 16 and len(study.checks) == 10
+    assert len(checks) >= 16 + 8 + 1 and len(study.checks) == 13
     failed = [c for c in checks if not c["agrees"]]
     assert not failed, failed

@@ -132,6 +132,8 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
     ``tier_starts = "design"``, over the design's own randomization: see
     :func:`resolved_options`).
 
+    A test needing more cases than the design has (``min_cases``) is skipped.
+
     Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
     replications with a missing occasion get NaN.  A design realised with
     per-replication start points (:meth:`Design.realise`) gives each
@@ -139,8 +141,8 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
     """
     out = {}
     for spec in specs:
-        if not spec.across:
-            continue
+        if not spec.across or design.n_cases < getattr(spec.entry, "min_cases", 1):
+            continue  # too few cases for this test in this condition: no p-values
         for contrast in contrasts:
             c = Contrast.parse(contrast)
             p = np.full(y.shape[0], np.nan)

@@ -214,7 +214,76 @@ def _targets(est: dict, name: str, n_cols: int):
     return arr if np.all(np.isfinite(arr)) else None
 
 
-def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
+# --------------------------------------------------------------------------- error quantiles
+# For an estimator whose variance is infinite (the SMD with a 3-point baseline SD: its
+# denominator has 2 df and E[1/s^2] is infinite), bias and RMSE are not finite
+# quantities.  The median absolute error and the interquartile range of the error
+# are, and they reduce by adding: each block keeps a sparse histogram of the error
+# x - theta (a count per bin of width ERROR_BIN; blocks add their counts).  A
+# quantile read from it is the midpoint of its bin, within ERROR_BIN / 2 of the
+# empirical quantile of the values (far below its Monte Carlo SE at 10^3-10^5 values).
+ERROR_BIN = 1e-3
+
+
+def _error_hist(x: np.ndarray, theta: np.ndarray) -> dict:
+    """Counts of floor((x - theta_c) / ERROR_BIN) over the non-NaN entries of ``x``
+    (rows x cases), as ``{bin: count}``."""
+    e = x - theta[None, :]
+    e = e[~np.isnan(e)]
+    if e.size == 0:
+        return {}
+    idx = np.floor(e / ERROR_BIN).astype(np.int64)
+    bins, counts = np.unique(idx, return_counts=True)
+    return dict(zip(bins.tolist(), counts.tolist()))
+
+
+def _hist_quantile(bins: np.ndarray, cum: np.ndarray, q: float) -> float:
+    """The q-quantile (q in [0, 1]) of a histogram with sorted ``bins`` and cumulative
+    counts ``cum``: the midpoint of the bin holding the ceil(q n)-th value."""
+    n = cum[-1]
+    rank = min(max(int(math.ceil(q * n)), 1), int(n))
+    j = int(np.searchsorted(cum, rank))
+    return (bins[j] + 0.5) * ERROR_BIN
+
+
+def _quantile_and_mcse(bins, cum, q):
+    """A quantile and its MCSE from the distribution-free order-statistic interval:
+    the values of rank n q -/+ 1.96 sqrt(n q (1 - q)) bound a 95% interval for the
+    q-quantile (the sign-test/binomial interval), so MCSE ~ its width / (2 x 1.96)."""
+    n = cum[-1]
+    h = 1.96 * math.sqrt(q * (1 - q) / n)
+    lo, hi = _hist_quantile(bins, cum, max(q - h, 0.0)), _hist_quantile(bins, cum, min(q + h, 1.0))
+    return _hist_quantile(bins, cum, q), (hi - lo) / (2 * 1.96)
+
+
+def error_quantile_rows(hist: dict) -> list[tuple[str, float, float]]:
+    """``(measure, value, mcse)`` for ``median_error``, ``median_abs_error`` and
+    ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`).
+
+    The IQR's MCSE combines the two quartiles' MCSEs s1, s3 with their asymptotic
+    correlation, q1 (1 - q3) / sqrt(q1 (1 - q1) q3 (1 - q3)) = 1/3:
+    sqrt(s1^2 + s3^2 - 2/3 s1 s3).
+    """
+    if not hist:
+        return []
+    bins = np.array(sorted(hist), dtype=np.int64)
+    cum = np.cumsum([hist[b] for b in bins])
+    med, med_se = _quantile_and_mcse(bins, cum, 0.5)
+    q1, s1 = _quantile_and_mcse(bins, cum, 0.25)
+    q3, s3 = _quantile_and_mcse(bins, cum, 0.75)
+    # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.
+    ab: dict = {}
+    for b, c in hist.items():
+        k = b if b >= 0 else -b - 1
+        ab[k] = ab.get(k, 0) + c
+    abins = np.array(sorted(ab), dtype=np.int64)
+    acum = np.cumsum([ab[b] for b in abins])
+    mae, mae_se = _quantile_and_mcse(abins, acum, 0.5)
+    iqr_se = math.sqrt(max(s1 * s1 + s3 * s3 - (2.0 / 3.0) * s1 * s3, 0.0))
+    return [("median_error", med, med_se), ("median_abs_error", mae, mae_se), ("error_iqr", q3 - q1, iqr_se)]
+
+
+def block_stats(values: dict, estimands: dict, rules, discrete: set, robust: set = frozenset()) -> dict:
     """Additive statistics of one block.
 
     ``values`` maps ``(contrast, label, scope)`` to a dict with ``estimate`` (2-D
@@ -222,6 +291,11 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
     an interval, ``ci_lower`` and ``ci_upper``.  Power sums are kept per case,
     about the case's own large-sample limit, so that cases with different phase
     lengths (multiple baseline) are judged against their own targets.
+
+    For the labels in ``robust`` (estimators whose variance may be infinite) the
+    block also keeps a sparse histogram of the error against the large-sample
+    limit, from which the median absolute error and the IQR of the error are read
+    (:func:`error_quantile_rows`).
     """
     out = {}
     for key, fields_ in values.items():
@@ -251,6 +325,10 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set) -> dict:
                     theta = _targets(est, name, n_cols)
                     if theta is not None:
                         st[f"cover_{name}"] = int((ci_ok & (lo <= theta) & (theta <= hi)).sum())
+        if key[1] in robust and key[2] in ("case", "mean") and ok.any():
+            theta = _targets(est, "limit", n_cols)
+            if theta is not None:
+                st["ehist"] = _error_hist(x2, theta)
         if (key[1] in discrete and key[2] == "case" or key[2] == "count") and ok.any():
             st["dist"] = _value_counts(x2[ok])
         for r in rules:
@@ -277,8 +355,8 @@ def add_stats(total: dict, block: dict, skip=()) -> dict:
         for k, v in st.items():
             if k == "centre" or k in skip:
                 continue
-            if k == "dist":
-                dd = tot.setdefault("dist", {})
+            if k in ("dist", "ehist"):
+                dd = tot.setdefault(k, {})
                 for val, c in v.items():
                     dd[val] = dd.get(val, 0) + c
             elif k.startswith("rule:"):
@@ -582,6 +660,8 @@ def measures_table(stats_list, estimands_list) -> tuple[dict, np.ndarray]:
                 if f"cover_{name}" in st:
                     p, pse = _prop(st[f"cover_{name}"], st["n_ci"])
                     add("coverage", p, pse, estimand=name)
+            for measure, value, mcse in error_quantile_rows(st.get("ehist", {})):
+                add(measure, value, mcse, estimand="limit")
             if st.get("n_ci"):
                 k = st["n_ci"]
                 w = st["w1"] / k

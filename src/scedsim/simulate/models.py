@@ -53,6 +53,9 @@ keeps its random streams and fingerprint, and draws no extra random numbers):
 
 References
 ----------
+Shadish, W. R., Cook, T. D., & Campbell, D. T. (2002). *Experimental and
+quasi-experimental designs for generalized causal inference*. Houghton Mifflin.
+
 Swan, D. M., & Pustejovsky, J. E. (2018). A gradual effects model for
 single-case designs. *Multivariate Behavioral Research*, 53(4), 574-593.
 """
@@ -90,11 +93,24 @@ def _ar1_python(u, phi, out):
 _ar1 = kernel(_ar1_python)
 
 
-def ar1_errors(rng: np.random.Generator, shape, phi: float, innovation_sd: float) -> np.ndarray:
-    """Stationary AR(1) errors of the given shape (last axis is time)."""
+def ar1_errors(rng: np.random.Generator, shape, phi: float, innovation_sd: float,
+               first_worse: float | None = None, worse_sign: float = -1.0) -> np.ndarray:
+    """Stationary AR(1) errors of the given shape (last axis is time).
+
+    With ``first_worse = c`` the first error is drawn conditional on
+    ``worse_sign * e_1 >= c`` marginal SDs (the model parameter ``select``), by
+    mapping the same standard-normal draw through the truncated normal's
+    quantile function, so no extra random numbers are used.
+    """
     if not -1.0 < phi < 1.0:
         raise ValueError(f"phi must lie strictly between -1 and 1, got {phi}")
     u = rng.standard_normal(shape)
+    if first_worse is not None:
+        from scipy.special import ndtr, ndtri
+
+        # z -> Phi^-1(Phi(-c) Phi(z)): the standard normal truncated to (-inf, -c].
+        z0 = ndtri(ndtr(-float(first_worse)) * ndtr(u[..., 0]))
+        u[..., 0] = -z0 if worse_sign > 0 else z0
     u *= innovation_sd
     flat = u.reshape(-1, shape[-1])
     out = np.empty_like(flat)
@@ -104,12 +120,21 @@ def ar1_errors(rng: np.random.Generator, shape, phi: float, innovation_sd: float
 
 # Optional generators accepted by every built-in model: off by default and kept
 # out of ``defaults`` (and so out of the model's identity and the estimands' streams).
-EXTRAS = {"onset": 0.0, "outlier_rate": 0.0, "outlier_k": 3.0, "outlier_sign": "random"}
+EXTRAS = {"onset": 0.0, "outlier_rate": 0.0, "outlier_k": 3.0, "outlier_sign": "random",
+          "shock": 0.0, "shock_sd": 0.0, "shock_at": 0, "select": None}
 _SIGNS = ("random", "+", "-")
 
 
 def _extra(p: dict, name: str):
     return p.get(name, EXTRAS[name])
+
+
+def _selection(p: dict):
+    """The selection threshold ``select`` as a float, or None when off (None or NaN)."""
+    v = _extra(p, "select")
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v)
 
 
 def _check_params(name: str, params: dict, defaults: dict) -> dict:
@@ -130,6 +155,17 @@ def _check_params(name: str, params: dict, defaults: dict) -> dict:
     if _extra(p, "outlier_sign") not in _SIGNS:
         raise ValueError(f"outlier_sign must be one of {', '.join(map(repr, _SIGNS))}, "
                          f"got {_extra(p, 'outlier_sign')!r}")
+    for k in ("shock", "shock_sd"):
+        v = float(_extra(p, k))
+        if not math.isfinite(v) or (k == "shock_sd" and v < 0):
+            raise ValueError(f"{k} must be a finite{' non-negative' if k == 'shock_sd' else ''} number, got {v}")
+    at = _extra(p, "shock_at")
+    if float(at) != int(float(at)) or int(float(at)) < 0:
+        raise ValueError(f"shock_at must be an occasion number (1, 2, ...) or 0 for the first treatment "
+                         f"occasion, got {at!r}")
+    sel = _selection(p)
+    if sel is not None and not (math.isfinite(sel) and -8.0 <= sel <= 8.0):
+        raise ValueError(f"select (the selection threshold in marginal SDs) must lie in [-8, 8], got {sel}")
     rate = float(p.get("missing_rate", 0.0))
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"missing_rate must be in [0, 1), got {rate}")
@@ -220,6 +256,30 @@ class Model:
         return t, treat, since
 
     @staticmethod
+    def _shock(design: Design, p: dict, rng: np.random.Generator, n_reps: int):
+        """The shared shock as an array broadcastable to (n_reps, n_cases, n_time), in
+        effect units, or None when off.  A random part draws ``n_reps`` normals."""
+        fixed, sd = float(_extra(p, "shock")), float(_extra(p, "shock_sd"))
+        if fixed == 0.0 and sd == 0.0:
+            return None
+        at = int(float(_extra(p, "shock_at")))
+        occ = np.arange(design.n_time)[None, None, :]
+        if at > 0:
+            step = (occ >= at - 1).astype(np.float64)
+        elif design.realised is not None:
+            first = np.asarray(design.realised, dtype=np.int64).min(axis=1)[:, None, None]
+            step = (occ >= first).astype(np.float64)
+        else:
+            # The first occasion at which any case is in a treatment phase.
+            codes = design.phase_codes()
+            first = int(np.flatnonzero((codes != 0).any(axis=0))[0])
+            step = (occ >= first).astype(np.float64)
+        size = np.full((n_reps, 1, 1), fixed)
+        if sd > 0:
+            size = size + sd * rng.standard_normal((n_reps, 1, 1))
+        return size * step
+
+    @staticmethod
     def _outliers(x: np.ndarray, p: dict, unit: float, rng: np.random.Generator) -> np.ndarray:
         """Shift a share ``outlier_rate`` of the values of ``x`` (in place) by
         ``outlier_k * unit``; no random numbers are drawn when the rate is 0."""
@@ -275,7 +335,7 @@ class NormalAR1(Model):
     def latent(self, design: Design, p: dict, rng: np.random.Generator, n_reps: int) -> np.ndarray:
         sigma_u, unit = self.units(p)
         shape = (n_reps, design.n_cases, design.n_time)
-        e = ar1_errors(rng, shape, float(p["phi"]), sigma_u)
+        e = ar1_errors(rng, shape, float(p["phi"]), sigma_u, _selection(p), float(p.get("_worse", -1.0)))
         t, treat, since = self._structure(design, float(_extra(p, "onset")))
         # The fixed part is one (1 or reps, cases, time) array, added in place to the errors.
         mean = (float(p["intercept"]) + float(p["trend"]) * unit * t)[None, None, :] \
@@ -288,6 +348,9 @@ class NormalAR1(Model):
             y += rng.standard_normal((n_reps, design.n_cases, 1)) * (float(p["case_sd"]) * unit)
         if p["me_sd"] > 0:
             y += rng.standard_normal(shape) * (float(p["me_sd"]) * unit)
+        shock = self._shock(design, p, rng, n_reps)
+        if shock is not None:
+            y += shock * unit
         return y
 
     def generate(self, design, params, rng, n_reps):
@@ -313,6 +376,9 @@ class Poisson(Model):
         case_sd=0.0, effect_sd=0.0, missing_rate=0.0))
 
     def log_mean(self, design, p, rng, n_reps):
+        if _selection(p) is not None:
+            raise ValueError(f"select (selection on the first score) is available for normal_ar1 and "
+                             f"bounded_scale, not {self.name}")
         if float(p["rate"]) <= 0:
             raise ValueError(f"rate must be positive, got {p['rate']}")
         shape = (n_reps, design.n_cases, design.n_time)
@@ -328,6 +394,9 @@ class Poisson(Model):
             eta += ar1_errors(rng, shape, phi, float(p["sd"]) * math.sqrt(1.0 - phi * phi))
         if p["case_sd"] > 0:
             eta += rng.standard_normal((n_reps, design.n_cases, 1)) * float(p["case_sd"])
+        shock = self._shock(design, p, rng, n_reps)
+        if shock is not None:
+            eta += shock
         return self._outliers(eta, p, 1.0, rng)
 
     def generate(self, design, params, rng, n_reps):
@@ -398,7 +467,9 @@ class BoundedScale(Model):
         latent_p = dict(phi=p["phi"], level=sign * float(p["level"]), slope=sign * float(p["slope"]),
                         trend=sign * float(p["trend"]), intercept=0.0, sd=1.0, scale="marginal",
                         case_sd=p["case_sd"], effect_sd=p["effect_sd"], me_sd=p["me_sd"], missing_rate=0.0,
-                        onset=_extra(p, "onset"))
+                        onset=_extra(p, "onset"), shock=sign * float(_extra(p, "shock")),
+                        shock_sd=_extra(p, "shock_sd"), shock_at=_extra(p, "shock_at"),
+                        select=_selection(p), _worse=sign * -1.0)
         z = NormalAR1().latent(design, latent_p, rng, n_reps)
         z = self._outliers(z, p, 1.0, rng)
         y = np.clip(np.floor(center + spread * z + 0.5), lo, hi)

@@ -178,10 +178,21 @@ def write_report(out) -> pathlib.Path:
         if len(b):
             lines += [f"## Bias against the large-sample limit by {x}", "",
                       _md_table(_pivot(b, base_rows + ["contrast", "metric"], x)), ""]
-        r = case[(case.measure == "rmse") & (case.estimand == "limit")]
+        # Unbounded estimators get error quantiles instead: their variance may be infinite
+        # (the SMD with a 3-point baseline SD), and then RMSE is not a finite quantity.
+        robust = set(case[case.measure == "median_abs_error"].metric)
+        r = case[(case.measure == "rmse") & (case.estimand == "limit") & ~case.metric.isin(robust)]
         if len(r):
             lines += [f"## RMSE against the large-sample limit by {x}", "",
                       _md_table(_pivot(r, base_rows + ["contrast", "metric"], x)), ""]
+        for measure, title in (("median_abs_error", "Median absolute error"), ("error_iqr", "IQR of the error")):
+            r = case[(case.measure == measure) & (case.estimand == "limit")]
+            if len(r):
+                lines += [f"## {title} against the large-sample limit by {x}", "",
+                          f"For the unbounded metrics ({', '.join(sorted(robust))}), whose variance may be "
+                          "infinite (an SD from 3 baseline points has 2 df, and E[1/s^2] is infinite), in "
+                          "place of RMSE; MCSEs from the order-statistic (sign-test) interval.", "",
+                          _md_table(_pivot(r, base_rows + ["contrast", "metric"], x)), ""]
     elif len(mean):
         show = mean[[c for c in varied] + ["contrast", "metric", "value", "mcse"]]
         lines += ["## Means per case-series", "", _md_table(show), ""]

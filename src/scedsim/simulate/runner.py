@@ -207,13 +207,16 @@ class Study:
         clash = [c for c in df.columns if c in _RESERVED]
         if clash:
             raise ValueError(f"grid parameter(s) {', '.join(clash)} clash with output column names; rename them")
+        # An across-case test (e.g. a between-person test) is skipped in conditions with too
+        # few cases (stacked grids may mix one-case and six-case conditions), but a test
+        # that no condition can run is an error.
+        most = 0
         for row in df.to_dict("records"):
             design = self.design_for(row)
+            most = max(most, design.n_cases)
             for spec in self.specs:
-                need = getattr(spec.entry, "min_cases", 1)
-                if design.n_cases < need:
-                    raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
-                                     f"a condition has n_cases = {design.n_cases}")
+                if design.n_cases < getattr(spec.entry, "min_cases", 1):
+                    continue
                 if spec.is_test:
                     resolved_options(spec, design)  # tier_starts = "design" needs random starts
             params = self.params_for(row)
@@ -225,6 +228,11 @@ class Study:
             for c in self.contrasts_for(design):
                 for k in range(design.n_cases):
                     design.indices(c, k)
+        for spec in self.specs:
+            need = getattr(spec.entry, "min_cases", 1)
+            if most < need:
+                raise ValueError(f"{spec.label} needs at least {need} cases per replication; "
+                                 f"the conditions have at most n_cases = {most}")
         return df
 
     @property
@@ -490,6 +498,8 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
     improvement = study.improvement_for(row)
     discrete = {s.label for s in study.specs if s.discrete} | {r.metric for r in study.rule_list if r.inner}
     with_ci = {s.label for s in study.specs if s.has_ci}
+    # Unbounded estimators (SMD, LRR, ...): error quantiles, since their variance may be infinite.
+    robust = {s.label for s in study.specs if not s.is_test and getattr(s.entry, "bounds", ()) is None}
     blocks, errors, raw = [], [], []
     first = k * study.blocks_per_chunk
     for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)):
@@ -515,7 +525,7 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             for key, v in case_summaries(res, study.specs).items():
                 values[key] = {"estimate": v}
             values.update(count_values(res, study.rule_list))
-            blocks.append((j, block_stats(values, estimands, study.rule_list, discrete)))
+            blocks.append((j, block_stats(values, estimands, study.rule_list, discrete, robust)))
             if study.keep_raw:
                 raw.append((j, {key: r["estimate"] for key, r in res.items() if r["estimate"].ndim == 2}))
         except Exception as exc:  # noqa: BLE001 - counted and logged, not fatal
