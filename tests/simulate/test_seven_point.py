@@ -23,7 +23,12 @@ def test_quick_seven_point_study(tmp_path):
     # CI: fewer replications than the quick variant (the checks' tolerances follow their MCSEs).
     assert "n_reps = 1000 " in text and "n_design = 5000\n" in text
     toml = tmp_path / "study_ci.toml"
-    toml.write_text(text.replace("n_reps = 1000 ", "n_reps = 400 ").replace("n_design = 5000\n", "n_design = 1000\n"))
+    # No estimands either: the checks are exact facts about means and rejection rates, and the
+    # estimands' long-run Tau-BC series (two variants, ~400 occasions each) took 2 of the
+    # test's 2.2 minutes.  The estimands themselves are tested in test_runner / test_null_facts.
+    assert "\nn_jobs = 2\n" in text and "estimands" not in text.split("[contrasts]")[0]
+    toml.write_text(text.replace("n_reps = 1000 ", "n_reps = 400 ").replace("n_design = 5000\n", "n_design = 1000\n")
+                    .replace("\nn_jobs = 2\n", "\nn_jobs = 2\nestimands = false\n", 1))
     cli = [sys.executable, "-m", "scedsim.cli"]
     r = subprocess.run(cli + ["simulate", str(toml), "--out", str(out), "--quiet"],
                        env=env, capture_output=True, text=True)
