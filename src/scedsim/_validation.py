@@ -244,3 +244,14 @@ def check_magnitude(metric: str, *arrays) -> None:
         v = float(big[np.argmax(bad)])
         raise ValueError(f"{metric}: the data reach magnitude {v:.3g}, outside [{lo:g}, {hi:g}], where "
                          "its sums of squares overflow or underflow; rescale the data (e.g. change the unit)")
+
+
+def parse_scalar(text: str):
+    """A ``key=value`` option's value as typed on a command line or in a form: an
+    int if it reads as one, else a float, else the text itself."""
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text

@@ -804,18 +804,10 @@ def _add_report(sub) -> None:
     p.set_defaults(func=_cmd_report)
 
 
-def _param_value(text: str):
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _cmd_plan(args) -> int:
     import json
 
+    from ._validation import parse_scalar
     from .plan import detectable_effect, plan
 
     params = {}
@@ -823,7 +815,7 @@ def _cmd_plan(args) -> int:
         k, eq, v = item.partition("=")
         if not eq:
             raise ValueError(f"--param takes key=value, got {item!r}")
-        params[k.strip()] = _param_value(v.strip())
+        params[k.strip()] = parse_scalar(v.strip())
     if args.phi is not None:
         params["phi"] = args.phi
     rules = args.rule or ["p_perm_nap <= 0.05"]

@@ -62,6 +62,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import parse_scalar
+
 __all__ = ["plan", "PlanResult", "detectable_effect", "DetectableEffect", "exact_facts", "FAMILIES"]
 
 FAMILIES = ("AB", "ABAB", "MB", "AB_RANDOM")
@@ -77,13 +79,6 @@ _ALIASES = {"ALTERNATING": "ATD", "AT": "ATD", "ATD": "ATD", "MBD": "MB", "MULTI
 
 # --------------------------------------------------------------------------- rules -> metrics
 
-def _value(text: str):
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
 
 
 def spec_for_label(label: str):
@@ -102,7 +97,7 @@ def spec_for_label(label: str):
             k, eq, v = part.partition("=")
             if not eq:
                 raise ValueError(f"cannot read option {part!r} of {label!r}; write key=value")
-            opts[k.strip()] = _value(v.strip())
+            opts[k.strip()] = parse_scalar(v.strip())
     if base in metric_names():
         return MetricSpec(base, opts)
     # Longest prefix first: p_between vs a hypothetical p_b.

@@ -606,7 +606,7 @@ def _number(form: dict, key: str, label: str, kind=float):
 
 def _plan_params(text: str) -> tuple:
     """``rate=5, dispersion=2`` -> ([("rate", "5"), ...] as typed, {"rate": 5, ...}) read as the CLI's --param."""
-    from ..cli import _param_value
+    from .._validation import parse_scalar
 
     typed, params = [], {}
     for item in text.replace(";", ",").replace("\n", ",").split(","):
@@ -618,7 +618,7 @@ def _plan_params(text: str) -> tuple:
         if k.strip() in ("phi", "level", "scale"):
             raise ValueError(f"give {k.strip()} in its own field, not among the other model parameters")
         typed.append((k.strip(), v.strip()))
-        params[k.strip()] = _param_value(v.strip())
+        params[k.strip()] = parse_scalar(v.strip())
     return typed, params
 
 
