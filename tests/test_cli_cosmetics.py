@@ -114,3 +114,18 @@ def test_report_draws_every_contrast_and_keeps_rates_within_0_and_1(tmp_path, mo
     for name in ("rejections_A-B.png", "rejections_A-C.png"):
         for lo, hi in drawn[name]:
             assert 0.0 <= lo < hi <= 1.0
+
+
+@pytest.mark.parametrize("command", ["_cmd_es", "_cmd_plot"])
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(monkeypatch, capsys, command):
+    """Ctrl-C during es or plot: one line and 130, not a KeyboardInterrupt traceback."""
+    from scedsim import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, command, interrupted)
+    argv = {"_cmd_es": ["es", "data.csv"], "_cmd_plot": ["plot", "data.csv", "--out", "fig.png"]}[command]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "scedsim: interrupted" and "Traceback" not in err

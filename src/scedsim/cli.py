@@ -1181,6 +1181,11 @@ def main(argv=None) -> int:
         except (OSError, ValueError):
             pass
         return 141
+    except KeyboardInterrupt:
+        # Ctrl-C: one line and the shell's code for SIGINT, not a traceback
+        # (simulate says more: what was kept for --resume).
+        print("scedsim: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as exc:
         # One line, no traceback: bad input is the user's to fix, not a crash.
         msg = " ".join(str(exc).split()) or type(exc).__name__
