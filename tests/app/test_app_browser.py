@@ -103,14 +103,30 @@ def _by(kind):
     return getattr(By, kind)
 
 
-def _click_and_wait(browser, element_id):
-    """Click a submit button and wait for the next page."""
-    from selenium.webdriver.support import expected_conditions as ec
+def _wait_new_page(browser, old):
+    """Wait until the page whose root element is ``old`` has been replaced and loaded."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(_):
+        # The old page is gone once its root cannot be queried: usually a stale-element
+        # error, but while the new document loads Chromium may instead answer "Node with
+        # given id does not belong to the document" (an unknown error) - gone as well.
+        try:
+            old.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(browser, WAIT).until(gone)
+    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def _click_and_wait(browser, element_id):
+    """Click a submit button and wait for the next page."""
     old = browser.find_element(_by("TAG_NAME"), "html")
     browser.find_element(_by("ID"), element_id).click()
-    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+    _wait_new_page(browser, old)
 
 
 def _text(browser, css):
@@ -238,14 +254,11 @@ def test_plan_page(browser, server):
     assert not browser.find_element(_by("ID"), "running").is_displayed()
     # Submit by script: the submit handler runs at once, so its "running" note can be read before
     # the answer replaces the page (kept in sessionStorage, which outlives the page).
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
     old = browser.find_element(_by("TAG_NAME"), "html")
     browser.execute_script("document.getElementById('plan-form').requestSubmit();"
                            "sessionStorage.setItem('running', !document.getElementById('running').hidden"
                            " && document.getElementById('run-plan').disabled);")
-    WebDriverWait(browser, WAIT).until(ec.staleness_of(old))
+    _wait_new_page(browser, old)
     assert browser.execute_script("return sessionStorage.getItem('running');") == "true"
     assert not _errors(browser), _errors(browser)
     ref = ss.plan("AB", "normal_ar1", {"phi": 0.0}, effect=2.0, rules=["p_perm_nap <= 0.05"], power=0.6,
