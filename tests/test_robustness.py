@@ -273,6 +273,23 @@ def test_design_facts_follow_the_design():
     assert design_facts(st2) == []
 
 
+@pytest.mark.parametrize("threat", [{"shock": [1.0]}, {"shock_sd": [0.5]}, {"select": [1.0]},
+                                    {"effect_sd": [0.5]}, {"outlier_rate": [0.1]}, {"trend": [0.1]}])
+def test_no_design_facts_under_a_threat(threat):
+    """A shared shock, selection on the first score or any other parameter that changes
+    the ranks' distribution gives no exact facts (the second-edition study's shock and
+    regression-to-the-mean conditions had been checked against the null facts)."""
+    from scedsim.simulate.runner import design_facts
+
+    st = Study(design="A3 B4", grid={"level": [0.0], **threat}, metrics=["nap"], n_cases=6, n_reps=10,
+               n_design=100)
+    assert design_facts(st) == []
+    # Settings that leave a case's points exchangeable keep the facts.
+    harmless = Study(design="A3 B4", grid={"level": [0.0], "case_sd": [1.0], "shock_at": [2], "onset": [0.5]},
+                     metrics=["nap"], n_cases=6, n_reps=10, n_design=100)
+    assert [f["expected"] for f in design_facts(harmless)] == [0.5]
+
+
 def test_report_checks_exact_facts_for_a4b4_and_a3b2c2(tmp_path):
     from scedsim.simulate.report import exact_fact_checks
     import json

@@ -1029,21 +1029,39 @@ def _fraction_text(x: float) -> str:
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
+# Parameters of the normal model that leave a case's points exchangeable whatever their
+# value (a case-level constant, extra iid noise, units, and settings that act only
+# through a parameter that must be off).  Every other parameter must be at its off value,
+# so that a parameter added later counts as breaking the facts until declared here.
+_EXCHANGEABLE_ANY = frozenset({"intercept", "sd", "me_sd", "scale", "case_sd", "onset", "outlier_k",
+                               "outlier_sign", "shock_at"})
+
+
+def _off(v, default) -> bool:
+    if default is None:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+    try:
+        return float(v) == float(default)
+    except (TypeError, ValueError):
+        return v == default
+
+
 def _exchangeable_null(study: Study, row: dict) -> bool:
     """Whether a condition generates exchangeable continuous series with no effect:
-    normal errors, phi = 0, no level, slope, trend, random effect, missing values
-    or outliers, and a fixed design.  Only there do the rank facts below hold
-    (ties, autocorrelation or an effect change them)."""
-    from .models import NormalAR1
+    normal errors and a fixed design with every parameter that could change the
+    ranks' distribution (phi, level, slope, trend, effect SD, missing values,
+    outliers, a shared shock, selection on the first score, ...) at its off value.
+    Only there do the rank facts below hold."""
+    from .models import EXTRAS, NormalAR1
 
     model = study.model_for(row)
     if type(model) is not NormalAR1 or study.design_for(row).is_random:
         return False
     p = model.params(study.params_for(row))
-    zero = ("phi", "level", "slope", "trend", "effect_sd", "missing_rate", "outlier_rate")
+    off = {**EXTRAS, **model.defaults}
     # With no noise at all every value is tied: the rank facts need continuous data.
     noisy = float(p.get("sd", 0.0)) > 0.0 or float(p.get("me_sd", 0.0)) > 0.0
-    return noisy and all(float(p.get(k, 0.0)) == 0.0 for k in zero)
+    return noisy and all(_off(p.get(k, d), d) for k, d in off.items() if k not in _EXCHANGEABLE_ANY)
 
 
 def _rank_distribution(entry, options: dict, m: int, n: int):
