@@ -26,6 +26,15 @@ def _fmt(v, se=None, digits=3) -> str:
     return s
 
 
+def _checks_table(rows) -> str:
+    """Markdown table of exact-fact checks: expected, observed (MCSE) and whether they agree."""
+    c = pd.DataFrame(rows)
+    c["observed"] = [_fmt(v, e, 4) if v == v else "no matching row" for v, e in zip(c.observed, c.mcse)]
+    c["expected"] = [f"{v:.4f}" for v in c.expected]
+    c["agrees (4 MCSE)"] = np.where(c.agrees, "yes", "NO")
+    return _md_table(c[["check", "expected", "observed", "agrees (4 MCSE)"]])
+
+
 def _md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -123,26 +132,18 @@ def write_report(out) -> pathlib.Path:
 
     facts = exact_fact_checks(meta, s)
     if facts:
-        c = pd.DataFrame(facts)
-        c["observed"] = [_fmt(v, e, 4) if v == v else "no matching row" for v, e in zip(c.observed, c.mcse)]
-        c["expected"] = [f"{v:.4f}" for v in c.expected]
-        c["agrees (4 MCSE)"] = np.where(c.agrees, "yes", "NO")
         lines += ["## Checks against exact small-sample facts", "",
                   "Computed for each design and contrast at hand (m baseline and n comparison points) from "
                   "the equally likely arrangements of the ranks under no effect, in the conditions with "
                   "exchangeable continuous data (normal errors, phi = 0, no effect, no missing values).", "",
-                  _md_table(c[["check", "expected", "observed", "agrees (4 MCSE)"]]), ""]
+                  _checks_table(facts), ""]
 
     checks = run_checks(s, meta.get("checks", []))
     if checks:
-        c = pd.DataFrame(checks)
-        c["observed"] = [_fmt(v, e, 4) if v == v else "no matching row" for v, e in zip(c.observed, c.mcse)]
-        c["expected"] = [f"{v:.4f}" for v in c.expected]
-        c["agrees (4 MCSE)"] = np.where(c.agrees, "yes", "NO")
         lines += ["## Checks declared by the study", "",
                   "Facts the study file states (`[[check]]` tables), each compared with every matching "
                   "row of the summary.", "",
-                  _md_table(c[["check", "expected", "observed", "agrees (4 MCSE)"]]), ""]
+                  _checks_table(checks), ""]
 
     rej = s[s.measure == "rejection_rate"]
     if len(rej):
