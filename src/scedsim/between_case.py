@@ -630,3 +630,67 @@ def bcsmd_batch(y, treatment, *, times=None, method: str = "hps", design: str = 
     if method == "hps":
         out[:, ~(out[HPS_FIELDS.index("S2")] > 0.0)] = np.nan
     return _result(method, design, d, out, confidence, batch=True)
+
+
+# --------------------------------------------------------------------------- simulator entry
+
+def _across_estimates(y, treatment, times, design, *, method="hps", confidence=0.95) -> BCSMD:
+    """The simulator's call: :func:`bcsmd_batch` on one replication block."""
+    return bcsmd_batch(y, treatment, times=times, method=method, design=design, confidence=confidence)
+
+
+def _check_across(options: dict) -> None:
+    check_choice("method", options["method"], METHODS)
+    check_confidence(options["confidence"])
+
+
+def bcsmd_parameter(q, options=None) -> float:
+    """The design-comparable SMD that the HPS and REML estimators target.
+
+    Hedges, Pustejovsky & Shadish (2012, 2013) define the between-case SMD as the
+    average treatment effect divided by the SD of the outcome across cases and
+    occasions in the absence of treatment: with the model
+    y_it = b0 + u_i + (beta + v_i) D_it + e_it + m_it, u_i ~ N(0, tau^2) the case
+    intercepts, e_it a stationary AR(1) process with marginal variance sigma_e^2
+    and m_it independent measurement error with variance sigma_m^2,
+
+        delta = beta / sqrt(tau^2 + sigma_e^2 + sigma_m^2).
+
+    The autocorrelation does not enter: the marginal variance is used, which the
+    REML fit's tau^2 + sigma^2 and HPS's S^2 estimate.  Effect heterogeneity
+    (v_i) does not enter either: the denominator is the variance of the
+    untreated outcome.
+
+    Parameters
+    ----------
+    q : NormalShift
+        ``q.delta`` = beta, ``q.s^2`` = sigma_e^2 + sigma_m^2 and ``q.case_sd`` = tau.
+    options : dict, optional
+        Ignored (the target does not depend on the method).
+
+    Returns
+    -------
+    float
+        delta, NaN when the baseline variance is zero.
+
+    References
+    ----------
+    Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2012). *Research
+    Synthesis Methods*, 3, 224-239.
+
+    Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2013). *Research
+    Synthesis Methods*, 4, 324-341.
+    """
+    total = q.case_sd ** 2 + q.s ** 2
+    return q.delta / math.sqrt(total) if total > 0 else math.nan
+
+
+def _register() -> None:
+    from .registry import AcrossMetric, register_across
+
+    register_across(AcrossMetric(
+        name="bcsmd", prefix="bcsmd", func=_across_estimates, defaults={"method": "hps", "confidence": 0.95},
+        label_options=("method",), check=_check_across, min_cases=2, limit=bcsmd_parameter, title="BC-SMD"))
+
+
+_register()

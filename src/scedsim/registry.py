@@ -2,10 +2,11 @@
 
 Every effect size is declared once, next to its definition, as a
 :class:`Metric`; every test that the simulator can use as a decision rule as a
-:class:`TestSpec`.  Everything else (the tidy layer, the command line, the
-simulator, permutation tests, :mod:`scedsim.testing`, the test suite and the
-benchmarks) iterates the registry, so a new estimator is one module plus its
-entry.
+:class:`TestSpec`; every effect size estimated from all cases of a replication
+together (the design-comparable SMD) as an :class:`AcrossMetric`.
+Everything else (the tidy layer, the command line, the simulator, permutation
+tests, :mod:`scedsim.testing`, the test suite and the benchmarks) iterates
+the registry, so a new estimator is one module plus its entry.
 
 Users add their own estimator with :func:`register_metric`; installed packages
 can do the same through the ``scedsim.metrics`` entry-point group, which is
@@ -30,7 +31,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Metric", "TestSpec", "KernelCase", "NormalShift", "Reference", "register", "register_metric", "register_test", "get_metric",
+__all__ = ["Metric", "TestSpec", "AcrossMetric", "register_across", "across_metrics", "get_across",
+           "KernelCase", "NormalShift", "Reference", "register", "register_metric", "register_test", "get_metric",
            "get_test", "metrics", "metric_names", "tests", "test_names", "default_metrics", "unregister_metric",
            "code_fingerprint", "unknown_name", "ENTRY_POINT_GROUP"]
 
@@ -107,12 +109,16 @@ class Reference:
 @dataclass(frozen=True)
 class NormalShift:
     """The quantities a closed-form limit needs: phases N(0, s^2) and N(delta, s^2),
-    with the effect varying across cases with SD ``tau``; ``pi = m / (m + n)``."""
+    with the effect varying across cases with SD ``tau``; ``pi = m / (m + n)``;
+    ``case_sd`` is the SD of the case intercepts (zero for the per-case metrics,
+    which do not see it)."""
 
     delta: float
     s: float
     tau: float
     pi: float
+    #: SD of the case intercepts (the between-case part of the baseline variance).
+    case_sd: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -341,8 +347,79 @@ class TestSpec:
         return "_".join(parts)
 
 
+@dataclass(frozen=True, eq=False)
+class AcrossMetric:
+    """A registered effect size estimated from all cases of a replication together
+    (one estimate, SE and interval per replication), usable as a simulator metric.
+
+    Attributes
+    ----------
+    name : str
+        e.g. ``"bcsmd"``; study files name it with its options,
+        ``{name = "bcsmd", method = "reml"}``.
+    prefix : str
+        Label prefix, e.g. ``"bcsmd"``; the values of ``label_options`` are joined
+        to it (label ``bcsmd_reml``).
+    func : callable
+        ``func(y, treatment, times, design, **options)`` with ``y`` of shape
+        ``(reps, cases, time)`` (oriented so that higher is better),
+        ``treatment`` a ``(cases, time)`` 0/1 array, ``times`` the ``(cases, time)``
+        session numbers and ``design`` ``"multiple_baseline"`` or ``"reversal"``;
+        returns an object with 1-D ``estimate``, ``se``, ``ci_lower`` and
+        ``ci_upper`` (NaN where undefined).
+    defaults : dict
+        Every option and its default value (an option outside it is refused).
+    label_options : tuple of str
+        Options whose values always appear in the label.
+    check : callable or None
+        ``check(options)``: raise ValueError on a bad option value.
+    min_cases : int
+        Cases per replication the estimator needs; conditions with fewer skip it.
+    limit : callable or None
+        ``limit(q: NormalShift, options) -> float``: the parameter the estimator
+        targets under a normal level shift with stationary AR(1) errors, random
+        case intercepts (``q.case_sd``) and measurement error (in ``q.s``).
+    """
+
+    name: str
+    prefix: str
+    func: Callable
+    defaults: dict = field(default_factory=dict)
+    label_options: tuple = ()
+    check: Callable | None = None
+    min_cases: int = 2
+    limit: Callable | None = None
+    title: str = ""
+    # What the simulator asks of every metric entry.
+    across: bool = True
+    has_ci: bool = True
+    bounds: tuple | None = None
+    discrete: bool = False
+    rank: bool = False
+    user: bool = False
+
+    def __reduce__(self):
+        return (get_across, (self.name,))
+
+    def options(self, options: dict) -> dict:
+        """``options`` with the defaults filled in; an unknown option raises."""
+        extra = sorted(set(options) - set(self.defaults))
+        if extra:
+            raise ValueError(f"{self.name} has no option {extra[0]!r}; it takes "
+                             f"{', '.join(sorted(self.defaults))}")
+        out = {**self.defaults, **options}
+        if self.check is not None:
+            self.check(out)
+        return out
+
+    def label(self, options: dict) -> str:
+        full = self.options(options)
+        return "_".join([self.prefix] + [str(full[k]) for k in self.label_options])
+
+
 _METRICS: dict[str, Metric] = {}
 _TESTS: dict[str, TestSpec] = {}
+_ACROSS: dict[str, AcrossMetric] = {}
 _lock = threading.RLock()
 _loaded = False
 _loading = False
@@ -352,8 +429,8 @@ _plugin_errors: list[str] = []
 def register(metric: Metric, *, replace: bool = False) -> Metric:
     """Add a :class:`Metric` (built-in entries call this at import time)."""
     with _lock:
-        if metric.name in _TESTS:
-            raise ValueError(f"{metric.name!r} is already the name of a test")
+        if metric.name in _TESTS or metric.name in _ACROSS:
+            raise ValueError(f"{metric.name!r} is already the name of a test or an across-case metric")
         if metric.name in _METRICS and not replace and _METRICS[metric.name] is not metric:
             raise ValueError(f"a metric named {metric.name!r} is already registered; "
                              "pass replace=True to redefine it")
@@ -364,12 +441,23 @@ def register(metric: Metric, *, replace: bool = False) -> Metric:
 def register_test(spec: TestSpec, *, replace: bool = False) -> TestSpec:
     """Add a :class:`TestSpec`."""
     with _lock:
-        if spec.name in _METRICS:
+        if spec.name in _METRICS or spec.name in _ACROSS:
             raise ValueError(f"{spec.name!r} is already the name of a metric")
         if spec.name in _TESTS and not replace and _TESTS[spec.name] is not spec:
             raise ValueError(f"a test named {spec.name!r} is already registered")
         _TESTS[spec.name] = spec
     return spec
+
+
+def register_across(entry: AcrossMetric, *, replace: bool = False) -> AcrossMetric:
+    """Add an :class:`AcrossMetric`."""
+    with _lock:
+        if entry.name in _METRICS or entry.name in _TESTS:
+            raise ValueError(f"{entry.name!r} is already the name of a metric or a test")
+        if entry.name in _ACROSS and not replace and _ACROSS[entry.name] is not entry:
+            raise ValueError(f"an across-case metric named {entry.name!r} is already registered")
+        _ACROSS[entry.name] = entry
+    return entry
 
 
 def unregister_metric(name: str) -> None:
@@ -396,6 +484,7 @@ def _ensure_loaded() -> None:
         try:
             importlib.import_module("scedsim.effect_sizes")
             importlib.import_module("scedsim.inference")
+            importlib.import_module("scedsim.between_case")
             _load_plugins()
         finally:
             _loading = False
@@ -441,6 +530,19 @@ def default_metrics() -> tuple[str, ...]:
 def tests() -> dict[str, TestSpec]:
     _ensure_loaded()
     return dict(_TESTS)
+
+
+def across_metrics() -> dict[str, AcrossMetric]:
+    """The effect sizes estimated from all cases of a replication together, by name."""
+    _ensure_loaded()
+    return dict(_ACROSS)
+
+
+def get_across(name) -> AcrossMetric:
+    known = across_metrics()
+    if not isinstance(name, str) or name not in known:
+        raise unknown_name("across-case metric", name, known)
+    return known[name]
 
 
 def test_names() -> tuple[str, ...]:

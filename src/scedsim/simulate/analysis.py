@@ -8,10 +8,10 @@ import numpy as np
 from .._numba import kernel
 from .._frozen import freeze
 from .._validation import assume_finite
-from ..registry import TestSpec, metrics, tests, unknown_name
+from ..registry import AcrossMetric, TestSpec, across_metrics, metrics, tests, unknown_name
 from .design import Contrast, Design
 
-__all__ = ["MetricSpec", "metric_specs", "analyze_block", "FIELDS"]
+__all__ = ["MetricSpec", "metric_specs", "analyze_block", "across_tests", "across_estimates", "FIELDS"]
 
 FIELDS = ("estimate", "se", "ci_lower", "ci_upper")
 
@@ -25,12 +25,12 @@ class MetricSpec:
     label: str = ""
 
     def __post_init__(self):
-        known_m, known_t = metrics(), tests()
-        if self.name not in known_m and self.name not in known_t:
-            raise unknown_name("metric or test", self.name, tuple(known_m) + tuple(known_t))
+        known_m, known_t, known_a = metrics(), tests(), across_metrics()
+        if self.name not in known_m and self.name not in known_t and self.name not in known_a:
+            raise unknown_name("metric or test", self.name, tuple(known_m) + tuple(known_t) + tuple(known_a))
         # The entry travels with the spec, so that worker processes see metrics
         # registered at run time in the parent.
-        object.__setattr__(self, "_entry", known_t.get(self.name) or known_m[self.name])
+        object.__setattr__(self, "_entry", known_t.get(self.name) or known_a.get(self.name) or known_m[self.name])
         object.__setattr__(self, "options", freeze(self.options))
         # A user's metric named as a test's statistic travels with the spec to worker processes.
         stat = self.options.get("statistic")
@@ -49,10 +49,18 @@ class MetricSpec:
                 base = self.entry.label(opts)
                 for k in self.entry.needs:
                     opts.pop(k)
+            elif self.across_estimate:
+                # An across-case metric: its options are checked here, and the label
+                # names the method (bcsmd_hps, bcsmd_reml).
+                base = self.entry.label(opts)
+                for k in self.entry.label_options:
+                    opts.pop(k, None)
             else:
                 base = self.name
             extra = ",".join(f"{k}={v}" for k, v in sorted(opts.items()))
             object.__setattr__(self, "label", f"{base}[{extra}]" if extra else base)
+        elif self.across_estimate:
+            self.entry.options(dict(self.options))  # a bad option fails when the study is defined
 
     @property
     def entry(self):
@@ -65,8 +73,13 @@ class MetricSpec:
 
     @property
     def across(self) -> bool:
-        """A test of all cases together (one p-value per replication)."""
-        return self.is_test and self.entry.across
+        """A test or an estimate of all cases together (one value per replication)."""
+        return bool(getattr(self.entry, "across", False))
+
+    @property
+    def across_estimate(self) -> bool:
+        """An effect size of all cases together (:class:`~scedsim.registry.AcrossMetric`)."""
+        return isinstance(self._entry, AcrossMetric)
 
     @property
     def func(self):
@@ -126,36 +139,33 @@ def _call(spec: MetricSpec, a: np.ndarray, b: np.ndarray, improvement: str):
 
 
 def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: str) -> dict:
-    """Replication-level p-values of the across-case tests (``mbd_test``): the
-    Marascuilo-Busk randomization test of the mean (or median) statistic over the
-    cases, on each case's baseline and comparison points (with
-    ``tier_starts = "design"``, over the design's own randomization: see
-    :func:`resolved_options`).
+    """Replication-level values of the across-case entries: the p-values of the
+    across-case tests (``mbd_test``: the Marascuilo-Busk randomization test of the
+    mean (or median) statistic over the cases, on each case's baseline and
+    comparison points; with ``tier_starts = "design"``, over the design's own
+    randomization: see :func:`resolved_options`), and the estimates of the
+    across-case metrics (the design-comparable SMD, :func:`across_estimates`).
 
-    A test needing more cases than the design has (``min_cases``) is skipped.
+    An entry needing more cases than the design has (``min_cases``) is skipped.
 
-    Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``;
+    Returns ``{(contrast, label, "replication"): {"estimate": (n_reps,) array}}``
+    (for an across-case metric also ``se``, ``ci_lower`` and ``ci_upper``);
     replications with a missing occasion get NaN.  A design realised with
     per-replication start points (:meth:`Design.realise`) gives each
-    replication's test its own realised baseline lengths.
+    replication its own realised baseline lengths.
     """
     out = {}
     for spec in specs:
         if not spec.across or design.n_cases < getattr(spec.entry, "min_cases", 1):
-            continue  # too few cases for this test in this condition: no p-values
+            continue  # too few cases for this entry in this condition: no values
         for contrast in contrasts:
             c = Contrast.parse(contrast)
+            if spec.across_estimate:
+                out[(str(c), spec.label, "replication")] = across_estimates(y, design, c, spec, improvement)
+                continue
             p = np.full(y.shape[0], np.nan)
-            if design.realised is None:
-                parts = [(np.arange(y.shape[0]), [design.indices(c, k) for k in range(design.n_cases)])]
-            else:
-                # Start points drawn per replication: one call per realised combination.
-                combos, inverse = np.unique(design.realised, axis=0, return_inverse=True)
-                parts = [(np.flatnonzero(inverse.ravel() == g),
-                          [design.fixed(k, m).indices(c, 0) for k, m in enumerate(combo)])
-                         for g, combo in enumerate(combos)]
             opts = resolved_options(spec, design)
-            for reps, idx in parts:
+            for reps, idx in _replication_parts(y, design, c):
                 sizes = {ia.size + ib.size for ia, ib in idx}
                 if len(sizes) != 1:
                     raise ValueError(f"{spec.label}: contrast {c} leaves cases of different lengths")
@@ -164,6 +174,78 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
                 if ok.any():
                     p[reps[ok]] = spec.func(sub[ok], [ia.size for ia, _ in idx], improvement=improvement, **opts)
             out[(str(c), spec.label, "replication")] = {"estimate": p}
+    return out
+
+
+def _replication_parts(y: np.ndarray, design: Design, c: Contrast):
+    """``[(replications, [(ia, ib) per case])]``: every replication with the cases' phase
+    indices of a fixed design, or one part per realised combination of start points."""
+    if design.realised is None:
+        return [(np.arange(y.shape[0]), [design.indices(c, k) for k in range(design.n_cases)])]
+    # Start points drawn per replication: one call per realised combination.
+    combos, inverse = np.unique(design.realised, axis=0, return_inverse=True)
+    return [(np.flatnonzero(inverse.ravel() == g), [design.fixed(k, m).indices(c, 0) for k, m in enumerate(combo)])
+            for g, combo in enumerate(combos)]
+
+
+def _across_layout(idx):
+    """Occasions, treatment indicator, session numbers and design name of one
+    realised across-case call: each case's baseline and comparison occasions in
+    time order (a contrast such as A:C skips the occasions between, and their
+    session numbers keep the true lags); ``"multiple_baseline"`` when every case
+    switches once from baseline to treatment, else ``"reversal"``."""
+    occ, trt = [], []
+    for ia, ib in idx:
+        t = np.concatenate([ia, ib])
+        d = np.concatenate([np.zeros(ia.size), np.ones(ib.size)])
+        order = np.argsort(t, kind="stable")
+        occ.append(t[order])
+        trt.append(d[order])
+    if len({o.size for o in occ}) != 1:
+        return None
+    occ, trt = np.array(occ), np.array(trt)
+    one_switch = bool(np.all(np.diff(trt, axis=1) >= 0))
+    return occ, trt, occ + 1, "multiple_baseline" if one_switch else "reversal"
+
+
+def across_estimates(y: np.ndarray, design: Design, contrast: Contrast, spec: MetricSpec,
+                     improvement: str) -> dict:
+    """One across-case estimate per replication (the design-comparable SMD).
+
+    For each fixed design, or each realised combination of start points, the
+    replications' cases are cut to their baseline and comparison occasions and
+    the entry's batched function is called once on them (data negated when
+    improvement is a decrease, so that a positive estimate is an improvement).
+    A replication with a missing occasion, or whose estimate is undefined (e.g.
+    HPS's S^2 = 0, a REML fit with phi at the boundary), gets NaN in every
+    field; a design the estimator cannot use at all (cases of different
+    lengths, too few observations) gives NaN for its replications.
+
+    Returns
+    -------
+    dict
+        ``{"estimate", "se", "ci_lower", "ci_upper"}``, each of shape (n_reps,).
+    """
+    n_reps = y.shape[0]
+    out = {f: np.full(n_reps, np.nan) for f in FIELDS}
+    opts = spec.entry.options(dict(spec.options))
+    sign = -1.0 if improvement == "decrease" else 1.0
+    for reps, idx in _replication_parts(y, design, contrast):
+        layout = _across_layout(idx)
+        if layout is None:
+            continue  # cases of different lengths: no common layout
+        occ, trt, times, name = layout
+        sub = y[reps[:, None, None], np.arange(design.n_cases)[None, :, None], occ[None]]
+        ok = ~np.isnan(sub).any(axis=(1, 2))
+        if not ok.any():
+            continue
+        try:
+            r = spec.func(sign * sub[ok], trt, times, name, **opts)
+        except ValueError:
+            continue  # a design the estimator cannot use (e.g. too few observations): NaN
+        rows = reps[ok]
+        for f in FIELDS:
+            out[f][rows] = np.asarray(getattr(r, f), dtype=np.float64)
     return out
 
 
@@ -190,7 +272,9 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     a = np.array([[1.0, 3.0, 2.0, 4.0]])
     b = np.array([[5.0, 4.0, 6.0, 7.0, 6.0]])
     try:
-        if spec.across:
+        if spec.across_estimate:
+            spec.entry.options(dict(spec.options))
+        elif spec.across:
             spec.func(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4], improvement=improvement,
                       **resolved_options(spec, None))
         elif spec.is_test:

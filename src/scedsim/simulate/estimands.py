@@ -26,7 +26,7 @@ from .design import Contrast, Design
 from ..registry import NormalShift, code_fingerprint
 from .models import Model, NormalAR1, model_identity
 
-__all__ = ["analytic_limit", "compute_estimands", "cache_dir"]
+__all__ = ["analytic_limit", "across_limit", "compute_estimands", "cache_dir"]
 
 _STREAM_SALT = 3
 LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
@@ -112,6 +112,99 @@ def _case_limit(model, params, spec, design, contrast, case, improvement):
     return total
 
 
+# Parameters under which the across-case parameter has no closed form here, and why.
+_ACROSS_BREAKS = (
+    ("trend", "a baseline trend: the untreated outcome has no stationary variance"),
+    ("slope", "a slope change: the effect grows with time, no single average effect"),
+    ("onset", "a gradual onset: the effect is not a level shift"),
+    ("outlier_rate", "outliers: the errors are not normal"),
+    ("shock", "a shared shock: the phase difference is not the treatment effect"),
+    ("shock_sd", "a shared shock: the phase difference is not the treatment effect"),
+    ("select", "selection on the first score: the baseline is not stationary"),
+)
+
+
+def across_limit(model: Model, params: dict, spec: MetricSpec, design: Design, contrast: Contrast,
+                 improvement: str = "increase") -> tuple[float, str]:
+    """The parameter an across-case metric (the design-comparable SMD) targets, and how
+    it was obtained: ``(value, "analytic")`` or ``(nan, "none: <reason>")``.
+
+    For :class:`NormalAR1` (level shift, stationary AR(1) errors, random case
+    intercepts and effects, measurement error) the entry's ``limit`` gets a
+    :class:`~scedsim.registry.NormalShift` with
+
+    * ``delta = level * unit`` (``unit = sd``: the marginal SD of the AR(1)
+      errors with ``scale="marginal"``, their innovation SD with
+      ``scale="innovation"``), negated when improvement is a decrease, as the
+      estimator sees negated data;
+    * ``s^2 = sigma_e^2 + (me_sd * unit)^2``, the within-case marginal variance,
+      with ``sigma_e = sd`` (marginal scale) or ``sd / sqrt(1 - phi^2)``
+      (innovation scale: the stationary variance of an AR(1) with innovation
+      SD ``sd``);
+    * ``case_sd = case_sd * unit``, the SD of the case intercepts.
+
+    For the design-comparable SMD this gives (:func:`scedsim.between_case.bcsmd_parameter`)
+    delta = level / sqrt(case_sd^2 + sigma_e^2 / sd^2 + me_sd^2), e.g.
+    level / sqrt(1 / (1 - phi^2)) on the innovation scale with no other
+    variance.  ``effect_sd`` does not enter (the denominator is the variance of
+    the untreated outcome), nor do missing occasions (missing completely at
+    random).
+
+    No closed form is claimed, and NaN is returned with the reason, for other
+    models (counts, bounded scores: the HPS model is a normal one), a baseline
+    trend or slope change, a gradual onset, outliers, a shared shock, selection
+    on the first score, or a contrast that is not baseline against treatment.
+
+    References
+    ----------
+    Hedges, L. V., Pustejovsky, J. E., & Shadish, W. R. (2012, 2013). *Research
+    Synthesis Methods*, 3, 224-239; 4, 324-341.
+    """
+    limit = spec.entry.limit
+    if limit is None:
+        return math.nan, "none: the metric declares no target"
+    if type(model) is not NormalAR1:
+        return math.nan, f"none: no closed form for the {model.name} model"
+    p = model.params(params)
+    for k, why in _ACROSS_BREAKS:
+        v = p.get(k)
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        if isinstance(v, str) or float(v) != 0.0 or k == "select":
+            return math.nan, f"none: {why}"
+    for case in range(design.n_cases):
+        # Every start point a case can draw (its own one in a fixed design).
+        for m in design.start_distribution(case) if design.is_random else (None,):
+            d, k = (design, case) if m is None else (design.fixed(case, m), 0)
+            ia, ib = d.indices(contrast, k)
+            codes = d.phase_codes()[k]
+            if np.any(codes[ia] != 0) or np.any(codes[ib] == 0):
+                return math.nan, "none: the contrast is not baseline against treatment"
+    phi = float(p["phi"])
+    _, unit = model.units(p)
+    sigma_e = float(p["sd"]) if p["scale"] == "marginal" else float(p["sd"]) / math.sqrt(1 - phi * phi)
+    s = math.sqrt(sigma_e ** 2 + (float(p["me_sd"]) * unit) ** 2)
+    delta = float(p["level"]) * unit
+    if improvement == "decrease":
+        delta = -delta
+    q = NormalShift(delta=delta, s=s, tau=float(p["effect_sd"]) * unit, pi=math.nan,
+                    case_sd=float(p["case_sd"]) * unit)
+    return float(limit(q, dict(spec.options))), "analytic"
+
+
+def _across_estimands(model, params, design, contrasts, specs, improvement) -> dict:
+    """Estimands of the across-case metrics (no simulation: the parameter or NaN)."""
+    out = {}
+    for c in contrasts:
+        for s in specs:
+            if not s.across_estimate or design.n_cases < s.entry.min_cases:
+                continue
+            v, kind = across_limit(model, params, s, design, c, improvement)
+            out[(str(c), s.label, "replication")] = {"limit": v, "limit_mcse": 0.0 if v == v else math.nan,
+                                                     "limit_kind": kind}
+    return out
+
+
 # --------------------------------------------------------------------------- simulated estimands
 
 def _key(*parts) -> str:
@@ -184,6 +277,20 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     expectation over its start distribution, and the pooled one pools those at
     the cases' expected phase lengths.
     """
+    contrasts = list(contrasts)
+    out = _across_estimands(model, params, design, contrasts, specs, improvement)
+    # The across-case metrics' targets are computed above, not simulated: they stay out
+    # of the simulated estimands' identity, so that adding one to a study leaves the
+    # other estimands' random stream (and values) as they were.
+    specs = [s for s in specs if not s.across_estimate]
+    out.update(_metric_estimands(model, params, design, contrasts, specs, improvement, seed, condition_key,
+                                 n_design, use_cache, cache_root, code))
+    return out
+
+
+def _metric_estimands(model, params, design, contrasts, specs, improvement, seed, condition_key, n_design,
+                      use_cache, cache_root, code) -> dict:
+    """The per-case metrics' estimands of :func:`compute_estimands` (cached on disk)."""
     cache_file = None
     # The code fingerprint covers every scedsim source file and the modules that
     # define the metrics (a user's metric too): changed code never reuses a value.

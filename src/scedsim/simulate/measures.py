@@ -325,7 +325,7 @@ def block_stats(values: dict, estimands: dict, rules, discrete: set, robust: set
                     theta = _targets(est, name, n_cols)
                     if theta is not None:
                         st[f"cover_{name}"] = int((ci_ok & (lo <= theta) & (theta <= hi)).sum())
-        if key[1] in robust and key[2] in ("case", "mean") and ok.any():
+        if key[1] in robust and key[2] in ("case", "mean", "replication") and ok.any():
             theta = _targets(est, "limit", n_cols)
             if theta is not None:
                 st["ehist"] = _error_hist(x2, theta)

@@ -514,8 +514,8 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             res = analyze_block(y, used, contrasts, study.specs, improvement)
             across = across_tests(y, used, contrasts, study.specs, improvement)
             for (c, label, _), v in across.items():
-                res_view = {"estimate": v["estimate"]}
-                res.setdefault((c, label), res_view)
+                # Rules and callables see an across-case metric's interval too.
+                res.setdefault((c, label), dict(v))
             values = dict(across)
             for (c, label), r in res.items():
                 if r["estimate"].ndim != 2:
