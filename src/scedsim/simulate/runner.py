@@ -56,7 +56,10 @@ class Study:
         grids (e.g. one per model); a parameter a grid does not set keeps its
         default.
     metrics : sequence
-        Metric names or mappings such as ``{"name": "tau_u", "method": "complete"}``.
+        Metric and test names or mappings such as ``{"name": "tau_u", "method": "complete"}``
+        or ``{"name": "bcsmd", "method": "reml"}`` (the design-comparable SMD of all cases).
+        Tests and across-case metrics (``bcsmd``, label ``bcsmd_reml``) give one value per
+        replication (scope ``replication``) and are skipped in conditions with too few cases.
     n_cases, n_reps, seed : int
         Cases per replication, replications per condition, master seed.
     contrasts : sequence of str, or mapping of design to sequence, optional
