@@ -219,6 +219,29 @@ def table_coverage(s) -> str:
     return "\n".join(lines)
 
 
+def table_bcsmd(s) -> str:
+    """The design-comparable SMD of the six (HPS and REML): its target, bias and the
+    coverage of its 95% interval, with MCSEs."""
+    mb = "MB n_time=7 starts=3-5"
+    conds = [("d = 0, φ = 0", {}), ("d = 1, φ = 0", dict(level=1.0)), ("d = 2, φ = 0", dict(level=2.0)),
+             ("d = 1, φ = −.3", dict(level=1.0, phi=-0.3)), ("d = 1, φ = .3", dict(level=1.0, phi=0.3)),
+             ("d = 0, φ = .6", dict(phi=0.6)), ("d = 1, φ = .6", dict(level=1.0, phi=0.6)),
+             ("d = 2, φ = .6", dict(level=2.0, phi=0.6)),
+             ("d = 1 innov., φ = .6", dict(level=1.0, phi=0.6, scale="innovation")),
+             ("d = 1, effect SD .5", dict(level=1.0, effect_sd=0.5)),
+             ("d = 1, starts 3–5 (MB)", dict(level=1.0, design=mb))]
+    lines = ["| six people, A3 B4 | true δ | HPS bias | HPS coverage | HPS CI width | REML bias | REML coverage "
+             "| REML CI width |", "|---" * 8 + "|"]
+    for lab, cond in conds:
+        cells = [fmt(value(s, cond, "bcsmd_hps", "replication", "estimand", estimand="limit")[0])]
+        for met in ("bcsmd_hps", "bcsmd_reml"):
+            for meas, est in (("bias", "limit"), ("coverage", "limit"), ("ci_width", None)):
+                v, e = value(s, cond, met, "replication", meas, estimand=est)
+                cells.append(f"{fmt(v)} ({fmt(e)})")
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table_split(s) -> str:
     designs = ("A2 B5", "A3 B4", "A4 B3")
     lines = ["| metric | " + " | ".join(f"{d}, d = {lv}" for lv in (0, 1) for d in designs) + " |",
@@ -312,6 +335,7 @@ def table_mbtest(_s=None, path=None) -> str:
 TABLES = {"facts": table_facts, "type1": table_type1, "power": table_power, "threats_phi0": lambda s: table_threats(s, 0.0),
           "threats_phi06": lambda s: table_threats(s, 0.6), "mb": table_mb, "effects_vary": table_effects_vary,
           "designs": table_designs, "means": table_means, "smd": table_smd, "coverage": table_coverage,
+          "bcsmd": table_bcsmd,
           "split": table_split, "bounded": table_bounded, "trend": table_trend, "ird71": table_ird71,
           "mbtest": table_mbtest}
 

@@ -198,6 +198,17 @@ def write_report(out) -> pathlib.Path:
         show = mean[[c for c in varied] + ["contrast", "metric", "value", "mcse"]]
         lines += ["## Means per case-series", "", _md_table(show), ""]
 
+    # Across-case estimates (the design-comparable SMD): one value per replication.
+    rep = s[(s.scope == "replication") & s.metric.isin(set(s[(s.scope == "replication")
+                                                              & (s.measure == "mean")].metric))]
+    if len(rep) and x is not None:
+        for measure, title in (("mean", "Means per replication (across-case estimates)"),
+                               ("bias", "Bias of the across-case estimates against their parameter"),
+                               ("coverage", "Coverage of the across-case estimates' intervals")):
+            r = rep[(rep.measure == measure) & ((rep.estimand == "limit") if measure != "mean" else True)]
+            if len(r):
+                lines += [f"## {title} by {x}", "", _md_table(_pivot(r, base_rows + ["contrast", "metric"], x)), ""]
+
     def panel(df, ylabel, fname, title, ref=None, rate=False):
         metrics = list(dict.fromkeys(df.metric))
         if not metrics or x is None:
