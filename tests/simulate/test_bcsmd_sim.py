@@ -170,16 +170,21 @@ def test_study_file_options_and_errors(tmp_path):
     Study(n_cases=3, n_reps=10, metrics=BOTH, rules=["bcsmd_hps.ci_lower > 0"])
 
 
-def test_skipped_with_too_few_cases_and_independent_of_jobs_and_chunks():
+def test_skipped_with_too_few_cases_and_independent_of_jobs_and_chunks(tmp_path):
     """Stacked grids with one and three cases: no BC-SMD rows where one case; the results
-    do not depend on n_jobs, chunking or the backend."""
-    base = dict(design="MB n_time=8 starts=3-5", grid=[{"n_cases": [1]}, {"n_cases": [3], "phi": [0.0, 0.5]}],
-                metrics=["smd"] + BOTH, n_reps=300, block_size=100, seed=3, rules=["bcsmd_reml.ci_lower > 0"],
-                params={"level": 1.0}, n_design=300)
-    ref = run(Study(**base, chunk_size=100), quiet=True)
+    do not depend on n_jobs, chunking or the backend; the report shows the coverage."""
+    base = dict(design="MB n_time=8 starts=3-5", metrics=["smd"] + BOTH, n_reps=300, block_size=100, seed=3,
+                grid=[{"n_cases": [1], "level": [1.0]}, {"n_cases": [3], "phi": [0.0, 0.5], "level": [0.0, 1.0]}],
+                rules=["bcsmd_reml.ci_lower > 0"], n_design=300)
+    ref = run(Study(**base, chunk_size=100), quiet=True, out=tmp_path / "r")
+    from scedsim.simulate.report import write_report
+
+    text = write_report(tmp_path / "r").read_text()
+    cov = text.split("## Coverage of the across-case estimates' intervals", 1)[1].split("##", 1)[0]
+    assert cov.count("| bcsmd_") == 4, cov
     assert set(ref.summary[ref.summary.metric.str.startswith("bcsmd")].n_cases) == {3}
     assert set(ref.summary[ref.summary.metric == "smd"].n_cases) == {1, 3}
-    assert len(_rows(ref, "bcsmd_reml", "rejection_rate")) == 2
+    assert len(_rows(ref, "bcsmd_reml", "rejection_rate")) == 4
     other = run(Study(**base, chunk_size=300), n_jobs=2, backend="threading", quiet=True)
     pd.testing.assert_frame_equal(ref.summary, other.summary, check_exact=True)
     pd.testing.assert_frame_equal(ref.estimands, other.estimands, check_exact=True)
