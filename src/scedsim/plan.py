@@ -85,7 +85,7 @@ def spec_for_label(label: str):
     """The metric (or test) a rule's label names, e.g. ``"p_perm_nap"`` -> perm_test with
     statistic nap, ``"p_between_nap[method=sign_flip]"`` -> between_test with those
     options, ``"ird"`` -> the IRD metric."""
-    from .registry import metric_names, tests, unknown_name
+    from .registry import across_metrics, metric_names, tests, unknown_name
     from .simulate.analysis import MetricSpec
 
     base, _, rest = label.partition("[")
@@ -106,8 +106,15 @@ def spec_for_label(label: str):
             return MetricSpec(t.name, opts)
         if base.startswith(t.prefix + "_") and len(t.needs) == 1:
             return MetricSpec(t.name, {t.needs[0]: base[len(t.prefix) + 1:], **opts})
+    # Across-case metrics: bcsmd_reml reads as {name = "bcsmd", method = "reml"}.
+    for a in across_metrics().values():
+        if base == a.prefix:
+            return MetricSpec(a.name, opts)
+        if base.startswith(a.prefix + "_") and len(a.label_options) == 1:
+            return MetricSpec(a.name, {a.label_options[0]: base[len(a.prefix) + 1:], **opts})
     raise unknown_name("metric or test label", label, metric_names() + tuple(t.prefix + "_<statistic>"
-                                                                             for t in tests().values()))
+                                                                             for t in tests().values())
+                       + tuple(f"{a.prefix}_<{'_'.join(a.label_options)}>" for a in across_metrics().values()))
 
 
 def rule_specs(rules, metrics=None):

@@ -166,8 +166,13 @@ def test_study_file_options_and_errors(tmp_path):
         assert "\n" not in str(exc.value)
     with pytest.raises(ValueError, match="needs at least 2 cases"):
         Study(n_cases=1, n_reps=10, metrics=["nap", {"name": "bcsmd"}])
-    # Rules may use the interval: "the BC-SMD's interval excludes 0".
+    # Rules may use the interval: "the BC-SMD's interval excludes 0"; the planner reads the label.
     Study(n_cases=3, n_reps=10, metrics=BOTH, rules=["bcsmd_hps.ci_lower > 0"])
+    from scedsim.plan import spec_for_label
+
+    assert spec_for_label("bcsmd_reml") == MetricSpec("bcsmd", {"method": "reml"})
+    with pytest.raises(ValueError, match="unknown method 'bayes'"):
+        spec_for_label("bcsmd_bayes")
 
 
 def test_skipped_with_too_few_cases_and_independent_of_jobs_and_chunks(tmp_path):
