@@ -141,3 +141,24 @@ def test_report_gives_error_quantiles_not_rmse_for_the_smd():
                   "## IQR of the error against the large-sample limit"):
         part = text.split(title)[1].split("\n## ")[0]
         assert "| smd |" in part and "| nap |" not in part
+
+
+def test_bcsmd_targets_in_the_committed_results():
+    """The design-comparable SMD's target in results/estimands.csv: d in marginal units,
+    d sqrt(1 - phi^2) in innovation units (the unit is the innovation SD, the
+    denominator the marginal SD), none where the untreated level is not stationary or
+    the model is not normal; every replication of a normal condition has an estimate."""
+    est = pd.read_csv(STUDY / "results/estimands.csv", low_memory=False)
+    b = est[est.metric.isin(["bcsmd_hps", "bcsmd_reml"])]
+    assert set(b.scope) == {"replication"} and set(b.n_cases) == {6, 12}
+    plain = b[(b.model == "normal_ar1") & b[["slope", "trend", "shock", "shock_sd", "select"]].isna().all(axis=1)]
+    assert len(plain) > 100 and (plain.limit_kind == "analytic").all()
+    innov = plain.scale == "innovation"
+    want = np.where(innov, plain.level * np.sqrt(1 - plain.phi ** 2), plain.level)
+    np.testing.assert_allclose(plain.limit, want, rtol=1e-14, atol=0)
+    rest = b.drop(plain.index)
+    assert rest.limit.isna().all() and rest.limit_kind.str.startswith("none:").all()
+    assert {"bounded_scale", "poisson"} <= set(rest.model)
+    s = pd.read_csv(STUDY / "results/summary.csv", low_memory=False)
+    v = s[s.metric.isin(["bcsmd_hps", "bcsmd_reml"]) & (s.measure == "valid_share") & (s.model == "normal_ar1")]
+    assert len(v) > 100 and (v.value == 1.0).all()
