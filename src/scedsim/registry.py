@@ -176,6 +176,13 @@ class Metric:
     limit : callable or None
         ``limit(q: NormalShift, options) -> float | None``: closed-form large-sample
         limit under a normal level shift with stationary errors.
+    limit_from : callable or None
+        ``limit_from(options) -> (name, options) | None``: another metric whose
+        large-sample limit this one shares for any stationary model without
+        trend (Tau-BC's is Tau's: the fitted baseline slope tends to 0, so the
+        correction vanishes).  Where no closed form is known, the simulated
+        long-run estimand is that metric's, which is cheaper and converges
+        faster than the metric itself.
     pool : callable or None
         ``pool(estimates, n_a, n_b, axis)``: a pooled across-case value (IRD's pooled counts).
     pool_detail : callable or None
@@ -227,6 +234,7 @@ class Metric:
     statistic_options: dict = field(default_factory=dict)
     references: tuple = ()
     limit: Callable | None = None
+    limit_from: Callable | None = None
     pool: Callable | None = None
     pool_detail: Callable | None = None
     weighted: bool = False

@@ -238,11 +238,22 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
                 no_limit.add((str(c), s.label))
             else:
                 need_long[(str(c), s.label)] = True
+    # A metric whose limit is another's (Tau-BC's is Tau's) is read from that metric's run.
+    via = {}
+    for s in specs:
+        base = s.entry.limit_from(s.options) if (not s.is_test and s.entry.limit_from is not None) else None
+        if base is not None and any(k[1] == s.label for k in need_long):
+            name, opts = base
+            same = next((t for t in specs if not t.is_test and t.name == name and dict(t.options) == dict(opts)), None)
+            via[s.label] = same or MetricSpec(name, dict(opts), label=f"{name} (limit of {s.label})")
     long_means = {}
     long_design = _long_design(design)
     long_total = long_design.n_time
     if need_long:
-        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and not s.across]
+        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and s.label not in via]
+        for b in via.values():
+            if all(b.label != t.label for t in long_specs):
+                long_specs.append(b)
         long_means = _simulate_means(model, params, long_design, contrasts, long_specs, improvement,
                                      long_seq, LONG_REPS)
     out = {}
@@ -269,8 +280,12 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
         elif (c, label) in no_limit:
             entry.update(limit=math.nan, limit_mcse=math.nan, limit_kind="none")
         else:
-            lm, lmc, lpc = long_means.get(key_, (math.nan, math.nan, None))
-            entry.update(limit=lm, limit_mcse=lmc, limit_kind=f"long_run ({long_total} occasions)")
+            kind, source = f"long_run ({long_total} occasions)", key_
+            if label in via:
+                source = (c, via[label].label, level)
+                kind += f" of {via[label].name}"
+            lm, lmc, lpc = long_means.get(source, (math.nan, math.nan, None))
+            entry.update(limit=lm, limit_mcse=lmc, limit_kind=kind)
             if lpc is not None:
                 entry["limit_by_case"] = lpc
         out[key_] = entry
