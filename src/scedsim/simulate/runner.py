@@ -510,6 +510,10 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             if design.is_random:
                 # Start points drawn per replication, from their own stream.
                 used = design.realise(design.draw_starts(np.random.default_rng(_start_seed(study, row, j)), reps))
+            elif design.draws_sequences:
+                # ATD sequences drawn per replication, from the same own stream.
+                used = design.realise_sequences(
+                    design.draw_sequences(np.random.default_rng(_start_seed(study, row, j)), reps))
             y = model.generate(used, params, np.random.default_rng(seq), reps)
             res = analyze_block(y, used, contrasts, study.specs, improvement)
             across = across_tests(y, used, contrasts, study.specs, improvement)
