@@ -118,7 +118,7 @@ def atd_pvalues(y, codes, improvement: str = "increase", *, statistic="mean_diff
     --------
     >>> y = np.array([[1, 5, 6, 2, 1, 6, 2, 5, 6, 2, 1, 5.]])
     >>> codes = np.array([[0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1]])
-    >>> atd_pvalues(y, codes)[0] * 208
+    >>> float(atd_pvalues(y, codes)[0] * 208)
     1.0
     """
     if alternative not in ALTERNATIVES:
