@@ -114,6 +114,12 @@ def atd_pvalues(y, codes, improvement: str = "increase", *, statistic="mean_diff
     -------
     ndarray of shape (rows,)
 
+    References
+    ----------
+    Onghena, P., & Edgington, E. S. (1994). Randomization tests for restricted
+    alternating treatments designs. *Behaviour Research and Therapy*, 32(7),
+    783-786.
+
     Examples
     --------
     >>> y = np.array([[1, 5, 6, 2, 1, 6, 2, 5, 6, 2, 1, 5.]])
