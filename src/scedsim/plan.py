@@ -262,7 +262,7 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1,
     ia, ib = design.indices(contrast, 0)
     if spec.name == "atd_test":
         # The ATD's admissible sequences (Onghena & Edgington 1994).
-        n_assign = design.n_assignments()
+        n_assign = _atd_count(ia.size, ib.size, design.max_run)
     elif spec.name == "perm_test":
         # Every split of the pooled points into a + b is an assignment: a completely
         # randomized design with a A's and b B's, C(a + b, a) of them.
@@ -844,7 +844,8 @@ def _assignment_free(model_obj, params: dict) -> bool:
     extras_off = all(p.get(k, d) in (d, None, 0, 0.0) for k, d in EXTRAS.items()
                      if k not in ("outlier_k", "outlier_sign", "shock_at", "onset"))
     noisy = float(p.get("sd", 0.0)) > 0.0 or float(p.get("me_sd", 0.0)) > 0.0
-    return extras_off and noisy and all(float(p.get(k, 0.0)) == 0.0 for k in ("effect_sd", "missing_rate"))
+    return extras_off and noisy and all(float(p.get(k, 0.0)) == 0.0
+                                        for k in ("effect_sd", "missing_rate", "slope"))
 
 
 def _hit_rate(null: np.ndarray, op: str, value: float) -> float:

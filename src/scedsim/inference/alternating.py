@@ -229,8 +229,8 @@ def _atd_null(options: dict, m: int, n: int):
     """The p-value's exact null distribution: uniform ranks over the K admissible
     sequences, for a statistic that separates every two sequences on continuous
     data (the mean difference: distinct B-sets have distinct sums)."""
-    if options.get("statistic") != "mean_diff":
-        return None
+    if options.get("statistic") != "mean_diff" or "max_run" not in options:
+        return None  # ties between sequences, or the design's run limit not resolved
     k, mc = _n_ref(options, m, n)
     if mc or k == 0:
         return None

@@ -344,6 +344,7 @@ class Design:
         a, b = self.condition_counts
         R = self.n_time if self.max_run is None else self.max_run
         table = _ways_table(a, b, self.max_run)
+        top = table.shape[3] - 1  # the run column (one without a run limit)
         u = rng.random((int(n_reps) * self.n_cases, self.n_time))
         N = u.shape[0]
         left_a = np.full(N, a)
@@ -356,8 +357,8 @@ class Design:
             ok_b = (left_b > 0) & ~((last == 1) & (run >= R))
             run_a = np.where(last == 0, run + 1, 1)
             run_b = np.where(last == 1, run + 1, 1)
-            w_a = np.where(ok_a, table[np.maximum(left_a - 1, 0), left_b, 0, np.minimum(run_a, R)], 0.0)
-            w_b = np.where(ok_b, table[left_a, np.maximum(left_b - 1, 0), 1, np.minimum(run_b, R)], 0.0)
+            w_a = np.where(ok_a, table[np.maximum(left_a - 1, 0), left_b, 0, np.minimum(run_a, top)], 0.0)
+            w_b = np.where(ok_b, table[left_a, np.maximum(left_b - 1, 0), 1, np.minimum(run_b, top)], 0.0)
             pick_b = u[:, t] * (w_a + w_b) >= w_a
             out[:, t] = pick_b
             run = np.where(pick_b, run_b, run_a)
@@ -643,8 +644,17 @@ def _ways_table(a: int, b: int, max_run: int | None) -> np.ndarray:
     """``W[i, j, last, run]``: the admissible completions of a sequence with ``i`` A and
     ``j`` B occasions still to place, the last condition given ``last`` (2: none yet)
     ``run`` times in a row.  Floats (the counts outgrow 64-bit integers in long
-    series); exact below 2**53, which covers every count a test enumerates."""
-    R = a + b if max_run is None else max_run
+    series); exact below 2**53, which covers every count a test enumerates.  Without
+    a run limit the count is C(i + j, i) whatever came before (one ``run`` column)."""
+    if max_run is None:
+        from scipy.special import gammaln
+
+        i, j = np.meshgrid(np.arange(a + 1), np.arange(b + 1), indexing="ij")
+        W = np.exp(gammaln(i + j + 1) - gammaln(i + 1) - gammaln(j + 1)).round()
+        W = np.repeat(W[:, :, None, None], 3, axis=2)
+        W.setflags(write=False)
+        return W
+    R = max_run
     W = np.zeros((a + 1, b + 1, 3, R + 1))
     W[0, 0] = 1.0
     for tot in range(1, a + b + 1):
@@ -667,11 +677,12 @@ def _first_sequence(counts, max_run):
     a, b = counts
     W = _ways_table(a, b, max_run)
     R = a + b if max_run is None else max_run
+    top = W.shape[3] - 1
     if W[a, b, 2, 0] == 0:
         return None
     out, last, run = [], 2, 0
     for _ in range(a + b):
-        if a > 0 and not (last == 0 and run >= R) and W[a - 1, b, 0, run + 1 if last == 0 else 1] > 0:
+        if a > 0 and not (last == 0 and run >= R) and W[a - 1, b, 0, min(run + 1 if last == 0 else 1, top)] > 0:
             run, last, a = (run + 1 if last == 0 else 1), 0, a - 1
         else:
             run, last, b = (run + 1 if last == 1 else 1), 1, b - 1
