@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from scedsim import designs
@@ -44,6 +46,9 @@ def test_parse_describe_and_errors():
     f = Design.parse("ATD seq=ABBABAAB")
     assert not f.draws_sequences and f.describe() == "ATD seq=ABBABAAB max_run=2"
     assert f.phase_codes().tolist() == [[0, 1, 1, 0, 1, 0, 0, 1]]
+    # A stays the baseline when a sequence starts with B.
+    g = Design.parse("ATD seq=BAAB")
+    assert g.labels == ("A", "B") and g.phase_codes().tolist() == [[1, 0, 0, 1]] and str(g.contrasts[0]) == "A:B"
     for text, msg in [("ATD n=11", "do not split"), ("ATD max_run=2", "needs n"), ("ATD n=12 maxrun=2", "cannot read"),
                       ("ATD seq=ABBBA", "run of 3"), ("ATD seq=AXB", "string of the labels"),
                       ("ATD n=8 max_run=1 n_per_condition=2/6", "no sequence")]:
@@ -65,6 +70,23 @@ def test_drawn_sequences_are_uniform_over_the_admissible_set(n, n_b, max_run):
     assert stats.chisquare(hits).pvalue > 1e-3
     # The same seed, the same sequences.
     assert np.array_equal(d.draw_sequences(np.random.default_rng(5), 10), d.draw_sequences(np.random.default_rng(5), 10))
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.integers(1, 9), b=st.integers(1, 9), max_run=st.one_of(st.none(), st.integers(1, 4)),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_every_draw_is_admissible_and_the_count_is_exact(a, b, max_run, seed):
+    exact = designs.AlternatingTreatments(a + b, max_run=max_run, n_per_condition=[a, b]) \
+        if len(_admissible(a + b, b, max_run or a + b)) else None
+    if exact is None:
+        with pytest.raises(ValueError, match="no sequence"):
+            Design.alternating(a + b, max_run, n_per_condition=(a, b))
+        return
+    d = Design.alternating(a + b, max_run, n_per_condition=(a, b))
+    assert d.n_assignments() == exact.n_assignments() and d.condition_counts == (a, b)
+    s = d.draw_sequences(np.random.default_rng(seed), 50).reshape(-1, a + b)
+    assert (s.sum(axis=1) == b).all()
+    assert all(exact.contains(row) for row in s)
 
 
 def test_models_give_each_occasion_its_condition():

@@ -86,7 +86,7 @@ class Design:
     scheme: str = "marascuilo_busk"
     # Per replication and case, the drawn baseline lengths (see realise()).
     realised: np.ndarray | None = field(default=None, compare=False, repr=False)
-    # An alternating treatments design: (max_run, random); see alternating().
+    # An alternating treatments design: (max_run, random, (label A, label B)); see alternating().
     atd: tuple | None = None
     # Per replication and case, the drawn ATD sequences (see realise_sequences()).
     sequences: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -282,7 +282,7 @@ class Design:
         if len(phases) < 2:
             raise ValueError(f"an alternating treatments design needs both conditions, got {''.join(labels[c] for c in codes)!r}")
         n = _positive_int(n_cases, "n_cases")
-        return cls((phases,) * n, tuple(contrasts or ()), atd=(max_run, random))
+        return cls((phases,) * n, tuple(contrasts or ()), atd=(max_run, random, labels))
 
     def _check_atd(self):
         if self.starts is not None:
@@ -463,7 +463,10 @@ class Design:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Phase labels in order of first appearance."""
+        """Phase labels in order of first appearance (an ATD's two conditions in their
+        given order, whichever comes first in a sequence)."""
+        if self.atd is not None and len(self.atd) > 2:
+            return tuple(self.atd[2])
         seen = []
         for case in self.phases:
             for lab, _ in case:
