@@ -46,7 +46,9 @@ class Study:
         Phase structure, e.g. ``"A3 B4"``; may also vary in ``grid`` (key ``design``).
         ``"MB n_time=12 starts=3-9"`` (see :func:`~scedsim.simulate.design.parse_random`)
         draws each replication's multiple-baseline start points from their own
-        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``.
+        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``;
+        ``"ATD n=12 max_run=2"`` (see :func:`~scedsim.simulate.design.parse_alternating`)
+        draws each replication's alternating treatments sequences from that stream.
     model : str, Model or callable
         ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
         ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
