@@ -895,7 +895,7 @@ def _exact_type1(rule, spec, family, m, n, cases, stagger=1, exchangeable=True, 
     if spec.entry.null_pvalues is None:
         return None
     if spec.name == "atd_test":
-        ok = assignment_free and design.is_atd
+        ok = assignment_free and design.draws_sequences
     else:
         ok = exchangeable and not design.is_random
     if not ok:

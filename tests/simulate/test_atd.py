@@ -176,3 +176,16 @@ def test_metrics_and_refusals():
     with pytest.raises(ValueError, match="start-point randomization test"):
         Study(design="ATD n=8", model="normal_ar1", metrics=[{"name": "rand_test", "statistic": "mean_diff"}],
               n_reps=10, name="x").conditions
+
+
+def test_report_facts_give_the_atd_tests_exact_type1_only_for_drawn_sequences():
+    from scedsim.simulate.runner import design_facts
+
+    study = Study(design="A3 B3", model="normal_ar1", grid={"design": ["ATD n=10 max_run=2", "ATD seq=ABBAABABBA"]},
+                  metrics=[{"name": "atd_test", "statistic": "mean_diff"}, "nap"], rules=["p_atd_mean_diff <= 0.05"],
+                  n_reps=10, name="atd_facts")
+    names = [f["name"] for f in design_facts(study)]
+    assert "Type I error of p_atd_mean_diff <= 0.05 = 1/21 (ATD n=10 max_run=2, A:B: m = 5, n = 5)" in names
+    # One fixed sequence: its rank among the 84 need not be uniform, so no Type I fact.
+    assert not any("Type I" in n and "seq=" in n for n in names)
+    assert "E[nap] = 1/2 (ATD seq=ABBAABABBA max_run=2, A:B: m = 5, n = 5)" in names

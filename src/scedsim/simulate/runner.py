@@ -928,6 +928,13 @@ def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
+def _null_applies(spec, design: Design) -> bool:
+    """Whether a test's exact null distribution holds in ``design``: the ATD test's
+    (uniform ranks over the admissible sequences) only where each replication draws
+    its sequence; with one fixed sequence the ranks need not be uniform."""
+    return not getattr(spec.entry, "sequence", False) or design.draws_sequences
+
+
 def _null_probabilities(study: Study, row: dict) -> list[dict]:
     """Exact null probabilities of counting rules over per-case test p-values:
     P(at least k of N cases with p <= alpha) = binomial tail with p0 = P(p <= alpha),
@@ -948,7 +955,9 @@ def _null_probabilities(study: Study, row: dict) -> list[dict]:
             sizes = _equal_sizes(design, c)
             if sizes is None:
                 continue
-            null = spec.entry.null_pvalues(spec.options, *sizes)
+            if not _null_applies(spec, design):
+                continue
+            null = spec.entry.null_pvalues(resolved_options(spec, design), *sizes)
             if null is None:
                 continue
             hit = null <= inner.value + 1e-12 if inner.op == "<=" else null < inner.value - 1e-12
@@ -1133,7 +1142,9 @@ def design_facts(study: Study) -> list[dict]:
                 if spec.is_test:
                     if spec.across or spec.entry.null_pvalues is None:
                         continue
-                    null = spec.entry.null_pvalues(spec.options, m, n)
+                    if not _null_applies(spec, design):
+                        continue
+                    null = spec.entry.null_pvalues(resolved_options(spec, design), m, n)
                     if null is None:
                         continue
                     for rule in study.rule_list:
