@@ -205,3 +205,37 @@ def test_cli_plan_atd_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert {c["max_run"] for c in data["candidates"]} == {2, 3} and data["settings"]["max_run"] == [2, 3]
     assert data["best"]["design"].startswith("ATD n=")
+
+
+# --------------------------------------------------------------------------- several people: Edgington, exactly
+
+def test_edgington_type1_is_exact_and_is_what_the_simulator_does():
+    from scedsim.simulate import Study, run
+
+    # Two people, ATD n=10 (84 sequences each): p_i uniform on {1..84}/84 under any null;
+    # Edgington's combined p = s^2 / 2 for a sum s <= 1, so it rejects at .05 when
+    # i + j <= 26 (84 sqrt(.1) = 26.6): sum_{t=2}^{26} (t - 1) = 325 of 84^2 pairs.
+    brute = sum(1 for i in range(1, 85) for j in range(1, 85) if ((i + j) / 84) ** 2 / 2 <= 0.05)
+    assert brute == 325
+    res = plan("ATD", "normal_ar1", {"phi": 0.4}, effect=1.0, rules="p_atd_mean_diff <= 0.05", power=0.5, m=5, n=5,
+               cases=2, max_occasions=10, reps=100, max_reps=100, type1_reps=100)
+    r = res.candidates.iloc[0]
+    assert r.type1_exact and Fraction(r.type1).limit_denominator(10 ** 6) == Fraction(325, 84 ** 2)
+    # The simulator's own Edgington rejection rate, people with autocorrelated series.
+    reps = 6000
+    study = Study(design="ATD n=10 max_run=2", model="normal_ar1", grid={"phi": [0.4]}, n_cases=2,
+                  metrics=[{"name": "atd_test", "statistic": "mean_diff"}], rules=["p_atd_mean_diff <= 0.05"],
+                  n_reps=reps, seed=5, estimands=False, name="edg")
+    s = run(study, quiet=True).summary
+    rate = s[(s.measure == "rejection_rate") & (s.scope == "edgington")].value.iloc[0]
+    exact = 325 / 84 ** 2
+    assert abs(rate - exact) <= Z * math.sqrt(exact * (1 - exact) / reps), rate
+    # Exchangeable data and the exact NAP test (3 + 4 points, 35 arrangements), three people.
+    res = plan("AB", "normal_ar1", {}, effect=1.0, rules="p_perm_nap <= 0.05", power=0.5, m=3, n=4, cases=3,
+               max_occasions=7, reps=100, max_reps=100, type1_reps=100)
+    r = res.candidates.iloc[0]
+    study = Study(design="A3 B4", model="normal_ar1", n_cases=3, metrics=[{"name": "perm_test", "statistic": "nap"}],
+                  rules=["p_perm_nap <= 0.05"], n_reps=reps, seed=6, estimands=False, name="edg2")
+    s = run(study, quiet=True).summary
+    rate = s[(s.measure == "rejection_rate") & (s.scope == "edgington")].value.iloc[0]
+    assert r.type1_exact and abs(rate - r.type1) <= Z * math.sqrt(r.type1 * (1 - r.type1) / reps), (rate, r.type1)

@@ -565,9 +565,11 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
     Notes
     -----
     Type I rates are exact (not simulated) where the null distribution of the
-    decision is known: an exact test on exchangeable data (one person, or a
+    decision is known: an exact test on exchangeable data (one person; a
     count rule "k of N people with p <= alpha", a binomial tail over the
-    people's exact per-person rates), and the randomization test of a design
+    people's exact per-person rates; several people judged on Edgington's
+    combined p, from the exact distribution of the sum of their p-values),
+    and the randomization test of a design
     whose assignment is drawn in the simulation (ATD, MB-random) with the mean
     difference, under any null model whose data do not depend on the
     assignment: the observed assignment's rank is then uniform over the K
@@ -867,6 +869,9 @@ def _exact_type1(rule, spec, family, m, n, cases, stagger=1, exchangeable=True, 
     * A count rule ``count(p <= a) >= k`` over people with such per-person rates
       q_j: the tail of the Poisson-binomial distribution of the count
       (independent people; a binomial when the q_j are equal).
+    * Several people judged on Edgington's combined p-value of such per-person
+      tests: the exact distribution of the sum of their p-values (see
+      :func:`_edgington_type1`).
     """
     from .simulate.analysis import resolved_options
     from .simulate.design import Contrast, Design
@@ -890,8 +895,6 @@ def _exact_type1(rule, spec, family, m, n, cases, stagger=1, exchangeable=True, 
         if k > int(opts.get("max_arrangements", 200_000)):
             return None
         return _hit_rate(np.arange(1, k + 1) / k, inner.op, inner.value)
-    if rule.inner is None and cases != 1:
-        return None  # Edgington's combination: simulated
     if spec.entry.null_pvalues is None:
         return None
     if spec.name == "atd_test":
@@ -900,21 +903,57 @@ def _exact_type1(rule, spec, family, m, n, cases, stagger=1, exchangeable=True, 
         ok = exchangeable and not design.is_random
     if not ok:
         return None
-    rates = []
+    rates, nulls = [], []
     for k in range(cases):
         ia, ib = design.indices(Contrast.parse("A:B"), k)
         null = spec.entry.null_pvalues(opts, ia.size, ib.size)
         if null is None:
             return None
+        nulls.append(np.asarray(null, dtype=np.float64))
         rates.append(_hit_rate(null, inner.op, inner.value))
     if rule.inner is None:
-        return rates[0]
+        return rates[0] if cases == 1 else _edgington_type1(nulls, inner.op, inner.value)
     # P(count >= k) (or > k) for independent people with rates q_j: the count's distribution by convolution.
     dist = np.array([1.0])
     for q in rates:
         dist = np.convolve(dist, [1.0 - q, q])
     need = int(math.ceil(rule.value)) if rule.op == ">=" else int(math.floor(rule.value)) + 1
     return float(dist[max(need, 0):].sum()) if need <= cases else 0.0
+
+
+def _edgington_type1(nulls, op: str, alpha: float) -> float | None:
+    """P(Edgington's combined p <= alpha) for independent people whose p-values follow
+    the exact null distributions ``nulls`` (equally likely values, each a multiple of
+    1 / N for its N values, as an exact test's are): the distribution of their sum
+    by convolution on the common grid of 1 / N, then the Irwin-Hall CDF at each sum,
+    as :func:`scedsim.inference.combine_pvalues` computes the combined p."""
+    from .inference.combine import _edgington_cdf
+
+    sizes = {len(x) for x in nulls}
+    if len(sizes) != 1:
+        return None
+    N = sizes.pop()
+    dist = None
+    for null in nulls:
+        t = np.rint(null * N)
+        if not np.allclose(t, null * N, rtol=0, atol=1e-6) or t.min() < 0:
+            return None
+        d = np.bincount(t.astype(np.int64), minlength=N + 1) / N
+        if dist is None:
+            dist = d
+        elif dist.size * d.size <= 10 ** 7:
+            dist = np.convolve(dist, d)
+        else:
+            from scipy.signal import fftconvolve
+
+            dist = np.clip(fftconvolve(dist, d), 0.0, None)
+    combined = _edgington_cdf(np.arange(dist.size) / N, len(nulls))
+    return _hit_rate_weighted(combined, dist, op, alpha)
+
+
+def _hit_rate_weighted(values, weights, op: str, value: float) -> float:
+    hit = values <= value + 1e-12 if op == "<=" else values < value - 1e-12
+    return float(weights[hit].sum())
 
 
 def _atd_count(m: int, n: int, max_run) -> int:
