@@ -325,6 +325,11 @@ class TestSpec:
     discrete : bool
         Its p-values take few values (exact tests on short series), so that study
         reports give their distribution; False for a continuous p-value (a t test).
+    sequence : bool
+        A per-case test that needs each occasion's value and condition (an
+        alternating treatments design's randomization test):
+        ``pvalues(y, codes, improvement, **options)`` with ``y`` the series
+        ``(rows, time)`` and ``codes`` its conditions (0 = baseline, 1 = comparison).
     """
 
     name: str
@@ -338,6 +343,7 @@ class TestSpec:
     min_cases: int = 1
     discrete: bool = True
     user: bool = False
+    sequence: bool = False
 
     def __reduce__(self):
         if not self.user:

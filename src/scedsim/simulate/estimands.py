@@ -143,6 +143,9 @@ def _simulate_means(model, params, design, contrasts, specs, improvement, seed_s
             # Start points from the child's own spawned stream, as in the runner.
             starts = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (0,))
             used = design.realise(design.draw_starts(np.random.default_rng(starts), k))
+        elif design.draws_sequences:
+            seqs = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (0,))
+            used = design.realise_sequences(design.draw_sequences(np.random.default_rng(seqs), k))
         y = model.generate(used, params, np.random.default_rng(child), k)
         res = analyze_block(y, used, contrasts, specs, improvement)
         for (c, label), r in res.items():
