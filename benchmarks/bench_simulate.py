@@ -29,11 +29,20 @@ with one and two workers (issue 15), reporting:
 * one run on a ``dask.distributed.LocalCluster`` with two worker processes, whose
   summary must equal the one-worker summary.
 
+The comparator study (issue 10: "one simulated study with CDC, PLM (AR 0 and 1)
+and NAP at 48 conditions x 10^4 replications in under 30 s", 2 cores): the first
+grid of ``simulations/comparators/study.toml`` (A3 B4, A5 B5, A10 B10 x four phi x
+four levels = 48 conditions, 10,000 replications, one case each; NAP, CDC, PLM, the
+exact NAP test, the AB randomization test, CDC and DC tests, PLM level tests by
+OLS and AR(1)), run on all cores with a cold estimand cache, then a warm one and
+without estimands.  Wall and CPU time (this process and its workers).
+
 Run from the project root::
 
     python benchmarks/bench_simulate.py            # full
     python benchmarks/bench_simulate.py --quick    # smoke run
     python benchmarks/bench_simulate.py --only flagship --flagship-reps 2000
+    python benchmarks/bench_simulate.py --only comparators
 """
 from __future__ import annotations
 
@@ -152,19 +161,90 @@ def flagship(reps: int | None, quick: bool, dask: bool, cache_dir: str | None = 
     return out
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and every live descendant (joblib's reusable
+    workers outlive a run, so getrusage's RUSAGE_CHILDREN would miss them), plus
+    that of children already waited for.  Linux (/proc); elsewhere this process only."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = kids.ru_utime + kids.ru_stime
+    proc = pathlib.Path("/proc")
+    if not proc.is_dir():
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return total + own.ru_utime + own.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in proc.iterdir():
+        if d.name.isdigit():
+            try:
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)   # ppid, utime + stime
+    tree, grew = {os.getpid()}, True
+    while grew:
+        new = {p for p, (pp, _) in stats.items() if pp in tree and p not in tree}
+        tree |= new
+        grew = bool(new)
+    return total + sum(stats[p][1] for p in tree if p in stats)
+
+
+def comparators(quick: bool) -> dict:
+    """Issue 10's study: the first grid of ``simulations/comparators/study.toml``
+    (48 conditions), 10,000 replications (1,000 with ``quick``), all cores."""
+    from scedsim.simulate.studyfile import load_study
+
+    study, _ = load_study(ROOT / "simulations" / "comparators" / "study.toml")
+    reps = 1_000 if quick else study.n_reps
+    study = dataclasses.replace(study, grid=study.grid[:1], n_reps=reps, checks=())
+    n_cond = len(study.conditions)
+    cores = os.cpu_count() or 1
+    out = {"conditions": n_cond, "reps": reps, "n_jobs": cores, "load_before": os.getloadavg()}
+    print(f"comparator study: {n_cond} conditions x {reps:,} replications, n_jobs={cores}, "
+          f"load {os.getloadavg()[0]:.1f}")
+    runs = {}
+    with tempfile.TemporaryDirectory() as cache:
+        old = os.environ.get("SCEDSIM_CACHE_DIR")
+        os.environ["SCEDSIM_CACHE_DIR"] = cache
+        try:
+            for label, st, jobs in (("cold estimand cache", study, cores), ("warm estimand cache", study, cores),
+                                    ("no estimands", dataclasses.replace(study, estimands=False), cores),
+                                    ("warm, 1 worker", study, 1)):
+                c0, t0 = _cpu_seconds(), time.perf_counter()
+                run(st, n_jobs=jobs, quiet=True)
+                wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+                runs[label] = {"wall_s": wall, "cpu_s": cpu}
+                print(f"  {label:22s} {wall:6.1f} s wall, {cpu:6.1f} s CPU   (target < 30 s wall)")
+        finally:
+            if old is None:
+                os.environ.pop("SCEDSIM_CACHE_DIR", None)
+            else:
+                os.environ["SCEDSIM_CACHE_DIR"] = old
+    out["runs"] = runs
+    out["load_after"] = os.getloadavg()
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=50_000, help="replications (x 6 cases) for the throughput runs")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", default=str(HERE / "results_simulate.json"))
-    ap.add_argument("--only", choices=("throughput", "flagship"), default=None,
-                    help="run only the throughput runs and the 48-condition study, or only the flagship study")
+    ap.add_argument("--only", choices=("throughput", "flagship", "comparators"), default=None,
+                    help="run only the throughput runs and the 48-condition study, only the flagship study, "
+                         "or only the 48-condition comparator study")
     ap.add_argument("--flagship-reps", type=int, default=None,
                     help="replications per condition of the flagship study (default: the study's own)")
     ap.add_argument("--no-dask", action="store_true", help="skip the dask LocalCluster run")
     ap.add_argument("--estimand-cache", default=None, metavar="DIR",
                     help="flagship: use (and fill) this estimand cache instead of an empty one")
     args = ap.parse_args(argv)
+    if args.only == "comparators":
+        res = comparators(args.quick)
+        pathlib.Path(args.json).write_text(json.dumps({"comparators": res}, indent=1))
+        print(f"\nwrote {args.json}")
+        return
     if args.only == "flagship":
         res = flagship(args.flagship_reps, args.quick, not args.no_dask, args.estimand_cache)
         pathlib.Path(args.json).write_text(json.dumps({"flagship": res}, indent=1))

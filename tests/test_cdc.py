@@ -147,21 +147,50 @@ def test_required_count_table():
         C.cdc_required_count(0)
 
 
-def test_table_decision_agrees_with_binomial_at_05():
+def test_fisher_table_and_how_it_differs_from_the_binomial_test():
+    """Fisher, Kelley & Lomas's (2003) counts, as given by an independent implementation
+    (Spink's CDC-Calculator, 5-23 B points) and matching the counts remembered from the
+    paper at 7 and 10 points: one fewer than the exact binomial test at .05 at exactly
+    nine lengths, where the accepted count's binomial tail is .055 to .105."""
+    published = {5: 5, 6: 6, 7: 6, 8: 7, 9: 8, 10: 8, 11: 9, 12: 9, 13: 10, 14: 11, 15: 12, 16: 12, 17: 12,
+                 18: 13, 19: 13, 20: 14, 21: 14, 22: 15, 23: 15}
+    assert {n: C.cdc_table_count(n) for n in published} == published == C.FISHER_TABLE
+    assert C.cdc_table_count(4) is None and C.cdc_table_count(1) is None
+    with pytest.raises(ValueError, match="5 to 23 B points"):
+        C.cdc_table_count(24)
+    looser = {n for n, k in published.items() if k != C.cdc_required_count(n)}
+    assert looser == {7, 10, 12, 17, 19, 20, 21, 22, 23}
+    for n in looser:
+        k = published[n]
+        assert k == C.cdc_required_count(n) - 1
+        assert 0.054 < _binom_sf(k, n) < 0.106    # above .05: the binomial test would not accept k
+    assert _binom_sf(6, 7) == 8 / 128 and _binom_sf(8, 10) == 56 / 1024
+
+
+def test_table_decision():
     rng = np.random.default_rng(2)
-    for n in (3, 5, 8, 12):
+    for n in (3, 5, 7, 8, 10, 12):
         a = rng.normal(size=(300, 4))
         b = rng.normal(1.5, 1, size=(300, n))
         t = ss.cdc(a, b, decision="table")
         p = ss.cdc(a, b)
-        np.testing.assert_array_equal(t.decision, p.decision)
         np.testing.assert_array_equal(t.pvalue, p.pvalue)
+        need = C.cdc_table_count(n)
+        np.testing.assert_array_equal(t.decision, t.count >= (n + 1 if need is None else need))
         if n < 5:
             assert not t.decision.any()
+        if n in (5, 8):   # the table and the binomial test agree here
+            np.testing.assert_array_equal(t.decision, p.decision)
+    # 6 of 7 B points beyond both lines: "systematic change" by the table, not by the binomial test.
+    a, b = [1.0, 2.0, 1.5], [9.0, 9.0, 9.0, 9.0, 9.0, 9.0, 0.0]
+    t, p = ss.cdc(a, b, decision="table"), ss.cdc(a, b)
+    assert t.count == p.count == 6 and t.decision and not p.decision and p.pvalue == 8 / 128
     assert ss.cdc([1, 2, 3], [9, 9, 9, 9, 9], decision="table").decision
-    assert not ss.cdc([1, 2, 3], [9, 9, 9, 9], decision="table").decision  # 4 points: p = 1/16
+    assert not ss.cdc([1, 2, 3], [9, 9, 9, 9], decision="table").decision  # 4 points: none suffices
     with pytest.raises(ValueError, match="alpha = .05"):
         ss.cdc([1, 2, 3], [9, 9, 9, 9, 9], decision="table", alpha=0.1)
+    with pytest.raises(ValueError, match="5 to 23 B points"):
+        ss.cdc([1, 2, 3], [9.0] * 24, decision="table")
 
 
 def test_alpha():

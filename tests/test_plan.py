@@ -224,7 +224,8 @@ def test_tied_designs_are_reported():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(design="ATD"), "alternating treatments designs are not supported"),
+    (dict(design="ATD", rules="p_rand_mean_diff <= 0.05"), "does not fit an alternating treatments design"),
+    (dict(design="MB-random", cases=2, scheme="wampold"), "unknown scheme"),
     (dict(design="XYZ"), "unknown design family"),
     (dict(design="MB", cases=1), "at least 2 people"),
     (dict(rules="p_nope_nap <= 0.05"), "p_nope_nap"),
@@ -330,9 +331,9 @@ def test_cli_sensitivity(tmp_path, capsys):
     assert cli.main(["plan", "--effect", "2", "--sensitivity", "5"]) == 2
 
 
-def test_cli_plan_refuses_alternating_treatments(capsys):
-    assert cli.main(["plan", "--design", "ATD", "--effect", "1"]) == 2
-    assert "alternating treatments designs are not supported" in capsys.readouterr().err
+def test_cli_plan_refuses_a_start_point_test_for_alternating_treatments(capsys):
+    assert cli.main(["plan", "--design", "ATD", "--effect", "1", "--rule", "p_rand_mean_diff <= 0.05"]) == 2
+    assert "does not fit an alternating treatments design" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- README

@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 72   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent, Edgington)
+N_OTHER = 79   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent, Edgington)
 Z = 1.959963984540054
 
 
@@ -475,9 +475,10 @@ def _gray_steps(k):
 
 
 def _between_calls(rng):
-    # Ties, zeros, a sum on the tie tolerance and random values; k = 1, 2, 6.
+    # Ties, zeros, a sum on the tie tolerance and random values; k = 1, 2, 3, 4, 6, 7, 8, 9.
     xs = [np.array([[1.0, -1.0, 2.0, 0.0, 2.0, -2.0]]), rng.normal(size=(5, 6)), rng.integers(-2, 3, (5, 2)) * 1.0,
-          np.array([[0.1, 0.2, -0.3]]), np.zeros((2, 4)), rng.normal(size=(3, 1))]
+          np.array([[0.1, 0.2, -0.3]]), np.zeros((2, 4)), rng.normal(size=(3, 1)),
+          rng.integers(-2, 3, (4, 8)) * 1.0, rng.normal(size=(3, 9)), np.round(rng.normal(size=(4, 7)), 1)]
     return xs
 
 
@@ -495,11 +496,29 @@ CALLS = {
                                               for rtol, atol in ((1.5e-8, 1e-12), (1e-6, 1e-6))],
     "scedsim._brent.brent_update": lambda rng: [(st, u, fu) for st in _brent_states() for u in (0.25, 0.7)
                                                 for fu in (-2.0, 0.35, np.nan)],
-    "scedsim.inference.between._flip_counts": lambda rng: [
-        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty((2, x.shape[0])))
-        for x in _between_calls(rng)],
+    "scedsim.inference.between._flip_test": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1] - 6), 1e-9, alt, np.empty((2, x.shape[0])))
+        for x in _between_calls(rng) if x.shape[1] >= 6 for alt in (0, 1, 2)],
+    "scedsim.inference.between._flip_test_small": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), 1e-9, alt, np.empty((2, x.shape[0])))
+        for x in _between_calls(rng) if x.shape[1] <= 6 for alt in (0, 1, 2)],
     "scedsim.inference.between._row_flips": lambda rng: [
-        (x, r, *_gray_steps(x.shape[1]), 1e-9) for x in _between_calls(rng) for r in range(x.shape[0])],
+        (x, r, *_gray_steps(x.shape[1] - 6), 1e-9) for x in _between_calls(rng) if x.shape[1] >= 6
+        for r in range(x.shape[0])],
+    "scedsim.inference.between._row_flips_small": lambda rng: [
+        (x, r, 1e-9) for x in _between_calls(rng) if x.shape[1] <= 6 for r in range(x.shape[0])],
+    "scedsim.inference.between._count64": lambda rng: [
+        (x, r, h, *x[r, :3], x[r, 0] + x[r, 1], x[r, 0] + x[r, 2], x[r, 1] + x[r, 2], x[r, :3].sum(), c)
+        for x in _between_calls(rng) if x.shape[1] >= 6 for r in range(x.shape[0]) for h in (0.0, -0.5)
+        for c in (0.0, 1e-9)],
+    "scedsim.inference.between._count8": lambda rng: [
+        (h, *rng.normal(size=7), c) for h in (0.0, 0.3, -1.0) for c in (0.0, 0.5)],
+    "scedsim.inference.between._p_from_counts": lambda rng: [
+        (g, lo, 64.0, alt) for g, lo in ((1, 64), (64, 1), (33, 33), (40, 30)) for alt in (0, 1, 2)],
+    "scedsim.inference.between._t_tail": lambda rng: [(t, df, _t_lbeta(df))
+                                                      for t in (0.0, 1e-9, -0.7, 1.5, -3.0, 3.0, 80.0, np.inf,
+                                                                -np.inf, np.nan)
+                                                      for df in (1.0, 2.0, 5.0, 6.0, 12.0, 2.5, 250.0)],
     "scedsim.inference.between._t_test": lambda rng: [
         (x, np.empty((x.shape[0], 0)), alt, _t_lbeta(x.shape[1] - 1.0), np.empty((2, x.shape[0])))
         for x in _between_calls(rng) if x.shape[1] > 1 for alt in (0, 1, 2)],
@@ -513,11 +532,16 @@ CALLS = {
         for kk in (0.0, 10.0)],
     "scedsim.effect_sizes.lor._edge_logit": lambda rng: [
         (mean, v, 4, bc) for mean in (0.0, 0.3, 1.0) for v in (0.0, 0.02, np.nan) for bc in (True, False)],
-    "scedsim.inference.between._wilcoxon_clean": lambda rng: [
-        (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), np.empty((3, x.shape[0]))) for x in _between_calls(rng)],
-    "scedsim.inference.between._wilcoxon_flips": lambda rng: [
-        (x, np.empty((x.shape[0], 0)), *_gray_steps(x.shape[1]), 1e-9, np.empty(x.shape), np.empty((3, x.shape[0])))
-        for x in _between_calls(rng)],
+    "scedsim.inference.between._wilcoxon": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), *_gray_steps(x.shape[1] - 6), 1e-9, alt,
+         np.empty(x.shape), np.empty((2, x.shape[0])))
+        for x in _between_calls(rng) if x.shape[1] >= 6 for alt in (0, 1, 2)],
+    "scedsim.inference.between._wilcoxon_small": lambda rng: [
+        (x, np.empty((x.shape[0], 0)), *_rank_tables(x.shape[1]), 1e-9, alt, np.empty(x.shape),
+         np.empty((2, x.shape[0])))
+        for x in _between_calls(rng) if x.shape[1] <= 6 for alt in (0, 1, 2)],
+    "scedsim.inference.between._signed_rank_row": lambda rng: [
+        (x, r, np.empty(x.shape)) for x in _between_calls(rng) for r in range(x.shape[0])],
     "scedsim.inference.between._signed_ranks": lambda rng: [(x, np.empty_like(x)) for x in _between_calls(rng)],
     _cdc + "_grow": _grow_calls,
     _cdc + "_mul": _mul_calls,

@@ -833,11 +833,12 @@ def _cmd_plan(args) -> int:
                power=args.power, cases=args.cases, max_occasions=args.max_occasions, min_phase=args.min_phase,
                alpha=args.alpha, type1=args.type1, scale=args.scale, m=args.m, n=args.n, stagger=args.stagger,
                reps=args.reps, max_reps=args.max_reps, type1_reps=args.type1_reps, z=args.z, seed=args.seed,
-               n_jobs=args.n_jobs, improvement=args.improvement, **costs)
+               n_jobs=args.n_jobs, improvement=args.improvement, max_run=args.max_run, scheme=args.scheme, **costs)
     if args.sensitivity:
         res.detectable = detectable_effect(args.design, m, n, k, model=args.model, params=params, rule=rules[0],
                                            power=args.power, scale=args.scale, stagger=args.stagger,
-                                           seed=args.seed, n_jobs=args.n_jobs, improvement=args.improvement)
+                                           seed=args.seed, n_jobs=args.n_jobs, improvement=args.improvement,
+                                           max_run=args.max_run, scheme=args.scheme)
     print(res.table(max_rows=args.rows))
     print()
     print(res.message)
@@ -867,11 +868,16 @@ def _add_plan(sub) -> None:
         epilog="examples:\n  scedsim plan --design AB --model normal_ar1 --phi 0 --effect 2 "
                "--rule \"p_perm_nap <= 0.05\" --power 0.85 --cases 1 --max-occasions 20 --seed 1 --json plan.json\n"
                "  scedsim plan --design AB --phi 0.3 --effect 1 --cases 2-10 --max-occasions 7 "
-               "--rule \"p_between_nap[method=sign_flip] <= 0.05\" --power 0.8",
+               "--rule \"p_between_nap[method=sign_flip] <= 0.05\" --power 0.8\n"
+               "  scedsim plan --design ATD --phi 0.3 --effect 1.5 --rule \"p_atd_mean_diff <= 0.05\" "
+               "--max-run 2-3 --max-occasions 16\n"
+               "  scedsim plan --design MB-random --cases 3-4 --effect 1.5 "
+               "--rule \"p_mbd_mean_diff[tier_starts=design] <= 0.05\" --max-occasions 14",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--design", default="AB", help="design family: AB (replicated with --cases > 1), ABAB, MB "
                                                    "(multiple baseline, staggered starts), AB-random (a random "
-                                                   "start point per person); default AB")
+                                                   "start point per person), MB-random (multiple baseline with "
+                                                   "random start points), ATD (alternating treatments); default AB")
     p.add_argument("--model", default="normal_ar1",
                    help="simulation model (normal_ar1, poisson, negbin, bounded_scale)")
     p.add_argument("--phi", type=float, default=None, help="lag-1 autocorrelation of the errors")
@@ -890,6 +896,11 @@ def _add_plan(sub) -> None:
     p.add_argument("--m", default=None, help="baseline lengths to consider (e.g. 3-6)")
     p.add_argument("--n", default=None, help="treatment lengths to consider")
     p.add_argument("--stagger", type=int, default=1, help="MB: extra baseline points per tier (default 1)")
+    p.add_argument("--max-run", default="2", help="ATD: longest run of one condition; several as 2-3 or 2,none "
+                                                  "(default 2)")
+    p.add_argument("--scheme", choices=("marascuilo_busk", "koehler_levin"), default="marascuilo_busk",
+                   help="MB-random: independent starts per person, or staggered tiers with the people assigned "
+                        "at random (default marascuilo_busk)")
     p.add_argument("--cost-occasion", type=float, default=None, help="cost of one occasion of one person")
     p.add_argument("--cost-person", type=float, default=None, help="cost of one more person")
     p.add_argument("--improvement", choices=("increase", "decrease"), default=None)

@@ -66,15 +66,12 @@ from ._validation import parse_scalar
 
 __all__ = ["plan", "PlanResult", "detectable_effect", "DetectableEffect", "exact_facts", "FAMILIES"]
 
-FAMILIES = ("AB", "ABAB", "MB", "AB_RANDOM")
-_UNSUPPORTED = {
-    "ATD": "alternating treatments designs are not supported by the simulator yet (it generates phase "
-           "designs only); plan an AB, ABAB or multiple-baseline (MB) design instead "
-           "(scedsim.designs.AlternatingTreatments counts an ATD's assignments and its smallest p)",
-}
+FAMILIES = ("AB", "ABAB", "MB", "AB_RANDOM", "MB_RANDOM", "ATD")
+_UNSUPPORTED: dict = {}
 _ALIASES = {"ALTERNATING": "ATD", "AT": "ATD", "ATD": "ATD", "MBD": "MB", "MULTIPLE_BASELINE": "MB",
             "AB": "AB", "ABAB": "ABAB", "MB": "MB", "REPLICATED_AB": "AB", "AB_RANDOM": "AB_RANDOM",
-            "RAB": "AB_RANDOM", "RANDOM_AB": "AB_RANDOM"}
+            "RAB": "AB_RANDOM", "RANDOM_AB": "AB_RANDOM", "MB_RANDOM": "MB_RANDOM", "RANDOM_MB": "MB_RANDOM",
+            "MBD_RANDOM": "MB_RANDOM"}
 
 
 # --------------------------------------------------------------------------- rules -> metrics
@@ -147,13 +144,15 @@ def _family(design: str) -> str:
     fam = _ALIASES.get(key)
     if fam is None:
         raise ValueError(f"unknown design family {design!r}; expected one of AB, ABAB, MB (multiple baseline), "
-                         "AB-random (AB with a random start point), ATD (alternating treatments)")
+                         "AB-random (AB with a random start point), MB-random (multiple baseline with random "
+                         "start points), ATD (alternating treatments)")
     if fam in _UNSUPPORTED:
         raise ValueError(_UNSUPPORTED[fam])
     return fam
 
 
-def design_text(family: str, m: int, n: int, cases: int, stagger: int = 1) -> str:
+def design_text(family: str, m: int, n: int, cases: int, stagger: int = 1, max_run: Any = 2,
+                scheme: str = "marascuilo_busk") -> str:
     """The simulator's design for a candidate.
 
     AB: ``A{m} B{n}``; ABAB: ``A{m} B{n} A{m} B{n}`` (m per baseline phase, n per
@@ -163,7 +162,24 @@ def design_text(family: str, m: int, n: int, cases: int, stagger: int = 1) -> st
     AB-random: ``m + n`` occasions whose baseline length is drawn, per person and
     replication, from ``m..n`` (every phase keeps at least ``m`` points; the
     design of :func:`scedsim.designs.AB` with ``min_phase = m``).
+    MB-random: ``cases`` people on ``m + n`` occasions whose baseline lengths are
+    drawn per replication: each from ``m..n`` independently (Marascuilo-Busk), or
+    with ``scheme="koehler_levin"`` from ``cases`` consecutive disjoint tiers
+    splitting ``m..n``, the people assigned to the tiers at random (the
+    randomization of :class:`scedsim.designs.MultipleBaseline`).
+    ATD: ``m`` A and ``n`` B occasions in a sequence drawn per replication, no
+    condition more than ``max_run`` times in a row (``"ATD n=12 max_run=2"``).
+
+    >>> design_text("ATD", 6, 6, 1), design_text("ATD", 5, 6, 1, max_run=3)
+    ('ATD n=12 max_run=2', 'ATD n=11 max_run=3 n_per_condition=5/6')
+    >>> design_text("MB_RANDOM", 3, 9, 3, scheme="koehler_levin")
+    'MB n_time=12 starts=3-4,5-6,7-9 scheme=koehler_levin'
     """
+    if family == "ATD":
+        mr = "none" if max_run is None else int(max_run)
+        return f"ATD n={m + n} max_run={mr}" + ("" if m == n else f" n_per_condition={m}/{n}")
+    if family == "MB_RANDOM":
+        return _mb_random_text(m, n, cases, scheme)
     if family == "AB_RANDOM":
         from . import designs
 
@@ -173,6 +189,32 @@ def design_text(family: str, m: int, n: int, cases: int, stagger: int = 1) -> st
     if family == "ABAB":
         return f"A{m} B{n} A{m} B{n}"
     return " | ".join(f"A{m + k * stagger} B{n + (cases - 1 - k) * stagger}" for k in range(cases))
+
+
+def _mb_tiers(m: int, n: int, cases: int) -> list:
+    """``cases`` consecutive disjoint tiers of baseline lengths splitting ``m..n`` (the
+    earlier tiers one shorter when they do not split evenly); [] when too few starts."""
+    starts = list(range(m, n + 1))
+    if len(starts) < cases:
+        return []
+    q, r = divmod(len(starts), cases)
+    out, i = [], 0
+    for k in range(cases):
+        size = q + (1 if k >= cases - r else 0)
+        out.append(starts[i:i + size])
+        i += size
+    return out
+
+
+def _mb_random_text(m: int, n: int, cases: int, scheme: str) -> str:
+    if scheme == "marascuilo_busk":
+        return f"MB n_time={m + n} starts={m}-{n}"
+    tiers = _mb_tiers(m, n, cases)
+    if not tiers:
+        raise ValueError(f"{n - m + 1} start points cannot give {cases} tiers")
+    from .simulate.design import _window_text
+
+    return f"MB n_time={m + n} starts={','.join(_window_text(t) for t in tiers)} scheme={scheme}"
 
 
 def occasions(family: str, m: int, n: int, cases: int, stagger: int = 1) -> int:
@@ -191,7 +233,8 @@ def _edgington_min(min_p: float, k: int) -> float:
     return float(_edgington_cdf(np.array([k * min_p]), k)[0])
 
 
-def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1) -> dict:
+def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1, max_run: Any = 2,
+                scheme: str = "marascuilo_busk") -> dict:
     """Exact facts of one candidate design for one test, without simulation.
 
     Returns ``{"n_assignments": int or None, "min_p": float}``: the size of the
@@ -211,7 +254,7 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
 
     if not spec.is_test:
         return {"n_assignments": None, "min_p": None}
-    design = Design.parse(design_text(family, m, n, cases, stagger), n_cases=cases)
+    design = Design.parse(design_text(family, m, n, cases, stagger, max_run, scheme), n_cases=cases)
     contrast = Contrast.parse(design.contrasts[0]) if design.contrasts else Contrast.parse("A:B")
     opts = resolved_options(spec, design)
     mins = []
@@ -224,7 +267,10 @@ def exact_facts(family: str, m: int, n: int, cases: int, spec, stagger: int = 1)
     n_assign = None
     two = 2.0 if opts.get("alternative") == "two-sided" else 1.0
     ia, ib = design.indices(contrast, 0)
-    if spec.name == "perm_test":
+    if spec.name == "atd_test":
+        # The ATD's admissible sequences (Onghena & Edgington 1994).
+        n_assign = _atd_count(ia.size, ib.size, design.max_run)
+    elif spec.name == "perm_test":
         # Every split of the pooled points into a + b is an assignment: a completely
         # randomized design with a A's and b B's, C(a + b, a) of them.
         n_assign = None if design.is_random else designs.CompletelyRandomized(
@@ -304,11 +350,13 @@ class PlanResult:
         for r_text, g in df.groupby("rule", sort=False):
             lines.append(f"rule: {r_text}")
             sim = g[g.status != "pruned"].sort_values(["cost", "m", "n"])
-            lines.append(f"{'m':>3} {'n':>3} {'cases':>5} {'occ':>4} {'power':>6} {'mcse':>6} {'reps':>5} "
-                         f"{'type1':>6} {'min_p':>8}  status")
+            runs = "max_run" in g.columns  # an ATD: its run limit is part of the design
+            lines.append(f"{'m':>3} {'n':>3} " + ("run " if runs else "")
+                         + f"{'cases':>5} {'occ':>4} {'power':>6} {'mcse':>6} {'reps':>5} {'type1':>6} {'min_p':>8}  status")
             for r in sim.head(max_rows).to_dict("records"):
                 mp = "" if r["min_p"] is None or not np.isfinite(r["min_p"]) else f"{r['min_p']:.4g}"
-                lines.append(f"{r['m']:>3} {r['n']:>3} {r['cases']:>5} {r['occasions']:>4} {r['power']:>6.3f} "
+                lines.append(f"{r['m']:>3} {r['n']:>3} " + (f"{r['max_run']!s:>3} " if runs else "")
+                             + f"{r['cases']:>5} {r['occasions']:>4} {r['power']:>6.3f} "
                              f"{r['mcse']:>6.3f} {r['reps']:>5} {r['type1']:>6.3f} {mp:>8}  {r['status']}")
             if len(sim) > max_rows:
                 lines.append(f"... {len(sim) - max_rows} more simulated designs")
@@ -438,21 +486,28 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
          m: Any = None, n: Any = None, stagger: int = 1, cost_occasion: float | None = None,
          cost_person: float | None = None, reps: int = 500, max_reps: int = 8000, type1_reps: int = 2000,
          z: float = 2.0, seed: int = 1, metrics=None, improvement: str | None = None,
-         n_jobs: int = 1) -> PlanResult:
+         n_jobs: int = 1, max_run: Any = 2, scheme: str = "marascuilo_busk") -> PlanResult:
     """Find the cheapest single-case design that reaches a target power.
 
     Parameters
     ----------
-    design : {"AB", "ABAB", "MB", "AB-random"}
+    design : {"AB", "ABAB", "MB", "AB-random", "MB-random", "ATD"}
         Design family.  ``AB`` with ``cases`` > 1 is the replicated AB design;
         ``MB`` is a multiple baseline across ``cases`` people with baselines
         ``m, m + stagger, ...``; ``AB-random`` draws each person's start point
         anew in every replication (``m`` = ``min_phase`` is the shortest and
         ``n`` the longest baseline; pair it with a randomization test of the
         same ``min_phase``, e.g. ``"p_rand_mean_diff[min_phase=3] <= 0.05"``).
-        See :func:`design_text`.  Alternating
-        treatments designs are refused with a clear error (the simulator
-        generates phase designs only).
+        ``MB-random`` is a multiple baseline across ``cases`` people whose start
+        points are drawn per replication (``m`` = ``min_phase`` the shortest and
+        ``n`` the longest baseline, as for AB-random; ``scheme``); pair it with
+        the multiple-baseline randomization test over the design's own
+        randomization, ``"p_mbd_mean_diff[tier_starts=design] <= 0.05"``.
+        ``ATD`` is an alternating treatments design: ``m`` A and ``n`` B
+        occasions (by default balanced, ``|m - n| <= 1``; give ``m`` and ``n``
+        for others) in a sequence drawn per replication with runs of at most
+        ``max_run``; pair it with its randomization test,
+        ``"p_atd_mean_diff <= 0.05"``.  See :func:`design_text`.
     model : str or Model
         A simulator model: ``normal_ar1``, ``poisson``, ``negbin``,
         ``bounded_scale`` (see :mod:`scedsim.simulate.models`).
@@ -502,10 +557,30 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
         MCSE; within ``z`` MCSE it is tied.
     seed : int
         Master seed; the answer depends on it only (not on ``n_jobs``).
+    max_run : int, None, str or list
+        ATD only: the longest admissible run of one condition; several values
+        (``"2-3"``, ``[2, 3]``) are searched as separate candidates, ``None``
+        (or ``"none"``) lifts the limit.
+    scheme : {"marascuilo_busk", "koehler_levin"}
+        MB-random only: independent starts per person, or staggered tiers with
+        the people assigned to them at random.
 
     Returns
     -------
     PlanResult
+
+    Notes
+    -----
+    Type I rates are exact (not simulated) where the null distribution of the
+    decision is known: an exact test on exchangeable data (one person; a
+    count rule "k of N people with p <= alpha", a binomial tail over the
+    people's exact per-person rates; several people judged on Edgington's
+    combined p, from the exact distribution of the sum of their p-values),
+    and the randomization test of a design
+    whose assignment is drawn in the simulation (ATD, MB-random) with the mean
+    difference, under any null model whose data do not depend on the
+    assignment: the observed assignment's rank is then uniform over the K
+    admissible ones, so P(p <= alpha) = floor(alpha K) / K.
 
     References
     ----------
@@ -546,8 +621,11 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
     if (cost_occasion is None) != (cost_person is None):
         raise ValueError("give both cost_occasion and cost_person, or neither")
     case_list = _int_list(cases, "cases")
-    if fam == "MB" and case_list[0] < 2:
+    if fam in ("MB", "MB_RANDOM") and case_list[0] < 2:
         raise ValueError("a multiple-baseline design needs at least 2 people (cases)")
+    if scheme not in ("marascuilo_busk", "koehler_levin"):
+        raise ValueError(f"unknown scheme {scheme!r}; expected 'marascuilo_busk' or 'koehler_levin'")
+    run_list = _run_list(max_run) if fam == "ATD" else [None]
     m_list, n_list = _int_list(m, "m"), _int_list(n, "n")
     rule_list, specs = rule_specs(rules, metrics)
     from .simulate.models import get_model
@@ -559,10 +637,16 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
 
     # ---- the grid and the exact facts
     cands = []
-    if fam == "AB_RANDOM":
+    if fam == "ATD":
+        for r, spec in zip(rule_list, spec_list):
+            if spec.name in ("rand_test", "mbd_test"):
+                raise ValueError(f"{spec.label}: a start-point randomization test does not fit an alternating "
+                                 "treatments design; use its own test, e.g. p_atd_mean_diff <= 0.05")
+    if fam in ("AB_RANDOM", "MB_RANDOM"):
         if m_list or n_list:
-            raise ValueError("AB-random designs are searched by their number of occasions; m and n are fixed "
-                             "by min_phase (shortest baseline) and the total (longest baseline)")
+            raise ValueError(f"{'AB' if fam == 'AB_RANDOM' else 'MB'}-random designs are searched by their number "
+                             "of occasions; m and n are fixed by min_phase (shortest baseline) and the total "
+                             "(longest baseline)")
         for r, spec in zip(rule_list, spec_list):
             if spec.name == "rand_test" and int(spec.options.get("min_phase", 2)) != int(min_phase):
                 raise ValueError(f"{spec.label}: the randomization test's reference set must be the design's; "
@@ -575,11 +659,17 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
                 if (m_list and mm not in m_list) or (n_list and nn not in n_list):
                     continue
                 occ = occasions(fam, mm, nn, k, stagger)
-                if occ > max_occasions or (fam == "AB_RANDOM" and nn < mm):
+                if occ > max_occasions or (fam in ("AB_RANDOM", "MB_RANDOM") and nn < mm):
                     continue
+                if fam == "ATD" and not (m_list or n_list) and abs(mm - nn) > 1:
+                    continue  # balanced by default: each condition half of the occasions
+                if fam == "MB_RANDOM" and scheme == "koehler_levin" and nn - mm + 1 < k:
+                    continue  # fewer start points than tiers
                 cost = (cost_occasion * occ * k + cost_person * k) if cost_occasion is not None else occ * 1000 + k
-                cands.append(dict(m=mm, n=nn, cases=k, occasions=occ, cost=float(cost),
-                                  design=design_text(fam, mm, nn, k, stagger)))
+                for mr in run_list:
+                    extra = {"max_run": "none" if mr is None else mr} if fam == "ATD" else {}
+                    cands.append(dict(m=mm, n=nn, cases=k, occasions=occ, cost=float(cost), **extra,
+                                      design=design_text(fam, mm, nn, k, stagger, mr, scheme)))
     if not cands:
         raise ValueError("no design on the grid: check m, n, min_phase and max_occasions")
     rows = []
@@ -588,7 +678,14 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
         is_p = spec.is_test and inner.op in ("<=", "<")
         a = float(alpha) if alpha is not None else (inner.value if is_p and rule.inner is None else 0.05)
         for c in cands:
-            facts = exact_facts(fam, c["m"], c["n"], c["cases"], spec, stagger)
+            mr = _mr(c)
+            if fam == "ATD" and _atd_count(c["m"], c["n"], mr) == 0:
+                rows.append(dict(rule=rule.text, **c, alpha=a, n_assignments=0, min_p=float("nan"), status="pruned",
+                                 reason=f"no sequence of {c['m']} A and {c['n']} B occasions keeps every run at "
+                                        f"most {mr} long", power=float("nan"), mcse=float("nan"), reps=0,
+                                 type1=float("nan"), type1_mcse=float("nan")))
+                continue
+            facts = exact_facts(fam, c["m"], c["n"], c["cases"], spec, stagger, mr, scheme)
             reason = ""
             if c["cases"] < getattr(spec.entry, "min_cases", 1):
                 reason = f"{spec.label} needs at least {spec.entry.min_cases} people"
@@ -639,12 +736,13 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
     key = {(c["design"], c["cases"]): i for i, c in enumerate(cands)}
     by_text = dict(zip((r.text for r in rule_list), zip(rule_list, spec_list)))
     exch = _exchangeable(model_obj, params)
+    free = _assignment_free(model_obj, params)
     exact_t1 = {}
     for i in live:
         c = cands[i]
         for rule, spec in zip(rule_list, spec_list):
-            exact_t1[(i, rule.text)] = (_exact_type1(rule, spec, fam, c["m"], c["n"], c["cases"], stagger)
-                                        if exch else None)
+            exact_t1[(i, rule.text)] = _exact_type1(rule, spec, fam, c["m"], c["n"], c["cases"], stagger,
+                                                    exch, free, _mr(c), scheme)
     need = [i for i in live if any(exact_t1[(i, r.text)] is None for r in rule_list)]
     t1 = {}
     sim_rows = [dict(design=cands[i]["design"], n_cases=cands[i]["cases"], level=0.0) for i in need]
@@ -712,6 +810,10 @@ def plan(design: str = "AB", model: Any = "normal_ar1", params: dict | None = No
                     cases=case_list, max_occasions=int(max_occasions), min_phase=int(min_phase), type1=type1,
                     z=float(z), reps=int(reps), max_reps=int(max_reps), type1_reps=int(type1_reps), seed=int(seed),
                     stagger=int(stagger), cost_occasion=cost_occasion, cost_person=cost_person)
+    if fam == "ATD":
+        settings["max_run"] = ["none" if r is None else r for r in run_list]
+    if fam == "MB_RANDOM":
+        settings["scheme"] = scheme
     first = by_rule[rule_list[0].text]
     return PlanResult(first, by_rule, tied, df, settings, "\n".join(msgs))
 
@@ -738,23 +840,152 @@ def _exchangeable(model_obj, params: dict) -> bool:
                                                       "outlier_rate"))
 
 
-def _exact_type1(rule, spec, family, m, n, cases, stagger=1) -> float | None:
-    """P(p <= alpha) from the test's exact null distribution (one person, exchangeable data)."""
+def _assignment_free(model_obj, params: dict) -> bool:
+    """Continuous data that do not depend on the assignment when the effect is off
+    (normal errors, any phi, trend or intercepts; no random effect, missing values,
+    outliers, shock or selection): a randomization test over the assignment the
+    simulation draws is then exact whatever the autocorrelation."""
+    from .simulate.models import EXTRAS
+
+    if getattr(model_obj, "name", None) != "normal_ar1":
+        return False
+    p = model_obj.params(params)
+    extras_off = all(p.get(k, d) in (d, None, 0, 0.0) for k, d in EXTRAS.items()
+                     if k not in ("outlier_k", "outlier_sign", "shock_at", "onset"))
+    noisy = float(p.get("sd", 0.0)) > 0.0 or float(p.get("me_sd", 0.0)) > 0.0
+    return extras_off and noisy and all(float(p.get(k, 0.0)) == 0.0
+                                        for k in ("effect_sd", "missing_rate", "slope"))
+
+
+def _hit_rate(null: np.ndarray, op: str, value: float) -> float:
+    hit = null <= value + 1e-12 if op == "<=" else null < value - 1e-12
+    return float(np.mean(hit))
+
+
+def _exact_type1(rule, spec, family, m, n, cases, stagger=1, exchangeable=True, assignment_free=False,
+                 max_run=2, scheme="marascuilo_busk") -> float | None:
+    """The Type I rate from exact null distributions, or None where it must be simulated.
+
+    * One person, an exact test with a known null distribution of its p-value
+      (``null_pvalues``) on exchangeable data: P(p <= alpha) over it.
+    * A randomization test over the assignment drawn in the simulation (the ATD
+      test; the multiple-baseline test over the design's own randomization), with
+      the mean difference and data that do not depend on the assignment: the
+      observed assignment's rank is uniform over the K admissible ones (their
+      statistics differ on continuous data), so P(p <= alpha) = floor(alpha K)/K.
+    * A count rule ``count(p <= a) >= k`` over people with such per-person rates
+      q_j: the tail of the Poisson-binomial distribution of the count
+      (independent people; a binomial when the q_j are equal).
+    * Several people judged on Edgington's combined p-value of such per-person
+      tests: the exact distribution of the sum of their p-values (see
+      :func:`_edgington_type1`).
+    """
+    from .simulate.analysis import resolved_options
     from .simulate.design import Contrast, Design
 
-    if rule.inner is not None or cases != 1 or not spec.is_test or spec.entry.null_pvalues is None:
+    inner = rule.inner or rule
+    if not spec.is_test or inner.op not in ("<=", "<"):
         return None
-    if rule.op not in ("<=", "<"):
+    if rule.inner is not None and (rule.op not in (">=", ">") or spec.across):
         return None
-    design = Design.parse(design_text(family, m, n, cases, stagger), n_cases=cases)
-    if design.is_random:
-        return None  # phase lengths vary between replications
-    ia, ib = design.indices(Contrast.parse("A:B"), 0)
-    null = spec.entry.null_pvalues(spec.options, ia.size, ib.size)
-    if null is None:
+    design = Design.parse(design_text(family, m, n, cases, stagger, max_run, scheme), n_cases=cases)
+    drawn = design.draws_sequences or design.is_random
+    opts = resolved_options(spec, design)
+    if spec.across:
+        # The multiple-baseline test over the design's own randomization.
+        if rule.inner is not None or not (assignment_free and drawn and spec.name == "mbd_test") \
+                or spec.options.get("tier_starts") != "design" \
+                or opts.get("statistic") != "mean_diff" or opts.get("alternative", "greater") == "two-sided":
+            return None
+        mp = float(spec.entry.min_pvalue(opts, 0, 0, cases))
+        k = int(round(1.0 / mp))
+        if k > int(opts.get("max_arrangements", 200_000)):
+            return None
+        return _hit_rate(np.arange(1, k + 1) / k, inner.op, inner.value)
+    if spec.entry.null_pvalues is None:
         return None
-    hit = null <= rule.value + 1e-12 if rule.op == "<=" else null < rule.value - 1e-12
-    return float(np.mean(hit))
+    if spec.name == "atd_test":
+        ok = assignment_free and design.draws_sequences
+    else:
+        ok = exchangeable and not design.is_random
+    if not ok:
+        return None
+    rates, nulls = [], []
+    for k in range(cases):
+        ia, ib = design.indices(Contrast.parse("A:B"), k)
+        null = spec.entry.null_pvalues(opts, ia.size, ib.size)
+        if null is None:
+            return None
+        nulls.append(np.asarray(null, dtype=np.float64))
+        rates.append(_hit_rate(null, inner.op, inner.value))
+    if rule.inner is None:
+        return rates[0] if cases == 1 else _edgington_type1(nulls, inner.op, inner.value)
+    # P(count >= k) (or > k) for independent people with rates q_j: the count's distribution by convolution.
+    dist = np.array([1.0])
+    for q in rates:
+        dist = np.convolve(dist, [1.0 - q, q])
+    need = int(math.ceil(rule.value)) if rule.op == ">=" else int(math.floor(rule.value)) + 1
+    return float(dist[max(need, 0):].sum()) if need <= cases else 0.0
+
+
+def _edgington_type1(nulls, op: str, alpha: float) -> float | None:
+    """P(Edgington's combined p <= alpha) for independent people whose p-values follow
+    the exact null distributions ``nulls`` (equally likely values, each a multiple of
+    1 / N for its N values, as an exact test's are): the distribution of their sum
+    by convolution on the common grid of 1 / N, then the Irwin-Hall CDF at each sum,
+    as :func:`scedsim.inference.combine_pvalues` computes the combined p."""
+    from .inference.combine import _edgington_cdf
+
+    sizes = {len(x) for x in nulls}
+    if len(sizes) != 1:
+        return None
+    N = sizes.pop()
+    dist = None
+    for null in nulls:
+        t = np.rint(null * N)
+        if not np.allclose(t, null * N, rtol=0, atol=1e-6) or t.min() < 0:
+            return None
+        d = np.bincount(t.astype(np.int64), minlength=N + 1) / N
+        if dist is None:
+            dist = d
+        elif dist.size * d.size <= 10 ** 7:
+            dist = np.convolve(dist, d)
+        else:
+            from scipy.signal import fftconvolve
+
+            dist = np.clip(fftconvolve(dist, d), 0.0, None)
+    combined = _edgington_cdf(np.arange(dist.size) / N, len(nulls))
+    return _hit_rate_weighted(combined, dist, op, alpha)
+
+
+def _hit_rate_weighted(values, weights, op: str, value: float) -> float:
+    hit = values <= value + 1e-12 if op == "<=" else values < value - 1e-12
+    return float(weights[hit].sum())
+
+
+def _atd_count(m: int, n: int, max_run) -> int:
+    from .inference.alternating import atd_count
+
+    return atd_count(m + n, max_run, m, n)
+
+
+def _mr(c: dict):
+    v = c.get("max_run", 2)
+    return None if v == "none" else v
+
+
+def _run_list(v) -> list:
+    """ATD run limits to search: ints, ranges ("2-3") and "none" (no limit)."""
+    if v is None:
+        return [None]
+    parts = v.split(",") if isinstance(v, str) else (list(v) if isinstance(v, (list, tuple)) else [v])
+    out = set()
+    for p in parts:
+        if p is None or str(p).strip().lower() == "none":
+            out.add(None)
+        else:
+            out.update(_int_list(p if isinstance(p, str) else int(p), "max_run"))
+    return sorted(out, key=lambda x: (x is None, x or 0))
 
 
 def _pooled(parts):
@@ -821,7 +1052,8 @@ def detectable_effect(design: str = "AB", m: int = 3, n: int = 4, cases: int = 1
                       params: dict | None = None, rule: str = "p_perm_nap <= 0.05", power: float = 0.8,
                       lo: float = 0.0, hi: float = 4.0, rounds: int = 4, points: int = 6, reps: int = 250,
                       confirm_reps: int = 4000, scale: str | None = None, stagger: int = 1, seed: int = 1,
-                      metrics=None, improvement: str | None = None, n_jobs: int = 1) -> DetectableEffect:
+                      metrics=None, improvement: str | None = None, n_jobs: int = 1, max_run: Any = 2,
+                      scheme: str = "marascuilo_busk") -> DetectableEffect:
     """Sensitivity analysis: the smallest effect that a fixed design detects with
     the target power, by stochastic root-finding (Chalmers 2024, ProBABLI).
 
@@ -857,9 +1089,10 @@ def detectable_effect(design: str = "AB", m: int = 3, n: int = 4, cases: int = 1
     from .simulate.models import get_model
 
     params, improvement = _direction(get_model(model, improvement or "increase"), params, improvement)
-    text = design_text(fam, int(m), int(n), int(cases), stagger)
+    max_run = _run_list(max_run)[0] if fam == "ATD" else None
+    text = design_text(fam, int(m), int(n), int(cases), stagger, max_run, scheme)
     spec = _rule_spec_list(rule_list, specs)[0]
-    facts = exact_facts(fam, int(m), int(n), int(cases), spec, stagger)
+    facts = exact_facts(fam, int(m), int(n), int(cases), spec, stagger, max_run, scheme)
     inner = rule_list[0].inner or rule_list[0]
     if facts["min_p"] is not None and inner.op in ("<=", "<") and rule_list[0].inner is None and int(cases) == 1 \
             and facts["min_p"] > inner.value + 1e-12:

@@ -182,6 +182,13 @@ class Metric:
     limit : callable or None
         ``limit(q: NormalShift, options) -> float | None``: closed-form large-sample
         limit under a normal level shift with stationary errors.
+    limit_from : callable or None
+        ``limit_from(options) -> (name, options) | None``: another metric whose
+        large-sample limit this one shares for any stationary model without
+        trend (Tau-BC's is Tau's: the fitted baseline slope tends to 0, so the
+        correction vanishes).  Where no closed form is known, the simulated
+        long-run estimand is that metric's, which is cheaper and converges
+        faster than the metric itself.
     pool : callable or None
         ``pool(estimates, n_a, n_b, axis)``: a pooled across-case value (IRD's pooled counts).
     pool_detail : callable or None
@@ -233,6 +240,7 @@ class Metric:
     statistic_options: dict = field(default_factory=dict)
     references: tuple = ()
     limit: Callable | None = None
+    limit_from: Callable | None = None
     pool: Callable | None = None
     pool_detail: Callable | None = None
     weighted: bool = False
@@ -323,6 +331,11 @@ class TestSpec:
     discrete : bool
         Its p-values take few values (exact tests on short series), so that study
         reports give their distribution; False for a continuous p-value (a t test).
+    sequence : bool
+        A per-case test that needs each occasion's value and condition (an
+        alternating treatments design's randomization test):
+        ``pvalues(y, codes, improvement, **options)`` with ``y`` the series
+        ``(rows, time)`` and ``codes`` its conditions (0 = baseline, 1 = comparison).
     """
 
     name: str
@@ -336,6 +349,7 @@ class TestSpec:
     min_cases: int = 1
     discrete: bool = True
     user: bool = False
+    sequence: bool = False
 
     def __reduce__(self):
         if not self.user:

@@ -11,7 +11,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from ._validation import check_choice, z_for
 
@@ -138,6 +137,8 @@ def random_effects(estimates, se, *, method: str = "DL", knapp_hartung: bool = F
         if k < 2:
             raise ValueError("the Knapp-Hartung interval needs at least 2 cases")
         se_mu = math.sqrt(float(np.sum(w * (y - mean) ** 2)) / ((k - 1) * float(np.sum(w))))
+        from scipy import stats
+
         crit = float(stats.t.ppf(0.5 + confidence / 2.0, k - 1))
     else:
         se_mu = 1.0 / math.sqrt(float(np.sum(w)))

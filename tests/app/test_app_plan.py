@@ -181,13 +181,42 @@ def test_impossible_questions_say_why(client):
     assert "No design reaches the target" in page and _rows(page)[0]["status"] in ("below", "tied")
 
 
+def test_alternating_treatments_alpha_and_costs_as_the_cli_asks(client, tmp_path, capsys, monkeypatch):
+    """An ATD question with run limits 2 and 3, an alpha and costs: the page's answer is
+    the planner's, and its command (with --max-run, --alpha and the costs) writes the
+    page's plan.json byte for byte."""
+    r = _post(client, design="ATD", rule=["p_atd_mean_diff <= 0.05"], max_run="2-3", alpha="0.06",
+              cost_occasion="1", cost_person="10", max_occasions="9", power="0.5", effect="2", sensitivity="")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200, errors(page)
+    ref = ss.plan("ATD", "normal_ar1", {"phi": 0.0}, effect=2.0, rules=["p_atd_mean_diff <= 0.05"], power=0.5,
+                  cases="1", max_occasions=9, min_phase=3, type1="nominal", reps=100, max_reps=200,
+                  type1_reps=100, seed=7, alpha=0.06, cost_occasion=1.0, cost_person=10.0, max_run="2-3")
+    best = _best(page)
+    assert best["design"] == ref.best["design"] and best["power"] == f"{ref.best['power']:.3f}"
+    assert ref.best["cost"] == ref.best["occasions"] + 10
+    assert '<th>longest run</th>' in page and len(_rows(page)) == len(ref.candidates)
+    cmd = code_block(page, "cli-command")
+    assert "--max-run 2-3" in cmd and "--alpha 0.06" in cmd and "--cost-person 10" in cmd
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(cmd)[1:]) == 0
+    rid = re.search(r'href="/plan/download/([0-9a-f]+)/plan.json"', page).group(1)
+    assert client.get(f"/plan/download/{rid}/plan.json").get_data(as_text=True) == \
+        (tmp_path / "plan.json").read_text()
+
+
 @pytest.mark.parametrize("changes,message", [
     ({"phi": "high"}, "phi (the lag-1 autocorrelation) must be a number, got 'high'"),
     ({"phi": "1"}, "phi must lie strictly between -1 and 1"),
     ({"rule": [], "rules_text": ""}, "choose at least one decision rule"),
     ({"rule": [], "rules_text": "p_nonsense <= 0.05"}, "p_nonsense"),
     ({"design": "MB", "cases": "1"}, "a multiple-baseline design needs at least 2 people"),
-    ({"design": "ATD"}, "alternating treatments designs are not supported"),
+    ({"design": "ATD", "rule": ["p_rand_mean_diff[min_phase=3] <= 0.05"]},
+     "does not fit an alternating treatments design"),
+    ({"design": "ATD", "rule": ["p_atd_mean_diff <= 0.05"], "max_run": "two"}, "cannot read max_run 'two'"),
+    ({"cost_occasion": "cheap"}, "the cost per occasion must be a number"),
+    ({"alpha": "x"}, "alpha (the Type I level) must be a number"),
     ({"params": "rate5"}, "model parameters are key=value"),
     ({"model": "poisson", "scale": "innovation"}, "is a normal_ar1 setting"),
     ({"power": "1.2"}, "power must lie strictly between 0 and 1"),

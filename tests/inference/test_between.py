@@ -205,3 +205,54 @@ def test_wilcoxon_table_path_equals_the_sign_flips_of_the_ranks(k):
             stat, p, *_ = B._flip_pvalues(ranks, alt, 16, 0, None)
             np.testing.assert_array_equal(got.pvalue, p)
             np.testing.assert_allclose(got.statistic, stat, rtol=0, atol=1e-12)
+
+
+def test_t_tail_closed_form_equals_the_continued_fraction():
+    """The t-test's tail for integer df (A&S 26.7.3-4, used where the tail is >= 1e-3)
+    agrees with the continued fraction it replaced to 1e-12 relative, on both sides
+    of the switch to the continued fraction in the tails."""
+    from scedsim.inference.between import T_CLOSED_MIN, _t_lbeta, _t_sf, _t_tail
+
+    ts = np.concatenate([np.linspace(-12, 12, 481), [0.0, 1e-12, -1e-12, 1e3, -1e3, 1e8]])
+    for df in (1, 2, 3, 4, 5, 6, 7, 10, 15, 30, 199, 200):
+        lb = _t_lbeta(float(df))
+        for t in ts:
+            old = _t_sf(t, float(df), lb)
+            new = _t_tail(t, float(df), lb)
+            assert new == pytest.approx(old, rel=1e-12, abs=0), (df, t)
+    # The closed form itself (below the switch it is never used) at a tail of ~1e-3.
+    from scipy import stats
+
+    t = stats.t.isf(T_CLOSED_MIN * 1.01, 5)
+    assert _t_tail(t, 5.0, _t_lbeta(5.0)) == pytest.approx(stats.t.sf(t, 5), rel=1e-12)
+
+
+def _brute_int(v, alternative):
+    """Exact sign-flip p-values of integer-valued rows (integer arithmetic, all 2^k patterns)."""
+    v = np.asarray(v, dtype=np.int64)
+    k = v.shape[1]
+    signs = 1 - 2 * ((np.arange(2 ** k)[:, None] >> np.arange(k)) & 1)
+    sums = v @ signs.T
+    obs = v.sum(axis=1)[:, None]
+    ge = (sums >= obs).sum(axis=1) / 2 ** k
+    le = (sums <= obs).sum(axis=1) / 2 ** k
+    return {"greater": ge, "less": le, "two-sided": np.minimum(1.0, 2 * np.minimum(ge, le))}[alternative]
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 6, 7, 9])
+def test_sign_flip_and_wilcoxon_counts_equal_brute_force(k):
+    """The subset-sum counts (k <= 6 directly, k > 6 with a Gray-code walk over the
+    rest) equal the exact enumeration in integer arithmetic, ties and zeros included;
+    Wilcoxon equals the sign flips of its signed ranks."""
+    from scedsim.inference import between as B
+
+    rng = np.random.default_rng(100 + k)
+    tenths = np.concatenate([np.round(rng.normal(2, 10.0, (200, k))), rng.integers(-2, 3, (200, k)) * 5.0])
+    data = tenths / 10.0    # one decimal: sums that tie exactly are common
+    for alt in ("greater", "less", "two-sided"):
+        got = between_person_test(data, method="sign_flip", alternative=alt, max_exact=16)
+        np.testing.assert_array_equal(got.pvalue, _brute_int(tenths, alt))
+        ranks = np.empty_like(data)
+        B._signed_ranks(data, ranks)
+        w = between_person_test(data, method="wilcoxon", alternative=alt, max_exact=16)
+        np.testing.assert_array_equal(w.pvalue, _brute_int(2 * ranks, alt))

@@ -139,6 +139,12 @@ def test_no_parameter_where_no_closed_form_holds():
     # A contrast of two treatment phases is not baseline against treatment.
     d3 = Design.parse("A3 B2 C2", n_cases=6, contrasts=["B:C"])
     assert "contrast" in across_limit(NormalAR1(), {"level": 1.0}, spec, d3, d3.contrasts[0])[1]
+    # An alternating treatments design is not estimated: no target, NaN estimates.
+    atd = Design.parse("ATD n=10 max_run=2", n_cases=3)
+    assert "alternating" in across_limit(NormalAR1(), {"level": 1.0}, spec, atd, atd.contrasts[0])[1]
+    res = run(Study(design="ATD n=10 max_run=2", n_cases=3, grid={"level": [1.0]}, metrics=BOTH[:1],
+                    n_reps=100, block_size=100, n_design=200), quiet=True)
+    assert _rows(res, "bcsmd_hps", "n").value.item() == 0
     # Such a condition still reports the estimates, without bias or coverage.
     res = run(Study(design="A3 B4", n_cases=3, grid={"level": [1.0], "trend": [0.2]}, metrics=BOTH[:1],
                     n_reps=100, block_size=100, n_design=200), quiet=True)

@@ -541,10 +541,13 @@ PLAN_DEFAULTS = {"design": "AB", "model": "normal_ar1", "phi": "0", "params": ""
                  "scale": "marginal", "rules": ["p_perm_nap <= 0.05"], "rules_text": "", "power": "0.8",
                  "type1": "nominal", "cases": "1", "max_occasions": "12", "min_phase": "3", "reps": "200",
                  "max_reps": "800", "type1_reps": "200", "seed": "1", "sensitivity": False, "sens_m": "5",
-                 "sens_n": "5"}
+                 "sens_n": "5", "alpha": "", "stagger": "1", "cost_occasion": "", "cost_person": "",
+                 "max_run": "2", "scheme": "marascuilo_busk"}
 PLAN_DESIGNS = (("AB", "AB (one person, or replicated AB with k people)"), ("ABAB", "ABAB"),
                 ("MB", "multiple baseline across people (staggered starts)"),
-                ("AB-random", "AB with a random start point per person"))
+                ("AB-random", "AB with a random start point per person"),
+                ("MB-random", "multiple baseline with random start points per person"),
+                ("ATD", "alternating treatments (a random sequence per person)"))
 
 # One example rule per registered test (the rule syntax is the simulator's; see
 # README "Monte Carlo studies"); a registered test not listed here is offered
@@ -554,7 +557,10 @@ _RULE_EXAMPLES = {
                   ("p_perm_mean_diff <= 0.05", "exact permutation test of the mean difference, per person")],
     "rand_test": [("p_rand_mean_diff[min_phase=3] <= 0.05",
                    "AB randomization test (random start point, phases of 3 or more), per person")],
-    "mbd_test": [("p_mbd_mean_diff <= 0.05", "multiple-baseline randomization test across people")],
+    "mbd_test": [("p_mbd_mean_diff <= 0.05", "multiple-baseline randomization test across people"),
+                 ("p_mbd_mean_diff[tier_starts=design] <= 0.05",
+                  "multiple-baseline randomization test over the design's own random starts (MB-random)")],
+    "atd_test": [("p_atd_mean_diff <= 0.05", "alternating treatments randomization test, per person (ATD)")],
     "between_test": [("p_between_nap[method=sign_flip] <= 0.05", "between-person sign-flip test of NAP"),
                      ("p_between_nap <= 0.05", "between-person t-test of NAP")],
     "cdc_test": [("p_cdc <= 0.05", "conservative dual criterion (CDC), per person")],
@@ -660,6 +666,29 @@ def plan_question(form: dict) -> tuple:
                      ("type1_reps", "the Type I replications")):
         call[k] = _number(form, k, label, int)
     call["seed"] = _number(form, "seed", "the seed", int)
+    # As the CLI's options: given only where they differ from the defaults.
+    extra, extra_cli = {}, []
+    if str(form.get("alpha", "")).strip():
+        call["alpha"] = _number(form, "alpha", "alpha (the Type I level)")
+        extra_cli += ["--alpha", _num_text(call["alpha"])]
+    stagger = _number(form, "stagger", "the stagger (extra baseline points per tier)", int)
+    if stagger != 1:
+        extra["stagger"] = stagger
+        extra_cli += ["--stagger", str(stagger)]
+    co, cp = str(form.get("cost_occasion", "")).strip(), str(form.get("cost_person", "")).strip()
+    if co or cp:
+        call["cost_occasion"] = _number(form, "cost_occasion", "the cost per occasion") if co else 0.0
+        call["cost_person"] = _number(form, "cost_person", "the cost per person") if cp else 0.0
+        extra_cli += ["--cost-occasion", _num_text(call["cost_occasion"]), "--cost-person",
+                      _num_text(call["cost_person"])]
+    fam = _family(design)
+    if fam == "ATD":
+        extra["max_run"] = str(form.get("max_run", "2")).strip() or "2"
+        extra_cli += ["--max-run", shlex.quote(extra["max_run"])]
+    if fam == "MB_RANDOM":
+        extra["scheme"] = form.get("scheme", "marascuilo_busk")
+        extra_cli += ["--scheme", shlex.quote(extra["scheme"])]
+    call.update(extra)
     sens = None
     if form.get("sensitivity"):
         sm = _number(form, "sens_m", "the sensitivity analysis's baseline length m", int)
@@ -670,7 +699,7 @@ def plan_question(form: dict) -> tuple:
             raise ValueError(f"cannot read cases {call['cases']!r}; write e.g. 3, 2-8 or 2,4,6") from None
         # As `scedsim plan --sensitivity M,N` calls it: the first rule, the first number of people.
         sens = dict(design=design, m=sm, n=sn, cases=k, model=model, params=params, rule=rules[0],
-                    power=call["power"], seed=call["seed"])
+                    power=call["power"], seed=call["seed"], **extra)
         if "scale" in call:
             sens["scale"] = call["scale"]
     cli = ["scedsim plan", "--design", shlex.quote(design), "--model", model]
@@ -682,7 +711,7 @@ def plan_question(form: dict) -> tuple:
     cli += ["--power", _num_text(call["power"]), "--type1", shlex.quote(call["type1"]), "--cases",
             shlex.quote(str(call["cases"])), "--max-occasions", str(call["max_occasions"]), "--min-phase",
             str(call["min_phase"]), "--reps", str(call["reps"]), "--max-reps", str(call["max_reps"]),
-            "--type1-reps", str(call["type1_reps"]), "--seed", str(call["seed"])]
+            "--type1-reps", str(call["type1_reps"]), "--seed", str(call["seed"])] + extra_cli
     if sens:
         cli += ["--sensitivity", f"{sens['m']},{sens['n']}"]
     cli += ["--json", "plan.json", "--figure", "plan_power_curve.png"]

@@ -16,13 +16,23 @@ from .._validation import check_choice, check_magnitude, phases
 from ..registry import KernelCase, Metric, Reference, TestSpec, register, register_test
 from ._kernels import _EPS, _dot_sign, _exact_values, _two_prod
 
-__all__ = ["cdc", "CDCResult", "cdc_required_count", "TREND_CODES"]
+__all__ = ["cdc", "CDCResult", "cdc_required_count", "cdc_table_count", "FISHER_TABLE", "TREND_CODES"]
 
 T_OLS, T_BISPLIT, T_TRISPLIT = 0, 1, 2
 TREND_CODES = {"ols": T_OLS, "bisplit": T_BISPLIT, "trisplit": T_TRISPLIT}
 DECISIONS = ("binomial", "table")
-#: The level Fisher, Kelley & Lomas's table of required counts is built for.
+#: The level Fisher, Kelley & Lomas's table of required counts is meant for.
 TABLE_ALPHA = 0.05
+#: Fisher, Kelley & Lomas's (2003) table: B points (key) -> how many must lie beyond
+#: both lines.  Not read from the paper itself: these are the counts for 5-23 B
+#: points in an independent implementation, Spink's CDC-Calculator
+#: (github.com/calebspink/CDC-Calculator, ``CDC_Calc.py``, whose README calls it
+#: "Fisher et al.'s (2003) modified list ... with 3/3 and 4/4 added"; those two
+#: additions are left out here), and they agree with the counts remembered from the
+#: paper at 7 (6) and 10 (8) B points.  They are not the exact binomial test at .05:
+#: see :func:`cdc_table_count`.
+FISHER_TABLE = {5: 5, 6: 6, 7: 6, 8: 7, 9: 8, 10: 8, 11: 9, 12: 9, 13: 10, 14: 11, 15: 12, 16: 12, 17: 12,
+                18: 13, 19: 13, 20: 14, 21: 14, 22: 15, 23: 15}
 # The largest integer coefficient of the exact comparisons must be an exact double.
 _COEF_LIMIT = 2.0 ** 53
 
@@ -333,7 +343,7 @@ class CDCResult(EffectSize):
         One-sided binomial p-value, P(Bin(n_b, 1/2) >= count).
     decision : bool or numpy.ndarray
         The criterion's verdict ("systematic change"): ``pvalue < alpha``, or
-        ``count >= cdc_required_count(n_b)`` with ``decision="table"``; both
+        ``count >= cdc_table_count(n_b)`` with ``decision="table"``; both
         are ``count >= required_count``.
     """
 
@@ -381,14 +391,15 @@ def _binom_sf(n: int) -> np.ndarray:
 
 
 def cdc_required_count(n: int, alpha: float = TABLE_ALPHA):
-    """The fewest of ``n`` B points that must lie beyond both lines for "systematic change".
+    """The fewest of ``n`` B points beyond both lines for which the binomial test says "systematic change".
 
-    This is the table of Fisher, Kelley & Lomas (2003): the smallest k with
-    P(Bin(n, 1/2) >= k) < alpha (one-sided binomial test, p = 1/2, alpha =
-    .05).  None where even k = n is not enough (2^-n >= alpha: n <= 4 at .05).
+    The smallest k with P(Bin(n, 1/2) >= k) < alpha (one-sided binomial test,
+    p = 1/2), the rule of scan's ``cdc`` and of ``decision="binomial"``.
+    None where even k = n is not enough (2^-n >= alpha: n <= 4 at .05).
 
-    The values were derived here from that definition; the published table
-    itself could not be consulted, so they were not checked against it.
+    This is not Fisher, Kelley & Lomas's published table
+    (:func:`cdc_table_count`), which asks for fewer points at 9 of its 19
+    lengths (e.g. 6 of 7 and 8 of 10, where this gives 7 and 9).
 
     >>> [cdc_required_count(n) for n in range(4, 16)]
     [None, 5, 6, 7, 7, 8, 9, 9, 10, 10, 11, 12]
@@ -400,6 +411,40 @@ def cdc_required_count(n: int, alpha: float = TABLE_ALPHA):
         if sf[k] < alpha:
             return k
     return None
+
+
+def cdc_table_count(n: int):
+    """Fisher, Kelley & Lomas's (2003) required count for ``n`` B points (:data:`FISHER_TABLE`).
+
+    The table covers 5 to 23 B points.  None for fewer than 5 (the table lists
+    no count: no number of points suffices); a ValueError beyond 23.
+
+    The published counts are not the exact one-sided binomial test at .05
+    (:func:`cdc_required_count`): at 7, 10, 12, 17 and 19-23 B points they
+    accept one point fewer, whose binomial tail P(Bin(n, 1/2) >= k) is .055 to
+    .105 (e.g. 6 of 7: 8/128 = .0625; 8 of 10: 56/1024 = .0547), and no single
+    level, nor a normal approximation with or without continuity correction,
+    reproduces all 19 counts.  Use ``decision="table"`` to apply the criterion as
+    published and used in practice; its Type I error is then above .05 at those
+    lengths even for independent data.
+
+    References
+    ----------
+    Fisher, W. W., Kelley, M. E., & Lomas, J. E. (2003). Visual aids and
+    structured criteria for improving visual inspection and interpretation of
+    single-case designs. *Journal of Applied Behavior Analysis*, 36(3), 387-406.
+
+    >>> [cdc_table_count(n) for n in (4, 5, 7, 10, 23)]
+    [None, 5, 6, 8, 15]
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive whole number, got {n!r}")
+    if n < min(FISHER_TABLE):
+        return None
+    if n > max(FISHER_TABLE):
+        raise ValueError(f"Fisher et al.'s table of required counts covers 5 to {max(FISHER_TABLE)} B points, "
+                         f"got {n}; use decision='binomial'")
+    return FISHER_TABLE[int(n)]
 
 
 def _decimal(x: float) -> tuple[float, float]:
@@ -482,11 +527,12 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
         Level of the binomial test (scan uses .05).
     decision : {"binomial", "table"}
         ``"binomial"``: decision = p < ``alpha``.  ``"table"``: decision =
-        count >= the required count of Fisher et al.'s table
-        (:func:`cdc_required_count`), which is for alpha = .05 only (another
-        ``alpha`` is a ValueError).  The table is the binomial test at .05
-        written as counts, so both rules agree at alpha = .05; below 5 B
-        points no count suffices.
+        count >= the required count of Fisher et al.'s published table
+        (:func:`cdc_table_count`, 5 to 23 B points; fewer: no count suffices;
+        more: a ValueError), which is for alpha = .05 only (another ``alpha``
+        is a ValueError).  The table asks for one point fewer than the
+        binomial test at 7, 10, 12, 17 and 19-23 B points (binomial tails
+        .055-.105 there); elsewhere both rules agree.
 
     Returns
     -------
@@ -565,7 +611,7 @@ def cdc(a, b, *, improvement: str = "increase", trend: str = "ols", shift: float
     if decision == "binomial":
         need = _need(n, lev)
     else:
-        need = cdc_required_count(n)
+        need = cdc_table_count(n)
         need = n + 1 if need is None else need
     kc, pc = _decimal(c)
     out = np.empty((1, A.shape[0]))

@@ -264,6 +264,15 @@ def _tau_bc_limit(q, opts):
     return tau * math.sqrt(2 * q.pi * (1 - q.pi)) if opts.get("kendall", False) else tau
 
 
+def _tau_bc_limit_from(opts):
+    # The Theil-Sen slope of a trend-free baseline tends to 0 faster than the
+    # extrapolation distance grows (error O(N^-1.5) over O(N) occasions), so the
+    # corrected Tau tends to Tau's limit, ties included: the slope of tied discrete
+    # data is exactly 0 with probability tending to 1.  Kendall's tau-b divides
+    # by a tie-dependent denominator, so it has no such relation for tied data.
+    return None if opts.get("kendall", False) else ("tau", {})
+
+
 _Z95 = 1.959963984540054
 _TOL = CI_ROOTS["uniroot"]
 
@@ -313,6 +322,7 @@ register(Metric(
     references=(Reference("nonoverlap", "SingleCaseES", "Tau_BC", _sces_tau_bc, ("estimate", "se", "ci"),
                           "Kendall=FALSE;pretest_trend=FALSE;SE=unbiased;confidence=0.95"),),
     limit=_tau_bc_limit,
+    limit_from=_tau_bc_limit_from,
     kernels=(KernelCase("tau-bc", K._tau_bc_2d, 8,
                         lambda m, n: (False, -1.0, K.SE_UNBIASED, ci_table(m, n, _Z95, _TOL), _Z95)),
              KernelCase("tau-bc-kendall-pretest", K._tau_bc_2d, 8,

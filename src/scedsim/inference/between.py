@@ -202,11 +202,77 @@ def _signed_ranks_python(d, out):
 _signed_ranks = kernel(_signed_ranks_python)
 
 
-def _row_flips_python(x, r, step_idx, step_sign, tie_rtol):
-    """Row ``r`` of ``x``: how many of its 2^k sign-flipped sums are >= and <= the
-    observed sum (within tie_rtol of sum |x|, as count_extreme judges ties), and
-    that sum.  The patterns run in Gray-code order: pattern p flips value
-    ``step_idx[p]``, adding ``step_sign[p]`` times it."""
+def _p_from_counts_python(ge, le, total, alt):
+    """:func:`pvalue_from_counts` for one row (``alt`` 0 greater, 1 less, 2
+    two-sided): the same divisions and minimum, so the same float."""
+    pg = ge / total
+    pl = le / total
+    if alt == 0:
+        return pg
+    if alt == 1:
+        return pl
+    return min(1.0, 2.0 * min(pg, pl))
+
+
+_p_from_counts = kernel(_p_from_counts_python)
+
+
+def _count8_python(h, l1, l2, l3, l4, l5, l6, l7, c):
+    """How many of h, h + l1, ..., h + l7 are <= c, and how many are >= -c."""
+    u1 = h + l1
+    u2 = h + l2
+    u3 = h + l3
+    u4 = h + l4
+    u5 = h + l5
+    u6 = h + l6
+    u7 = h + l7
+    g = (int(h <= c) + int(u1 <= c) + int(u2 <= c) + int(u3 <= c)
+         + int(u4 <= c) + int(u5 <= c) + int(u6 <= c) + int(u7 <= c))
+    lo = (int(h >= -c) + int(u1 >= -c) + int(u2 >= -c) + int(u3 >= -c)
+          + int(u4 >= -c) + int(u5 >= -c) + int(u6 >= -c) + int(u7 >= -c))
+    return g, lo
+
+
+_count8 = kernel(_count8_python)
+
+
+def _count64_python(x, r, h, l1, l2, l3, l4, l5, l6, l7, c):
+    """How many of the 64 sums h + (a subset sum of x[r, 3..5]) + (one of 0, l1..l7)
+    are <= c, and how many >= -c.  Written so (a loop of its own, reading
+    x[r, 3..5] inside) LLVM compiles it to branch-free vector code: inside the
+    caller's Gray-code loop, eight written-out calls, or the three values read
+    before the loop, it ran three to four times slower."""
+    g = 0
+    lo = 0
+    for q in range(8):
+        hm = h
+        if q & 1:
+            hm += x[r, 3]
+        if q & 2:
+            hm += x[r, 4]
+        if q & 4:
+            hm += x[r, 5]
+        a, b = _count8(hm, l1, l2, l3, l4, l5, l6, l7, c)
+        g += a
+        lo += b
+    return g, lo
+
+
+_count64 = kernel(_count64_python)
+
+
+def _row_flips_small_python(x, r, tie_rtol):
+    """Row ``r`` of ``x`` (k <= 6 values): how many of the 2^k sign-flipped sums
+    are >= and <= the observed sum, within tie_rtol of sum |x| (as count_extreme
+    judges ties), and that sum.
+
+    A pattern that flips the set F changes the sum by -2 * sum_F x, so it counts
+    as >= when sum_F x <= tol/2 and as <= when sum_F x >= -tol/2.  With six
+    values the 64 subset sums are 64 independent additions and comparisons
+    (:func:`_count64`), where a Gray-code walk through the patterns is a chain of
+    64 dependent additions; fewer values enumerate their subsets directly.  Kept
+    apart from :func:`_row_flips` (k > 6): compiled into one function with its
+    Gray-code loop, the six-value path ran three times slower."""
     k = x.shape[1]
     obs = 0.0
     scale = 0.0
@@ -214,35 +280,87 @@ def _row_flips_python(x, r, step_idx, step_sign, tie_rtol):
         obs += x[r, i]
         scale += abs(x[r, i])
     # Every flipped sum and the observed one are bounded by sum |x|.
-    tol = tie_rtol * max(scale, 1e-300)
-    s = obs
-    g = 1
-    lo = 1
-    for p in range(1, step_idx.shape[0]):
-        s += step_sign[p] * x[r, step_idx[p]]
-        if s - obs >= -tol:
-            g += 1
-        if s - obs <= tol:
-            lo += 1
+    c = 0.5 * (tie_rtol * max(scale, 1e-300))
+    if k < 6:
+        g = 0
+        lo = 0
+        for p in range(1 << k):
+            s = 0.0
+            for i in range(k):
+                if (p >> i) & 1:
+                    s += x[r, i]
+            g += int(s <= c)
+            lo += int(s >= -c)
+        return g, lo, obs
+    l1 = x[r, 0]
+    l2 = x[r, 1]
+    l4 = x[r, 2]
+    l3 = l1 + l2
+    l7 = l3 + l4
+    g, lo = _count64(x, r, 0.0, l1, l2, l3, l4, l1 + l4, l2 + l4, l7, c)
+    return g, lo, obs
+
+
+_row_flips_small = kernel(_row_flips_small_python)
+
+
+def _row_flips_python(x, r, step_idx, step_sign, tie_rtol):
+    """:func:`_row_flips_small` for k >= 6 values: the 64 subsets of the first six
+    as there, for every subset of the other k - 6 values, which run in Gray-code
+    order (``_gray_steps(k - 6)``: step p adds or removes value ``6 + step_idx[p]``),
+    one addition per 64 subsets."""
+    k = x.shape[1]
+    obs = 0.0
+    scale = 0.0
+    for i in range(k):
+        obs += x[r, i]
+        scale += abs(x[r, i])
+    c = 0.5 * (tie_rtol * max(scale, 1e-300))
+    l1 = x[r, 0]
+    l2 = x[r, 1]
+    l4 = x[r, 2]
+    l3 = l1 + l2
+    l7 = l3 + l4
+    g = 0
+    lo = 0
+    h = 0.0
+    for p in range(step_idx.shape[0]):
+        if p > 0:
+            h -= 0.5 * step_sign[p] * x[r, 6 + step_idx[p]]
+        a, b = _count64(x, r, h, l1, l2, l3, l4, l1 + l4, l2 + l4, l7, c)
+        g += a
+        lo += b
     return g, lo, obs
 
 
 _row_flips = kernel(_row_flips_python)
 
 
-def _flip_counts_python(x, _none, step_idx, step_sign, tie_rtol, out):
-    """Per row, how many of the 2^k sign-flipped sums are >= (``out[0]``) and <=
-    (``out[1]``) the observed sum, within tie_rtol of sum |x| (as count_extreme
-    judges ties).  The sums run through the patterns in Gray-code order: pattern
-    p flips value ``step_idx[p]``, adding ``step_sign[p]`` times twice it.
+def _flip_test_python(x, _none, step_idx, step_sign, tie_rtol, alt, out):
+    """Exact sign-flip test of each row's sum (k >= 6 values): out[0] = the sum,
+    out[1] = the p-value over the 2^k patterns (``alt`` 0 greater, 1 less, 2
+    two-sided; see :func:`_row_flips`, whose steps are ``_gray_steps(k - 6)``).
     ``_none`` is an empty (rows, 0) array, so that run_rows can split the rows."""
+    total = 2.0 ** x.shape[1]
     for r in range(x.shape[0]):
-        g, lo, _ = _row_flips(x, r, step_idx, step_sign, tie_rtol)
-        out[0, r] = g
-        out[1, r] = lo
+        g, lo, obs = _row_flips(x, r, step_idx, step_sign, tie_rtol)
+        out[0, r] = obs
+        out[1, r] = _p_from_counts(g, lo, total, alt)
 
 
-_flip_counts = kernel(_flip_counts_python)
+_flip_test = kernel(_flip_test_python)
+
+
+def _flip_test_small_python(x, _none, tie_rtol, alt, out):
+    """:func:`_flip_test` for k <= 6 values (:func:`_row_flips_small`)."""
+    total = 2.0 ** x.shape[1]
+    for r in range(x.shape[0]):
+        g, lo, obs = _row_flips_small(x, r, tie_rtol)
+        out[0, r] = obs
+        out[1, r] = _p_from_counts(g, lo, total, alt)
+
+
+_flip_test_small = kernel(_flip_test_small_python)
 
 
 def _betacf_python(a, b, x):
@@ -323,6 +441,61 @@ def _t_sf_python(t, df, lbeta):
 _t_sf = kernel(_t_sf_python)
 
 
+#: Degrees of freedom up to which :func:`_t_tail` uses the closed form.
+T_CLOSED_DF = 200
+#: The closed form is kept where the tail is at least this large (its absolute
+#: error of a few 1e-16 is then within 1e-12 of the tail, relatively); smaller
+#: tails take the continued fraction, which keeps their relative accuracy.
+T_CLOSED_MIN = 1e-3
+
+
+def _t_tail_python(t, df, lbeta):
+    """P(T > t) for Student's t on ``df`` degrees of freedom, by the finite series
+    for integer df (Abramowitz & Stegun 1964, 26.7.3-4; Student 1908) where the
+    tail is at least T_CLOSED_MIN, else :func:`_t_sf`.  With theta = atan(|t|/sqrt(df))
+    and x = cos^2 theta = df/(df + t^2), P(|T| <= |t|) is
+
+    * odd df:  (2/pi) [theta + sin theta cos theta (1 + 2/3 x + 2 4/(3 5) x^2 + ...)],
+      df - 1 terms over two;
+    * even df: sin theta (1 + 1/2 x + 1 3/(2 4) x^2 + ...), df/2 terms.
+
+    One arctangent (odd df) or none, against the 5-30 steps of the continued
+    fraction; the test's p-values stay within 1e-12 (relative) of it."""
+    if t != t or df != math.floor(df) or df > T_CLOSED_DF or df < 1.0:
+        return _t_sf(t, df, lbeta)
+    if t == np.inf:
+        return 0.0
+    if t == -np.inf:
+        return 1.0
+    at = abs(t)
+    t2 = at * at
+    x = df / (df + t2)
+    n = int(df)
+    term = 1.0
+    series = 1.0
+    if n % 2 == 1:
+        for j in range(1, (n - 1) // 2):
+            term *= x * (2.0 * j) / (2.0 * j + 1.0)
+            series += term
+        theta = math.atan(at / math.sqrt(df))
+        if n == 1:
+            inside = 2.0 / math.pi * theta
+        else:
+            inside = 2.0 / math.pi * (theta + at * math.sqrt(df) / (df + t2) * series)
+    else:
+        for j in range(1, n // 2):
+            term *= x * (2.0 * j - 1.0) / (2.0 * j)
+            series += term
+        inside = at / math.sqrt(df + t2) * series
+    q = 0.5 - 0.5 * inside
+    if q < T_CLOSED_MIN:
+        return _t_sf(t, df, lbeta)
+    return q if t >= 0 else 1.0 - q
+
+
+_t_tail = kernel(_t_tail_python)
+
+
 def _t_test_python(d, _none, alt, lbeta, out):
     """One-sample t-test of each row's values against 0: out[0] = t, out[1] = p
     (``alt`` 0 greater, 1 less, 2 two-sided).  ``_none`` is an empty (rows, 0)
@@ -345,11 +518,11 @@ def _t_test_python(d, _none, alt, lbeta, out):
         else:
             t = np.nan
         if alt == 0:
-            p = _t_sf(t, k - 1.0, lbeta)
+            p = _t_tail(t, k - 1.0, lbeta)
         elif alt == 1:
-            p = _t_sf(-t, k - 1.0, lbeta)
+            p = _t_tail(-t, k - 1.0, lbeta)
         else:
-            p = min(1.0, 2.0 * _t_sf(abs(t), k - 1.0, lbeta))
+            p = min(1.0, 2.0 * _t_tail(abs(t), k - 1.0, lbeta))
         out[0, r] = t
         out[1, r] = p
 
@@ -357,41 +530,81 @@ def _t_test_python(d, _none, alt, lbeta, out):
 _t_test = kernel(_t_test_python)
 
 
-def _wilcoxon_clean_python(d, _none, ge_table, le_table, out):
-    """Signed-rank counts from the exact null table, for rows with no zero and no
-    tied |value|: W+ = #{i <= j: d_i + d_j > 0} (Walsh averages; Tukey 1949), and
-    out[0], out[1] = the sign patterns with W+ >= and <= the observed one, out[2]
-    = the sum of signed ranks, 2 W+ - k(k + 1)/2.  Rows with a zero or a tie get
-    out[0] = -1 and are left to the general path."""
+def _signed_rank_row_python(d, r, ranks):
+    """Row ``r``'s signed ranks into ``ranks[r]`` (zeros dropped, ties averaged):
+    returns (clean, W+), clean when the row has no zero and no tied |value|,
+    W+ the sum of the positive ranks."""
+    k = d.shape[1]
+    n_clean = 0
+    w = 0.0
+    for i in range(k):
+        di = d[r, i]
+        ai = abs(di)
+        # Branch-free: which |d_j| are below or equal to |d_i| is data, not pattern.
+        below = 0
+        equal = 0
+        for j in range(k):
+            aj = abs(d[r, j])
+            below += int(aj < ai) & int(aj != 0.0)
+            equal += int(aj == ai)
+        nonzero = ai != 0.0
+        rank = (below + (equal + 1) * 0.5) * nonzero
+        w += rank * (di > 0.0)
+        ranks[r, i] = -rank if di < 0.0 else rank
+        n_clean += int(nonzero) & int(equal == 1)
+    return n_clean == k, w
+
+
+_signed_rank_row = kernel(_signed_rank_row_python)
+
+
+def _wilcoxon_python(d, _none, ge_table, le_table, step_idx, step_sign, tie_rtol, alt, ranks, out):
+    """Exact signed-rank test per row (k >= 6 values): out[0] = the sum of signed
+    ranks (zeros dropped, ties averaged; Wilcoxon 1945), out[1] = its p-value
+    over the 2^k sign patterns (``alt`` 0 greater, 1 less, 2 two-sided).
+
+    Rows without zeros or tied |values| look W+ (the sum of the positive ranks)
+    up in the exact null tables ``ge_table``/``le_table``
+    (:func:`_signed_rank_tables`); the others count the sign flips of their
+    signed ranks (:func:`_row_flips`, steps ``_gray_steps(k - 6)``), which is
+    exact conditional on the ties.  ``ranks`` is scratch, one row per series, so
+    that each row's ranks sit together in memory."""
     rows, k = d.shape
+    total = 2.0 ** k
     for r in range(rows):
-        w = 0
-        clean = True
-        for i in range(k):
-            di = d[r, i]
-            if di == 0.0:
-                clean = False
-                break
-            for j in range(i, k):
-                dj = d[r, j]
-                if j > i and abs(di) == abs(dj):
-                    clean = False
-                    break
-                if di + dj > 0.0:
-                    w += 1
-            if not clean:
-                break
+        clean, w = _signed_rank_row(d, r, ranks)
         if clean:
-            out[0, r] = ge_table[w]
-            out[1, r] = le_table[w]
-            out[2, r] = 2.0 * w - k * (k + 1) / 2.0
+            iw = int(w)
+            g = ge_table[iw]
+            lo = le_table[iw]
+            obs = 2.0 * w - k * (k + 1) / 2.0
         else:
-            out[0, r] = -1.0
-            out[1, r] = -1.0
-            out[2, r] = np.nan
+            g, lo, obs = _row_flips(ranks, r, step_idx, step_sign, tie_rtol)
+        out[0, r] = obs
+        out[1, r] = _p_from_counts(g, lo, total, alt)
 
 
-_wilcoxon_clean = kernel(_wilcoxon_clean_python)
+_wilcoxon = kernel(_wilcoxon_python)
+
+
+def _wilcoxon_small_python(d, _none, ge_table, le_table, tie_rtol, alt, ranks, out):
+    """:func:`_wilcoxon` for k <= 6 values (:func:`_row_flips_small`)."""
+    rows, k = d.shape
+    total = 2.0 ** k
+    for r in range(rows):
+        clean, w = _signed_rank_row(d, r, ranks)
+        if clean:
+            iw = int(w)
+            g = ge_table[iw]
+            lo = le_table[iw]
+            obs = 2.0 * w - k * (k + 1) / 2.0
+        else:
+            g, lo, obs = _row_flips_small(ranks, r, tie_rtol)
+        out[0, r] = obs
+        out[1, r] = _p_from_counts(g, lo, total, alt)
+
+
+_wilcoxon_small = kernel(_wilcoxon_small_python)
 
 
 @lru_cache(maxsize=32)
@@ -408,40 +621,6 @@ def _signed_rank_tables(k: int):
     ge.flags.writeable = False
     le.flags.writeable = False
     return ge, le
-
-
-def _wilcoxon_flips_python(d, _none, step_idx, step_sign, tie_rtol, ranks, out):
-    """Signed ranks (zeros dropped, ties averaged) and their sign-flip counts in one
-    pass per row: ``ranks[r]`` receives the row's signed ranks (scratch, one row per
-    series, so that each row's ranks sit together in memory), out[0] and out[1] the
-    patterns whose sum is >= and <= the observed one (as :func:`_flip_counts`),
-    out[2] the observed sum."""
-    rows, k = d.shape
-    for r in range(rows):
-        for i in range(k):
-            ai = abs(d[r, i])
-            rank = 0.0
-            if ai != 0.0:
-                below = 0
-                equal = 0
-                for j in range(k):
-                    aj = abs(d[r, j])
-                    if aj != 0.0:
-                        if aj < ai:
-                            below += 1
-                        elif aj == ai:
-                            equal += 1
-                rank = below + (equal + 1) / 2.0
-                if d[r, i] < 0:
-                    rank = -rank
-            ranks[r, i] = rank
-        g, lo, obs = _row_flips(ranks, r, step_idx, step_sign, tie_rtol)
-        out[0, r] = g
-        out[1, r] = lo
-        out[2, r] = obs
-
-
-_wilcoxon_flips = kernel(_wilcoxon_flips_python)
 
 
 @lru_cache(maxsize=32)
@@ -463,16 +642,19 @@ def _gray_steps(k: int):
 def _flip_pvalues(x: np.ndarray, alternative: str, max_exact: int, n_resamples: int, rng):
     """Sign-flip p-values of sum(x) per row; returns (statistic, p, n_arrangements, min_p, kind)."""
     rows, k = x.shape
-    observed = x.sum(axis=1)
     two = 2.0 if alternative == "two-sided" else 1.0
     if k <= max_exact:
         out = np.empty((2, rows))
-        idx, sign = _gray_steps(k)
-        run_rows(_flip_counts, np.ascontiguousarray(x), np.empty((rows, 0)), out, idx, sign, TIE_RTOL)
-        p = pvalue_from_counts(out[0], out[1], 2 ** k, alternative)
-        return observed, p, 2 ** k, min(1.0, two / 2 ** k), "exact"
+        if k <= 6:
+            run_rows(_flip_test_small, np.ascontiguousarray(x), np.empty((rows, 0)), out, TIE_RTOL,
+                     ALT_CODES[alternative])
+        else:
+            run_rows(_flip_test, np.ascontiguousarray(x), np.empty((rows, 0)), out, *_gray_steps(k - 6),
+                     TIE_RTOL, ALT_CODES[alternative])
+        return out[0], out[1], 2 ** k, min(1.0, two / 2 ** k), "exact"
     if rng is None:
         raise ValueError("a Monte Carlo sign-flip test needs rng=")
+    observed = x.sum(axis=1)
     scale = np.abs(x).sum(axis=1)  # ties are judged relative to the data's magnitude
     signs = rng.choice(np.array([-1.0, 1.0]), size=(n_resamples, k))
     null = x @ signs.T
@@ -483,31 +665,23 @@ def _flip_pvalues(x: np.ndarray, alternative: str, max_exact: int, n_resamples: 
 
 def _test(d: np.ndarray, method: str, alternative: str, max_exact: int, n_resamples: int, rng):
     """(statistic, p, n_arrangements, min_p, kind) for the rows of centred values ``d``."""
-    k = d.shape[1]
+    rows, k = d.shape
+    d = np.ascontiguousarray(d)
     if method == "t":
-        out = np.empty((2, d.shape[0]))
-        run_rows(_t_test, np.ascontiguousarray(d), np.empty((d.shape[0], 0)), out, ALT_CODES[alternative],
-                 _t_lbeta(d.shape[1] - 1.0))
-        t, p = out[0], out[1]
-        return t, p, 0, 0.0, "t"
+        out = np.empty((2, rows))
+        run_rows(_t_test, d, np.empty((rows, 0)), out, ALT_CODES[alternative], _t_lbeta(k - 1.0))
+        return out[0], out[1], 0, 0.0, "t"
     if method == "wilcoxon":
-        d = np.ascontiguousarray(d)
         if k <= max_exact:
-            # Rows without zeros or ties: the exact null table of W+; the rest below.
-            out = np.empty((3, d.shape[0]))
-            run_rows(_wilcoxon_clean, d, np.empty((d.shape[0], 0)), out, *_signed_rank_tables(k))
-            clean = out[0] >= 0
-            stat = out[2].copy()
-            p = pvalue_from_counts(out[0], out[1], 2 ** k, alternative)
-            rest = np.flatnonzero(~clean)
-            if rest.size:
-                sub = np.empty((3, rest.size))
-                run_rows(_wilcoxon_flips, np.ascontiguousarray(d[rest]), np.empty((rest.size, 0)), sub,
-                         *_gray_steps(k), TIE_RTOL, np.empty((rest.size, k)), per_row=(3,))
-                stat[rest] = sub[2]
-                p[rest] = pvalue_from_counts(sub[0], sub[1], 2 ** k, alternative)
+            out = np.empty((2, rows))
+            if k <= 6:
+                run_rows(_wilcoxon_small, d, np.empty((rows, 0)), out, *_signed_rank_tables(k), TIE_RTOL,
+                         ALT_CODES[alternative], np.empty((rows, k)), per_row=(4,))
+            else:
+                run_rows(_wilcoxon, d, np.empty((rows, 0)), out, *_signed_rank_tables(k), *_gray_steps(k - 6),
+                         TIE_RTOL, ALT_CODES[alternative], np.empty((rows, k)), per_row=(6,))
             two = 2.0 if alternative == "two-sided" else 1.0
-            return stat, p, 2 ** k, min(1.0, two / 2 ** k), "exact"
+            return out[0], out[1], 2 ** k, min(1.0, two / 2 ** k), "exact"
         x = np.empty_like(d)
         _signed_ranks(d, x)  # O(k^2) per row: k is a handful of people
     else:
@@ -674,18 +848,14 @@ def between_cases(a, b, *, statistic: str = "mean_diff", method: str = "t", impr
 _TEST_OPTIONS = ("statistic", "method", "alternative", "centre", "max_exact", "n_resamples")
 
 
-def _between_pvalues(y, baseline_lengths, improvement="increase", **options):
-    """One p-value per replication: ``y`` is (reps, cases, time), case k's first
-    ``baseline_lengths[k]`` points are its baseline."""
-    from .permutation import data_rng
-
+def _between_values(y, baseline_lengths, improvement="increase", **options) -> np.ndarray:
+    """The per-case statistics of the simulator rule, centred: (reps, cases) from
+    ``y`` (reps, cases, time), case k's first ``baseline_lengths[k]`` points its
+    baseline.  NaN where a case's statistic is undefined."""
     statistic = options["statistic"]
-    method = options.get("method", "t")
-    alternative = options.get("alternative", "greater")
     stat_opts = {k: v for k, v in options.items() if k not in _TEST_OPTIONS}
     y = np.asarray(y, dtype=np.float64)
     reps, k, total = y.shape
-    _check(method, alternative, k)
     _, f = statistic_function(statistic, stat_opts or None, improvement)
     sign = -1.0 if improvement == "decrease" else 1.0
     d = np.empty((reps, k))
@@ -700,13 +870,35 @@ def _between_pvalues(y, baseline_lengths, improvement="increase", **options):
         else:
             centre = float(centre)
         d[:, c] = f(a, b) - centre
-    p = np.full(reps, np.nan)
-    ok = np.all(np.isfinite(d), axis=1)
+    return d
+
+
+def _between_from_values(d, rng_data, **options):
+    """One p-value per row of centred values ``d`` (NaN where one is undefined);
+    ``rng_data`` (arrays) seeds the Monte Carlo sign flips beyond ``max_exact``."""
+    from .permutation import data_rng
+
+    method = options.get("method", "t")
+    alternative = options.get("alternative", "greater")
+    _check(method, alternative, d.shape[1])
+    max_exact = int(options.get("max_exact", MAX_EXACT_CASES))
+    n_resamples = int(options.get("n_resamples", 9999))
+    rng = data_rng(*rng_data) if d.shape[1] > max_exact and method != "t" else None
+    ok = np.isfinite(d).all(axis=1)
+    if ok.all():   # the usual case: no copy of d, no scatter of p
+        return _test(d, method, alternative, max_exact, n_resamples, rng)[1]
+    p = np.full(d.shape[0], np.nan)
     if ok.any():
-        max_exact = int(options.get("max_exact", MAX_EXACT_CASES))
-        rng = data_rng(y, np.asarray(baseline_lengths, dtype=np.float64)) if k > max_exact else None
-        p[ok] = _test(d[ok], method, alternative, max_exact, int(options.get("n_resamples", 9999)), rng)[1]
+        p[ok] = _test(d[ok], method, alternative, max_exact, n_resamples, rng)[1]
     return p
+
+
+def _between_pvalues(y, baseline_lengths, improvement="increase", **options):
+    """One p-value per replication: ``y`` is (reps, cases, time), case k's first
+    ``baseline_lengths[k]`` points are its baseline."""
+    _check(options.get("method", "t"), options.get("alternative", "greater"), np.shape(y)[1])
+    d = _between_values(y, baseline_lengths, improvement, **options)
+    return _between_from_values(d, (y, np.asarray(baseline_lengths, dtype=np.float64)), **options)
 
 
 def _between_min_pvalue(options: dict, m: int, n: int, k: int) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 from .._numba import kernel
 
@@ -155,6 +154,8 @@ def combine_pvalues(pvalues, method: str = "fisher", axis: int = -1):
         raise ValueError("p-values to combine must lie in [0, 1] and not be NaN")
     p = np.moveaxis(p, axis, -1)
     k = p.shape[-1]
+    from scipy import stats  # here, not at import: scipy.stats is a third of `import scedsim`
+
     if method == "fisher":
         with np.errstate(divide="ignore"):  # p = 0 gives a combined p of 0
             out = stats.chi2.sf(-2.0 * np.log(p).sum(axis=-1), 2 * k)
@@ -210,5 +211,7 @@ def k_of_n(successes, n: int, p0: float):
     k = np.asarray(successes)
     if np.any((k < 0) | (k > n)):
         raise ValueError(f"successes must lie between 0 and n = {n}")
+    from scipy import stats
+
     out = stats.binom.sf(k - 1, n, p0)
     return float(out) if np.ndim(out) == 0 else out

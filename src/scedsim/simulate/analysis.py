@@ -164,6 +164,16 @@ def across_tests(y: np.ndarray, design: Design, contrasts, specs, improvement: s
                 out[(str(c), spec.label, "replication")] = across_estimates(y, design, c, spec, improvement)
                 continue
             p = np.full(y.shape[0], np.nan)
+            if design.sequences is not None:
+                # Drawn ATD sequences: every case's A then B values, each in time order.
+                ya, yb = _atd_values(y, design, c)
+                sub = np.concatenate([ya, yb], axis=2)
+                ok = ~np.isnan(sub).any(axis=(1, 2))
+                if ok.any():
+                    p[ok] = spec.func(sub[ok], [ya.shape[2]] * design.n_cases, improvement=improvement,
+                                      **resolved_options(spec, design))
+                out[(str(c), spec.label, "replication")] = {"estimate": p}
+                continue
             opts = resolved_options(spec, design)
             for reps, idx in _replication_parts(y, design, c):
                 sizes = {ia.size + ib.size for ia, ib in idx}
@@ -219,7 +229,8 @@ def across_estimates(y: np.ndarray, design: Design, contrast: Contrast, spec: Me
     A replication with a missing occasion, or whose estimate is undefined (e.g.
     HPS's S^2 = 0, a REML fit with phi at the boundary), gets NaN in every
     field; a design the estimator cannot use at all (cases of different
-    lengths, too few observations) gives NaN for its replications.
+    lengths, too few observations, an alternating treatments design) gives NaN
+    for its replications.
 
     Returns
     -------
@@ -228,6 +239,8 @@ def across_estimates(y: np.ndarray, design: Design, contrast: Contrast, spec: Me
     """
     n_reps = y.shape[0]
     out = {f: np.full(n_reps, np.nan) for f in FIELDS}
+    if design.is_atd:
+        return out  # an alternating treatments design has no baseline-then-treatment layout: NaN
     opts = spec.entry.options(dict(spec.options))
     sign = -1.0 if improvement == "decrease" else 1.0
     for reps, idx in _replication_parts(y, design, contrast):
@@ -254,6 +267,22 @@ def resolved_options(spec: MetricSpec, design: Design | None) -> dict:
     the design's sets of start points and ``scheme`` its randomization scheme, so that
     the reference set is the design's own randomization."""
     opts = dict(spec.options)
+    if spec.is_test and getattr(spec.entry, "sequence", False):
+        if design is None:
+            opts.setdefault("max_run", None)
+        elif not design.is_atd:
+            raise ValueError(f"{spec.label}: the ATD randomization test needs an alternating treatments design "
+                             f"(e.g. 'ATD n=12 max_run=2'), got {design.describe()!r}")
+        else:
+            mr = design.max_run
+            given = opts.get("max_run", "design")
+            if given not in ("design", mr) and not (given == "none" and mr is None):
+                raise ValueError(f"{spec.label}: max_run={given} is not the design's ({mr}); the test's "
+                                 "reference set must be the design's own randomization")
+            opts["max_run"] = mr
+    elif design is not None and design.is_atd and spec.name in ("rand_test", "mbd_test"):
+        raise ValueError(f"{spec.label}: a start-point randomization test does not fit an alternating "
+                         f"treatments design; use the ATD test (p_atd_<statistic>, e.g. p_atd_mean_diff)")
     if opts.get("tier_starts") == "design":
         if design is None:
             # Checking the options on a two-case, nine-point example.
@@ -274,6 +303,9 @@ def check_spec(spec: MetricSpec, improvement: str = "increase") -> None:
     try:
         if spec.across_estimate:
             spec.entry.options(dict(spec.options))
+        elif spec.is_test and getattr(spec.entry, "sequence", False):
+            spec.func(np.concatenate([a, b], axis=1), np.array([[0] * 4 + [1] * 5]), improvement,
+                      **resolved_options(spec, None))
         elif spec.across:
             spec.func(np.concatenate([a, b], axis=1)[None].repeat(2, axis=1), [4, 4], improvement=improvement,
                       **resolved_options(spec, None))
@@ -354,10 +386,59 @@ def analyze_block(y: np.ndarray, design: Design, contrasts, specs, improvement: 
     return out
 
 
+def _atd_codes(design: Design, c: Contrast, n_reps: int) -> np.ndarray:
+    """``(n_reps, n_cases, n_time)`` codes of an ATD for contrast ``c``: 0 where the
+    occasion is the baseline condition's, 1 where the comparison's."""
+    seq = design.sequences if design.sequences is not None else \
+        np.broadcast_to(design.phase_codes()[None], (n_reps, design.n_cases, design.n_time))
+    base = design.labels.index(c.baseline)
+    comp = {design.labels.index(x) for x in c.comparison}
+    if base in comp or len(comp) != 1 or not set(range(2)) <= comp | {base}:
+        raise ValueError(f"contrast {c} of an alternating treatments design must compare its two conditions")
+    return (np.asarray(seq) != base).astype(np.int8)
+
+
+def _atd_values(y: np.ndarray, design: Design, c: Contrast):
+    """Per replication and case, the baseline and comparison values (each in time
+    order) of an ATD with drawn sequences: ``(n_reps, n_cases, a)`` and ``(..., b)``."""
+    codes = _atd_codes(design, c, y.shape[0])
+    a = design.n_time - int(codes[0, 0].sum())
+    order = np.argsort(codes, axis=2, kind="stable")
+    return np.take_along_axis(y, order[:, :, :a], axis=2), np.take_along_axis(y, order[:, :, a:], axis=2)
+
+
+def _sequence_tests(y, design, c, specs, improvement, out):
+    """Per-case tests that need the whole series and its conditions (the ATD
+    randomization test): one batched call over every (replication, case)."""
+    n_reps, n_cases, n_time = y.shape
+    codes = _atd_codes(design, c, n_reps).reshape(-1, n_time)
+    rows = np.ascontiguousarray(y).reshape(-1, n_time)
+    for s in specs:
+        nan = np.full((n_reps, n_cases), np.nan)
+        p = np.asarray(s.func(rows, codes, improvement, **resolved_options(s, design)), dtype=np.float64)
+        ok = ~np.isnan(rows)
+        out[(str(c), s.label)] = {"estimate": p.reshape(n_reps, n_cases), "se": nan, "ci_lower": nan,
+                                  "ci_upper": nan,
+                                  "n_a": ((codes == 0) & ok).sum(axis=1).reshape(n_reps, n_cases).astype(float),
+                                  "n_b": ((codes == 1) & ok).sum(axis=1).reshape(n_reps, n_cases).astype(float)}
+
+
 def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
     n_reps, n_cases, _ = y.shape
+    seq_specs = [sp for sp in specs if sp.is_test and getattr(sp.entry, "sequence", False)]
+    specs = [sp for sp in specs if sp not in seq_specs]
     for contrast in contrasts:
         c = Contrast.parse(contrast)
+        if seq_specs:
+            _sequence_tests(y, design, c, seq_specs, improvement, out)
+        if design.sequences is not None:
+            # Drawn ATD sequences: one group of every (replication, case), its baseline
+            # and comparison values gathered by its own sequence.
+            ya, yb = _atd_values(y, design, c)
+            groups = [(ya.reshape(-1, ya.shape[2]), yb.reshape(-1, yb.shape[2]),
+                       np.repeat(np.arange(n_reps), n_cases), np.tile(np.arange(n_cases), n_reps))]
+            _fill_groups(groups, c, specs, improvement, n_reps, n_cases, out)
+            continue
         groups = _groups(design, c)
         specs = [sp for sp in specs if not sp.across]
         if not any_missing and len(groups) == 1:
@@ -374,9 +455,7 @@ def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
                 target["n_b"] = full_b
                 out[(str(c), s.label)] = target
             continue
-        res = {(str(c), s.label): {f: np.full((n_reps, n_cases), np.nan) for f in FIELDS} for s in specs}
-        counts_a = np.zeros((n_reps, n_cases))
-        counts_b = np.zeros((n_reps, n_cases))
+        gathered = []
         for ia, ib, cases, pairs in groups:
             if pairs is None:
                 a = y[:, cases][:, :, ia].reshape(-1, ia.size)
@@ -388,38 +467,52 @@ def _analyze(y, design, contrasts, specs, improvement, any_missing, out):
                 rows_rep, rows_case = pairs
                 a = y[rows_rep, rows_case][:, ia]
                 b = y[rows_rep, rows_case][:, ib]
-            ok_a = ~np.isnan(a)
-            ok_b = ~np.isnan(b)
-            counts_a[rows_rep, rows_case] = ok_a.sum(axis=1)
-            counts_b[rows_rep, rows_case] = ok_b.sum(axis=1)
-            complete = ok_a.all(axis=1) & ok_b.all(axis=1)
-            batches = [(np.flatnonzero(complete), ia.size, ib.size, None)]
-            if not complete.all():
-                # One batch per pattern of observed occasions.
-                pattern = np.concatenate([ok_a, ok_b], axis=1)
-                idx = np.flatnonzero(~complete)
-                keys, inverse = np.unique(pattern[idx], axis=0, return_inverse=True)
-                for k, key in enumerate(keys):
-                    batches.append((idx[inverse.ravel() == k], None, None, key))
-            for rows, _, _, key in batches:
-                if rows.size == 0:
-                    continue
-                if key is None:
-                    aa, bb = a[rows], b[rows]
-                else:
-                    aa = a[rows][:, key[:ia.size]]
-                    bb = b[rows][:, key[ia.size:]]
-                for s in specs:
-                    target = res[(str(c), s.label)]
-                    if aa.shape[1] == 0 or bb.shape[1] == 0:
-                        continue  # a phase with no observed point: NaN
-                    vals = _call(s, np.ascontiguousarray(aa), np.ascontiguousarray(bb), improvement)
-                    for f in FIELDS:
-                        target[f][rows_rep[rows], rows_case[rows]] = vals[f]
-        for key, target in res.items():
-            target["n_a"] = counts_a
-            target["n_b"] = counts_b
-        out.update(res)
+            gathered.append((a, b, rows_rep, rows_case))
+        _fill_groups(gathered, c, [sp for sp in specs if not sp.across], improvement, n_reps, n_cases, out)
+
+
+def _fill_groups(groups, c, specs, improvement, n_reps, n_cases, out):
+    """Every metric on groups of (replication, case) series: ``(a, b, rows_rep,
+    rows_case)`` with ``a`` and ``b`` the baseline and comparison values; series
+    with missing occasions are batched by their pattern of observed points."""
+    specs = [sp for sp in specs if not sp.across]
+    res = {(str(c), s.label): {f: np.full((n_reps, n_cases), np.nan) for f in FIELDS} for s in specs}
+    counts_a = np.zeros((n_reps, n_cases))
+    counts_b = np.zeros((n_reps, n_cases))
+    for a, b, rows_rep, rows_case in groups:
+        na = a.shape[1]
+        ok_a = ~np.isnan(a)
+        ok_b = ~np.isnan(b)
+        counts_a[rows_rep, rows_case] = ok_a.sum(axis=1)
+        counts_b[rows_rep, rows_case] = ok_b.sum(axis=1)
+        complete = ok_a.all(axis=1) & ok_b.all(axis=1)
+        batches = [(np.flatnonzero(complete), None)]
+        if not complete.all():
+            # One batch per pattern of observed occasions.
+            pattern = np.concatenate([ok_a, ok_b], axis=1)
+            idx = np.flatnonzero(~complete)
+            keys, inverse = np.unique(pattern[idx], axis=0, return_inverse=True)
+            for k, key in enumerate(keys):
+                batches.append((idx[inverse.ravel() == k], key))
+        for rows, key in batches:
+            if rows.size == 0:
+                continue
+            if key is None:
+                aa, bb = a[rows], b[rows]
+            else:
+                aa = a[rows][:, key[:na]]
+                bb = b[rows][:, key[na:]]
+            for s in specs:
+                target = res[(str(c), s.label)]
+                if aa.shape[1] == 0 or bb.shape[1] == 0:
+                    continue  # a phase with no observed point: NaN
+                vals = _call(s, np.ascontiguousarray(aa), np.ascontiguousarray(bb), improvement)
+                for f in FIELDS:
+                    target[f][rows_rep[rows], rows_case[rows]] = vals[f]
+    for key, target in res.items():
+        target["n_a"] = counts_a
+        target["n_b"] = counts_b
+    out.update(res)
 
 
 def _row_nanmean_python(x, out):

@@ -153,7 +153,8 @@ def across_limit(model: Model, params: dict, spec: MetricSpec, design: Design, c
     No closed form is claimed, and NaN is returned with the reason, for other
     models (counts, bounded scores: the HPS model is a normal one), a baseline
     trend or slope change, a gradual onset, outliers, a shared shock, selection
-    on the first score, or a contrast that is not baseline against treatment.
+    on the first score, an alternating treatments design, or a contrast that is
+    not baseline against treatment.
 
     References
     ----------
@@ -165,6 +166,8 @@ def across_limit(model: Model, params: dict, spec: MetricSpec, design: Design, c
         return math.nan, "none: the metric declares no target"
     if type(model) is not NormalAR1:
         return math.nan, f"none: no closed form for the {model.name} model"
+    if design.is_atd:
+        return math.nan, "none: an alternating treatments design (not estimated)"
     p = model.params(params)
     for k, why in _ACROSS_BREAKS:
         v = p.get(k)
@@ -236,6 +239,9 @@ def _simulate_means(model, params, design, contrasts, specs, improvement, seed_s
             # Start points from the child's own spawned stream, as in the runner.
             starts = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (0,))
             used = design.realise(design.draw_starts(np.random.default_rng(starts), k))
+        elif design.draws_sequences:
+            seqs = np.random.SeedSequence(child.entropy, spawn_key=child.spawn_key + (0,))
+            used = design.realise_sequences(design.draw_sequences(np.random.default_rng(seqs), k))
         y = model.generate(used, params, np.random.default_rng(child), k)
         res = analyze_block(y, used, contrasts, specs, improvement)
         for (c, label), r in res.items():
@@ -345,11 +351,22 @@ def _metric_estimands(model, params, design, contrasts, specs, improvement, seed
                 no_limit.add((str(c), s.label))
             else:
                 need_long[(str(c), s.label)] = True
+    # A metric whose limit is another's (Tau-BC's is Tau's) is read from that metric's run.
+    via = {}
+    for s in specs:
+        base = s.entry.limit_from(s.options) if (not s.is_test and s.entry.limit_from is not None) else None
+        if base is not None and any(k[1] == s.label for k in need_long):
+            name, opts = base
+            same = next((t for t in specs if not t.is_test and t.name == name and dict(t.options) == dict(opts)), None)
+            via[s.label] = same or MetricSpec(name, dict(opts), label=f"{name} (limit of {s.label})")
     long_means = {}
     long_design = _long_design(design)
     long_total = long_design.n_time
     if need_long:
-        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and not s.across]
+        long_specs = [s for s in specs if any(k[1] == s.label for k in need_long) and s.label not in via]
+        for b in via.values():
+            if all(b.label != t.label for t in long_specs):
+                long_specs.append(b)
         long_means = _simulate_means(model, params, long_design, contrasts, long_specs, improvement,
                                      long_seq, LONG_REPS)
     out = {}
@@ -376,8 +393,12 @@ def _metric_estimands(model, params, design, contrasts, specs, improvement, seed
         elif (c, label) in no_limit:
             entry.update(limit=math.nan, limit_mcse=math.nan, limit_kind="none")
         else:
-            lm, lmc, lpc = long_means.get(key_, (math.nan, math.nan, None))
-            entry.update(limit=lm, limit_mcse=lmc, limit_kind=f"long_run ({long_total} occasions)")
+            kind, source = f"long_run ({long_total} occasions)", key_
+            if label in via:
+                source = (c, via[label].label, level)
+                kind += f" of {via[label].name}"
+            lm, lmc, lpc = long_means.get(source, (math.nan, math.nan, None))
+            entry.update(limit=lm, limit_mcse=lmc, limit_kind=kind)
             if lpc is not None:
                 entry["limit_by_case"] = lpc
         out[key_] = entry

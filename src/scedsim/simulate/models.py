@@ -5,7 +5,10 @@ Every model fills an array of shape ``(n_reps, n_cases, n_time)`` from a
 in a fixed order; the AR(1) recursion runs in a numba kernel.  A model may also
 be any callable ``f(design, params, rng, n_reps) -> array``; for a design with
 start points drawn per replication, ``design.realised`` holds the
-``(n_reps, n_cases)`` baseline lengths it must use (None for a fixed design).
+``(n_reps, n_cases)`` baseline lengths it must use (None for a fixed design);
+for an alternating treatments design with sequences drawn per replication,
+``design.sequences`` holds the ``(n_reps, n_cases, n_time)`` conditions
+(0 = A, 1 = B).
 
 Parameters shared by the models (names used in study grids):
 
@@ -224,7 +227,13 @@ class Model:
         indicator z_t = onset z_{t-1} + (1 - onset) D_t."""
         t = np.arange(1, design.n_time + 1, dtype=np.float64)
         realised = design.realised
-        if realised is not None:
+        if design.is_atd:
+            # Alternating treatments: each occasion's own condition (drawn per replication
+            # or one fixed sequence); a slope change has no meaning there, so it is off.
+            seq = design.sequences if design.sequences is not None else design.phase_codes()[None]
+            treat = (np.asarray(seq) != 0).astype(np.float64)
+            since = np.zeros(treat.shape)
+        elif realised is not None:
             # Multiple baseline with drawn starts: baseline m[r, k], then treatment.
             m = np.asarray(realised, dtype=np.int64)[:, :, None]
             occ = np.arange(design.n_time)[None, None, :]
@@ -266,6 +275,10 @@ class Model:
         occ = np.arange(design.n_time)[None, None, :]
         if at > 0:
             step = (occ >= at - 1).astype(np.float64)
+        elif design.sequences is not None:
+            # The first occasion at which any case gets the treatment, per replication.
+            first = np.argmax((np.asarray(design.sequences) != 0).any(axis=1), axis=1)[:, None, None]
+            step = (occ >= first).astype(np.float64)
         elif design.realised is not None:
             first = np.asarray(design.realised, dtype=np.int64).min(axis=1)[:, None, None]
             step = (occ >= first).astype(np.float64)

@@ -46,7 +46,9 @@ class Study:
         Phase structure, e.g. ``"A3 B4"``; may also vary in ``grid`` (key ``design``).
         ``"MB n_time=12 starts=3-9"`` (see :func:`~scedsim.simulate.design.parse_random`)
         draws each replication's multiple-baseline start points from their own
-        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``.
+        stream, ``SeedSequence(seed, spawn_key=(condition, block, 0))``;
+        ``"ATD n=12 max_run=2"`` (see :func:`~scedsim.simulate.design.parse_alternating`)
+        draws each replication's alternating treatments sequences from that stream.
     model : str, Model or callable
         ``normal_ar1``, ``poisson``, ``negbin``, ``bounded_scale`` or
         ``f(design, params, rng, n_reps) -> (n_reps, n_cases, n_time) array``.
@@ -513,6 +515,10 @@ def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dic
             if design.is_random:
                 # Start points drawn per replication, from their own stream.
                 used = design.realise(design.draw_starts(np.random.default_rng(_start_seed(study, row, j)), reps))
+            elif design.draws_sequences:
+                # ATD sequences drawn per replication, from the same own stream.
+                used = design.realise_sequences(
+                    design.draw_sequences(np.random.default_rng(_start_seed(study, row, j)), reps))
             y = model.generate(used, params, np.random.default_rng(seq), reps)
             res = analyze_block(y, used, contrasts, study.specs, improvement)
             across = across_tests(y, used, contrasts, study.specs, improvement)
@@ -925,6 +931,13 @@ def _equal_sizes(design: Design, c) -> tuple[int, int] | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
+def _null_applies(spec, design: Design) -> bool:
+    """Whether a test's exact null distribution holds in ``design``: the ATD test's
+    (uniform ranks over the admissible sequences) only where each replication draws
+    its sequence; with one fixed sequence the ranks need not be uniform."""
+    return not getattr(spec.entry, "sequence", False) or design.draws_sequences
+
+
 def _null_probabilities(study: Study, row: dict) -> list[dict]:
     """Exact null probabilities of counting rules over per-case test p-values:
     P(at least k of N cases with p <= alpha) = binomial tail with p0 = P(p <= alpha),
@@ -945,7 +958,9 @@ def _null_probabilities(study: Study, row: dict) -> list[dict]:
             sizes = _equal_sizes(design, c)
             if sizes is None:
                 continue
-            null = spec.entry.null_pvalues(spec.options, *sizes)
+            if not _null_applies(spec, design):
+                continue
+            null = spec.entry.null_pvalues(resolved_options(spec, design), *sizes)
             if null is None:
                 continue
             hit = null <= inner.value + 1e-12 if inner.op == "<=" else null < inner.value - 1e-12
@@ -1130,7 +1145,9 @@ def design_facts(study: Study) -> list[dict]:
                 if spec.is_test:
                     if spec.across or spec.entry.null_pvalues is None:
                         continue
-                    null = spec.entry.null_pvalues(spec.options, m, n)
+                    if not _null_applies(spec, design):
+                        continue
+                    null = spec.entry.null_pvalues(resolved_options(spec, design), m, n)
                     if null is None:
                         continue
                     for rule in study.rule_list:

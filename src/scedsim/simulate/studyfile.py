@@ -4,7 +4,8 @@ Example::
 
     name = "null_3x4"
     design = "A3 B4"          # or per case: "A3 B4 | A4 B3", or random
-                              # multiple-baseline starts: "MB n_time=12 starts=3-9"
+                              # multiple-baseline starts: "MB n_time=12 starts=3-9",
+                              # alternating treatments: "ATD n=12 max_run=2"
     model = "normal_ar1"      # normal_ar1, poisson, negbin, bounded_scale
     n_cases = 6
     n_reps = 20000
