@@ -374,6 +374,10 @@ _SUM_SCALARS = ("w1", "w2")
 _SUMS = _SUM_ARRAYS + _SUM_SCALARS
 
 
+# Fields of a compact chunk kept as one vector over its keys (the rest are sparse "extras").
+_VECTOR_FIELDS = ("n_total", "n", "centre")
+
+
 def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dict:
     """A chunk's statistics, reduced for the trip back to the parent.
 
@@ -388,17 +392,18 @@ def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dic
     Returns
     -------
     dict
-        ``counts``: the counts (n, valid values, coverage, value counts, rule counts)
-        added over the blocks, which is exact in any order; ``sums``: one row per
-        block of every key's float power sums and interval widths (0 for a block
-        without intervals), laid out as ``layouts`` says, for :class:`StatsFolder`
-        to add in block order.
+        When every block has the same keys (the usual case), a compact form of a few
+        arrays, cheap to pickle and to add: ``layout``, the keys and their numbers of
+        case columns; ``n_total``, ``n`` and ``centre``, one vector over the keys
+        (counts added over the blocks); ``extras``, the sparse counts (coverage,
+        value counts, rule counts) by key; ``sums``, one row per block of every key's
+        float power sums and interval widths, for :class:`StatsFolder` to add in
+        block order.  Otherwise ``counts`` (every count, by key), ``layouts`` (one per
+        block) and ``sums`` (a list of rows).  Counts are integers, exact in any order.
     """
     blocks = sorted(blocks, key=lambda t: t[0])
-    counts: dict = {}
     layouts, rows = [], []
     for _, block in blocks:
-        add_stats(counts, block, skip=_SUMS)
         layouts.append(tuple((key, int(np.size(st["n"]))) for key, st in block.items()))
         parts = []
         for st in block.values():
@@ -408,7 +413,32 @@ def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dic
     index = [j for j, _ in blocks]
     first = (index[0] if index else 0) if first is None else first
     end = (index[-1] + 1 if index else first) if end is None else end
+    if blocks and all(lay == layouts[0] for lay in layouts):
+        extras: dict = {}
+        n_total = np.zeros(len(layouts[0]), dtype=np.int64)
+        n = None
+        for _, block in blocks:
+            add_stats(extras, block, skip=_SUMS + _VECTOR_FIELDS)
+            n_total += [st["n_total"] for st in block.values()]
+            vec = np.concatenate([st["n"] for st in block.values()])
+            n = vec if n is None else n + vec  # integer-valued floats: exact in any order
+        centre = np.concatenate([st["centre"] for st in blocks[0][1].values()])
+        return {"first": first, "end": end, "layout": layouts[0], "n_total": n_total, "n": n, "centre": centre,
+                "extras": {key: st for key, st in extras.items() if st}, "sums": np.stack(rows)}
+    counts: dict = {}
+    for _, block in blocks:
+        add_stats(counts, block, skip=_SUMS)
     return {"first": first, "end": end, "counts": counts, "layouts": layouts, "sums": rows}
+
+
+def _split_compact(layout, n_total, n, centre, extras) -> dict:
+    """The per-key counts ``{key: {n_total, n, centre, ...extras}}`` of compact vectors."""
+    out, off = {}, 0
+    for r, (key, n_cols) in enumerate(layout):
+        out[key] = {"n_total": int(n_total[r]), "n": n[off:off + n_cols], "centre": centre[off:off + n_cols],
+                    **extras.get(key, {})}
+        off += n_cols
+    return out
 
 
 class StatsFolder:
@@ -416,27 +446,60 @@ class StatsFolder:
     to the statistics that adding every block's :func:`block_stats` with
     :func:`add_stats` in block order gives, value for value.
 
-    Counts are added at once (integers: exact in any order).  Float sums are added
-    in block order: a chunk that arrives before its predecessors waits, so memory
-    holds only the chunks in flight, not one per replication block.  While every
-    block has the same keys, the sums of all keys are added as one vector per block.
+    Counts are added at once (integers: exact in any order); while every chunk is
+    compact with the same keys, the counts of all keys as one vector.  Float sums
+    are added in block order: a chunk that arrives before its predecessors waits,
+    so memory holds only the chunks in flight, not one per replication block.
+    While every block has the same keys, the sums of all keys are added as one
+    vector per block.
     """
 
     def __init__(self, start: int = 0):
         self.counts: dict = {}
+        self.vec = None         # [layout, n_total, n, centre] of compact chunks with one layout
+        self.keyed = False      # counts kept key by key (a chunk of another form arrived)
         self.next = start       # the first block not yet added
         self.pending: dict = {}  # early chunks, by their first block
         self.layout = None
         self.acc = None         # the added vector, while every layout is the same
         self.sums = None        # {key: {field: sum}} once layouts differ
 
+    def _to_keyed(self) -> None:
+        """From here on, counts key by key (the vectors split into them)."""
+        if self.vec is not None:
+            layout, n_total, n, centre = self.vec
+            split = _split_compact(layout, n_total, n, centre, {})
+            # n_total, n and centre first, as add_stats would have ordered them.
+            self.counts = {**{k: {**split[k], **self.counts.get(k, {})} for k in split},
+                           **{k: v for k, v in self.counts.items() if k not in split}}
+            self.vec = None
+        self.keyed = True
+
     def add(self, chunk: dict) -> None:
-        add_stats(self.counts, chunk["counts"])
+        if "layout" in chunk:
+            if not self.keyed and (self.vec is None or self.vec[0] == chunk["layout"]):
+                add_stats(self.counts, chunk["extras"])
+                if self.vec is None:
+                    self.vec = [chunk["layout"], chunk["n_total"], chunk["n"], chunk["centre"]]
+                else:
+                    self.vec[1] = self.vec[1] + chunk["n_total"]
+                    self.vec[2] = self.vec[2] + chunk["n"]
+            else:
+                self._to_keyed()
+                add_stats(self.counts, _split_compact(chunk["layout"], chunk["n_total"], chunk["n"],
+                                                      chunk["centre"], chunk["extras"]))
+        else:
+            self._to_keyed()
+            add_stats(self.counts, chunk["counts"])
         self.pending[chunk["first"]] = chunk
         while self.next in self.pending:
             ch = self.pending.pop(self.next)
-            for layout, row in zip(ch["layouts"], ch["sums"]):
-                self._fold(layout, row)
+            if "layout" in ch:
+                for row in ch["sums"]:
+                    self._fold(ch["layout"], row)
+            else:
+                for layout, row in zip(ch["layouts"], ch["sums"]):
+                    self._fold(layout, row)
             self.next = ch["end"]
 
     def _fold(self, layout, row) -> None:
@@ -470,6 +533,7 @@ class StatsFolder:
         """The added statistics ``{key: stats}`` (every chunk must have arrived)."""
         if self.pending:
             raise ValueError(f"chunks starting at blocks {sorted(self.pending)} wait for block {self.next}")
+        self._to_keyed()
         total = {key: dict(st) for key, st in self.counts.items()}
         if self.sums is None and self.acc is not None:
             self.sums = {}
