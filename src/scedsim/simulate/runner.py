@@ -240,12 +240,22 @@ class Study:
         """One row per condition: the grid after crossing and filtering."""
         return self._conditions.copy()
 
+    @cached_property
+    def _designs(self) -> dict:
+        return {}
+
     def design_for(self, row: dict) -> Design:
         design = _given(row, "design", self.design)
         n_cases = int(_given(row, "n_cases", self.n_cases))
         if isinstance(design, Design):
             return design
-        return Design.parse(design, n_cases=n_cases, contrasts=self._contrast_list(design))
+        # Parsed once per design (a Design is frozen): the parent asks for every
+        # condition's design several times (estimand look-ups, task sizes, assembly).
+        key = (str(design), n_cases)
+        found = self._designs.get(key)
+        if found is None:
+            found = self._designs[key] = Design.parse(design, n_cases=n_cases, contrasts=self._contrast_list(design))
+        return found
 
     def _contrast_list(self, design_text):
         if isinstance(self.contrasts, dict):
