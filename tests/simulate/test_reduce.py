@@ -25,7 +25,7 @@ def _block(rng, reps=50, cases=3, ci=True, missing_key=False):
         values[("A:B", "x", "mean")] = {"estimate": np.nanmedian(np.where(np.isnan(x), 0.0, x), axis=1)}
     est = {("A:B", "x", "case"): {"limit": 0.1, "design": 0.2, "limit_mcse": 0.01},
            ("A:B", "m", "case"): {"limit_by_case": [0.5, 0.25, 0.75]}}
-    return block_stats(values, est, RULES, {"m"})
+    return block_stats(values, est, RULES, {"m"}, {"x"})  # x keeps an error histogram
 
 
 def _same(a, b):

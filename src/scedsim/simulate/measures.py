@@ -256,6 +256,20 @@ def _quantile_and_mcse(bins, cum, q):
     return _hist_quantile(bins, cum, q), (hi - lo) / (2 * 1.96)
 
 
+def _add_by(inverse: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+    """Integer counts added by group (``inverse``): exact, as float sums of integers
+    below 2**53 are."""
+    return np.bincount(inverse.ravel(), weights=counts, minlength=size).astype(np.int64)
+
+
+def _hist_arrays(hist) -> tuple[np.ndarray, np.ndarray]:
+    """An error histogram ``{bin: count}`` as two int64 arrays (a pair passes through)."""
+    if isinstance(hist, tuple):
+        return hist
+    return (np.fromiter(hist.keys(), dtype=np.int64, count=len(hist)),
+            np.fromiter(hist.values(), dtype=np.int64, count=len(hist)))
+
+
 def error_quantile_rows(hist: dict) -> list[tuple[str, float, float]]:
     """``(measure, value, mcse)`` for ``median_error``, ``median_abs_error`` and
     ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`).
@@ -266,18 +280,18 @@ def error_quantile_rows(hist: dict) -> list[tuple[str, float, float]]:
     """
     if not hist:
         return []
-    bins = np.array(sorted(hist), dtype=np.int64)
-    cum = np.cumsum([hist[b] for b in bins])
+    # As arrays (a histogram has thousands of bins): the same integers, sorted and added.
+    keys = np.fromiter(hist.keys(), dtype=np.int64, count=len(hist))
+    vals = np.fromiter(hist.values(), dtype=np.int64, count=len(hist))
+    order = np.argsort(keys, kind="stable")
+    bins = keys[order]
+    cum = np.cumsum(vals[order])
     med, med_se = _quantile_and_mcse(bins, cum, 0.5)
     q1, s1 = _quantile_and_mcse(bins, cum, 0.25)
     q3, s3 = _quantile_and_mcse(bins, cum, 0.75)
     # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.
-    ab: dict = {}
-    for b, c in hist.items():
-        k = b if b >= 0 else -b - 1
-        ab[k] = ab.get(k, 0) + c
-    abins = np.array(sorted(ab), dtype=np.int64)
-    acum = np.cumsum([ab[b] for b in abins])
+    abins, inverse = np.unique(np.where(bins >= 0, bins, -bins - 1), return_inverse=True)
+    acum = np.cumsum(_add_by(inverse, vals[order], abins.size))
     mae, mae_se = _quantile_and_mcse(abins, acum, 0.5)
     iqr_se = math.sqrt(max(s1 * s1 + s3 * s3 - (2.0 / 3.0) * s1 * s3, 0.0))
     return [("median_error", med, med_se), ("median_abs_error", mae, mae_se), ("error_iqr", q3 - q1, iqr_se)]
@@ -423,6 +437,9 @@ def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dic
             vec = np.concatenate([st["n"] for st in block.values()])
             n = vec if n is None else n + vec  # integer-valued floats: exact in any order
         centre = np.concatenate([st["centre"] for st in blocks[0][1].values()])
+        for st in extras.values():
+            if "ehist" in st:  # thousands of bins: two arrays pickle far faster than a dict
+                st["ehist"] = _hist_arrays(st["ehist"])
         return {"first": first, "end": end, "layout": layouts[0], "n_total": n_total, "n": n, "centre": centre,
                 "extras": {key: st for key, st in extras.items() if st}, "sums": np.stack(rows)}
     counts: dict = {}
@@ -456,6 +473,7 @@ class StatsFolder:
 
     def __init__(self, start: int = 0):
         self.counts: dict = {}
+        self.ehist: dict = {}   # error histograms, {key: [(bins, counts), ...]}, added at the end
         self.vec = None         # [layout, n_total, n, centre] of compact chunks with one layout
         self.keyed = False      # counts kept key by key (a chunk of another form arrived)
         self.next = start       # the first block not yet added
@@ -477,8 +495,9 @@ class StatsFolder:
 
     def add(self, chunk: dict) -> None:
         if "layout" in chunk:
+            extras = self._take_ehist(chunk["extras"])
             if not self.keyed and (self.vec is None or self.vec[0] == chunk["layout"]):
-                add_stats(self.counts, chunk["extras"])
+                add_stats(self.counts, extras)
                 if self.vec is None:
                     self.vec = [chunk["layout"], chunk["n_total"], chunk["n"], chunk["centre"]]
                 else:
@@ -487,10 +506,10 @@ class StatsFolder:
             else:
                 self._to_keyed()
                 add_stats(self.counts, _split_compact(chunk["layout"], chunk["n_total"], chunk["n"],
-                                                      chunk["centre"], chunk["extras"]))
+                                                      chunk["centre"], extras))
         else:
             self._to_keyed()
-            add_stats(self.counts, chunk["counts"])
+            add_stats(self.counts, self._take_ehist(chunk["counts"]))
         self.pending[chunk["first"]] = chunk
         while self.next in self.pending:
             ch = self.pending.pop(self.next)
@@ -501,6 +520,18 @@ class StatsFolder:
                 for layout, row in zip(ch["layouts"], ch["sums"]):
                     self._fold(layout, row)
             self.next = ch["end"]
+
+    def _take_ehist(self, counts: dict) -> dict:
+        """``counts`` without the error histograms, which are kept aside as arrays and
+        added once at the end (adding dicts of thousands of bins per chunk was slow)."""
+        out = {}
+        for key, st in counts.items():
+            if "ehist" not in st:
+                out[key] = st
+                continue
+            self.ehist.setdefault(key, []).append(_hist_arrays(st["ehist"]))
+            out[key] = {k: v for k, v in st.items() if k != "ehist"}
+        return out
 
     def _fold(self, layout, row) -> None:
         if self.sums is None:
@@ -546,6 +577,10 @@ class StatsFolder:
             if "n_ci" in t:  # interval widths, where some block had intervals
                 for f in _SUM_SCALARS:
                     t[f] = st[f]
+        for key, parts in self.ehist.items():
+            bins, inverse = np.unique(np.concatenate([b for b, _ in parts]), return_inverse=True)
+            counts = _add_by(inverse, np.concatenate([c for _, c in parts]), bins.size)
+            total[key]["ehist"] = dict(zip(bins.tolist(), counts.tolist()))
         return total
 
 
