@@ -270,19 +270,19 @@ def _hist_arrays(hist) -> tuple[np.ndarray, np.ndarray]:
             np.fromiter(hist.values(), dtype=np.int64, count=len(hist)))
 
 
-def error_quantile_rows(hist: dict) -> list[tuple[str, float, float]]:
+def error_quantile_rows(hist) -> list[tuple[str, float, float]]:
     """``(measure, value, mcse)`` for ``median_error``, ``median_abs_error`` and
-    ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`).
+    ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`): ``{bin: count}``,
+    or a pair of arrays ``(bins, counts)`` with distinct bins.
 
     The IQR's MCSE combines the two quartiles' MCSEs s1, s3 with their asymptotic
     correlation, q1 (1 - q3) / sqrt(q1 (1 - q1) q3 (1 - q3)) = 1/3:
     sqrt(s1^2 + s3^2 - 2/3 s1 s3).
     """
-    if not hist:
+    if len(hist) == 0 or (isinstance(hist, tuple) and len(hist[0]) == 0):
         return []
     # As arrays (a histogram has thousands of bins): the same integers, sorted and added.
-    keys = np.fromiter(hist.keys(), dtype=np.int64, count=len(hist))
-    vals = np.fromiter(hist.values(), dtype=np.int64, count=len(hist))
+    keys, vals = _hist_arrays(hist)
     order = np.argsort(keys, kind="stable")
     bins = keys[order]
     cum = np.cumsum(vals[order])
@@ -561,7 +561,8 @@ class StatsFolder:
                 off += 1
 
     def result(self) -> dict:
-        """The added statistics ``{key: stats}`` (every chunk must have arrived)."""
+        """The added statistics ``{key: stats}`` (every chunk must have arrived).  An
+        error histogram is given as two arrays, its sorted bins and their counts."""
         if self.pending:
             raise ValueError(f"chunks starting at blocks {sorted(self.pending)} wait for block {self.next}")
         self._to_keyed()
@@ -579,8 +580,8 @@ class StatsFolder:
                     t[f] = st[f]
         for key, parts in self.ehist.items():
             bins, inverse = np.unique(np.concatenate([b for b, _ in parts]), return_inverse=True)
-            counts = _add_by(inverse, np.concatenate([c for _, c in parts]), bins.size)
-            total[key]["ehist"] = dict(zip(bins.tolist(), counts.tolist()))
+            # Kept as arrays for error_quantile_rows: a dict of every bin would cost more than the rest.
+            total[key]["ehist"] = (bins, _add_by(inverse, np.concatenate([c for _, c in parts]), bins.size))
         return total
 
 

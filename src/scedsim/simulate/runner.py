@@ -802,7 +802,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     study : Study
     n_jobs : int
         joblib workers over chunks (one level of parallelism; each worker runs
-        numba on one thread).  Results are identical for any value.
+        numba on one thread).  Results are identical for any value.  In parallel,
+        consecutive chunks go to the workers in batches (see :func:`_batches`).
     out : path, optional
         Results directory.  Every finished chunk is written there at once, so an
         interrupted run loses at most the chunks in flight.
