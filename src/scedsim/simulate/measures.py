@@ -289,9 +289,17 @@ def error_quantile_rows(hist) -> list[tuple[str, float, float]]:
     med, med_se = _quantile_and_mcse(bins, cum, 0.5)
     q1, s1 = _quantile_and_mcse(bins, cum, 0.25)
     q3, s3 = _quantile_and_mcse(bins, cum, 0.75)
-    # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.
-    abins, inverse = np.unique(np.where(bins >= 0, bins, -bins - 1), return_inverse=True)
-    acum = np.cumsum(_add_by(inverse, vals[order], abins.size))
+    # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.  The
+    # negative bins, reversed, are sorted too: a stable sort merges the two runs.
+    counts = vals[order]
+    m = int(np.searchsorted(bins, 0))
+    k = np.concatenate([(-bins[:m] - 1)[::-1], bins[m:]])
+    c = np.concatenate([counts[:m][::-1], counts[m:]])
+    merged = np.argsort(k, kind="stable")
+    k, c = k[merged], c[merged]
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    abins = k[starts]
+    acum = np.cumsum(np.add.reduceat(c, starts))
     mae, mae_se = _quantile_and_mcse(abins, acum, 0.5)
     iqr_se = math.sqrt(max(s1 * s1 + s3 * s3 - (2.0 / 3.0) * s1 * s3, 0.0))
     return [("median_error", med, med_se), ("median_abs_error", mae, mae_se), ("error_iqr", q3 - q1, iqr_se)]
