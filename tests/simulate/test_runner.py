@@ -1,4 +1,5 @@
 """The runner: reproducibility, checkpoints and resume, errors, backends."""
+import math
 import os
 import pathlib
 import signal
@@ -336,3 +337,51 @@ def test_cli_simulate_prints_every_grid_of_a_stack(tmp_path, capsys):
     assert "Empty DataFrame" not in out
     lines = [ln for ln in out.splitlines() if " nap " in f" {ln} "]
     assert len(lines) == 2, out
+
+
+def test_parallel_tasks_batch_consecutive_chunks_largest_first():
+    """Guided self-scheduling: every pending chunk in exactly one task, in order; the
+    batches shrink, so that the last ones are single chunks; one chunk per task when
+    the workers outnumber the chunks."""
+    from scedsim.simulate.runner import _MAX_BATCH_COST, _batches
+
+    study = small_study(n_cases=2, chunk_size=100, grid={"phi": [0.0, 0.5], "level": [0.0, 1.0, 2.0]})
+    conds = study.conditions.to_dict("records")
+    pending = [(i, k) for i in range(len(conds)) for k in range(9)]
+    pending.remove((2, 4))  # a chunk done before (a resumed run)
+    for workers in (1, 2, 16):
+        batches = _batches(study, conds, pending, workers)
+        assert [c for b in batches for c in b] == pending
+        sizes = [len(b) for b in batches]
+        assert sizes[-1] == 1 and sizes[0] == max(sizes)
+        assert len(batches) < len(pending) or workers == 16
+    # Each chunk: 100 replications x (2 cases x 1 contrast + 2) = 400 units.
+    assert all(len(b) == 1 for b in _batches(study, conds, pending, 100))
+    assert len(_batches(study, conds, pending, 1)[0]) == math.ceil(len(pending) * 400 / 4 / 400)
+    big = small_study(n_reps=1_000_000, block_size=1000, chunk_size=1000, n_cases=6)
+    rows = big.conditions.to_dict("records")
+    cost = 1000 * (6 + 2)
+    todo = [(i, k) for i in range(len(rows)) for k in range(1000)]
+    capped = _batches(big, rows, todo, 1)
+    assert max(len(b) for b in capped) * cost <= _MAX_BATCH_COST + cost and len(capped[0]) == len(capped[1])
+
+
+def test_warm_estimands_are_read_in_the_parent(monkeypatch):
+    """A warm cache is read in the parent process, one file per condition, and
+    sends no task; a cold one is computed in tasks (once per condition)."""
+    from scedsim.simulate import runner
+
+    calls = []
+    real = runner.compute_estimands
+
+    def spy(*a, **kw):
+        calls.append(kw.get("only_cached", False))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "compute_estimands", spy)
+    cold = run(small_study(), n_jobs=1, quiet=True)
+    assert calls == [True] * 4 + [False] * 4
+    calls.clear()
+    warm = run(small_study(), n_jobs=1, quiet=True)
+    assert calls == [True] * 4
+    assert_same(cold, warm)

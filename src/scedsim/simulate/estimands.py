@@ -271,8 +271,12 @@ def _acc(sums, key, x):
 
 def compute_estimands(model: Model, params: dict, design: Design, contrasts, specs, improvement: str,
                       seed: int, condition_key: str, n_design: int = 100_000, use_cache: bool = True,
-                      cache_root=None, code: str | None = None) -> dict:
+                      cache_root=None, code: str | None = None, only_cached: bool = False) -> dict | None:
     """Estimands for one condition.
+
+    With ``only_cached=True`` the estimands are only read from the cache, and None
+    is returned if they are not there (the runner looks a warm cache up in its own
+    process instead of sending a task per condition).
 
     Returns ``{(contrast, label, level): {"limit": value, "limit_mcse": ...,
     "limit_kind": "analytic" | "long_run", "design": value, "design_mcse": ...}}``.
@@ -324,6 +328,8 @@ def _metric_estimands(model, params, design, contrasts, specs, improvement, seed
                 return {tuple(k.split("\x1f")): v for k, v in raw.items()}
             except (OSError, ValueError):
                 pass
+    if only_cached:
+        return None
     root = np.random.SeedSequence([seed, 0x5EED, int(stream[:8], 16)])
     design_seq, long_seq = root.spawn(2)
     specs = [s for s in specs if not s.across]  # replication-level tests have no estimand

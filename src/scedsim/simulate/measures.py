@@ -256,28 +256,50 @@ def _quantile_and_mcse(bins, cum, q):
     return _hist_quantile(bins, cum, q), (hi - lo) / (2 * 1.96)
 
 
-def error_quantile_rows(hist: dict) -> list[tuple[str, float, float]]:
+def _add_by(inverse: np.ndarray, counts: np.ndarray, size: int) -> np.ndarray:
+    """Integer counts added by group (``inverse``): exact, as float sums of integers
+    below 2**53 are."""
+    return np.bincount(inverse.ravel(), weights=counts, minlength=size).astype(np.int64)
+
+
+def _hist_arrays(hist) -> tuple[np.ndarray, np.ndarray]:
+    """An error histogram ``{bin: count}`` as two int64 arrays (a pair passes through)."""
+    if isinstance(hist, tuple):
+        return hist
+    return (np.fromiter(hist.keys(), dtype=np.int64, count=len(hist)),
+            np.fromiter(hist.values(), dtype=np.int64, count=len(hist)))
+
+
+def error_quantile_rows(hist) -> list[tuple[str, float, float]]:
     """``(measure, value, mcse)`` for ``median_error``, ``median_abs_error`` and
-    ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`).
+    ``error_iqr`` from an error histogram (see :data:`ERROR_BIN`): ``{bin: count}``,
+    or a pair of arrays ``(bins, counts)`` with distinct bins.
 
     The IQR's MCSE combines the two quartiles' MCSEs s1, s3 with their asymptotic
     correlation, q1 (1 - q3) / sqrt(q1 (1 - q1) q3 (1 - q3)) = 1/3:
     sqrt(s1^2 + s3^2 - 2/3 s1 s3).
     """
-    if not hist:
+    if len(hist) == 0 or (isinstance(hist, tuple) and len(hist[0]) == 0):
         return []
-    bins = np.array(sorted(hist), dtype=np.int64)
-    cum = np.cumsum([hist[b] for b in bins])
+    # As arrays (a histogram has thousands of bins): the same integers, sorted and added.
+    keys, vals = _hist_arrays(hist)
+    order = np.argsort(keys, kind="stable")
+    bins = keys[order]
+    cum = np.cumsum(vals[order])
     med, med_se = _quantile_and_mcse(bins, cum, 0.5)
     q1, s1 = _quantile_and_mcse(bins, cum, 0.25)
     q3, s3 = _quantile_and_mcse(bins, cum, 0.75)
-    # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.
-    ab: dict = {}
-    for b, c in hist.items():
-        k = b if b >= 0 else -b - 1
-        ab[k] = ab.get(k, 0) + c
-    abins = np.array(sorted(ab), dtype=np.int64)
-    acum = np.cumsum([ab[b] for b in abins])
+    # |error|: bin b >= 0 covers [b, b + 1) bins, bin b < 0 maps to |.| bin -b - 1.  The
+    # negative bins, reversed, are sorted too: a stable sort merges the two runs.
+    counts = vals[order]
+    m = int(np.searchsorted(bins, 0))
+    k = np.concatenate([(-bins[:m] - 1)[::-1], bins[m:]])
+    c = np.concatenate([counts[:m][::-1], counts[m:]])
+    merged = np.argsort(k, kind="stable")
+    k, c = k[merged], c[merged]
+    starts = np.flatnonzero(np.concatenate([[True], k[1:] != k[:-1]]))
+    abins = k[starts]
+    acum = np.cumsum(np.add.reduceat(c, starts))
     mae, mae_se = _quantile_and_mcse(abins, acum, 0.5)
     iqr_se = math.sqrt(max(s1 * s1 + s3 * s3 - (2.0 / 3.0) * s1 * s3, 0.0))
     return [("median_error", med, med_se), ("median_abs_error", mae, mae_se), ("error_iqr", q3 - q1, iqr_se)]
@@ -374,6 +396,10 @@ _SUM_SCALARS = ("w1", "w2")
 _SUMS = _SUM_ARRAYS + _SUM_SCALARS
 
 
+# Fields of a compact chunk kept as one vector over its keys (the rest are sparse "extras").
+_VECTOR_FIELDS = ("n_total", "n", "centre")
+
+
 def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dict:
     """A chunk's statistics, reduced for the trip back to the parent.
 
@@ -388,17 +414,18 @@ def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dic
     Returns
     -------
     dict
-        ``counts``: the counts (n, valid values, coverage, value counts, rule counts)
-        added over the blocks, which is exact in any order; ``sums``: one row per
-        block of every key's float power sums and interval widths (0 for a block
-        without intervals), laid out as ``layouts`` says, for :class:`StatsFolder`
-        to add in block order.
+        When every block has the same keys (the usual case), a compact form of a few
+        arrays, cheap to pickle and to add: ``layout``, the keys and their numbers of
+        case columns; ``n_total``, ``n`` and ``centre``, one vector over the keys
+        (counts added over the blocks); ``extras``, the sparse counts (coverage,
+        value counts, rule counts) by key; ``sums``, one row per block of every key's
+        float power sums and interval widths, for :class:`StatsFolder` to add in
+        block order.  Otherwise ``counts`` (every count, by key), ``layouts`` (one per
+        block) and ``sums`` (a list of rows).  Counts are integers, exact in any order.
     """
     blocks = sorted(blocks, key=lambda t: t[0])
-    counts: dict = {}
     layouts, rows = [], []
     for _, block in blocks:
-        add_stats(counts, block, skip=_SUMS)
         layouts.append(tuple((key, int(np.size(st["n"]))) for key, st in block.items()))
         parts = []
         for st in block.values():
@@ -408,7 +435,35 @@ def chunk_stats(blocks, first: int | None = None, end: int | None = None) -> dic
     index = [j for j, _ in blocks]
     first = (index[0] if index else 0) if first is None else first
     end = (index[-1] + 1 if index else first) if end is None else end
+    if blocks and all(lay == layouts[0] for lay in layouts):
+        extras: dict = {}
+        n_total = np.zeros(len(layouts[0]), dtype=np.int64)
+        n = None
+        for _, block in blocks:
+            add_stats(extras, block, skip=_SUMS + _VECTOR_FIELDS)
+            n_total += [st["n_total"] for st in block.values()]
+            vec = np.concatenate([st["n"] for st in block.values()])
+            n = vec if n is None else n + vec  # integer-valued floats: exact in any order
+        centre = np.concatenate([st["centre"] for st in blocks[0][1].values()])
+        for st in extras.values():
+            if "ehist" in st:  # thousands of bins: two arrays pickle far faster than a dict
+                st["ehist"] = _hist_arrays(st["ehist"])
+        return {"first": first, "end": end, "layout": layouts[0], "n_total": n_total, "n": n, "centre": centre,
+                "extras": {key: st for key, st in extras.items() if st}, "sums": np.stack(rows)}
+    counts: dict = {}
+    for _, block in blocks:
+        add_stats(counts, block, skip=_SUMS)
     return {"first": first, "end": end, "counts": counts, "layouts": layouts, "sums": rows}
+
+
+def _split_compact(layout, n_total, n, centre, extras) -> dict:
+    """The per-key counts ``{key: {n_total, n, centre, ...extras}}`` of compact vectors."""
+    out, off = {}, 0
+    for r, (key, n_cols) in enumerate(layout):
+        out[key] = {"n_total": int(n_total[r]), "n": n[off:off + n_cols], "centre": centre[off:off + n_cols],
+                    **extras.get(key, {})}
+        off += n_cols
+    return out
 
 
 class StatsFolder:
@@ -416,28 +471,75 @@ class StatsFolder:
     to the statistics that adding every block's :func:`block_stats` with
     :func:`add_stats` in block order gives, value for value.
 
-    Counts are added at once (integers: exact in any order).  Float sums are added
-    in block order: a chunk that arrives before its predecessors waits, so memory
-    holds only the chunks in flight, not one per replication block.  While every
-    block has the same keys, the sums of all keys are added as one vector per block.
+    Counts are added at once (integers: exact in any order); while every chunk is
+    compact with the same keys, the counts of all keys as one vector.  Float sums
+    are added in block order: a chunk that arrives before its predecessors waits,
+    so memory holds only the chunks in flight, not one per replication block.
+    While every block has the same keys, the sums of all keys are added as one
+    vector per block.
     """
 
     def __init__(self, start: int = 0):
         self.counts: dict = {}
+        self.ehist: dict = {}   # error histograms, {key: [(bins, counts), ...]}, added at the end
+        self.vec = None         # [layout, n_total, n, centre] of compact chunks with one layout
+        self.keyed = False      # counts kept key by key (a chunk of another form arrived)
         self.next = start       # the first block not yet added
         self.pending: dict = {}  # early chunks, by their first block
         self.layout = None
         self.acc = None         # the added vector, while every layout is the same
         self.sums = None        # {key: {field: sum}} once layouts differ
 
+    def _to_keyed(self) -> None:
+        """From here on, counts key by key (the vectors split into them)."""
+        if self.vec is not None:
+            layout, n_total, n, centre = self.vec
+            split = _split_compact(layout, n_total, n, centre, {})
+            # n_total, n and centre first, as add_stats would have ordered them.
+            self.counts = {**{k: {**split[k], **self.counts.get(k, {})} for k in split},
+                           **{k: v for k, v in self.counts.items() if k not in split}}
+            self.vec = None
+        self.keyed = True
+
     def add(self, chunk: dict) -> None:
-        add_stats(self.counts, chunk["counts"])
+        if "layout" in chunk:
+            extras = self._take_ehist(chunk["extras"])
+            if not self.keyed and (self.vec is None or self.vec[0] == chunk["layout"]):
+                add_stats(self.counts, extras)
+                if self.vec is None:
+                    self.vec = [chunk["layout"], chunk["n_total"], chunk["n"], chunk["centre"]]
+                else:
+                    self.vec[1] = self.vec[1] + chunk["n_total"]
+                    self.vec[2] = self.vec[2] + chunk["n"]
+            else:
+                self._to_keyed()
+                add_stats(self.counts, _split_compact(chunk["layout"], chunk["n_total"], chunk["n"],
+                                                      chunk["centre"], extras))
+        else:
+            self._to_keyed()
+            add_stats(self.counts, self._take_ehist(chunk["counts"]))
         self.pending[chunk["first"]] = chunk
         while self.next in self.pending:
             ch = self.pending.pop(self.next)
-            for layout, row in zip(ch["layouts"], ch["sums"]):
-                self._fold(layout, row)
+            if "layout" in ch:
+                for row in ch["sums"]:
+                    self._fold(ch["layout"], row)
+            else:
+                for layout, row in zip(ch["layouts"], ch["sums"]):
+                    self._fold(layout, row)
             self.next = ch["end"]
+
+    def _take_ehist(self, counts: dict) -> dict:
+        """``counts`` without the error histograms, which are kept aside as arrays and
+        added once at the end (adding dicts of thousands of bins per chunk was slow)."""
+        out = {}
+        for key, st in counts.items():
+            if "ehist" not in st:
+                out[key] = st
+                continue
+            self.ehist.setdefault(key, []).append(_hist_arrays(st["ehist"]))
+            out[key] = {k: v for k, v in st.items() if k != "ehist"}
+        return out
 
     def _fold(self, layout, row) -> None:
         if self.sums is None:
@@ -467,9 +569,11 @@ class StatsFolder:
                 off += 1
 
     def result(self) -> dict:
-        """The added statistics ``{key: stats}`` (every chunk must have arrived)."""
+        """The added statistics ``{key: stats}`` (every chunk must have arrived).  An
+        error histogram is given as two arrays, its sorted bins and their counts."""
         if self.pending:
             raise ValueError(f"chunks starting at blocks {sorted(self.pending)} wait for block {self.next}")
+        self._to_keyed()
         total = {key: dict(st) for key, st in self.counts.items()}
         if self.sums is None and self.acc is not None:
             self.sums = {}
@@ -482,6 +586,10 @@ class StatsFolder:
             if "n_ci" in t:  # interval widths, where some block had intervals
                 for f in _SUM_SCALARS:
                     t[f] = st[f]
+        for key, parts in self.ehist.items():
+            bins, inverse = np.unique(np.concatenate([b for b, _ in parts]), return_inverse=True)
+            # Kept as arrays for error_quantile_rows: a dict of every bin would cost more than the rest.
+            total[key]["ehist"] = (bins, _add_by(inverse, np.concatenate([c for _, c in parts]), bins.size))
         return total
 
 

@@ -245,12 +245,22 @@ class Study:
         """One row per condition: the grid after crossing and filtering."""
         return self._conditions.copy()
 
+    @cached_property
+    def _designs(self) -> dict:
+        return {}
+
     def design_for(self, row: dict) -> Design:
         design = _given(row, "design", self.design)
         n_cases = int(_given(row, "n_cases", self.n_cases))
         if isinstance(design, Design):
             return design
-        return Design.parse(design, n_cases=n_cases, contrasts=self._contrast_list(design))
+        # Parsed once per design (a Design is frozen): the parent asks for every
+        # condition's design several times (estimand look-ups, task sizes, assembly).
+        key = (str(design), n_cases)
+        found = self._designs.get(key)
+        if found is None:
+            found = self._designs[key] = Design.parse(design, n_cases=n_cases, contrasts=self._contrast_list(design))
+        return found
 
     def _contrast_list(self, design_text):
         if isinstance(self.contrasts, dict):
@@ -444,9 +454,11 @@ def _study(study) -> Study:
     return study.get() if isinstance(study, _Shipped) else study
 
 
-def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) -> tuple[int, dict, dict | None]:
+def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None,
+                   only_cached: bool = False) -> tuple[int, dict | None, dict | None]:
     """Estimands of one condition; a failure is returned as an error record, not raised.
-    ``code`` is the code fingerprint, computed in the parent process."""
+    ``code`` is the code fingerprint, computed in the parent process.  With
+    ``only_cached`` the estimands are only read from the cache (None if absent)."""
     study = _study(study)
     design = study.design_for(row)
     params = study.params_for(row)
@@ -454,7 +466,7 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None) 
     try:
         est = compute_estimands(study.model_for(row), params, design, study.contrasts_for(design), study.specs,
                                 study.improvement_for(row), int(study.seed), key, study.n_design,
-                                cache_root=cache_root, code=code)
+                                cache_root=cache_root, code=code, only_cached=only_cached)
         return i, est, None
     except Exception as exc:  # noqa: BLE001 - logged; the condition runs without estimands
         frame = traceback.extract_tb(exc.__traceback__)[-1]
@@ -493,6 +505,69 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
         finally:
             set_num_threads(before)
     return _chunk_work(study, i, row, k, estimands)
+
+
+def _chunk_batch(study, items, single_thread: bool) -> list[dict]:
+    """Several chunks in one parallel task (``items``: ``(i, row, k, estimands)``), so
+    that the parent sends and receives one message for them all (see :func:`_batches`)."""
+    return [_chunk_task(study, i, row, k, est, single_thread) for i, row, k, est in items]
+
+
+#: Batches are sized so that each worker gets about this many while the batches shrink
+#: (guided self-scheduling), which keeps every worker busy to the end.
+_BATCHES_PER_WORKER = 4
+#: The largest batch, in the cost units of :func:`_batches` (about 1-2 s of work for the
+#: seven-point study's metrics): an interruption loses at most the batches in flight.
+_MAX_BATCH_COST = 1_500_000
+
+
+def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[list]:
+    """Group the pending chunks ``(i, k)`` into parallel tasks of consecutive chunks.
+
+    A chunk's cost is estimated as its replications x (cases x contrasts + 2), the
+    2 standing for the per-replication work that does not grow with the cases.
+    Guided self-scheduling (Polychronopoulos & Kuck, 1987): each batch takes about
+    1 / (4 x workers) of the cost still unassigned, at least one chunk and at most
+    ``_MAX_BATCH_COST``, so the first batches are large (few messages for the
+    parent) and the last ones small (no worker waits long for another to finish).
+    Results do not depend on the grouping: every chunk's numbers are its own.
+    """
+    per_cond = {}
+    costs = []
+    for i, k in pending:
+        if i not in per_cond:
+            design = study.design_for(conds[i])
+            per_cond[i] = design.n_cases * max(1, len(study.contrasts_for(design))) + 2
+        first = k * study.blocks_per_chunk
+        reps = sum(study.block_reps(j) for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)))
+        costs.append(reps * per_cond[i])
+    left = float(sum(costs))
+    out, cur, cur_cost, target = [], [], 0.0, 0.0
+    for item, c in zip(pending, costs):
+        if not cur:
+            target = min(left / (_BATCHES_PER_WORKER * max(1, n_workers)), _MAX_BATCH_COST)
+        cur.append(item)
+        cur_cost += c
+        left -= c
+        if cur_cost >= target:
+            out.append(cur)
+            cur, cur_cost = [], 0.0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _n_workers(n_jobs, backend) -> int:
+    """The number of workers joblib runs ``n_jobs`` on (a dask cluster's threads)."""
+    import contextlib
+
+    from joblib import effective_n_jobs, parallel_config
+
+    try:
+        with parallel_config(backend=backend) if backend is not None else contextlib.nullcontext():
+            return max(1, int(effective_n_jobs(n_jobs)))
+    except Exception:  # noqa: BLE001 - only a hint for sizing tasks
+        return max(1, os.cpu_count() or 1)
 
 
 def _chunk_work(study: Study, i: int, row: dict, k: int, estimands: dict) -> dict:
@@ -736,7 +811,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     study : Study
     n_jobs : int
         joblib workers over chunks (one level of parallelism; each worker runs
-        numba on one thread).  Results are identical for any value.
+        numba on one thread).  Results are identical for any value.  In parallel,
+        consecutive chunks go to the workers in batches (see :func:`_batches`).
     out : path, optional
         Results directory.  Every finished chunk is written there at once, so an
         interrupted run loses at most the chunks in flight.
@@ -784,9 +860,21 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         # In the parent: a worker would fingerprint a user's __main__ code as its own.
         codes = _code_fingerprints(study, [conds[i] for i in todo])
         codes = dict(zip(todo, codes))
+        # A warm cache is read here: a task per condition would cost the parent more
+        # (sending, receiving) than reading its file.  Failures are left to the tasks.
+        missing = []
+        for i in todo:
+            _, est, err = _estimand_task(study, i, conds[i], root, codes[i], only_cached=True)
+            if err is None and est is not None:
+                estimands[i] = est
+            else:
+                missing.append(i)
+        if est_file is not None and len(missing) < len(todo):
+            _write_atomic(est_file, pickle.dumps({k: v for k, v in estimands.items() if v}))
+        bar.update(len(todo) - len(missing))
         try:
-            for i, est, err in _imap((delayed(_estimand_task)(shipped, i, conds[i], root, codes[i])
-                                      for i in todo), n_jobs, backend):
+            for i, est, err in () if not missing else _imap((delayed(_estimand_task)(shipped, i, conds[i], root, codes[i])
+                                      for i in missing), n_jobs, backend):
                 estimands[i] = est
                 if err is not None:
                     estimand_errors.append(err)
@@ -831,14 +919,20 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     if len(errors):
         _say(f"{len(errors)} chunk(s) done before, {len(pending)} to run", quiet)
     bar = _progress(len(pending), study.name, quiet)
-    tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
+    if single:
+        # In parallel, consecutive chunks go in batches: the parent's cost is per task.
+        tasks = (delayed(_chunk_batch)(shipped, [(i, conds[i], k, estimands[i]) for i, k in batch], single)
+                 for batch in _batches(study, conds, pending, _n_workers(n_jobs, backend)))
+    else:
+        tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     try:
-        for res in _imap(tasks, n_jobs, backend):
-            key = (res["condition"], res["chunk"])
-            if out is not None:
-                _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
-            take(res, *key)
-            bar.update(1)
+        for results in _imap(tasks, n_jobs, backend):
+            for res in ([results] if isinstance(results, dict) else results):
+                key = (res["condition"], res["chunk"])
+                if out is not None:
+                    _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
+                take(res, *key)
+                bar.update(1)
     finally:
         # On Ctrl-C too: the bar must not be left half drawn over the message.
         bar.close()
