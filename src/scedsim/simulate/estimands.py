@@ -293,14 +293,18 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     # of the simulated estimands' identity, so that adding one to a study leaves the
     # other estimands' random stream (and values) as they were.
     specs = [s for s in specs if not s.across_estimate]
-    out.update(_metric_estimands(model, params, design, contrasts, specs, improvement, seed, condition_key,
-                                 n_design, use_cache, cache_root, code))
+    per_case = _metric_estimands(model, params, design, contrasts, specs, improvement, seed, condition_key,
+                                 n_design, use_cache, cache_root, code, only_cached)
+    if per_case is None:
+        return None  # only_cached and not in the cache
+    out.update(per_case)
     return out
 
 
 def _metric_estimands(model, params, design, contrasts, specs, improvement, seed, condition_key, n_design,
-                      use_cache, cache_root, code) -> dict:
-    """The per-case metrics' estimands of :func:`compute_estimands` (cached on disk)."""
+                      use_cache, cache_root, code, only_cached=False) -> dict | None:
+    """The per-case metrics' estimands of :func:`compute_estimands` (cached on disk;
+    None with ``only_cached`` when they are not in the cache)."""
     cache_file = None
     # The code fingerprint covers every scedsim source file and the modules that
     # define the metrics (a user's metric too): changed code never reuses a value.
