@@ -55,19 +55,22 @@ def set_num_threads(k: int) -> None:
             _pool = None
 
 
-def run_rows(kern, a, b, out, *args, per_row=()) -> None:
+def run_rows(kern, a, b, out, *args, per_row=()):
     """Call ``kern(a, b, *args, out)``, split over row blocks on threads when the batch is large.
 
     ``per_row`` names the positions in ``args`` of arrays with one entry per row
     (a goal per series): each block gets its own slice of them.  An array with a
     single row is shared by every row and passed whole.
+
+    Returns what the kernel returns; for a batch split into blocks, the largest
+    value over the blocks (kernels that return a flag, such as "a value was not
+    finite"), or None for kernels that return nothing.
     """
     global _pool
     rows = a.shape[0]
     k = min(get_num_threads(), rows // _MIN_ROWS_PER_THREAD)
     if k <= 1 or not JIT_ENABLED:
-        kern(a, b, *args, out)
-        return
+        return kern(a, b, *args, out)
     with _lock:
         if _pool is None or _pool._max_workers < k:  # noqa: SLF001
             _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="scedsim")
@@ -79,5 +82,5 @@ def run_rows(kern, a, b, out, *args, per_row=()) -> None:
 
     futures = [pool.submit(kern, a[lo:hi], b[lo:hi], *block(lo, hi), out[:, lo:hi])
                for lo, hi in zip(edges[:-1], edges[1:])]
-    for f in futures:
-        f.result()
+    results = [f.result() for f in futures]
+    return None if results[0] is None else max(results)
