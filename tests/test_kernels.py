@@ -166,19 +166,19 @@ def test_fixed_shape_nap_equals_general_kernel(m, n):
                 out_f = np.full((4, rows), -99.0)
                 out_g = np.full((4, rows), -99.0)
                 flag = K._nap_fixed_2d(a[44:], b[44:], (0,) * m, (0,) * n, sign, code,
-                                       (tau_ci_table if tau else ci_table)(m, n, Z, 1.2e-4), tau, out_f[:, 44:])
+                                       (tau_ci_table if tau else ci_table)(m, n, Z, 1.2e-4), tau, tuple(out_f[:, 44:]))
                 K._nap_2d(sign * a, sign * b, code, ci_table(m, n, Z, 1.2e-4), tau, out_g)
                 assert flag == 0
                 np.testing.assert_array_equal(out_f[:, 44:], out_g[:, 44:])
     out = np.empty((4, rows))
     table = ci_table(m, n, Z, 0.0)
-    assert K._nap_fixed_2d(a, b, (0,) * m, (0,) * n, 1.0, 0, table, False, out) == 1  # the overflowing rows
+    assert K._nap_fixed_2d(a, b, (0,) * m, (0,) * n, 1.0, 0, table, False, tuple(out)) == 1  # the overflowing rows
     for where in ((a, (700, 0)), (b, (rows - 1, n - 1))):
         for bad in (np.nan, np.inf, -np.inf):
             x, (r, i) = where
             keep = x[r, i]
             x[r, i] = bad
-            assert K._nap_fixed_2d(a[44:], b[44:], (0,) * m, (0,) * n, 1.0, 0, table, False, out[:, 44:]) == 1
+            assert K._nap_fixed_2d(a[44:], b[44:], (0,) * m, (0,) * n, 1.0, 0, table, False, tuple(out[:, 44:])) == 1
             x[r, i] = keep
 
 

@@ -125,6 +125,11 @@ def _sort_calls(rng):
     return out
 
 
+def _fields(rows):
+    """The output of a fixed-shape kernel: a tuple of four contiguous fields."""
+    return tuple(np.full((4, rows), -99.0))
+
+
 def _nap_fixed_calls(rng):
     """The fixed-shape NAP kernel at 3 + 4 and 1 + 2 points, over more rows than one
     block (the last one partial), with ties, a NaN and an infinite row, both signs,
@@ -140,10 +145,10 @@ def _nap_fixed_calls(rng):
             for code in K.SE_CODES.values():
                 for tau in (False, True):
                     table = (tau_ci_table if tau else ci_table)(m, n, Z, 1.2e-4)
-                    out.append((a, b, (0,) * m, (0,) * n, sign, code, table, tau, np.full((4, a.shape[0]), -99.0)))
+                    out.append((a, b, (0,) * m, (0,) * n, sign, code, table, tau, _fields(a.shape[0])))
         clean = np.isfinite(a).all(1) & np.isfinite(b).all(1)
         out.append((a[clean], b[clean], (0,) * m, (0,) * n, 1.0, K.SE_UNBIASED, ci_table(m, n, Z, 0.0), False,
-                    np.full((4, int(clean.sum())), -99.0)))
+                    _fields(int(clean.sum()))))
     return out
 
 
@@ -164,8 +169,8 @@ def _pogo_fixed_calls(rng):
         a, b = _mean_fixed_data(rng, m, n, 20.0)
         a[8, 0] = 1e120
         for goal in (np.array([10.0]), rng.normal(5, 5, a.shape[0])):
-            out.append((a, b, (0,) * m, (0,) * n, goal, Z, 1e-100, 1e100, np.full((4, a.shape[0]), -99.0)))
-        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, np.array([3.0]), Z, 1e-100, 1e100, np.full((4, 1), -99.0)))
+            out.append((a, b, (0,) * m, (0,) * n, goal, Z, 1e-100, 1e100, _fields(a.shape[0])))
+        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, np.array([3.0]), Z, 1e-100, 1e100, _fields(1)))
     return out
 
 
@@ -175,9 +180,8 @@ def _lor_fixed_calls(rng):
         for top in (100.0, 1.0):
             a, b = _mean_fixed_data(rng, m, n, top)
             for k_int, bc, sign in ((0.0, True, 1.0), (0.0, False, -1.0), (20.0, True, -1.0)):
-                out.append((a, b, (0,) * m, (0,) * n, 1.0 / top, k_int, bc, sign, Z, top,
-                            np.full((4, a.shape[0]), -99.0)))
-        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, 1.0, 0.0, True, 1.0, Z, 1.0, np.full((4, 1), -99.0)))
+                out.append((a, b, (0,) * m, (0,) * n, 1.0 / top, k_int, bc, sign, Z, top, _fields(a.shape[0])))
+        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, 1.0, 0.0, True, 1.0, Z, 1.0, _fields(1)))
     return out
 
 
@@ -741,3 +745,6 @@ def test_twin_equals_kernel(name):
         for x, y in zip(args_k, args_t):
             if isinstance(x, np.ndarray):
                 np.testing.assert_array_equal(x, y, err_msg=name)
+            elif isinstance(x, tuple) and x and all(isinstance(v, np.ndarray) for v in x):  # the fields of an out
+                for v, w in zip(x, y):
+                    np.testing.assert_array_equal(v, w, err_msg=name)

@@ -327,8 +327,11 @@ def _nap_fixed_2d_python(a, b, m_points, n_points, sign, se_code, ci_table, tau_
     """:func:`_nap_2d` for phase lengths fixed at compile time, also reporting non-finite data.
 
     ``m_points`` and ``n_points`` are tuples of m and n zeros (only their lengths
-    matter).  Every value is multiplied by ``sign`` as it is read: +1, or -1 for
-    ``improvement="decrease"`` (exact, so the same as negating a copy of the data).
+    matter).  ``out`` is a tuple of the four fields, contiguous 1-D arrays
+    (``run_rows(..., fields=True)``): strided stores would stop the
+    vectorisation.  Every value is multiplied by ``sign`` as it is read: +1, or
+    -1 for ``improvement="decrease"`` (exact, so the same as negating a copy of
+    the data).
     ``ci_table`` must hold the 2mn + 1 bounds on the scale of the output: for
     ``tau_scale``, Tau's bounds 2 x - 1 (so that the scalar look-up loop only
     copies).  The fields of ``out`` equal those of :func:`_nap_2d` on the
@@ -355,10 +358,7 @@ def _nap_fixed_2d_python(a, b, m_points, n_points, sign, se_code, ci_table, tau_
     bf = b.reshape(rows * n)
     lo_t = ci_table[0]
     hi_t = ci_table[1]
-    o_est = out[0]
-    o_se = out[1]
-    o_lo = out[2]
-    o_hi = out[3]
+    o_est, o_se, o_lo, o_hi = out
     # The SE as _nap_se computes it, with the branches on se_code taken here.
     inv_mn = 1.0 / mn
     trunc = 0.5 * inv_mn

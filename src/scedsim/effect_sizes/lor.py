@@ -95,7 +95,8 @@ def _lor_fixed_2d_python(a, b, m_points, n_points, inv_top, k_intervals, bias_co
 
     ``m_points`` and ``n_points`` are tuples of m and n zeros: their lengths are
     part of the argument types, so numba compiles one version per (m, n), in
-    which the loops over the points unroll (see ``_kernels._nap_fixed_2d``).
+    which the loops over the points unroll (see ``_kernels._nap_fixed_2d``;
+    ``out`` is a tuple of the four fields, as there).
     A first loop over a block of rows runs on SIMD lanes: the phase means and
     variances, the odds ratio, the bias correction and the variance.  A second,
     scalar loop takes the logarithm (numba has no vector logarithm that is the
@@ -110,6 +111,7 @@ def _lor_fixed_2d_python(a, b, m_points, n_points, inv_top, k_intervals, bias_co
     n = len(n_points)
     af = a.reshape(rows * m)
     bf = b.reshape(rows * n)
+    o_est, o_se, o_lo, o_hi = out
     ratio = np.empty(FIXED_BLOCK)
     correction = np.empty(FIXED_BLOCK)
     variance = np.empty(FIXED_BLOCK)
@@ -161,10 +163,10 @@ def _lor_fixed_2d_python(a, b, m_points, n_points, inv_top, k_intervals, bias_co
             est *= sign
             var = variance[k]
             se = math.sqrt(var) if var >= 0.0 else np.nan
-            out[0, r] = est
-            out[1, r] = se
-            out[2, r] = est - z * se
-            out[3, r] = est + z * se
+            o_est[r] = est
+            o_se[r] = se
+            o_lo[r] = est - z * se
+            o_hi[r] = est + z * se
     return int(bad)
 
 
@@ -262,7 +264,7 @@ def lor(a, b, *, improvement: str = "increase", scale: str = "percentage", inter
         # One pass: the kernel checks the values as it reads them.
         with np.errstate(divide="ignore", invalid="ignore"):
             flagged = run_rows(_lor_fixed_2d, A, B, out, (0,) * m, (0,) * n, 1.0 / top, k_intervals,
-                               bool(bias_correct), sign, z, top)
+                               bool(bias_correct), sign, z, top, fields=True)
         if flagged:
             _check_data(A, B, is_1d, scale, top)
     else:

@@ -29,7 +29,7 @@ def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
         # NaN or inf, instead of a scan for them and a negated copy beforehand.
         sign = -1.0 if improvement == "decrease" else 1.0
         table = (tau_ci_table if tau_scale else ci_table)(m, n, z, tol)
-        if run_rows(K._nap_fixed_2d, A, B, out, (0,) * m, (0,) * n, sign, se_code, table, tau_scale):
+        if run_rows(K._nap_fixed_2d, A, B, out, (0,) * m, (0,) * n, sign, se_code, table, tau_scale, fields=True):
             check_finite(A, B, is_1d)
     else:
         check_finite(A, B, is_1d)

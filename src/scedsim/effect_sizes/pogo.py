@@ -55,7 +55,7 @@ def _pogo_fixed_2d_python(a, b, m_points, n_points, goal, z, lo, hi, out):
     ``m_points`` and ``n_points`` are tuples of m and n zeros: their lengths are
     part of the argument types, so numba compiles one version per (m, n), in
     which the loops over the points unroll and the row loop runs on SIMD lanes
-    (see ``_kernels._nap_fixed_2d``).  The fields of ``out`` equal those of
+    (see ``_kernels._nap_fixed_2d``; ``out`` is a tuple of the four fields, as there).  The fields of ``out`` equal those of
     :func:`_pogo_2d` bit for bit.
 
     Returns 1 if some row sums to NaN or an infinity, or its largest magnitude
@@ -68,6 +68,7 @@ def _pogo_fixed_2d_python(a, b, m_points, n_points, goal, z, lo, hi, out):
     n = len(n_points)
     af = a.reshape(rows * m)
     bf = b.reshape(rows * n)
+    o_est, o_se, o_lo, o_hi = out
     shared = goal.shape[0] == 1
     # The goals of a block, copied so that the row loop reads them at unit stride
     # whether one goal is shared or each row has its own.
@@ -98,10 +99,10 @@ def _pogo_fixed_2d_python(a, b, m_points, n_points, goal, z, lo, hi, out):
             est = (mb - ma) / gap
             var = (va / m + vb / n + est * est * va / m) / (gap * gap)
             se = math.sqrt(var) if var >= 0.0 else np.nan
-            out[0, r] = est
-            out[1, r] = se
-            out[2, r] = est - z * se
-            out[3, r] = est + z * se
+            o_est[r] = est
+            o_se[r] = se
+            o_lo[r] = est - z * se
+            o_hi[r] = est + z * se
     return int(bad)
 
 
@@ -213,7 +214,8 @@ def pogo(a, b, *, goal, improvement: str = "increase", confidence: float = 0.95)
     out = np.empty((4, rows))
     with np.errstate(divide="ignore", invalid="ignore"):
         if fused:
-            if run_rows(_pogo_fixed_2d, A, B, out, (0,) * m, (0,) * n, g, z, *MAGNITUDE_RANGE, per_row=(2,)):
+            if run_rows(_pogo_fixed_2d, A, B, out, (0,) * m, (0,) * n, g, z, *MAGNITUDE_RANGE, per_row=(2,),
+                        fields=True):
                 _check_data(A, B, is_1d)
         else:
             run_rows(_pogo_2d, A, B, out, g, z, per_row=(0,))
