@@ -73,6 +73,7 @@ def run_rows(kern, a, b, out, *args, per_row=(), fields=False):
     global _pool
     rows = a.shape[0]
     k = min(get_num_threads(), rows // _MIN_ROWS_PER_THREAD)
+
     def sink(lo, hi):
         return tuple(out[f, lo:hi] for f in range(out.shape[0])) if fields else out[:, lo:hi]
 

@@ -8,7 +8,9 @@ Conventions shared by every kernel:
 * ``out`` is ``(fields, rows)``; each kernel documents its fields.  Writing
   fields as rows keeps each result field contiguous for the caller.
 * No validation, no random numbers, no Python objects, and no allocation inside
-  the row loop: scratch buffers are allocated once, before it.
+  the row loop: scratch buffers are allocated once, before it.  A fixed-shape
+  kernel (below) may return a flag saying that some value needs the caller's
+  checks (NaN, inf, out of range); the caller then runs them and raises.
 
 Each kernel ``_x_2d`` is built from a plain-Python function ``_x_2d_python``
 by :func:`scedsim._numba.kernel`.  The twin is the readable statement of the

@@ -11,8 +11,8 @@ from .._results import EffectSize, make
 from .._threads import run_rows
 from .._validation import MAGNITUDE_RANGE, check_choice, check_finite, check_magnitude, phase_arrays, z_for
 from ..registry import KernelCase, Metric, Reference, register
-# Direct names: a twin resolves them to the helpers' twins.
 from . import _kernels as K
+# Direct names: a twin resolves them to the helpers' twins.
 from ._kernels import FIXED_BLOCK, _mean_var, _mean_var_flat
 
 __all__ = ["pogo"]
@@ -55,8 +55,8 @@ def _pogo_fixed_2d_python(a, b, m_points, n_points, goal, z, lo, hi, out):
     ``m_points`` and ``n_points`` are tuples of m and n zeros: their lengths are
     part of the argument types, so numba compiles one version per (m, n), in
     which the loops over the points unroll and the row loop runs on SIMD lanes
-    (see ``_kernels._nap_fixed_2d``; ``out`` is a tuple of the four fields, as there).  The fields of ``out`` equal those of
-    :func:`_pogo_2d` bit for bit.
+    (see ``_kernels._nap_fixed_2d``; ``out`` is a tuple of the four fields, as
+    there).  The fields equal those of :func:`_pogo_2d` bit for bit.
 
     Returns 1 if some row sums to NaN or an infinity, or its largest magnitude
     lies outside [``lo``, ``hi``] (all-zero rows excepted), else 0: the checks
