@@ -380,29 +380,30 @@ def _nap_fixed_2d_python(a, b, m_points, n_points, sign, se_code, ci_table, tau_
         size = min(FIXED_BLOCK, rows - r0)
         for k in range(size):  # vectorised over rows
             r = r0 + k
-            twice = 0
-            sq = 0
-            row_ss = 0
+            # Counts in floats (exact: small integers), which vectorise better than int64.
+            twice = 0.0
+            sq = 0.0
+            row_ss = 0.0
             total = 0.0
             for i in range(m):
                 ai = sign * af[r * m + i]
                 total += ai
-                s = 0
+                s = 0.0
                 for j in range(n):
                     bj = sign * bf[r * n + j]
-                    q2 = int(bj > ai) + int(bj >= ai)
+                    q2 = (1.0 if bj > ai else 0.0) + (1.0 if bj >= ai else 0.0)
                     s += q2
                     sq += q2 * q2
                 twice += s
                 row_ss += s * s
-            col_ss = 0
+            col_ss = 0.0
             for j in range(n):
                 bj = sign * bf[r * n + j]
                 total += bj
-                s = 0
+                s = 0.0
                 for i in range(m):
                     ai = sign * af[r * m + i]
-                    s += int(bj > ai) + int(bj >= ai)
+                    s += (1.0 if bj > ai else 0.0) + (1.0 if bj >= ai else 0.0)
                 col_ss += s * s
             bad |= (total - total) != 0.0  # NaN exactly when the sum is NaN or infinite
             nap = 0.5 * twice * inv_mn
@@ -415,7 +416,7 @@ def _nap_fixed_2d_python(a, b, m_points, n_points, sign, se_code, ci_table, tau_
             se = se if pieces else se_const
             o_est[r] = scale * (twice / two_mn) - shift
             o_se[r] = scale * se
-            idx[k] = twice
+            idx[k] = int(twice)
         for k in range(size):  # the table look-up, scalar
             t = idx[k]
             o_lo[r0 + k] = lo_t[t]
