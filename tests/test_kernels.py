@@ -136,3 +136,120 @@ def test_threads_do_not_change_results(name, kw):
         np.testing.assert_array_equal(getattr(one, f), getattr(three, f))
     with pytest.raises(ValueError, match="at least 1"):
         ss.set_num_threads(0)
+
+
+# --------------------------------------------------------------------------- fixed-shape kernels
+
+def _fixed_inputs(rng, rows, m, n):
+    """Tied integers, continuous rows, and rows of huge values whose sums overflow."""
+    a = rng.integers(0, 5, (rows, m)).astype(float)
+    b = rng.integers(0, 5, (rows, n)).astype(float)
+    a[:40] = rng.normal(size=(40, m))
+    b[:40] = rng.normal(size=(40, n))
+    a[40:44] = 1.7e308
+    b[40:44] = 1.7e308  # the sum of a row overflows
+    return a, b
+
+
+@pytest.mark.parametrize("m,n", [(3, 4), (1, 2)])
+def test_fixed_shape_nap_equals_general_kernel(m, n):
+    """The fixed-shape kernel gives the general kernel's fields bit for bit on the
+    oriented data, and flags NaN and inf (and nothing else but overflowing sums)."""
+    from scedsim.effect_sizes._score import ci_table, tau_ci_table
+
+    rng = np.random.default_rng(11)
+    a, b = _fixed_inputs(rng, K.FIXED_BLOCK + 300, m, n)
+    rows = a.shape[0]
+    for sign in (1.0, -1.0):
+        for code in K.SE_CODES.values():
+            for tau in (False, True):
+                out_f = np.full((4, rows), -99.0)
+                out_g = np.full((4, rows), -99.0)
+                flag = K._nap_fixed_2d(a[44:], b[44:], (0,) * m, (0,) * n, sign, code,
+                                       (tau_ci_table if tau else ci_table)(m, n, Z, 1.2e-4), tau, tuple(out_f[:, 44:]))
+                K._nap_2d(sign * a, sign * b, code, ci_table(m, n, Z, 1.2e-4), tau, out_g)
+                assert flag == 0
+                np.testing.assert_array_equal(out_f[:, 44:], out_g[:, 44:])
+    out = np.empty((4, rows))
+    table = ci_table(m, n, Z, 0.0)
+    assert K._nap_fixed_2d(a, b, (0,) * m, (0,) * n, 1.0, 0, table, False, tuple(out)) == 1  # the overflowing rows
+    for where in ((a, (700, 0)), (b, (rows - 1, n - 1))):
+        for bad in (np.nan, np.inf, -np.inf):
+            x, (r, i) = where
+            keep = x[r, i]
+            x[r, i] = bad
+            assert K._nap_fixed_2d(a[44:], b[44:], (0,) * m, (0,) * n, 1.0, 0, table, False, tuple(out[:, 44:])) == 1
+            x[r, i] = keep
+
+
+def _percent(rng, rows, m, n):
+    a = rng.integers(0, 101, (rows, m)).astype(float)
+    b = rng.integers(0, 101, (rows, n)).astype(float)
+    a[:40] = rng.uniform(0, 100, (40, m))
+    a[50], b[51], a[52], b[52] = 0.0, 0.0, 100.0, 100.0  # phase means at the ends of the scale
+    return a, b
+
+
+_FIXED_CALLS = {
+    "nap": (_fixed_inputs, [{}, {"se": "hanley"}, {"se": "null"}, {"se": "none"}, {"improvement": "decrease"},
+                            {"confidence": 0.8, "ci_roots": "exact"}]),
+    "tau": (_fixed_inputs, [{}, {"se": "hanley", "improvement": "decrease"}]),
+    "pogo": (lambda rng, rows, m, n: (rng.normal(5, 3, (rows, m)), rng.normal(6, 3, (rows, n))),
+             [{"goal": 10.0}, {"goal": "per row"}, {"goal": -2.0, "confidence": 0.8}]),
+    "lor": (_percent, [{}, {"improvement": "decrease", "bias_correct": False}, {"intervals": 20},
+                       {"scale": "proportion"}]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FIXED_CALLS))
+def test_fixed_shape_path_equals_general_path(monkeypatch, name):
+    """The public function gives the same fields, and the same errors, on the
+    fixed-shape path (which checks the data in the kernel's pass) and the general one."""
+    import scedsim as ss
+    from scedsim._validation import assume_finite
+
+    rng = np.random.default_rng(12)
+    make_data, options = _FIXED_CALLS[name]
+    a, b = make_data(rng, 900, 3, 4)
+    f = getattr(ss, name)
+
+    def call(x, y, kw):
+        kw = dict(kw)
+        if kw.get("goal") == "per row":
+            kw["goal"] = np.linspace(-5, 20, x.shape[0]) if x.ndim == 2 else 4.0
+        if kw.get("scale") == "proportion":
+            x, y = x / 100.0, y / 100.0
+        return f(x, y, **kw)
+
+    for x, y in ((a, b), (a[5], b[5]), (a[:, :1], b[:, :2])):
+        for kw in options:
+            monkeypatch.setattr(K, "FIXED_MIN_ROWS", 1)
+            fixed = call(x, y, kw)
+            monkeypatch.setattr(K, "FIXED_MIN_ROWS", 10 ** 12)
+            general = call(x, y, kw)
+            for field in ("estimate", "se", "ci_lower", "ci_upper"):
+                np.testing.assert_array_equal(getattr(fixed, field), getattr(general, field), err_msg=(kw, field))
+            np.testing.assert_equal(fixed.options, general.options)
+    kw = {"goal": 10.0} if name == "pogo" else {}
+    bad = [(b, (300, 2), np.inf, "^phase B contains an infinite value at position 2 of row 300; "),
+           (a, (301, 1), np.nan, "^phase A contains NaN at position 1 of row 301; ")]
+    if name == "pogo":
+        bad.append((a, (302, 0), 1e120, "^PoGO: the data reach magnitude 1e[+]120"))
+    if name == "lor":
+        bad += [(b, (303, 3), -0.5, "^LOR on the percentage scale needs values in \\[0, 100\\]; phase B holds -0.5$"),
+                (a, (304, 0), 100.5, "^LOR on the percentage scale needs values in \\[0, 100\\]; phase A holds 100.5$")]
+    for x, (r, i), value, match in bad:
+        keep = x[r, i]
+        x[r, i] = value
+        for rows in (1, 10 ** 12):
+            monkeypatch.setattr(K, "FIXED_MIN_ROWS", rows)
+            with pytest.raises(ValueError, match=match):
+                f(a, b, **kw)
+            if name == "pogo":  # the data's errors come before the goal's
+                with pytest.raises(ValueError, match=match):
+                    f(a, b, goal="ten")
+        x[r, i] = keep
+    b[300, 2] = np.nan
+    monkeypatch.setattr(K, "FIXED_MIN_ROWS", 1)
+    with assume_finite():  # the caller vouches for the data: no scan, as before
+        assert f(a, b, **kw).estimate.shape == (900,)

@@ -25,7 +25,7 @@ import scedsim
 from scedsim import _numba, registry
 from scedsim.effect_sizes import _kernels as K
 
-N_OTHER = 79   # kernels that are not a metric's (helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent, Edgington)
+N_OTHER = 83   # kernels that are not a metric's (fixed-shape NAP, PoGO and LOR, helpers, simulation, permutation, between-person, mixed models, BC-SMD, Brent, Edgington)
 Z = 1.959963984540054
 
 
@@ -122,6 +122,66 @@ def _sort_calls(rng):
         x = np.r_[rng.integers(-3, 4, k).astype(float), 7.0, 7.0]  # ties, and a tail left alone
         out.append((x, k))
     out.append((rng.normal(size=12), 12))
+    return out
+
+
+def _fields(rows):
+    """The output of a fixed-shape kernel: a tuple of four contiguous fields."""
+    return tuple(np.full((4, rows), -99.0))
+
+
+def _nap_fixed_calls(rng):
+    """The fixed-shape NAP kernel at 3 + 4 and 1 + 2 points, over more rows than one
+    block (the last one partial), with ties, a NaN and an infinite row, both signs,
+    every SE code and both scales."""
+    from scedsim.effect_sizes._score import ci_table, tau_ci_table
+
+    out = []
+    for m, n in ((3, 4), (1, 2)):
+        a, b = _ab(rng, rows=K.FIXED_BLOCK * 2 + 37, m=m, n=n)
+        a[7, 0] = np.nan
+        b[600, n - 1] = -np.inf
+        for sign in (1.0, -1.0):
+            for code in K.SE_CODES.values():
+                for tau in (False, True):
+                    table = (tau_ci_table if tau else ci_table)(m, n, Z, 1.2e-4)
+                    out.append((a, b, (0,) * m, (0,) * n, sign, code, table, tau, _fields(a.shape[0])))
+        clean = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+        out.append((a[clean], b[clean], (0,) * m, (0,) * n, 1.0, K.SE_UNBIASED, ci_table(m, n, Z, 0.0), False,
+                    _fields(int(clean.sum()))))
+    return out
+
+
+def _mean_fixed_data(rng, m, n, top):
+    """Data for the fixed-shape PoGO and LOR kernels: more rows than one block, phase
+    means at 0 and at the top of the scale, a NaN, an infinity and a value out of range."""
+    rows = K.FIXED_BLOCK + 37
+    a = rng.uniform(0, top, (rows, m))
+    b = rng.integers(0, int(top) + 1, (rows, n)).astype(float)
+    a[3], b[4], a[5], b[5] = 0.0, 0.0, top, top
+    a[7, 0], b[500, n - 1], a[501, 0] = np.nan, np.inf, -1.0
+    return a, b
+
+
+def _pogo_fixed_calls(rng):
+    out = []
+    for m, n in ((3, 4), (1, 2)):
+        a, b = _mean_fixed_data(rng, m, n, 20.0)
+        a[8, 0] = 1e120
+        for goal in (np.array([10.0]), rng.normal(5, 5, a.shape[0])):
+            out.append((a, b, (0,) * m, (0,) * n, goal, Z, 1e-100, 1e100, _fields(a.shape[0])))
+        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, np.array([3.0]), Z, 1e-100, 1e100, _fields(1)))
+    return out
+
+
+def _lor_fixed_calls(rng):
+    out = []
+    for m, n in ((3, 4), (1, 2)):
+        for top in (100.0, 1.0):
+            a, b = _mean_fixed_data(rng, m, n, top)
+            for k_int, bc, sign in ((0.0, True, 1.0), (0.0, False, -1.0), (20.0, True, -1.0)):
+                out.append((a, b, (0,) * m, (0,) * n, 1.0 / top, k_int, bc, sign, Z, top, _fields(a.shape[0])))
+        out.append((a[9:10], b[9:10], (0,) * m, (0,) * n, 1.0, 0.0, True, 1.0, Z, 1.0, _fields(1)))
     return out
 
 
@@ -569,6 +629,9 @@ CALLS = {
     _kr + "_case_winv": _case_winv_calls,
     _kr + "_no_residual": _no_residual_calls,
     _kp + "_mean_var": _mean_var_calls,
+    _kp + "_mean_var_flat": lambda rng: [(x.ravel(), r * 6, k) for x, r, k in _mean_var_calls(rng)],
+    "scedsim.effect_sizes.pogo._pogo_fixed_2d": _pogo_fixed_calls,
+    "scedsim.effect_sizes.lor._lor_fixed_2d": _lor_fixed_calls,
     _kp + "_smd_moments": _smd_moments_calls,
     _kp + "_two_prod": _two_prod_calls,
     _kp + "_sum_sign": _sum_sign_calls,
@@ -585,6 +648,7 @@ CALLS = {
     _kp + "_insertion_sort": _sort_calls,
     _kp + "_sorted_median": _median_calls,
     _kp + "_nap_se": _nap_se_calls,
+    _kp + "_nap_fixed_2d": _nap_fixed_calls,
     _kp + "_newcombe_g": _newcombe_calls,
     _kp + "_brent_root": _brent_calls,
     _kp + "_score_ci": _score_ci_calls,
@@ -705,3 +769,6 @@ def test_twin_equals_kernel(name):
         for x, y in zip(args_k, args_t):
             if isinstance(x, np.ndarray):
                 np.testing.assert_array_equal(x, y, err_msg=name)
+            elif isinstance(x, tuple) and x and all(isinstance(v, np.ndarray) for v in x):  # the fields of an out
+                for v, w in zip(x, y):
+                    np.testing.assert_array_equal(v, w, err_msg=name)

@@ -55,19 +55,30 @@ def set_num_threads(k: int) -> None:
             _pool = None
 
 
-def run_rows(kern, a, b, out, *args, per_row=()) -> None:
+def run_rows(kern, a, b, out, *args, per_row=(), fields=False):
     """Call ``kern(a, b, *args, out)``, split over row blocks on threads when the batch is large.
 
     ``per_row`` names the positions in ``args`` of arrays with one entry per row
     (a goal per series): each block gets its own slice of them.  An array with a
     single row is shared by every row and passed whole.
+
+    With ``fields``, the kernel gets ``out`` as a tuple of its rows (the result
+    fields), each a contiguous 1-D array also for a block of rows: a block of a
+    2-D ``out`` is not contiguous, and its stores defeat a vectorised kernel.
+
+    Returns what the kernel returns; for a batch split into blocks, the largest
+    value over the blocks (kernels that return a flag, such as "a value was not
+    finite"), or None for kernels that return nothing.
     """
     global _pool
     rows = a.shape[0]
     k = min(get_num_threads(), rows // _MIN_ROWS_PER_THREAD)
+
+    def sink(lo, hi):
+        return tuple(out[f, lo:hi] for f in range(out.shape[0])) if fields else out[:, lo:hi]
+
     if k <= 1 or not JIT_ENABLED:
-        kern(a, b, *args, out)
-        return
+        return kern(a, b, *args, sink(0, rows) if fields else out)
     with _lock:
         if _pool is None or _pool._max_workers < k:  # noqa: SLF001
             _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="scedsim")
@@ -77,7 +88,7 @@ def run_rows(kern, a, b, out, *args, per_row=()) -> None:
         return [x[lo:hi] if i in per_row and x.shape[0] == rows and rows > 1 else x
                 for i, x in enumerate(args)]
 
-    futures = [pool.submit(kern, a[lo:hi], b[lo:hi], *block(lo, hi), out[:, lo:hi])
+    futures = [pool.submit(kern, a[lo:hi], b[lo:hi], *block(lo, hi), sink(lo, hi))
                for lo, hi in zip(edges[:-1], edges[1:])]
-    for f in futures:
-        f.result()
+    results = [f.result() for f in futures]
+    return None if results[0] is None else max(results)

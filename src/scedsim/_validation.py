@@ -118,6 +118,25 @@ def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: st
     ``(rows, m)`` and ``(rows, n)``, negated for ``improvement="decrease"`` so
     that higher is better, and whether the inputs were 1-D.
     """
+    a, b, is_1d = phase_arrays(a, b, improvement, min_a=min_a, min_b=min_b, metric=metric)
+    check_finite(a, b, is_1d)
+    if improvement == "decrease":
+        a = -a
+        b = -b
+    return a, b, is_1d
+
+
+def phase_arrays(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: str = ""):
+    """The checks of :func:`phases` that need no pass over the data.
+
+    Returns ``(a2, b2, is_1d)`` as :func:`phases` does, but neither scanned for
+    NaN and inf nor negated for ``improvement="decrease"``.  It serves kernels
+    that read each value once anyway: they orient the values as they read
+    them and report a non-finite one, and the caller then calls
+    :func:`check_finite`, which raises the error :func:`phases` would have
+    raised.  Every check here comes before the NaN scan in :func:`phases`, so
+    a bad call meets the same error first either way.
+    """
     check_choice("improvement", improvement, IMPROVEMENTS)
     a = _as_float_array(a, "A")
     b = _as_float_array(b, "B")
@@ -142,13 +161,15 @@ def phases(a, b, improvement: str, *, min_a: int = 1, min_b: int = 1, metric: st
         raise ValueError(f"{what}needs at least {min_a} points in phase A, got {m}")
     if n < min_b:
         raise ValueError(f"{what}needs at least {min_b} points in phase B, got {n}")
+    return a, b, is_1d
+
+
+def check_finite(a: np.ndarray, b: np.ndarray, is_1d: bool) -> None:
+    """Raise the ValueError of :func:`phases` for the first NaN or inf (phase A
+    first), unless the caller is inside :func:`assume_finite`."""
     if not _FINITE_CHECKED.get():
         _check_finite(a, "A", not is_1d)
         _check_finite(b, "B", not is_1d)
-    if improvement == "decrease":
-        a = -a
-        b = -b
-    return a, b, is_1d
 
 
 def session_times(times, rows: int, m: int, n: int, *, metric: str, coef=None) -> np.ndarray:

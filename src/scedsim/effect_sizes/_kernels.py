@@ -8,7 +8,9 @@ Conventions shared by every kernel:
 * ``out`` is ``(fields, rows)``; each kernel documents its fields.  Writing
   fields as rows keeps each result field contiguous for the caller.
 * No validation, no random numbers, no Python objects, and no allocation inside
-  the row loop: scratch buffers are allocated once, before it.
+  the row loop: scratch buffers are allocated once, before it.  A fixed-shape
+  kernel (below) may return a flag saying that some value needs the caller's
+  checks (NaN, inf, out of range); the caller then runs them and raises.
 
 Each kernel ``_x_2d`` is built from a plain-Python function ``_x_2d_python``
 by :func:`scedsim._numba.kernel`.  The twin is the readable statement of the
@@ -290,6 +292,139 @@ def _nap_2d_python(a, b, se_code, ci_table, tau_scale, out):
 
 
 _nap_2d = kernel(_nap_2d_python)
+
+
+# Fixed-shape kernels: the phase lengths m and n enter as the lengths of tuples
+# of zeros, which are part of the argument types, so numba compiles (and caches
+# on disk) one version per (m, n) in which the loops over the points have
+# constant trip counts.  LLVM unrolls them; the row loop is then innermost and
+# free of branches, and runs on SIMD lanes, several rows per instruction.
+
+#: Batches of at least this many rows use the fixed-shape kernels (one compiled
+#: version per phase-length pair, compiled once per machine and then loaded
+#: from numba's disk cache, a few tens of milliseconds per process); smaller
+#: ones use the general kernels, for which loading a further compiled version
+#: would cost more than it saves.
+FIXED_MIN_ROWS = 32_768
+
+#: Rows per block of a fixed-shape kernel.  Its vectorised pass over a block
+#: leaves the table indices in a scratch buffer that stays in L1, and a second,
+#: scalar loop looks them up: an indexed load in the first loop would stop LLVM
+#: from vectorising it (it cannot prove the table does not overlap ``out``).
+FIXED_BLOCK = 512
+
+#: Largest m n for which :func:`_nap_fixed_2d` is used.  Beyond about 32 pairs
+#: LLVM no longer unrolls the pair loops (measured with numba 0.68 / LLVM 20:
+#: vectorised up to 4 x 8 and 5 x 6, not at 4 x 9 or 6 x 6) and the fixed-shape
+#: kernel falls behind the general one, which keeps per-column sums in memory.
+NAP_FIXED_MAX_PAIRS = 30
+
+
+def nap_fixed_shape(m: int, n: int) -> bool:
+    """Whether :func:`_nap_fixed_2d` serves phases of m and n points."""
+    return m * n <= NAP_FIXED_MAX_PAIRS
+
+
+def _nap_fixed_2d_python(a, b, m_points, n_points, sign, se_code, ci_table, tau_scale, out):
+    """:func:`_nap_2d` for phase lengths fixed at compile time, also reporting non-finite data.
+
+    ``m_points`` and ``n_points`` are tuples of m and n zeros (only their lengths
+    matter).  ``out`` is a tuple of the four fields, contiguous 1-D arrays
+    (``run_rows(..., fields=True)``): strided stores would stop the
+    vectorisation.  Every value is multiplied by ``sign`` as it is read: +1, or
+    -1 for ``improvement="decrease"`` (exact, so the same as negating a copy of
+    the data).
+    ``ci_table`` must hold the 2mn + 1 bounds on the scale of the output: for
+    ``tau_scale``, Tau's bounds 2 x - 1 (so that the scalar look-up loop only
+    copies).  The fields of ``out`` equal those of :func:`_nap_2d` on the
+    oriented data bit for bit: the unbiased and the
+    Hanley-McNeil SE are one branch-free formula with different coefficients
+    (adding ``0.0 * xx`` changes no finite value), and the other SE codes give
+    a constant.
+
+    Returns 1 if the values of some row sum to NaN or an infinity (a NaN or
+    infinite value, or, rarely, finite values whose sum overflows), else 0.
+    The caller then scans the data for the offending value; the fields of such
+    a row are meaningless.
+
+    Each row's pairs are scored twice, once summed by A value and once by B
+    value, instead of keeping per-column sums in memory: after unrolling, LLVM
+    merges the repeated comparisons and the sums stay in registers.
+    """
+    rows = a.shape[0]
+    m = len(m_points)
+    n = len(n_points)
+    mn = m * n
+    two_mn = 2.0 * mn
+    af = a.reshape(rows * m)  # flat views: a constant stride between rows
+    bf = b.reshape(rows * n)
+    lo_t = ci_table[0]
+    hi_t = ci_table[1]
+    o_est, o_se, o_lo, o_hi = out
+    # The SE as _nap_se computes it, with the branches on se_code taken here.
+    inv_mn = 1.0 / mn
+    trunc = 0.5 * inv_mn
+    unbiased = se_code == SE_UNBIASED
+    pieces = se_code == SE_HANLEY or (unbiased and m > 1 and n > 1)
+    c_row = float(n) if unbiased else float(n - 1)
+    c_col = float(m) if unbiased else float(m - 1)
+    c_xx = 2.0 if unbiased else 0.0
+    c_div = 1.0 / ((m - 1) * (n - 1)) if (pieces and unbiased) else inv_mn
+    se_const = _nap_se(0, 0, 0, 0, m, n, se_code)  # used when the SE does not depend on the data
+    scale = 2.0 if tau_scale else 1.0
+    shift = 1.0 if tau_scale else 0.0
+    idx = np.empty(FIXED_BLOCK, dtype=np.int64)
+    bad = 0
+    for blk in range((rows + FIXED_BLOCK - 1) // FIXED_BLOCK):
+        r0 = blk * FIXED_BLOCK
+        size = min(FIXED_BLOCK, rows - r0)
+        for k in range(size):  # vectorised over rows
+            r = r0 + k
+            # Counts in floats (exact: small integers), which vectorise better than int64.
+            twice = 0.0
+            sq = 0.0
+            row_ss = 0.0
+            total = 0.0
+            for i in range(m):
+                ai = sign * af[r * m + i]
+                total += ai
+                s = 0.0
+                for j in range(n):
+                    bj = sign * bf[r * n + j]
+                    q2 = (1.0 if bj > ai else 0.0) + (1.0 if bj >= ai else 0.0)
+                    s += q2
+                    sq += q2 * q2
+                twice += s
+                row_ss += s * s
+            col_ss = 0.0
+            for j in range(n):
+                bj = sign * bf[r * n + j]
+                total += bj
+                s = 0.0
+                for i in range(m):
+                    ai = sign * af[r * m + i]
+                    s += (1.0 if bj > ai else 0.0) + (1.0 if bj >= ai else 0.0)
+                col_ss += s * s
+            bad |= (total - total) != 0.0  # NaN exactly when the sum is NaN or infinite
+            nap = 0.5 * twice * inv_mn
+            q1 = (0.25 * row_ss - n * nap * twice + m * (n * nap) ** 2) * (inv_mn / n)
+            q2 = (0.25 * col_ss - m * nap * twice + n * (m * nap) ** 2) * (inv_mn / m)
+            xx = 0.25 * sq * inv_mn - nap * nap
+            ns = min(max(nap, trunc), 1.0 - trunc)
+            v = (ns * (1.0 - ns) + c_row * q1 + c_col * q2 - c_xx * xx) * c_div
+            se = math.sqrt(v) if v >= 0.0 else np.nan
+            se = se if pieces else se_const
+            o_est[r] = scale * (twice / two_mn) - shift
+            o_se[r] = scale * se
+            idx[k] = int(twice)
+        for k in range(size):  # the table look-up, scalar
+            t = idx[k]
+            o_lo[r0 + k] = lo_t[t]
+            o_hi[r0 + k] = hi_t[t]
+    return int(bad)
+
+
+_nap_fixed_2d = kernel(_nap_fixed_2d_python)
 
 
 def _newcombe_g_python(x, nap, mn, z2, h, mode):
@@ -1168,6 +1303,36 @@ def _mean_var_python(x, r, k):
 
 
 _mean_var = kernel(_mean_var_python)
+
+
+def _mean_var_flat_python(x, start, k):
+    """:func:`_mean_var` of ``x[start:start + k]`` of a flat array, with the same sums in
+    the same order (so the same values).  Inlined in a fixed-shape kernel, where ``k``
+    is a compile-time constant, its loops unroll."""
+    s = 0.0
+    for i in range(k):
+        s += x[start + i]
+    mean = s / k
+    v = np.nan
+    if k > 1:
+        ss = 0.0
+        for i in range(k):
+            d = x[start + i] - mean
+            ss += d * d
+        v = ss / (k - 1)
+    return mean, v
+
+
+_mean_var_flat = kernel(_mean_var_flat_python)
+
+#: Largest m + n for which the fixed-shape kernels of the mean-based metrics
+#: (PoGO, LOR) are used: their loops over the points unroll well beyond this.
+MEAN_FIXED_MAX_POINTS = 40
+
+
+def mean_fixed_shape(m: int, n: int) -> bool:
+    """Whether the fixed-shape mean-based kernels serve phases of m and n points."""
+    return m + n <= MEAN_FIXED_MAX_POINTS
 
 
 def _lrr_2d_python(a, b, complement, d_const, sign, bias_correct, pct_change, z, out):

@@ -13,7 +13,7 @@ import numpy as np
 from .._validation import check_choice, z_for
 from . import _kernels as K
 
-__all__ = ["score_ci", "CI_ROOTS", "EMPTY_TABLE", "ci_table", "score_bounds", "use_table"]
+__all__ = ["score_ci", "CI_ROOTS", "EMPTY_TABLE", "ci_table", "tau_ci_table", "score_bounds", "use_table"]
 
 # Passed to the kernels in place of a table when the bounds are solved afterwards.
 EMPTY_TABLE = np.empty((2, 0))
@@ -30,6 +30,14 @@ def ci_table(m: int, n: int, z: float, tol: float) -> np.ndarray:
     vals = np.arange(2 * m * n + 1) / (2.0 * m * n)
     out = np.empty((2, vals.size))
     K._score_ci(vals, m, n, z, tol, out)
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=256)
+def tau_ci_table(m: int, n: int, z: float, tol: float) -> np.ndarray:
+    """:func:`ci_table` mapped to Tau = 2 NAP - 1 (the same arithmetic as the kernels' mapping)."""
+    out = 2.0 * ci_table(m, n, z, tol) - 1.0
     out.flags.writeable = False
     return out
 

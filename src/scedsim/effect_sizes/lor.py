@@ -8,9 +8,11 @@ import numpy as np
 from .._numba import kernel
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, z_for
+from .._validation import check_choice, check_finite, phase_arrays, z_for
 from ..registry import KernelCase, Metric, Reference, register
-from ._kernels import _mean_var  # a direct name: the twin resolves it to the helper's twin
+from . import _kernels as K
+# Direct names: a twin resolves them to the helpers' twins.
+from ._kernels import FIXED_BLOCK, _mean_var, _mean_var_flat
 
 __all__ = ["lor"]
 
@@ -88,6 +90,100 @@ def _lor_2d_python(a, b, inv_top, k_intervals, bias_correct, sign, z, out):
 _lor_2d = kernel(_lor_2d_python)
 
 
+def _lor_fixed_2d_python(a, b, m_points, n_points, inv_top, k_intervals, bias_correct, sign, z, top, out):
+    """:func:`_lor_2d` for phase lengths fixed at compile time, also reporting bad data.
+
+    ``m_points`` and ``n_points`` are tuples of m and n zeros: their lengths are
+    part of the argument types, so numba compiles one version per (m, n), in
+    which the loops over the points unroll (see ``_kernels._nap_fixed_2d``;
+    ``out`` is a tuple of the four fields, as there).
+    A first loop over a block of rows runs on SIMD lanes: the phase means and
+    variances, the odds ratio, the bias correction and the variance.  A second,
+    scalar loop takes the logarithm (numba has no vector logarithm that is the
+    same as libm's) and redoes the rare rows with a phase mean of 0 or 1.  The
+    fields of ``out`` equal those of :func:`_lor_2d` bit for bit.
+
+    Returns 1 if some value is NaN or lies outside [0, ``top``] (infinities
+    included), else 0: the caller then finds and reports it.
+    """
+    rows = a.shape[0]
+    m = len(m_points)
+    n = len(n_points)
+    af = a.reshape(rows * m)
+    bf = b.reshape(rows * n)
+    o_est, o_se, o_lo, o_hi = out
+    ratio = np.empty(FIXED_BLOCK)
+    correction = np.empty(FIXED_BLOCK)
+    variance = np.empty(FIXED_BLOCK)
+    interior = np.empty(FIXED_BLOCK, dtype=np.bool_)
+    bad = 0
+    for blk in range((rows + FIXED_BLOCK - 1) // FIXED_BLOCK):
+        r0 = blk * FIXED_BLOCK
+        size = min(FIXED_BLOCK, rows - r0)
+        for k in range(size):  # vectorised over rows
+            r = r0 + k
+            for i in range(m):
+                x = af[r * m + i]
+                bad |= not (0.0 <= x <= top)
+            for j in range(n):
+                x = bf[r * n + j]
+                bad |= not (0.0 <= x <= top)
+            ma, va = _mean_var_flat(af, r * m, m)
+            ma, va = _lor_truncate(ma, va, m, inv_top, k_intervals)
+            mb, vb = _mean_var_flat(bf, r * n, n)
+            mb, vb = _lor_truncate(mb, vb, n, inv_top, k_intervals)
+            inside = 0.0 < ma < 1.0 and 0.0 < mb < 1.0
+            x = 1.0
+            c = 0.0
+            var = np.nan
+            if inside:
+                ca = 1.0 - ma
+                cb = 1.0 - mb
+                ta = va / (m * (ma * ma * ca * ca))
+                tb = vb / (n * (mb * mb * cb * cb))
+                x = (mb * ca) / (cb * ma)
+                c = (2.0 * ma - 1.0) * 0.5 * ta - (2.0 * mb - 1.0) * 0.5 * tb
+                var = ta + tb
+            interior[k] = inside
+            ratio[k] = x
+            correction[k] = c
+            variance[k] = var
+        for k in range(size):  # scalar: the logarithm, and the rows with a phase mean of 0 or 1
+            r = r0 + k
+            if interior[k]:
+                est = math.log(ratio[k])
+                if bias_correct:
+                    est += correction[k]
+            else:
+                ma, va = _mean_var_flat(af, r * m, m)
+                ma, va = _lor_truncate(ma, va, m, inv_top, k_intervals)
+                mb, vb = _mean_var_flat(bf, r * n, n)
+                mb, vb = _lor_truncate(mb, vb, n, inv_top, k_intervals)
+                est = _edge_logit(mb, vb, n, bias_correct) - _edge_logit(ma, va, m, bias_correct)
+            est *= sign
+            var = variance[k]
+            se = math.sqrt(var) if var >= 0.0 else np.nan
+            o_est[r] = est
+            o_se[r] = se
+            o_lo[r] = est - z * se
+            o_hi[r] = est + z * se
+    return int(bad)
+
+
+_lor_fixed_2d = kernel(_lor_fixed_2d_python)
+
+
+def _check_data(A, B, is_1d, scale, top):
+    """Raise for NaN or inf, then for a value outside [0, top]."""
+    check_finite(A, B, is_1d)
+    for label, x in (("A", A), ("B", B)):
+        # min and max are single passes; the offending value is looked up only on failure.
+        if x.size and (x.min() < 0.0 or x.max() > top):
+            v = x[(x < 0.0) | (x > top)][0]
+            raise ValueError(f"LOR on the {scale} scale needs values in [0, {top:g}]; phase {label} "
+                             f"holds {v:g}")
+
+
 def lor(a, b, *, improvement: str = "increase", scale: str = "percentage", intervals=None,
         bias_correct: bool = True, confidence: float = 0.95):
     """Log odds ratio (LOR) between phases, for percentages or proportions.
@@ -157,19 +253,24 @@ def lor(a, b, *, improvement: str = "increase", scale: str = "percentage", inter
         k_intervals = float(intervals)
     z = z_for(confidence)
     # The odds are of the raw proportions: the data are not negated.
-    A, B, is_1d = phases(a, b, "increase", metric="LOR")
+    A, B, is_1d = phase_arrays(a, b, "increase", metric="LOR")
+    rows, m = A.shape
+    n = B.shape[1]
     top = SCALES[scale]
-    for label, x in (("A", A), ("B", B)):
-        # min and max are single passes; the offending value is looked up only on failure.
-        if x.size and (x.min() < 0.0 or x.max() > top):
-            v = x[(x < 0.0) | (x > top)][0]
-            raise ValueError(f"LOR on the {scale} scale needs values in [0, {top:g}]; phase {label} "
-                             f"holds {v:g}")
     sign = 1.0 if improvement == "increase" else -1.0
-    out = np.empty((4, A.shape[0]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # The kernel scales percentages to proportions as it reads them (no copy of the data).
-        run_rows(_lor_2d, A, B, out, 1.0 / top, k_intervals, bool(bias_correct), sign, z)
+    out = np.empty((4, rows))
+    # The kernels scale percentages to proportions as they read them (no copy of the data).
+    if rows >= K.FIXED_MIN_ROWS and K.mean_fixed_shape(m, n):
+        # One pass: the kernel checks the values as it reads them.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flagged = run_rows(_lor_fixed_2d, A, B, out, (0,) * m, (0,) * n, 1.0 / top, k_intervals,
+                               bool(bias_correct), sign, z, top, fields=True)
+        if flagged:
+            _check_data(A, B, is_1d, scale, top)
+    else:
+        _check_data(A, B, is_1d, scale, top)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            run_rows(_lor_2d, A, B, out, 1.0 / top, k_intervals, bool(bias_correct), sign, z)
     options = {"scale": scale, "bias_correct": bool(bias_correct), "confidence": confidence}
     if intervals is not None:
         options["intervals"] = int(k_intervals)

@@ -5,11 +5,11 @@ import numpy as np
 
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, phases, session_times, z_for
+from .._validation import check_choice, check_finite, phase_arrays, phases, session_times, z_for
 from ..registry import KernelCase, Metric, Reference, register, unbiased_se_note
 from . import _kernels as K
 from . import _limits as L
-from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, use_table
+from ._score import CI_ROOTS, EMPTY_TABLE, ci_table, score_bounds, tau_ci_table, use_table
 
 __all__ = ["nap", "tau", "pnd", "pem", "pand", "ird", "pet", "pooled_ird"]
 
@@ -18,22 +18,33 @@ def _nap_like(a, b, improvement, se, confidence, ci_roots, tau_scale):
     check_choice("se", se, tuple(K.SE_CODES))
     tol = CI_ROOTS[check_choice("ci_roots", ci_roots, tuple(CI_ROOTS))]
     z = z_for(confidence)
-    A, B, is_1d = phases(a, b, improvement, metric=metric)
+    A, B, is_1d = phase_arrays(a, b, improvement, metric=metric)
     rows, m = A.shape
     n = B.shape[1]
     # The unbiased SE divides by (m - 1)(n - 1): undefined (NaN) with a one-point phase.
     se_code = K.SE_NONE if (se == "unbiased" and min(m, n) < 2) else K.SE_CODES[se]
     out = np.empty((4, rows))
-    if use_table(rows, m, n):
-        run_rows(K._nap_2d, A, B, out, se_code, ci_table(m, n, z, tol), tau_scale)
+    if rows >= K.FIXED_MIN_ROWS and K.nap_fixed_shape(m, n):
+        # One pass: the kernel orients the values as it reads them and reports
+        # NaN or inf, instead of a scan for them and a negated copy beforehand.
+        sign = -1.0 if improvement == "decrease" else 1.0
+        table = (tau_ci_table if tau_scale else ci_table)(m, n, z, tol)
+        if run_rows(K._nap_fixed_2d, A, B, out, (0,) * m, (0,) * n, sign, se_code, table, tau_scale, fields=True):
+            check_finite(A, B, is_1d)
     else:
-        # Few rows: solve only the intervals needed.
-        run_rows(K._nap_2d, A, B, out, se_code, EMPTY_TABLE, False)
-        out[2:] = score_bounds(out[0], m, n, z, tol)
-        if tau_scale:
-            out[0] = 2.0 * out[0] - 1.0
-            out[1:] = 2.0 * out[1:]
-            out[2:] -= 1.0
+        check_finite(A, B, is_1d)
+        if improvement == "decrease":
+            A, B = -A, -B
+        if use_table(rows, m, n):
+            run_rows(K._nap_2d, A, B, out, se_code, ci_table(m, n, z, tol), tau_scale)
+        else:
+            # Few rows: solve only the intervals needed.
+            run_rows(K._nap_2d, A, B, out, se_code, EMPTY_TABLE, False)
+            out[2:] = score_bounds(out[0], m, n, z, tol)
+            if tau_scale:
+                out[0] = 2.0 * out[0] - 1.0
+                out[1:] = 2.0 * out[1:]
+                out[2:] -= 1.0
     options = {"se": se, "confidence": confidence}
     if ci_roots != "uniroot":
         options["ci_roots"] = ci_roots

@@ -9,9 +9,11 @@ import numpy as np
 from .._numba import kernel
 from .._results import EffectSize, make
 from .._threads import run_rows
-from .._validation import check_choice, check_magnitude, phases, z_for
+from .._validation import MAGNITUDE_RANGE, check_choice, check_finite, check_magnitude, phase_arrays, z_for
 from ..registry import KernelCase, Metric, Reference, register
-from ._kernels import _mean_var  # a direct name: the twin resolves it to the helper's twin
+from . import _kernels as K
+# Direct names: a twin resolves them to the helpers' twins.
+from ._kernels import FIXED_BLOCK, _mean_var, _mean_var_flat
 
 __all__ = ["pogo"]
 
@@ -47,6 +49,66 @@ def _pogo_2d_python(a, b, goal, z, out):
 _pogo_2d = kernel(_pogo_2d_python)
 
 
+def _pogo_fixed_2d_python(a, b, m_points, n_points, goal, z, lo, hi, out):
+    """:func:`_pogo_2d` for phase lengths fixed at compile time, also reporting bad data.
+
+    ``m_points`` and ``n_points`` are tuples of m and n zeros: their lengths are
+    part of the argument types, so numba compiles one version per (m, n), in
+    which the loops over the points unroll and the row loop runs on SIMD lanes
+    (see ``_kernels._nap_fixed_2d``; ``out`` is a tuple of the four fields, as
+    there).  The fields equal those of :func:`_pogo_2d` bit for bit.
+
+    Returns 1 if some row sums to NaN or an infinity, or its largest magnitude
+    lies outside [``lo``, ``hi``] (all-zero rows excepted), else 0: the checks
+    of ``check_finite`` and ``check_magnitude``, which the caller then runs to
+    report the offending value.
+    """
+    rows = a.shape[0]
+    m = len(m_points)
+    n = len(n_points)
+    af = a.reshape(rows * m)
+    bf = b.reshape(rows * n)
+    o_est, o_se, o_lo, o_hi = out
+    shared = goal.shape[0] == 1
+    # The goals of a block, copied so that the row loop reads them at unit stride
+    # whether one goal is shared or each row has its own.
+    goals = np.empty(FIXED_BLOCK)
+    if shared:
+        for k in range(FIXED_BLOCK):
+            goals[k] = goal[0]
+    bad = 0
+    for blk in range((rows + FIXED_BLOCK - 1) // FIXED_BLOCK):
+        r0 = blk * FIXED_BLOCK
+        size = min(FIXED_BLOCK, rows - r0)
+        if not shared:
+            for k in range(size):
+                goals[k] = goal[r0 + k]
+        for k in range(size):  # vectorised over rows
+            r = r0 + k
+            big = 0.0
+            for i in range(m):
+                x = abs(af[r * m + i])
+                big = x if x > big else big
+            for j in range(n):
+                x = abs(bf[r * n + j])
+                big = x if x > big else big
+            ma, va = _mean_var_flat(af, r * m, m)
+            mb, vb = _mean_var_flat(bf, r * n, n)
+            bad |= ((ma - ma) != 0.0) | ((mb - mb) != 0.0) | (big > hi) | ((big > 0.0) & (big < lo))
+            gap = goals[k] - ma
+            est = (mb - ma) / gap
+            var = (va / m + vb / n + est * est * va / m) / (gap * gap)
+            se = math.sqrt(var) if var >= 0.0 else np.nan
+            o_est[r] = est
+            o_se[r] = se
+            o_lo[r] = est - z * se
+            o_hi[r] = est + z * se
+    return int(bad)
+
+
+_pogo_fixed_2d = kernel(_pogo_fixed_2d_python)
+
+
 def _goals(goal, rows: int, is_1d: bool) -> np.ndarray:
     """The goal as a float64 array of length 1 (shared) or ``rows`` (one per series)."""
     if isinstance(goal, (bool, np.bool_)) or isinstance(goal, (str, bytes)):
@@ -66,6 +128,11 @@ def _goals(goal, rows: int, is_1d: bool) -> np.ndarray:
     if not np.all(np.isfinite(g)):
         raise ValueError(f"PoGO's goal must be finite, got {goal!r}")
     return np.ascontiguousarray(g)
+
+
+def _check_data(A, B, is_1d):
+    check_finite(A, B, is_1d)
+    check_magnitude("PoGO", A, B)
 
 
 def pogo(a, b, *, goal, improvement: str = "increase", confidence: float = 0.95):
@@ -130,12 +197,28 @@ def pogo(a, b, *, goal, improvement: str = "increase", confidence: float = 0.95)
     check_choice("improvement", improvement, ("increase", "decrease"))
     z = z_for(confidence)
     # The goal is on the scale of the raw data: they are not negated.
-    A, B, is_1d = phases(a, b, "increase", metric="PoGO")
-    check_magnitude("PoGO", A, B)
-    g = _goals(goal, A.shape[0], is_1d)
-    out = np.empty((4, A.shape[0]))
+    A, B, is_1d = phase_arrays(a, b, "increase", metric="PoGO")
+    rows, m = A.shape
+    n = B.shape[1]
+    # The fixed-shape kernel checks the values as it reads them; the general one
+    # needs them checked beforehand.  Either way the data's errors come before the goal's.
+    fused = rows >= K.FIXED_MIN_ROWS and K.mean_fixed_shape(m, n)
+    if not fused:
+        _check_data(A, B, is_1d)
+    try:
+        g = _goals(goal, rows, is_1d)
+    except ValueError:
+        if fused:
+            _check_data(A, B, is_1d)
+        raise
+    out = np.empty((4, rows))
     with np.errstate(divide="ignore", invalid="ignore"):
-        run_rows(_pogo_2d, A, B, out, g, z, per_row=(0,))
+        if fused:
+            if run_rows(_pogo_fixed_2d, A, B, out, (0,) * m, (0,) * n, g, z, *MAGNITUDE_RANGE, per_row=(2,),
+                        fields=True):
+                _check_data(A, B, is_1d)
+        else:
+            run_rows(_pogo_2d, A, B, out, g, z, per_row=(0,))
     recorded = float(g[0]) if g.shape[0] == 1 else g
     return make(EffectSize, out, is_1d, metric="PoGO", n_a=A.shape[1], n_b=B.shape[1], improvement=improvement,
                 options={"goal": recorded, "confidence": confidence})
