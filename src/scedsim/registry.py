@@ -440,38 +440,33 @@ _loading = False
 _plugin_errors: list[str] = []
 
 
+def _add(table: dict, entry, replace: bool, clash: str, duplicate: str):
+    """Put ``entry`` in ``table`` unless its name is taken by another kind of entry
+    (``clash``) or, without ``replace``, by another entry of this kind (``duplicate``)."""
+    with _lock:
+        if any(entry.name in t for t in (_METRICS, _TESTS, _ACROSS) if t is not table):
+            raise ValueError(f"{entry.name!r} is already the name of {clash}")
+        if entry.name in table and not replace and table[entry.name] is not entry:
+            raise ValueError(duplicate)
+        table[entry.name] = entry
+    return entry
+
+
 def register(metric: Metric, *, replace: bool = False) -> Metric:
     """Add a :class:`Metric` (built-in entries call this at import time)."""
-    with _lock:
-        if metric.name in _TESTS or metric.name in _ACROSS:
-            raise ValueError(f"{metric.name!r} is already the name of a test or an across-case metric")
-        if metric.name in _METRICS and not replace and _METRICS[metric.name] is not metric:
-            raise ValueError(f"a metric named {metric.name!r} is already registered; "
-                             "pass replace=True to redefine it")
-        _METRICS[metric.name] = metric
-    return metric
+    return _add(_METRICS, metric, replace, "a test or an across-case metric",
+                f"a metric named {metric.name!r} is already registered; pass replace=True to redefine it")
 
 
 def register_test(spec: TestSpec, *, replace: bool = False) -> TestSpec:
     """Add a :class:`TestSpec`."""
-    with _lock:
-        if spec.name in _METRICS or spec.name in _ACROSS:
-            raise ValueError(f"{spec.name!r} is already the name of a metric")
-        if spec.name in _TESTS and not replace and _TESTS[spec.name] is not spec:
-            raise ValueError(f"a test named {spec.name!r} is already registered")
-        _TESTS[spec.name] = spec
-    return spec
+    return _add(_TESTS, spec, replace, "a metric", f"a test named {spec.name!r} is already registered")
 
 
 def register_across(entry: AcrossMetric, *, replace: bool = False) -> AcrossMetric:
     """Add an :class:`AcrossMetric`."""
-    with _lock:
-        if entry.name in _METRICS or entry.name in _TESTS:
-            raise ValueError(f"{entry.name!r} is already the name of a metric or a test")
-        if entry.name in _ACROSS and not replace and _ACROSS[entry.name] is not entry:
-            raise ValueError(f"an across-case metric named {entry.name!r} is already registered")
-        _ACROSS[entry.name] = entry
-    return entry
+    return _add(_ACROSS, entry, replace, "a metric or a test",
+                f"an across-case metric named {entry.name!r} is already registered")
 
 
 def unregister_metric(name: str) -> None:
