@@ -219,9 +219,10 @@ def table_coverage(s) -> str:
     return "\n".join(lines)
 
 
-def table_bcsmd(s) -> str:
-    """The design-comparable SMD of the six (HPS and REML): its target, bias and the
-    coverage of its 95% interval, with MCSEs."""
+def table_bcsmd(_s=None, path=None) -> str:
+    """From results_bcsmd: the design-comparable SMD of the six (HPS and REML), its
+    target, bias and the coverage of its 95% interval, with MCSEs."""
+    s = load(path or HERE / "results_bcsmd/summary.csv")
     mb = "MB n_time=7 starts=3-5"
     conds = [("d = 0, φ = 0", {}), ("d = 1, φ = 0", dict(level=1.0)), ("d = 2, φ = 0", dict(level=2.0)),
              ("d = 1, φ = −.3", dict(level=1.0, phi=-0.3)), ("d = 1, φ = .3", dict(level=1.0, phi=0.3)),

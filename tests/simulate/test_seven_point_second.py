@@ -144,21 +144,46 @@ def test_report_gives_error_quantiles_not_rmse_for_the_smd():
 
 
 def test_bcsmd_targets_in_the_committed_results():
-    """The design-comparable SMD's target in results/estimands.csv: d in marginal units,
-    d sqrt(1 - phi^2) in innovation units (the unit is the innovation SD, the
+    """The design-comparable SMD's target in results_bcsmd/estimands.csv: d in marginal
+    units, d sqrt(1 - phi^2) in innovation units (the unit is the innovation SD, the
     denominator the marginal SD), none where the untreated level is not stationary or
     the model is not normal; every replication of a normal condition has an estimate."""
-    est = pd.read_csv(STUDY / "results/estimands.csv", low_memory=False)
+    conds = pd.read_csv(STUDY / "results_bcsmd/conditions.csv", low_memory=False)
+    est = pd.read_csv(STUDY / "results_bcsmd/estimands.csv", low_memory=False)
     b = est[est.metric.isin(["bcsmd_hps", "bcsmd_reml"])]
+    assert len(b) == 2 * len(conds)
     assert set(b.scope) == {"replication"} and set(b.n_cases) == {6, 12}
-    plain = b[(b.model == "normal_ar1") & b[["slope", "trend", "shock", "shock_sd", "select"]].isna().all(axis=1)]
-    assert len(plain) > 100 and (plain.limit_kind == "analytic").all()
+    plain = b[(b.model == "normal_ar1") & b[["trend", "shock"]].isna().all(axis=1)]
+    assert len(plain) == 2 * 39 and (plain.limit_kind == "analytic").all()
     innov = plain.scale == "innovation"
     want = np.where(innov, plain.level * np.sqrt(1 - plain.phi ** 2), plain.level)
     np.testing.assert_allclose(plain.limit, want, rtol=1e-14, atol=0)
     rest = b.drop(plain.index)
     assert rest.limit.isna().all() and rest.limit_kind.str.startswith("none:").all()
-    assert {"bounded_scale", "poisson"} <= set(rest.model)
-    s = pd.read_csv(STUDY / "results/summary.csv", low_memory=False)
+    assert len(rest) == 2 * 3 and "poisson" in set(rest.model)
+    s = pd.read_csv(STUDY / "results_bcsmd/summary.csv", low_memory=False)
     v = s[s.metric.isin(["bcsmd_hps", "bcsmd_reml"]) & (s.measure == "valid_share") & (s.model == "normal_ar1")]
-    assert len(v) > 100 and (v.value == 1.0).all()
+    assert len(v) == 2 * 41 and (v.value == 1.0).all()
+
+
+def test_bcsmd_study_reuses_the_main_studys_series():
+    """study_bcsmd.toml has study.toml's seed and replications, and each of its
+    conditions is one of study.toml's with the same parameters (seeds depend on the
+    parameters only, so the series are the same); the main study no longer fits it."""
+    import tomllib
+
+    main = tomllib.loads((STUDY / "study.toml").read_text())
+    bc = tomllib.loads((STUDY / "study_bcsmd.toml").read_text())
+    assert (bc["seed"], bc["n_reps"]) == (main["seed"], main["n_reps"])
+    assert not any(isinstance(m, dict) and m.get("name") == "bcsmd" for m in main["metrics"])
+    meta = {"n_blocks", "n_errors", "status"}
+    mine = pd.read_csv(STUDY / "results_bcsmd/conditions.csv", low_memory=False)
+    theirs = pd.read_csv(STUDY / "results/conditions.csv", low_memory=False)
+    params = [c for c in mine.columns if c not in meta]
+    others = [c for c in theirs.columns if c not in meta and c not in params]
+    theirs = theirs[theirs[others].isna().all(axis=1)]  # parameters the BC-SMD file never sets
+
+    def rows(df):
+        return {tuple(None if pd.isna(v) else v for v in r) for r in df[params].itertuples(index=False)}
+
+    assert len(mine) == 42 and rows(mine) <= rows(theirs)
