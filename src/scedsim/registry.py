@@ -548,10 +548,7 @@ def across_metrics() -> dict[str, AcrossMetric]:
 
 
 def get_across(name) -> AcrossMetric:
-    known = across_metrics()
-    if not isinstance(name, str) or name not in known:
-        raise unknown_name("across-case metric", name, known)
-    return known[name]
+    return _get("across-case metric", across_metrics(), name)
 
 
 def test_names() -> tuple[str, ...]:
@@ -567,19 +564,19 @@ def unknown_name(kind: str, name, known) -> ValueError:
     return ValueError(f"unknown {kind} {name!r}{hint}; known: {', '.join(known)}")
 
 
+def _get(kind: str, known: dict, name):
+    if not isinstance(name, str) or name not in known:
+        raise unknown_name(kind, name, known)
+    return known[name]
+
+
 def get_metric(name) -> Metric:
     """The registered metric called ``name`` (a one-line ValueError if there is none)."""
-    known = metrics()
-    if not isinstance(name, str) or name not in known:
-        raise unknown_name("metric", name, known)
-    return known[name]
+    return _get("metric", metrics(), name)
 
 
 def get_test(name) -> TestSpec:
-    known = tests()
-    if not isinstance(name, str) or name not in known:
-        raise unknown_name("test", name, known)
-    return known[name]
+    return _get("test", tests(), name)
 
 
 # --------------------------------------------------------------------------- user metrics
