@@ -26,6 +26,9 @@ second`` for the file as it is) is timed with one and two workers, reporting:
 * the serial fraction: CPU time of the parent process during the 2-worker run
   (sending tasks, receiving and adding results, assembling the tables) / the
   one-worker time (target <= .03, so that 16 workers could give >= 12x);
+* the parent's own work for the results of 2 and of 16 workers' tasks, replayed in one
+  process (unpickled, added, assembled; joblib's overhead left out): the serial work
+  16 workers would leave, measured without a 16-core machine;
 * the speed-up at 2 workers, and the time on two quiet cores estimated from CPU times,
   max(parent CPU, workers' CPU / 2) (target <= 10 s);
 * one run on a ``dask.distributed.LocalCluster`` with two worker processes, whose
@@ -100,6 +103,49 @@ def _bare(study) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def _parent_work(study, n_workers: int, repeat: int = 3) -> dict:
+    """The parent's own work for the tasks of ``n_workers`` workers, replayed in this
+    process: the study's tasks as :func:`run` would make them for that many workers
+    are run here one after another and their results pickled; then ``run`` is timed
+    (CPU, best of ``repeat``) with each result unpickled in turn, as loky's result
+    thread would, added and assembled.  What is left out is joblib's own overhead
+    (sending tasks, polling for results), so this is the parent's work on a machine
+    with that many cores, which a 2-core machine cannot run quietly."""
+    import pickle
+
+    from scedsim.simulate import runner
+
+    real_imap, real_workers = runner._imap, runner._n_workers
+    stored = []
+
+    def compute(tasks, n_jobs, backend):
+        for func, args, kwargs in tasks:
+            res = func(*args, **kwargs)
+            stored.append(pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL))
+            yield res
+
+    def replay(tasks, n_jobs, backend):
+        for _ in tasks:  # the parent still builds every task
+            pass
+        for blob in stored:
+            yield pickle.loads(blob)
+
+    runner._n_workers = lambda n_jobs, backend: n_workers
+    try:
+        runner._imap = compute
+        ref = run(study, n_jobs=n_workers, quiet=True)
+        runner._imap = replay
+        cpu = []
+        for _ in range(repeat):
+            c0 = time.process_time()
+            res = run(study, n_jobs=n_workers, quiet=True)
+            cpu.append(time.process_time() - c0)
+    finally:
+        runner._imap, runner._n_workers = real_imap, real_workers
+    return dict(tasks=len(stored), megabytes=sum(map(len, stored)) / 1e6, cpu=min(cpu),
+                identical=bool(res.summary.equals(ref.summary)))
+
+
 def _children_cpu() -> float:
     """CPU seconds (user + system) of this process's child processes that are alive
     (joblib's worker processes), from /proc; NaN where there is none."""
@@ -160,10 +206,17 @@ def flagship(reps: int | None, quick: bool, dask: bool, cache_dir: str | None = 
     conds = study.conditions.to_dict("records")
     n_chunks = -(-study.n_blocks // study.blocks_per_chunk)
     chunks = [(i, k) for i in range(n_cond) for k in range(n_chunks)]
-    tasks = {w: len(_batches(study, conds, chunks, w)) for w in (2, 16)}
+    tasks, split = {}, {}
+    for w in (2, 16):
+        batches = _batches(study, conds, chunks, w)
+        tasks[w] = len(batches)
+        # Conditions spread over several tasks: the parent adds their chunks.
+        split[w] = sum(1 for i in range(n_cond) if len({n for n, b in enumerate(batches) for j, _ in b if j == i}) > 1)
     print(f"  {len(chunks)} chunks in {tasks[2]} tasks for 2 workers, {tasks[16]} for 16 (estimands of a warm "
-          f"cache are read in the parent, without tasks)")
-    out.update(chunks=len(chunks), tasks_2_workers=tasks[2], tasks_16_workers=tasks[16])
+          f"cache are read in the parent, without tasks); conditions finished in the workers: "
+          f"{n_cond - split[2]} of {n_cond} with 2 workers, {n_cond - split[16]} with 16")
+    out.update(chunks=len(chunks), tasks_2_workers=tasks[2], tasks_16_workers=tasks[16],
+               split_conditions_2_workers=split[2], split_conditions_16_workers=split[16])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     with tempfile.TemporaryDirectory() as tmp:
         cache = cache_dir or tmp
@@ -189,6 +242,14 @@ def flagship(reps: int | None, quick: bool, dask: bool, cache_dir: str | None = 
         print(f"  parent CPU during the 2-worker run {parent:5.2f} s   serial fraction {parent / t1:.3f} of the "
               f"1-worker wall time, {parent / c1:.3f} of its CPU time (target <= .03)")
         print(f"  1- and 2-worker summaries identical: {same}")
+        # No 16-core machine here: the parent's work for 16 workers' results, replayed.
+        for w in (2, 16):
+            pw = _parent_work(study, w)
+            print(f"  parent's work for {w:2d} workers' {pw['tasks']} results ({pw['megabytes']:.1f} MB), replayed: "
+                  f"{pw['cpu']:.2f} s CPU = {pw['cpu'] / c1:.3f} of the 1-worker CPU time (without joblib's "
+                  f"overhead); summary identical: {pw['identical']}")
+            out[f"parent_work_replayed_{w}_workers"] = pw['cpu']
+            out[f"parent_work_replayed_{w}_workers_fraction"] = pw['cpu'] / c1
         out.update(cold_2_workers=cold, warm_1_worker=t1, warm_1_worker_cpu=c1, warm_2_workers=t2,
                    workers_cpu_2_workers=workers, quiet_2_cores_estimate=quiet2,
                    speedup_2=t1 / t2, bare=bare, bare_cpu=bare_cpu, pipeline_share=share,

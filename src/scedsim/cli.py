@@ -726,7 +726,9 @@ def _cmd_simulate(args) -> int:
                   backend=args.backend or opts.get("backend"), quiet=args.quiet)
     except KeyboardInterrupt:
         # Every finished chunk is already on disk: say so, and how to go on, in one line.
-        done = len(list((out / "chunks").glob("*.pkl"))) if (out / "chunks").is_dir() else 0
+        from .simulate.runner import finished_chunks
+
+        done = finished_chunks(out, -(-study.n_blocks // study.blocks_per_chunk))
         print(f"\nscedsim: interrupted; {done} finished chunk(s) kept in {out}/; continue with: "
               f"scedsim simulate {args.study} --out {out} --resume", file=sys.stderr)
         return 130

@@ -81,6 +81,39 @@ def test_resume_recomputes_only_missing_chunks(tmp_path):
     assert len(list((out / "chunks").glob("*.pkl"))) == 20
 
 
+
+def test_conditions_finished_in_workers_are_kept_and_resumed(tmp_path):
+    """In parallel a condition wholly in one task comes back as its measures and is kept
+    as one file; a resumed run (any n_jobs) reads those files and the chunk files of
+    split conditions, and recomputes what is missing, to the same numbers."""
+    from scedsim.simulate.runner import _batches, finished_chunks
+
+    study = small_study(chunk_size=100, estimands=False, grid={"phi": [0.0, 0.3, 0.5, 0.7], "level": [0.0, 1.0]})
+    ref = run(study, quiet=True)
+    out = tmp_path / "res"
+    assert_same(ref, run(study, n_jobs=2, backend="threading", out=out, quiet=True))
+    conds = study.conditions.to_dict("records")
+    pending = [(i, k) for i in range(len(conds)) for k in range(9)]
+    # The tasks run, hence the files written: whole conditions and the chunks of split ones.
+    whole = set(range(8)) - _split(_batches(study, conds, pending, 2))
+    files = sorted(p.name for p in (out / "chunks").glob("*.pkl"))
+    assert whole and len(whole) < 8
+    assert [f for f in files if f.endswith("_all.pkl")] == [f"c{i:05d}_all.pkl" for i in sorted(whole)]
+    assert len(files) == len(whole) + 9 * (8 - len(whole)) and finished_chunks(out, 9) == 72
+    # Lose one whole condition and one chunk of a split one, and one damaged whole file.
+    gone = sorted(whole)[0]
+    (out / "chunks" / f"c{gone:05d}_all.pkl").unlink()
+    split = min(set(range(8)) - whole)
+    (out / "chunks" / f"c{split:05d}_k00004.pkl").unlink()
+    assert finished_chunks(out, 9) == 72 - 9 - 1
+    if len(whole) > 1:
+        (out / "chunks" / f"c{sorted(whole)[1]:05d}_all.pkl").write_bytes(b"garbage")
+    (out / "summary.csv").unlink()
+    assert_same(ref, run(study, n_jobs=1, out=out, resume=True, quiet=True))
+    assert finished_chunks(out, 9) == 72  # the damaged file replaced by its chunks
+    (out / "summary.csv").unlink()
+    assert_same(ref, run(study, n_jobs=2, backend="threading", out=out, resume=True, quiet=True))
+
 def test_changed_or_existing_study_is_refused(tmp_path):
     out = tmp_path / "res"
     run(small_study(), out=out, quiet=True)
@@ -339,31 +372,95 @@ def test_cli_simulate_prints_every_grid_of_a_stack(tmp_path, capsys):
     assert len(lines) == 2, out
 
 
-def test_parallel_tasks_batch_consecutive_chunks_largest_first():
-    """Guided self-scheduling: every pending chunk in exactly one task, in order; the
-    batches shrink, so that the last ones are single chunks; one chunk per task when
-    the workers outnumber the chunks."""
+def _split(batches):
+    """Conditions whose chunks are in more than one batch."""
+    seen: dict = {}
+    for n, b in enumerate(batches):
+        for i, _ in b:
+            seen.setdefault(i, set()).add(n)
+    return {i for i, ns in seen.items() if len(ns) > 1}
+
+
+def test_parallel_tasks_batch_chunks_largest_conditions_first():
+    """Every pending chunk in exactly one task, each condition's chunks in order and the
+    costliest conditions first; conditions costing at most 1 / (4 x workers) of the
+    whole are never split; the batches shrink (guided self-scheduling), so that the
+    last ones are single chunks where conditions must be split; one chunk per task
+    when the workers outnumber the chunks."""
     from scedsim.simulate.runner import _MAX_BATCH_COST, _batches
 
     study = small_study(n_cases=2, chunk_size=100, grid={"phi": [0.0, 0.5], "level": [0.0, 1.0, 2.0]})
     conds = study.conditions.to_dict("records")
     pending = [(i, k) for i in range(len(conds)) for k in range(9)]
-    pending.remove((2, 4))  # a chunk done before (a resumed run)
+    pending.remove((2, 4))  # a chunk done before (a resumed run): condition 2 is the cheapest
+    lpt = [c for c in pending if c[0] != 2] + [c for c in pending if c[0] == 2]
     for workers in (1, 2, 16):
         batches = _batches(study, conds, pending, workers)
-        assert [c for b in batches for c in b] == pending
+        assert [c for b in batches for c in b] == lpt
         sizes = [len(b) for b in batches]
-        assert sizes[-1] == 1 and sizes[0] == max(sizes)
+        assert sizes[0] == max(sizes)
         assert len(batches) < len(pending) or workers == 16
-    # Each chunk: 100 replications x (2 cases x 1 contrast + 2) = 400 units.
+        # Each chunk: 100 replications x (2 cases x 1 contrast + 2) = 400 units; a whole
+        # condition 9 x 400, the whole 53 x 400.  Split: conditions above 1 / (4 x
+        # workers) of the whole, and the last one per worker.
+        big = set(range(6)) if 9 > 53 / (4 * workers) else set()
+        last = set(list(dict.fromkeys(i for i, _ in lpt))[-workers:]) if workers > 1 else set()
+        assert _split(batches) <= big | last and (workers == 1) == (not _split(batches))
+    assert sizes[-1] == 1
     assert all(len(b) == 1 for b in _batches(study, conds, pending, 100))
-    assert len(_batches(study, conds, pending, 1)[0]) == math.ceil(len(pending) * 400 / 4 / 400)
+    # One worker: a first target of 53 / 4 = 13.25 chunks; the batch stops at the end
+    # of a condition within [0.5, 1.5] x target, so two whole ones.
+    assert _batches(study, conds, pending, 1)[0] == pending[:18]
     big = small_study(n_reps=1_000_000, block_size=1000, chunk_size=1000, n_cases=6)
     rows = big.conditions.to_dict("records")
     cost = 1000 * (6 + 2)
     todo = [(i, k) for i in range(len(rows)) for k in range(1000)]
     capped = _batches(big, rows, todo, 1)
     assert max(len(b) for b in capped) * cost <= _MAX_BATCH_COST + cost and len(capped[0]) == len(capped[1])
+
+
+def test_batches_keep_conditions_whole_and_put_cheap_ones_last():
+    """Conditions of different costs: the costly ones first (Graham's LPT order), the
+    cheap ones last, where they balance the workers' ends; small conditions whole;
+    a batch ends at a condition's end where that keeps it near its target."""
+    from scedsim.simulate.runner import _batches
+
+    study = small_study(chunk_size=100, grid={"n_cases": [1, 6, 3], "phi": [0.0, 0.5, 0.9, 0.95]})
+    conds = study.conditions.to_dict("records")
+    pending = [(i, k) for i in range(len(conds)) for k in range(9)]
+    cost = {i: 9 * 100 * (row["n_cases"] + 2) for i, row in enumerate(conds)}
+    total = sum(cost.values())
+    for workers in (1, 2, 3, 8):
+        batches = _batches(study, conds, pending, workers)
+        flat = [c for b in batches for c in b]
+        assert sorted(flat) == pending
+        order = list(dict.fromkeys(i for i, _ in flat))
+        assert [cost[i] for i in order] == sorted(cost.values(), reverse=True)
+        assert order == sorted(order, key=lambda i: -cost[i])  # stable: ties in condition order
+        assert all([k for j, k in flat if j == i] == list(range(9)) for i in order)
+        big = {i for i in cost if cost[i] > total / (4 * workers)}
+        last = set(order[-workers:]) if workers > 1 else set()
+        assert _split(batches) <= big | last and (workers == 1) == (not _split(batches))
+
+
+def test_simulated_schedule_of_the_batches_is_near_ideal():
+    """With each chunk's time its cost, list scheduling of the batches (each task to
+    the first free worker) ends within a few per cent of the perfect balance: the
+    largest conditions first, the small ones and the chunks of split ones last."""
+    import heapq
+
+    from scedsim.simulate.runner import _batches
+
+    study = small_study(chunk_size=100, grid={"n_cases": [1, 6, 3, 2], "phi": [0.0, 0.3, 0.5, 0.7, 0.9]})
+    conds = study.conditions.to_dict("records")
+    pending = [(i, k) for i in range(len(conds)) for k in range(9)]
+    time = {(i, k): 100 * (conds[i]["n_cases"] + 2) for i, k in pending}
+    total = sum(time.values())
+    for workers in (2, 4, 8, 16):
+        free = [0.0] * workers
+        for b in _batches(study, conds, pending, workers):
+            heapq.heappush(free, heapq.heappop(free) + sum(time[c] for c in b))
+        assert max(free) <= total / workers * 1.06, workers
 
 
 def test_warm_estimands_are_read_in_the_parent(monkeypatch):

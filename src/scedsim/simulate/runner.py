@@ -507,10 +507,41 @@ def _chunk_task(study: Study, i: int, row: dict, k: int, estimands: dict, single
     return _chunk_work(study, i, row, k, estimands)
 
 
-def _chunk_batch(study, items, single_thread: bool) -> list[dict]:
+def _chunk_batch(study, items, single_thread: bool, n_chunks: int | None = None) -> list[dict]:
     """Several chunks in one parallel task (``items``: ``(i, row, k, estimands)``), so
-    that the parent sends and receives one message for them all (see :func:`_batches`)."""
-    return [_chunk_task(study, i, row, k, est, single_thread) for i, row, k, est in items]
+    that the parent sends and receives one message for them all (see :func:`_batches`).
+
+    With ``n_chunks`` (the chunks per condition), a condition whose every chunk is in
+    the batch is finished here: its chunks added (:class:`StatsFolder`, in block order
+    as the parent would) and its performance measures computed, so the parent receives
+    one small table instead of every block's sums (see :func:`_condition_result`).
+    Conditions split over batches come back chunk by chunk, as without ``n_chunks``.
+    """
+    done = [_chunk_task(study, i, row, k, est, single_thread) for i, row, k, est in items]
+    if n_chunks is None:
+        return done
+    by_cond: dict = {}
+    for (i, _, k, est), res in zip(items, done):
+        by_cond.setdefault(i, (est, []))[1].append(res)
+    out = []
+    for i, (est, results) in by_cond.items():
+        if sorted(r["chunk"] for r in results) == list(range(n_chunks)):
+            out.append(_condition_result(i, est, results))
+        else:
+            out.extend(results)
+    return out
+
+
+def _condition_result(i: int, estimands: dict, results: list[dict]) -> dict:
+    """One condition's result from all its chunks' results: its performance measures
+    (the rows :func:`measures_table` gives it, as in the parent) with every chunk's
+    error records and raw estimates (``{chunk: list}``)."""
+    folder = StatsFolder()
+    for res in results:
+        folder.add(res["stats"])
+    cols, _ = measures_table([folder.result()], [estimands])
+    return dict(condition=i, chunks=sorted(r["chunk"] for r in results), measures=cols,
+                errors={r["chunk"]: r["errors"] for r in results}, raw={r["chunk"]: r["raw"] for r in results})
 
 
 #: Batches are sized so that each worker gets about this many while the batches shrink
@@ -522,34 +553,69 @@ _MAX_BATCH_COST = 1_500_000
 
 
 def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[list]:
-    """Group the pending chunks ``(i, k)`` into parallel tasks of consecutive chunks.
+    """Group the pending chunks ``(i, k)`` into parallel tasks.
 
     A chunk's cost is estimated as its replications x (cases x contrasts + 2), the
     2 standing for the per-replication work that does not grow with the cases.
-    Guided self-scheduling (Polychronopoulos & Kuck, 1987): each batch takes about
-    1 / (4 x workers) of the cost still unassigned, at least one chunk and at most
-    ``_MAX_BATCH_COST``, so the first batches are large (few messages for the
-    parent) and the last ones small (no worker waits long for another to finish).
-    Results do not depend on the grouping: every chunk's numbers are its own.
+
+    * Conditions go largest first (LPT, Graham 1969), so the last tasks are the
+      cheapest.  A condition costing at most ``1 / (4 x workers)`` of the whole is
+      not split: its worker finishes it (see :func:`_chunk_batch`) and the parent
+      receives its measures, not every block's sums.  Larger conditions, and the
+      last one per worker (so that the workers end together), go in consecutive
+      chunks; the parent adds those.
+    * Guided self-scheduling (Polychronopoulos & Kuck, 1987): each batch takes about
+      ``1 / (4 x workers)`` of the cost still unassigned, at least one chunk and at
+      most ``_MAX_BATCH_COST``, so the first batches are large (few messages for the
+      parent) and the last ones small (no worker waits long for another to finish).
+      Batches end where a condition ends when that keeps them within half to one
+      and a half times their target (and the largest batch).
+
+    Results do not depend on the grouping or the order: every chunk's numbers are
+    its own, and the parent adds a condition's blocks in block order.
     """
-    per_cond = {}
-    costs = []
+    per_cond: dict = {}
+    groups: dict = {}  # condition -> [(chunk, cost)], in pending order
     for i, k in pending:
         if i not in per_cond:
             design = study.design_for(conds[i])
             per_cond[i] = design.n_cases * max(1, len(study.contrasts_for(design))) + 2
         first = k * study.blocks_per_chunk
         reps = sum(study.block_reps(j) for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)))
-        costs.append(reps * per_cond[i])
-    left = float(sum(costs))
-    out, cur, cur_cost, target = [], [], 0.0, 0.0
-    for item, c in zip(pending, costs):
+        groups.setdefault(i, []).append(((i, k), float(reps * per_cond[i])))
+    left = sum(c for g in groups.values() for _, c in g)
+    whole_up_to = min(left / (_BATCHES_PER_WORKER * max(1, n_workers)), _MAX_BATCH_COST)
+    cost = {i: sum(c for _, c in g) for i, g in groups.items()}
+    # Units of work, largest condition first: a whole condition, or one chunk of a large
+    # one; each with the cost left of its condition after it and its condition's cost.
+    units = []
+    order = sorted(groups, key=lambda i: -cost[i])  # stable: ties in condition order
+    # The last (cheapest) condition per worker goes chunk by chunk: the workers end together.
+    tail = set(order[max(0, len(order) - n_workers):]) if n_workers > 1 else set()
+    for i in order:
+        g = groups[i]
+        if cost[i] <= whole_up_to and i not in tail:
+            units.append(([item for item, _ in g], cost[i], 0.0, cost[i]))
+            continue
+        rest = cost[i]
+        for item, c in g:
+            rest -= c
+            units.append(([item], c, rest, cost[i]))
+    out, cur, cur_cost, target, most = [], [], 0.0, 0.0, 0.0
+    for n, (items, c, rest, _) in enumerate(units):
         if not cur:
             target = min(left / (_BATCHES_PER_WORKER * max(1, n_workers)), _MAX_BATCH_COST)
-        cur.append(item)
+            most = min(1.5 * target, _MAX_BATCH_COST)
+        cur.extend(items)
         cur_cost += c
         left -= c
-        if cur_cost >= target:
+        if rest == 0.0 and n + 1 < len(units):
+            # At a condition's end: stop here if the next condition would not fit whole.
+            close = cur_cost >= target or (cur_cost >= 0.5 * target and cur_cost + units[n + 1][3] > most)
+        else:
+            # Within a condition: finish it if little is left of it.
+            close = cur_cost >= target and (rest > 0.5 * target or cur_cost + rest > most)
+        if close:
             out.append(cur)
             cur, cur_cost = [], 0.0
     if cur:
@@ -633,6 +699,19 @@ def _write_atomic(path: pathlib.Path, data: bytes) -> None:
 
 def _chunk_path(out: pathlib.Path, i: int, k: int) -> pathlib.Path:
     return out / "chunks" / f"c{i:05d}_k{k:05d}.pkl"
+
+
+def _condition_path(out: pathlib.Path, i: int) -> pathlib.Path:
+    """A condition finished in one worker (every chunk: measures and error records)."""
+    return out / "chunks" / f"c{i:05d}_all.pkl"
+
+
+def finished_chunks(out, n_chunks: int) -> int:
+    """How many chunks of a study are kept in its results directory ``out``."""
+    folder = pathlib.Path(out) / "chunks"
+    if not folder.is_dir():
+        return 0
+    return sum(n_chunks if p.stem.endswith("_all") else 1 for p in folder.glob("*.pkl"))
 
 
 def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
@@ -812,10 +891,12 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     n_jobs : int
         joblib workers over chunks (one level of parallelism; each worker runs
         numba on one thread).  Results are identical for any value.  In parallel,
-        consecutive chunks go to the workers in batches (see :func:`_batches`).
+        chunks go to the workers in batches (see :func:`_batches`), and a worker
+        with every chunk of a condition finishes it (see :func:`_chunk_batch`).
     out : path, optional
-        Results directory.  Every finished chunk is written there at once, so an
-        interrupted run loses at most the chunks in flight.
+        Results directory.  Every finished chunk (or condition finished in a
+        worker) is written there at once, so an interrupted run loses at most the
+        batches in flight.
     resume : bool
         Continue a run in ``out``: only missing chunks are computed.  A study
         whose definition changed is refused.
@@ -890,6 +971,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     # Chunks are added as they arrive (StatsFolder): memory holds the chunks in
     # flight, not every chunk of the study.
     folders = [StatsFolder() for _ in conds]
+    measured: dict[int, dict] = {}  # conditions finished in a worker: their measures
     errors: dict[tuple[int, int], list] = {}
     raw: dict[tuple[int, int], list] = {}
 
@@ -903,8 +985,25 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         if res["raw"]:
             raw[(i, k)] = res["raw"]
 
+    def take_condition(res):
+        i = res["condition"]
+        measured[i] = res["measures"]
+        for k in res["chunks"]:
+            errors[(i, k)] = res["errors"][k]
+            if res["raw"][k]:
+                raw[(i, k)] = res["raw"][k]
+
     pending = []
     for i in range(len(conds)):
+        path = _condition_path(out, i) if out else None
+        if path is not None and path.exists():
+            try:
+                res = pickle.loads(path.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError):
+                path.unlink(missing_ok=True)  # damaged: recompute the condition's missing chunks
+            else:
+                take_condition(res)
+                continue
         for k in range(n_chunks):
             path = _chunk_path(out, i, k) if out else None
             if path is not None and path.exists():
@@ -921,13 +1020,20 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     bar = _progress(len(pending), study.name, quiet)
     if single:
         # In parallel, consecutive chunks go in batches: the parent's cost is per task.
-        tasks = (delayed(_chunk_batch)(shipped, [(i, conds[i], k, estimands[i]) for i, k in batch], single)
+        tasks = (delayed(_chunk_batch)(shipped, [(i, conds[i], k, estimands[i]) for i, k in batch], single,
+                                       n_chunks)
                  for batch in _batches(study, conds, pending, _n_workers(n_jobs, backend)))
     else:
         tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     try:
         for results in _imap(tasks, n_jobs, backend):
             for res in ([results] if isinstance(results, dict) else results):
+                if "measures" in res:  # a whole condition, finished in the worker
+                    if out is not None:
+                        _write_atomic(_condition_path(out, res["condition"]), pickle.dumps(res))
+                    take_condition(res)
+                    bar.update(len(res["chunks"]))
+                    continue
                 key = (res["condition"], res["chunk"])
                 if out is not None:
                     _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
@@ -937,16 +1043,19 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         # On Ctrl-C too: the bar must not be left half drawn over the message.
         bar.close()
     elapsed = time.perf_counter() - t_start
-    result = _assemble(study, conds, [f.result() for f in folders], errors, raw, estimands, n_chunks, out,
-                       estimand_errors)
+    totals = {i: f.result() for i, f in enumerate(folders) if i not in measured}
+    result = _assemble(study, conds, totals, measured, errors, raw, estimands, n_chunks, out, estimand_errors)
     if out is not None:
         _save(result, out, elapsed)
     return result
 
 
-def _assemble(study, conds, totals, errors, raw, estimands, n_chunks, out, estimand_errors=()) -> SimulationResult:
-    """The result tables from each condition's added statistics (``totals``) and the
-    chunks' error records and raw estimates (``{(condition, chunk): list}``)."""
+def _assemble(study, conds, totals, measured, errors, raw, estimands, n_chunks, out,
+              estimand_errors=()) -> SimulationResult:
+    """The result tables from the conditions' added statistics (``totals``,
+    ``{condition: stats}``) or measures already computed (``measured``,
+    ``{condition: columns}``, conditions finished in a worker), and the chunks' error
+    records and raw estimates (``{(condition, chunk): list}``)."""
     cond_df = study.conditions
     cond_cols = list(cond_df.columns)
     cond_rows, err_rows, seed_rows, est_rows, raw_rows = [], list(estimand_errors), [], [], []
@@ -975,15 +1084,18 @@ def _assemble(study, conds, totals, errors, raw, estimands, n_chunks, out, estim
             est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
     # Every condition's measures in one vectorised pass, then per condition its rows
     # followed by the rows that depend only on its design (computed once per design).
-    measured, owner = measures_table(totals, [estimands.get(i, {}) for i in range(len(conds))])
-    bounds = np.searchsorted(owner, np.arange(len(conds) + 1))
+    order = sorted(totals)
+    table, owner = measures_table([totals[i] for i in order], [estimands.get(i, {}) for i in order])
+    bounds = np.searchsorted(owner, np.arange(len(order) + 1))
+    parts = {i: (table, int(bounds[r]), int(bounds[r + 1])) for r, i in enumerate(order)}
+    parts.update((i, (m, 0, len(m["value"]))) for i, m in measured.items())
     cols = {c: [] for c in MEASURE_COLUMNS}
     where, by_design = [], {}
     for i, row in enumerate(conds):
-        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        part, lo, hi = parts[i]
         if hi > lo:
             for c in MEASURE_COLUMNS:
-                cols[c].extend(measured[c][lo:hi])
+                cols[c].extend(part[c][lo:hi])
         else:
             # Every block failed: still one row per metric, saying n = 0.
             design = study.design_for(row)
