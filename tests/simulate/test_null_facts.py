@@ -77,10 +77,25 @@ def test_estimands_reported_with_limits_and_design_expectations():
     e = res.estimands.set_index(["level", "metric", "scope"])
     assert e.loc[(0.0, "ird", "case"), "limit"] == pytest.approx(1 / 8)
     assert e.loc[(0.0, "ird", "case"), "limit_kind"] == "analytic"
-    assert abs(e.loc[(0.0, "ird", "case"), "design"] - 11 / 30) <= Z * e.loc[(0.0, "ird", "case"), "design_mcse"]
+    assert abs(e.loc[(0.0, "ird", "case"), "design_length"] - 11 / 30) <= Z * e.loc[(0.0, "ird", "case"),
+                                                                                   "design_length_mcse"]
     assert e.loc[(0.0, "lrr", "case"), "limit_kind"] == "none"   # a ratio of means near 0: no target
     assert e.loc[(0.0, "tau_u[method=complete]", "case"), "limit_kind"].startswith("long_run")  # no closed form
     bias = res.measure("bias", metric="ird", scope="case", estimand="limit", level=0.0)
     assert float(bias.value.iloc[0]) > 0.2  # robust IRD sits far above its limit with 3 + 4 points
     cov = res.measure("coverage", metric="nap", scope="case", estimand="limit", level=1.0)
     assert 0.85 < float(cov.value.iloc[0]) <= 1.0
+
+
+def test_estimands_table_keeps_the_conditions_design():
+    """A grid over designs: each estimands row keeps its condition's design string,
+    and the design-length expectation has a column of its own (it used to overwrite
+    the condition's ``design``)."""
+    study = Study(grid={"design": ["A3 B4", "A5 B5"]}, metrics=["nap"], n_reps=200, seed=4, n_design=2000)
+    res = run(study, quiet=True)
+    est = res.estimands
+    assert list(est.design.unique()) == ["A3 B4", "A5 B5"] and est.design.notna().all()
+    assert {"design_length", "design_length_mcse", "limit", "limit_kind"} <= set(est.columns)
+    assert (est.design_length - 0.5).abs().max() < 0.05 and (est.limit == 0.5).all()
+    with pytest.raises(ValueError, match="design_length clash with output column"):
+        Study(grid={"design_length": [1, 2]}, metrics=["nap"])

@@ -33,7 +33,13 @@ __all__ = ["Study", "SimulationResult", "run"]
 _DESIGN_KEYS = ("design", "n_cases", "model")
 # Column names of the output tables; a grid parameter may not take one of them.
 _RESERVED = ("contrast", "metric", "scope", "measure", "estimand", "at", "rule", "value", "mcse", "status",
-             "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate")
+             "n_blocks", "n_errors", "condition", "block", "rep", "case", "estimate", "limit", "limit_mcse",
+             "limit_kind", "limit_by_case", "design_length", "design_length_mcse", "design_length_by_case")
+
+# Columns of the estimands table for the design-length expectation: its key in the
+# estimand dicts, "design", would overwrite a condition's own ``design`` column.
+_ESTIMAND_COLUMNS = {"design": "design_length", "design_mcse": "design_length_mcse",
+                     "design_by_case": "design_length_by_case"}
 
 
 @dataclass(frozen=True)
@@ -376,8 +382,11 @@ class SimulationResult:
         (a design with random start points draws them from its first spawned
         child, spawn key ``(condition, block, 0)``).
     estimands : DataFrame
-        Per condition, contrast, metric and scope: the limit (and how it was
-        obtained) and the design-length expectation, with MCSEs.
+        Per condition (its parameters), contrast, metric and scope: the limit
+        (``limit``, ``limit_mcse``, ``limit_kind`` saying how it was obtained,
+        ``limit_by_case``) and the expectation at the design's own phase lengths
+        (``design_length``, ``design_length_mcse``, ``design_length_by_case``).
+        The summary calls these two estimands ``"limit"`` and ``"design"``.
     raw : DataFrame or None
         Per replication and case estimates, with ``keep_raw=True``.
     """
@@ -1081,7 +1090,8 @@ def _assemble(study, conds, totals, measured, errors, raw, estimands, n_chunks, 
             seed_rows.append(dict(condition=i, block=j, entropy=int(study.seed),
                                   spawn_key=f"{key},{j}", reps=study.block_reps(j)))
         for (c, label, level), e in estimands.get(i, {}).items():
-            est_rows.append({**row, "contrast": c, "metric": label, "scope": level, **e})
+            est_rows.append({**row, "contrast": c, "metric": label, "scope": level,
+                             **{_ESTIMAND_COLUMNS.get(k, k): v for k, v in e.items()}})
     # Every condition's measures in one vectorised pass, then per condition its rows
     # followed by the rows that depend only on its design (computed once per design).
     order = sorted(totals)
