@@ -122,16 +122,19 @@ def test_parameter_matches_a_direct_simulation_of_the_model():
 
 
 def test_no_parameter_where_no_closed_form_holds():
-    """Trend, slope, onset, outliers, a shock, selection and non-normal models get NaN
-    with the reason, so that no coverage is reported against a wrong target."""
+    """Trend, slope, onset, outliers and non-normal models get NaN with the reason,
+    so that no coverage is reported against a wrong target.  A shock or selection is
+    a threat, not an effect: the target is the parameter without it."""
     spec = MetricSpec("bcsmd", {"method": "reml"})
     design = Design.parse("A3 B4", n_cases=6)
     c = design.contrasts[0]
     for extra, why in [({"trend": 0.1}, "trend"), ({"slope": 0.2}, "slope"), ({"onset": 0.5}, "onset"),
-                       ({"outlier_rate": 0.1}, "outliers"), ({"shock": 1.0}, "shock"),
-                       ({"shock_sd": 1.0}, "shock"), ({"select": 1.0}, "selection")]:
+                       ({"outlier_rate": 0.1}, "outliers")]:
         v, kind = across_limit(NormalAR1(), {"level": 1.0, **extra}, spec, design, c)
         assert math.isnan(v) and kind.startswith("none") and why in kind, (extra, kind)
+    plain = across_limit(NormalAR1(), {"level": 1.0, "phi": 0.5}, spec, design, c)
+    for extra in ({"shock": 1.0}, {"shock_sd": 1.0, "shock_at": 5}, {"select": 1.0}):
+        assert across_limit(NormalAR1(), {"level": 1.0, "phi": 0.5, **extra}, spec, design, c) == plain
     from scedsim.simulate.models import get_model
 
     v, kind = across_limit(get_model("poisson"), {"level": 1.0}, spec, design, c)

@@ -5,7 +5,7 @@ from statistics import NormalDist
 import pytest
 
 from scedsim.simulate import Study, run
-from scedsim.simulate.analysis import MetricSpec
+from scedsim.simulate.analysis import MetricSpec, metric_specs
 from scedsim.simulate.design import Contrast, Design
 from scedsim.simulate.estimands import analytic_limit
 from scedsim.simulate.models import NormalAR1
@@ -99,3 +99,38 @@ def test_estimands_table_keeps_the_conditions_design():
     assert (est.design_length - 0.5).abs().max() < 0.05 and (est.limit == 0.5).all()
     with pytest.raises(ValueError, match="design_length clash with output column"):
         Study(grid={"design_length": [1, 2]}, metrics=["nap"])
+
+
+def test_estimands_leave_the_threats_out():
+    """A shared shock and selection on the first score are threats, not effects: a
+    condition with one has the estimands of the same condition without it (for every
+    built-in model: analytic, long-run and design-length alike), so its bias is the
+    threat's doing.  A user's model keeps its parameters whatever their names."""
+    from scedsim.simulate.estimands import THREATS, compute_estimands, target_params
+    from scedsim.simulate.models import get_model
+
+    design = Design.parse("A3 B4", n_cases=2)
+    specs = metric_specs(["nap", "pnd", "smd"])
+    for name, base in [("normal_ar1", {"level": 1.0, "phi": 0.3}), ("poisson", {"rate": 2.0, "level": 0.5})]:
+        model = get_model(name)
+        ref = compute_estimands(model, base, design, design.contrasts, specs, "increase", 5, "k", 4000,
+                                use_cache=False)
+        threats = [{"shock": 1.0}, {"shock_sd": 1.0, "shock_at": 5}] + ([{"select": 1.0}] if name == "normal_ar1" else [])
+        for extra in threats:
+            got = compute_estimands(model, {**base, **extra}, design, design.contrasts, specs, "increase", 5, "k",
+                                    4000, use_cache=False)
+            assert got == ref, (name, extra)
+    assert set(THREATS) == {"shock", "shock_sd", "shock_at", "select"}
+    user = get_model(lambda d, p, rng, n: rng.normal(size=(n, d.n_cases, d.n_time)))
+    assert target_params(user, {"shock": 1.0}) == {"shock": 1.0}
+    # In a study: the shock moves NAP's mean and so its bias, not its estimands.
+    study = Study(design="A3 B4", n_cases=2, grid={"shock": [0.0, 1.0]}, metrics=["nap"], n_reps=2000, seed=8,
+                  n_design=4000)
+    res = run(study, quiet=True)
+    est = res.estimands[res.estimands.scope == "case"].set_index("shock")
+    assert est.loc[0.0, "limit"] == est.loc[1.0, "limit"] == 0.5
+    # Each condition's own stream: equal within Monte Carlo error, not digit for digit.
+    gap = est.loc[0.0, "design_length"] - est.loc[1.0, "design_length"]
+    assert abs(gap) <= 4 * math.hypot(est.loc[0.0, "design_length_mcse"], est.loc[1.0, "design_length_mcse"])
+    bias = res.measure("bias", metric="nap", scope="case", estimand="design").set_index("shock").value
+    assert abs(bias[0.0]) < 0.02 and bias[1.0] > 0.15  # a 1-SD shift at the first treatment occasion

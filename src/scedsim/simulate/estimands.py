@@ -8,6 +8,13 @@ expectation at the design's own phase lengths.
 * ``design``: the expectation at the design's own phase lengths, from one large
   simulation with its own seed.
 
+Both describe the treatment effect.  The validity threats a built-in model can
+add (a shock shared by the cases, ``shock``/``shock_sd``/``shock_at``; selection
+on the first score, ``select``) are left out of them (:data:`THREATS`), so that
+the bias of an estimate shows what the threat does to it.  Everything else
+(trends, onsets, outliers, random effects, measurement error) is part of the
+model and stays in.
+
 Simulated estimands are cached on disk (``SCEDSIM_CACHE_DIR``, default
 ``~/.cache/scedsim``), keyed by a hash of everything that defines them.
 """
@@ -24,9 +31,14 @@ import numpy as np
 from .analysis import MetricSpec, analyze_block, case_summaries
 from .design import Contrast, Design
 from ..registry import NormalShift, code_fingerprint
-from .models import Model, NormalAR1, model_identity
+from .models import BoundedScale, Model, NormalAR1, Poisson, model_identity
 
-__all__ = ["analytic_limit", "across_limit", "compute_estimands", "cache_dir"]
+__all__ = ["analytic_limit", "across_limit", "compute_estimands", "cache_dir", "THREATS", "target_params"]
+
+#: Parameters of the built-in models that add a threat to validity, not an effect: a
+#: shock shared by the cases (history) and selection on the first score (regression to
+#: the mean).  The estimands are computed without them.
+THREATS = ("shock", "shock_sd", "shock_at", "select")
 
 _STREAM_SALT = 3
 LONG_TOTAL = 400        # occasions per case in the long-run simulation (about)
@@ -36,6 +48,15 @@ LONG_REPS = 1_000       # case-series in the long-run simulation
 def cache_dir() -> pathlib.Path:
     root = os.environ.get("SCEDSIM_CACHE_DIR")
     return pathlib.Path(root) if root else pathlib.Path.home() / ".cache" / "scedsim"
+
+
+def target_params(model: Model, params: dict) -> dict:
+    """``params`` without the validity threats (:data:`THREATS`) for a built-in model:
+    the parameters whose treatment effect the estimands describe.  A user's model
+    (a callable) keeps every parameter, whatever its names mean there."""
+    if not isinstance(model, (NormalAR1, Poisson, BoundedScale)) or not any(k in params for k in THREATS):
+        return params
+    return {k: v for k, v in params.items() if k not in THREATS}
 
 
 # --------------------------------------------------------------------------- analytic limits
@@ -69,14 +90,16 @@ def analytic_limit(model: Model, params: dict, spec: MetricSpec, design: Design,
     expectation at the design's own phase lengths) measures.  Outlier
     contamination (``outlier_rate`` > 0) makes the phases' distributions normal
     mixtures, for which no closed form is used: None (the limit is simulated
-    at about ``LONG_TOTAL`` occasions).
+    at about ``LONG_TOTAL`` occasions).  A shared shock and selection on the first
+    score are threats, not effects (:data:`THREATS`): the limit is the one
+    without them.
     """
     if spec.is_test or not isinstance(model, NormalAR1) or type(model) is not NormalAR1:
         return None
     limit = spec.entry.limit
     if limit is None:
         return None
-    p = model.params(params)
+    p = model.params(target_params(model, params))
     if float(p["trend"]) != 0.0 or float(p["slope"]) != 0.0 or float(p.get("outlier_rate", 0.0)) > 0:
         return None
     _, unit = model.units(p)
@@ -118,9 +141,6 @@ _ACROSS_BREAKS = (
     ("slope", "a slope change: the effect grows with time, no single average effect"),
     ("onset", "a gradual onset: the effect is not a level shift"),
     ("outlier_rate", "outliers: the errors are not normal"),
-    ("shock", "a shared shock: the phase difference is not the treatment effect"),
-    ("shock_sd", "a shared shock: the phase difference is not the treatment effect"),
-    ("select", "selection on the first score: the baseline is not stationary"),
 )
 
 
@@ -152,9 +172,10 @@ def across_limit(model: Model, params: dict, spec: MetricSpec, design: Design, c
 
     No closed form is claimed, and NaN is returned with the reason, for other
     models (counts, bounded scores: the HPS model is a normal one), a baseline
-    trend or slope change, a gradual onset, outliers, a shared shock, selection
-    on the first score, an alternating treatments design, or a contrast that is
-    not baseline against treatment.
+    trend or slope change, a gradual onset, outliers, an alternating treatments
+    design, or a contrast that is not baseline against treatment.  A shared shock
+    and selection on the first score are threats, not effects (:data:`THREATS`):
+    the target is the parameter without them.
 
     References
     ----------
@@ -168,12 +189,12 @@ def across_limit(model: Model, params: dict, spec: MetricSpec, design: Design, c
         return math.nan, f"none: no closed form for the {model.name} model"
     if design.is_atd:
         return math.nan, "none: an alternating treatments design (not estimated)"
-    p = model.params(params)
+    p = model.params(target_params(model, params))
     for k, why in _ACROSS_BREAKS:
         v = p.get(k)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             continue
-        if isinstance(v, str) or float(v) != 0.0 or k == "select":
+        if isinstance(v, str) or float(v) != 0.0:
             return math.nan, f"none: {why}"
     for case in range(design.n_cases):
         # Every start point a case can draw (its own one in a fixed design).
@@ -288,6 +309,7 @@ def compute_estimands(model: Model, params: dict, design: Design, contrasts, spe
     the cases' expected phase lengths.
     """
     contrasts = list(contrasts)
+    params = target_params(model, params)  # the treatment effect's targets: no threats
     out = _across_estimands(model, params, design, contrasts, specs, improvement)
     # The across-case metrics' targets are computed above, not simulated: they stay out
     # of the simulated estimands' identity, so that adding one to a study leaves the
