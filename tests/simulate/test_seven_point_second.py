@@ -153,14 +153,16 @@ def test_bcsmd_targets_in_the_committed_results():
     b = est[est.metric.isin(["bcsmd_hps", "bcsmd_reml"])]
     assert len(b) == 2 * len(conds)
     assert set(b.scope) == {"replication"} and set(b.n_cases) == {6, 12}
-    plain = b[(b.model == "normal_ar1") & b[["trend", "shock"]].isna().all(axis=1)]
-    assert len(plain) == 2 * 39 and (plain.limit_kind == "analytic").all()
+    # A shared shock is a threat, not an effect: its condition's target is the plain one.
+    plain = b[(b.model == "normal_ar1") & b.trend.isna()]
+    assert len(plain) == 2 * 40 and (plain.limit_kind == "analytic").all()
+    assert (plain[plain.shock.notna()].limit == 0.0).all() and plain.shock.notna().sum() == 2
     innov = plain.scale == "innovation"
     want = np.where(innov, plain.level * np.sqrt(1 - plain.phi ** 2), plain.level)
     np.testing.assert_allclose(plain.limit, want, rtol=1e-14, atol=0)
     rest = b.drop(plain.index)
     assert rest.limit.isna().all() and rest.limit_kind.str.startswith("none:").all()
-    assert len(rest) == 2 * 3 and "poisson" in set(rest.model)
+    assert len(rest) == 2 * 2 and set(rest.model) == {"normal_ar1", "poisson"}
     s = pd.read_csv(STUDY / "results_bcsmd/summary.csv", low_memory=False)
     v = s[s.metric.isin(["bcsmd_hps", "bcsmd_reml"]) & (s.measure == "valid_share") & (s.model == "normal_ar1")]
     assert len(v) == 2 * 41 and (v.value == 1.0).all()
