@@ -111,6 +111,16 @@ def test_conditions_finished_in_workers_are_kept_and_resumed(tmp_path):
     (out / "summary.csv").unlink()
     assert_same(ref, run(study, n_jobs=1, out=out, resume=True, quiet=True))
     assert finished_chunks(out, 9) == 72  # the damaged file replaced by its chunks
+    # Damaged chunk files are removed and recomputed; a condition never counts more than
+    # its chunks, whatever files it has.
+    for k in range(9):
+        (out / "chunks" / f"c{split:05d}_k{k:05d}.pkl").write_bytes(b"garbage")
+    (out / "summary.csv").unlink()
+    assert_same(ref, run(study, n_jobs=2, backend="threading", out=out, resume=True, quiet=True))
+    assert finished_chunks(out, 9) == 72
+    (out / "chunks" / f"c{split:05d}_k00000.pkl").write_bytes(b"x")
+    (out / "chunks" / f"c{split:05d}_all.pkl").write_bytes(b"x")
+    assert finished_chunks(out, 9) == 72
     (out / "summary.csv").unlink()
     assert_same(ref, run(study, n_jobs=2, backend="threading", out=out, resume=True, quiet=True))
 

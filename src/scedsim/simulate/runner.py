@@ -21,7 +21,7 @@ import pandas as pd
 from .analysis import (FIELDS, across_tests, analyze_block, case_summaries, check_spec, metric_specs,
                        resolved_options)
 from .design import Contrast, Design
-from .estimands import compute_estimands
+from .estimands import compute_estimands, target_params
 from .._frozen import freeze as _freeze
 from .checks import check_list
 from .measures import COLUMNS as MEASURE_COLUMNS
@@ -471,7 +471,10 @@ def _estimand_task(study: Study, i: int, row: dict, cache_root=None, code=None,
     study = _study(study)
     design = study.design_for(row)
     params = study.params_for(row)
-    key = json.dumps({k: _plain(v) for k, v in row.items() if not _missing(v)}, sort_keys=True, default=str)
+    # Without the validity threats, which the estimands leave out: a condition with a
+    # threat gets its threat-free twin's estimands, the same numbers from the same stream.
+    key_row = target_params(study.model_for(row), row)
+    key = json.dumps({k: _plain(v) for k, v in key_row.items() if not _missing(v)}, sort_keys=True, default=str)
     try:
         est = compute_estimands(study.model_for(row), params, design, study.contrasts_for(design), study.specs,
                                 study.improvement_for(row), int(study.seed), key, study.n_design,
@@ -572,7 +575,8 @@ def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[l
       not split: its worker finishes it (see :func:`_chunk_batch`) and the parent
       receives its measures, not every block's sums.  Larger conditions, and the
       last one per worker (so that the workers end together), go in consecutive
-      chunks; the parent adds those.
+      chunks that batches may split; a condition split over several batches is
+      added by the parent.
     * Guided self-scheduling (Polychronopoulos & Kuck, 1987): each batch takes about
       ``1 / (4 x workers)`` of the cost still unassigned, at least one chunk and at
       most ``_MAX_BATCH_COST``, so the first batches are large (few messages for the
@@ -716,11 +720,16 @@ def _condition_path(out: pathlib.Path, i: int) -> pathlib.Path:
 
 
 def finished_chunks(out, n_chunks: int) -> int:
-    """How many chunks of a study are kept in its results directory ``out``."""
+    """How many chunks of a study are kept in its results directory ``out``: a
+    condition's file counts for all its chunks, and for no more."""
     folder = pathlib.Path(out) / "chunks"
     if not folder.is_dir():
         return 0
-    return sum(n_chunks if p.stem.endswith("_all") else 1 for p in folder.glob("*.pkl"))
+    per_cond: dict = {}
+    for p in folder.glob("c*_*.pkl"):
+        cond, part = p.stem.split("_", 1)
+        per_cond[cond] = n_chunks if part == "all" else per_cond.get(cond, 0) + 1
+    return sum(min(v, n_chunks) for v in per_cond.values())
 
 
 def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
@@ -1008,7 +1017,9 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         if path is not None and path.exists():
             try:
                 res = pickle.loads(path.read_bytes())
-            except (OSError, pickle.UnpicklingError, EOFError):
+                if sorted(res["chunks"]) != list(range(n_chunks)):
+                    raise EOFError  # not this study's chunks: as damaged
+            except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError):
                 path.unlink(missing_ok=True)  # damaged: recompute the condition's missing chunks
             else:
                 take_condition(res)
@@ -1019,7 +1030,7 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
                 try:
                     res = pickle.loads(path.read_bytes())
                 except (OSError, pickle.UnpicklingError, EOFError):
-                    pass  # a damaged file: recompute the chunk
+                    path.unlink(missing_ok=True)  # damaged: recompute the chunk
                 else:
                     take(res, i, k)
                     continue
@@ -1092,8 +1103,9 @@ def _assemble(study, conds, totals, measured, errors, raw, estimands, n_chunks, 
         for (c, label, level), e in estimands.get(i, {}).items():
             est_rows.append({**row, "contrast": c, "metric": label, "scope": level,
                              **{_ESTIMAND_COLUMNS.get(k, k): v for k, v in e.items()}})
-    # Every condition's measures in one vectorised pass, then per condition its rows
-    # followed by the rows that depend only on its design (computed once per design).
+    # The measures of the conditions added here in one vectorised pass (those finished in
+    # a worker come measured), then per condition its rows followed by the rows that
+    # depend only on its design (computed once per design).
     order = sorted(totals)
     table, owner = measures_table([totals[i] for i in order], [estimands.get(i, {}) for i in order])
     bounds = np.searchsorted(owner, np.arange(len(order) + 1))
