@@ -492,3 +492,26 @@ def test_warm_estimands_are_read_in_the_parent(monkeypatch):
     warm = run(small_study(), n_jobs=1, quiet=True)
     assert calls == [True] * 4
     assert_same(cold, warm)
+
+
+def test_progress_estimates_the_time_left_from_the_cost_left(monkeypatch, capsys):
+    """Costly conditions run first, so the time left is the estimated cost left at the
+    rate so far, not the count of chunks left: after the first chunk (start-up), one of
+    cost 8 in 2 s leaves 4 chunks of cost 3 (12 units) = 3 s, where counting chunks
+    would say 8 s."""
+    from scedsim.simulate import runner
+
+    clock = iter([0.0, 10.0, 12.0, 13.0])
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(runner._Progress, "MIN_LEFT_SECONDS", 0.0)
+    bar = runner._Progress(6, "s", quiet=False, weight=8 + 8 + 4 * 3)
+    bar.update(1, 8.0)   # t = 10: the first chunk (start-up before it is not work)
+    bar.update(1, 8.0)   # t = 12: the rate, 8 units in 2 s
+    assert bar._left(12.0) == 3.0
+    assert "about 3 s left" in capsys.readouterr().err
+    # Without weights, items count alike (the old estimate).
+    plain = runner._Progress(6, "s", quiet=True)
+    plain.done, plain.w_done, plain.w_first, plain.first = 2, 2.0, 1.0, 10.0
+    assert plain._left(12.0) == 8.0
+    bar.close()
+    plain.close()

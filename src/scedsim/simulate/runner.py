@@ -564,11 +564,24 @@ _BATCHES_PER_WORKER = 4
 _MAX_BATCH_COST = 1_500_000
 
 
-def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[list]:
-    """Group the pending chunks ``(i, k)`` into parallel tasks.
+def _chunk_costs(study: Study, conds: list, pending: list) -> list[float]:
+    """Each pending chunk's estimated cost: its replications x (cases x contrasts + 2),
+    the 2 standing for the per-replication work that does not grow with the cases."""
+    per_cond: dict = {}
+    out = []
+    for i, k in pending:
+        if i not in per_cond:
+            design = study.design_for(conds[i])
+            per_cond[i] = design.n_cases * max(1, len(study.contrasts_for(design))) + 2
+        first = k * study.blocks_per_chunk
+        reps = sum(study.block_reps(j) for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)))
+        out.append(float(reps * per_cond[i]))
+    return out
 
-    A chunk's cost is estimated as its replications x (cases x contrasts + 2), the
-    2 standing for the per-replication work that does not grow with the cases.
+
+def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[list]:
+    """Group the pending chunks ``(i, k)`` into parallel tasks, by their estimated
+    costs (:func:`_chunk_costs`).
 
     * Conditions go largest first (LPT, Graham 1969), so the last tasks are the
       cheapest.  A condition costing at most ``1 / (4 x workers)`` of the whole is
@@ -587,15 +600,9 @@ def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[l
     Results do not depend on the grouping or the order: every chunk's numbers are
     its own, and the parent adds a condition's blocks in block order.
     """
-    per_cond: dict = {}
     groups: dict = {}  # condition -> [(chunk, cost)], in pending order
-    for i, k in pending:
-        if i not in per_cond:
-            design = study.design_for(conds[i])
-            per_cond[i] = design.n_cases * max(1, len(study.contrasts_for(design))) + 2
-        first = k * study.blocks_per_chunk
-        reps = sum(study.block_reps(j) for j in range(first, min(first + study.blocks_per_chunk, study.n_blocks)))
-        groups.setdefault(i, []).append(((i, k), float(reps * per_cond[i])))
+    for item, c in zip(pending, _chunk_costs(study, conds, pending)):
+        groups.setdefault(item[0], []).append((item, c))
     left = sum(c for g in groups.values() for _, c in g)
     whole_up_to = min(left / (_BATCHES_PER_WORKER * max(1, n_workers)), _MAX_BATCH_COST)
     cost = {i: sum(c for _, c in g) for i, g in groups.items()}
@@ -845,7 +852,10 @@ class _Progress:
     are done (``PILOT_SECONDS`` after the first, or 2% of the tasks), so that
     a large study says early how long it will take.  The rate is taken from
     the first finished task on: the time before it is start-up (workers,
-    compiled kernels loaded), not work.
+    compiled kernels loaded), not work.  With ``weights`` (each item's estimated
+    cost, summed by :meth:`update`) the time left is the cost left at the rate
+    so far: the costliest conditions run first, so a count of items would
+    overstate it.
     """
 
     PILOT_SECONDS = 5.0
@@ -853,27 +863,30 @@ class _Progress:
     # A run that is nearly done needs no estimate.
     MIN_LEFT_SECONDS = 10.0
 
-    def __init__(self, total: int, desc: str, quiet: bool, unit: str = "chunk"):
+    def __init__(self, total: int, desc: str, quiet: bool, unit: str = "chunk", weight: float | None = None):
         from tqdm.auto import tqdm
 
         self.total, self.desc, self.quiet, self.unit = total, desc, quiet, unit
         self.tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
         self.bar = tqdm(total=total, desc=desc, unit=unit, disable=quiet or not self.tty, leave=False)
         self.done = 0
+        self.w_total = float(total if weight is None else weight)
+        self.w_done = self.w_first = 0.0
         self.t0 = self.first = self.last = time.perf_counter()
         self.estimated = False
 
     def _left(self, now: float) -> float:
-        return (now - self.first) / (self.done - 1) * (self.total - self.done)
+        return (now - self.first) / (self.w_done - self.w_first) * (self.w_total - self.w_done)
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: int = 1, weight: float | None = None) -> None:
         self.bar.update(n)
         self.done += n
+        self.w_done += n if weight is None else weight
         if self.quiet or self.done >= self.total:
             return
         now = time.perf_counter()
         if self.done == n:
-            self.first = now
+            self.first, self.w_first = now, self.w_done
             return
         if not self.estimated and (now - self.first >= self.PILOT_SECONDS or self.done >= 0.02 * self.total):
             self.estimated = True
@@ -895,8 +908,8 @@ class _Progress:
         self.bar.close()
 
 
-def _progress(total: int, desc: str, quiet: bool, unit: str = "chunk") -> _Progress:
-    return _Progress(total, desc, quiet, unit)
+def _progress(total: int, desc: str, quiet: bool, unit: str = "chunk", weight: float | None = None) -> _Progress:
+    return _Progress(total, desc, quiet, unit, weight)
 
 
 def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: str | None = None,
@@ -1037,7 +1050,8 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
             pending.append((i, k))
     if len(errors):
         _say(f"{len(errors)} chunk(s) done before, {len(pending)} to run", quiet)
-    bar = _progress(len(pending), study.name, quiet)
+    cost = dict(zip(pending, _chunk_costs(study, conds, pending)))
+    bar = _progress(len(pending), study.name, quiet, weight=sum(cost.values()))
     if single:
         # In parallel, consecutive chunks go in batches: the parent's cost is per task.
         tasks = (delayed(_chunk_batch)(shipped, [(i, conds[i], k, estimands[i]) for i, k in batch], single,
@@ -1052,13 +1066,13 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
                     if out is not None:
                         _write_atomic(_condition_path(out, res["condition"]), pickle.dumps(res))
                     take_condition(res)
-                    bar.update(len(res["chunks"]))
+                    bar.update(len(res["chunks"]), sum(cost[(res["condition"], k)] for k in res["chunks"]))
                     continue
                 key = (res["condition"], res["chunk"])
                 if out is not None:
                     _write_atomic(_chunk_path(out, *key), pickle.dumps(res))
                 take(res, *key)
-                bar.update(1)
+                bar.update(1, cost[key])
     finally:
         # On Ctrl-C too: the bar must not be left half drawn over the message.
         bar.close()
