@@ -133,6 +133,32 @@ def test_changed_or_existing_study_is_refused(tmp_path):
         run(small_study(n_reps=1000), out=out, resume=True, quiet=True)
 
 
+
+def test_resume_refuses_results_of_other_code(tmp_path, monkeypatch):
+    """study.json keeps a fingerprint of the code behind the numbers; resuming with other
+    code (another scedsim, an edited model or metric) is refused, since kept chunks and
+    estimands would mix two sets of numbers.  A directory from before the check (no
+    code recorded) resumes as before."""
+    import json
+
+    from scedsim.simulate import runner
+
+    out = tmp_path / "res"
+    study = small_study(estimands=False)
+    full = run(study, out=out, quiet=True)
+    meta = json.loads((out / "study.json").read_text())
+    assert meta["code"] == runner._results_code(study)
+    (out / "summary.csv").unlink()
+    assert_same(full, run(study, out=out, resume=True, quiet=True))  # same code: fine
+    monkeypatch.setattr(runner, "_results_code", lambda s: "0123456789abcdef")
+    with pytest.raises(ValueError, match=r"computed by other code .* run the study afresh"):
+        run(study, out=out, resume=True, quiet=True)
+    # A fresh directory with the other code is fine; one without a recorded code resumes.
+    run(study, out=tmp_path / "new", quiet=True)
+    del meta["code"]
+    (out / "study.json").write_text(json.dumps(meta))
+    assert_same(full, run(study, out=out, resume=True, quiet=True))
+
 def _flaky(design, params, rng, n_reps):
     if params.get("boom") and rng.random() < 0.5:
         raise RuntimeError("injected failure")

@@ -739,24 +739,40 @@ def finished_chunks(out, n_chunks: int) -> int:
     return sum(min(v, n_chunks) for v in per_cond.values())
 
 
+def _results_code(study: Study) -> str:
+    """One fingerprint of the code behind a study's numbers: scedsim's sources and the
+    modules that define its models and metrics (see :meth:`Study.code_fingerprint`)."""
+    codes = sorted(set(_code_fingerprints(study, study.conditions.to_dict("records"))))
+    return hashlib.sha256("|".join(codes).encode()).hexdigest()[:16]
+
+
 def _prepare_out(study: Study, out, resume: bool) -> pathlib.Path | None:
     if out is None:
         return None
     out = pathlib.Path(out)
     meta = out / "study.json"
     fp = study.fingerprint()
+    code = _results_code(study)
     if meta.exists():
-        old = json.loads(meta.read_text()).get("fingerprint")
+        prev = json.loads(meta.read_text())
+        old = prev.get("fingerprint")
         if old != fp:
             raise ValueError(f"{out} holds results of a different study (fingerprint {old}, this study {fp}); "
                              "use a new output directory rather than mixing results")
-        if not resume and any((out / "chunks").glob("*.pkl")):
+        kept = any((out / "chunks").glob("*.pkl"))
+        if not resume and kept:
             raise ValueError(f"{out} already holds results of this study; pass resume=True (or --resume) "
                              "to finish it, or choose a new directory")
+        # Chunks and estimands of other code (another scedsim, an edited model or metric)
+        # would mix two sets of numbers.  Directories from before this check say nothing.
+        if resume and (kept or (out / "estimands.pkl").exists()) and prev.get("code") not in (None, code):
+            raise ValueError(f"{out} holds results computed by other code (scedsim or the study's models and "
+                             f"metrics: code fingerprint {prev.get('code')}, now {code}); finish it with the "
+                             "code that started it, or run the study afresh in a new directory")
     (out / "chunks").mkdir(parents=True, exist_ok=True)
     old = json.loads(meta.read_text()) if meta.exists() else {}
     # Checks and report options do not change the results: they are kept beside them.
-    new = {**old, "fingerprint": fp, "name": study.name, "study": study.describe(),
+    new = {**old, "fingerprint": fp, "code": code, "name": study.name, "study": study.describe(),
            "checks": check_list(study.checks), "report": dict(study.report),
            # Exact facts for the designs at hand (never assumed from another design).
            "facts": design_facts(study)}
@@ -930,7 +946,9 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         batches in flight.
     resume : bool
         Continue a run in ``out``: only missing chunks are computed.  A study
-        whose definition changed is refused.
+        whose definition changed is refused, and so is one whose code changed
+        (scedsim, or the modules of its models and metrics): kept chunks and
+        estimands of other code would mix two sets of numbers.
     backend : str, optional
         A joblib backend (``"loky"``, ``"threading"``, ``"multiprocessing"``,
         ``"dask"`` with an active ``dask.distributed.Client``).
