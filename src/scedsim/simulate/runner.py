@@ -579,9 +579,9 @@ def _chunk_costs(study: Study, conds: list, pending: list) -> list[float]:
     return out
 
 
-def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[list]:
+def _batches(study: Study, conds: list, pending: list, n_workers: int, costs: list | None = None) -> list[list]:
     """Group the pending chunks ``(i, k)`` into parallel tasks, by their estimated
-    costs (:func:`_chunk_costs`).
+    costs (``costs``, one per chunk; :func:`_chunk_costs` when not given).
 
     * Conditions go largest first (LPT, Graham 1969), so the last tasks are the
       cheapest.  A condition costing at most ``1 / (4 x workers)`` of the whole is
@@ -601,7 +601,7 @@ def _batches(study: Study, conds: list, pending: list, n_workers: int) -> list[l
     its own, and the parent adds a condition's blocks in block order.
     """
     groups: dict = {}  # condition -> [(chunk, cost)], in pending order
-    for item, c in zip(pending, _chunk_costs(study, conds, pending)):
+    for item, c in zip(pending, _chunk_costs(study, conds, pending) if costs is None else costs):
         groups.setdefault(item[0], []).append((item, c))
     left = sum(c for g in groups.values() for _, c in g)
     whole_up_to = min(left / (_BATCHES_PER_WORKER * max(1, n_workers)), _MAX_BATCH_COST)
@@ -1048,13 +1048,13 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
         if path is not None and path.exists():
             try:
                 res = pickle.loads(path.read_bytes())
-                if sorted(res["chunks"]) != list(range(n_chunks)):
-                    raise EOFError  # not this study's chunks: as damaged
+                whole = sorted(res["chunks"]) == list(range(n_chunks))
             except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError):
-                path.unlink(missing_ok=True)  # damaged: recompute the condition's missing chunks
-            else:
+                whole = False
+            if whole:
                 take_condition(res)
                 continue
+            path.unlink(missing_ok=True)  # damaged, or not this study's chunks: recompute them
         for k in range(n_chunks):
             path = _chunk_path(out, i, k) if out else None
             if path is not None and path.exists():
@@ -1071,10 +1071,10 @@ def run(study: Study, n_jobs: int = 1, out=None, resume: bool = False, backend: 
     cost = dict(zip(pending, _chunk_costs(study, conds, pending)))
     bar = _progress(len(pending), study.name, quiet, weight=sum(cost.values()))
     if single:
-        # In parallel, consecutive chunks go in batches: the parent's cost is per task.
+        # In parallel, chunks go in batches: the parent's cost is per task.
         tasks = (delayed(_chunk_batch)(shipped, [(i, conds[i], k, estimands[i]) for i, k in batch], single,
                                        n_chunks)
-                 for batch in _batches(study, conds, pending, _n_workers(n_jobs, backend)))
+                 for batch in _batches(study, conds, pending, _n_workers(n_jobs, backend), list(cost.values())))
     else:
         tasks = (delayed(_chunk_task)(shipped, i, conds[i], k, estimands[i], single) for i, k in pending)
     try:
